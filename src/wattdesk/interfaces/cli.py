@@ -1,0 +1,82 @@
+"""The `wattdesk` command line.
+
+Each sub-command lives in its own module under `wattdesk.interfaces.commands` and exposes:
+
+    NAME: str                      # the sub-command name, e.g. "quote"
+    HELP: str                      # one line for `wattdesk --help`
+    NEEDS_DJANGO: bool             # True if it touches the database (django.setup() is called first)
+    def register(parser: argparse.ArgumentParser) -> None   # add its arguments / nested sub-commands
+    def run(args: argparse.Namespace) -> int                # do the work, return the exit code
+
+Modules are discovered automatically, so adding a command never edits this file.
+
+Error contract (DEVELOPERS.md): bad input -> exit code 2 and one line on stderr, never a traceback.
+A command signals bad input by raising `UserError`; argparse usage errors already exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from types import ModuleType
+
+from wattdesk.interfaces import commands as _commands_pkg
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit code 2."""
+
+
+def _command_modules() -> list[ModuleType]:
+    mods = []
+    for info in sorted(pkgutil.iter_modules(_commands_pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        mods.append(importlib.import_module(f"{_commands_pkg.__name__}.{info.name}"))
+    return mods
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType]]:
+    parser = argparse.ArgumentParser(prog="wattdesk", description="WattDesk electricity marketing management")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    by_name: dict[str, ModuleType] = {}
+    for mod in _command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.register(p)
+        by_name[mod.NAME] = mod
+    return parser, by_name
+
+
+def setup_django() -> None:
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wattdesk.settings")
+    import django
+
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, by_name = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    mod = by_name[args.command]
+    try:
+        if getattr(mod, "NEEDS_DJANGO", False):
+            setup_django()
+        code = mod.run(args)
+    except UserError as exc:
+        print(f"wattdesk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"wattdesk {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
