@@ -1,0 +1,117 @@
+"""The account ledger (账务流水): every money-changing event, append-only.
+
+A posted entry is never edited or removed. A correction is a ``reversal`` entry (``reverses`` the original,
+with the opposite amount) plus, if needed, a new entry. This is enforced three times:
+
+1. ``LedgerEntry.save()`` refuses to save an existing row, ``delete()`` refuses, and the queryset's
+   ``update()`` / ``delete()`` / ``bulk_update()`` refuse;
+2. the database refuses: a CHECK that the amount is not zero, and BEFORE UPDATE / BEFORE DELETE triggers on
+   ``ledger_ledgerentry`` (SQLite and PostgreSQL, see ``wattdesk.domain.ledger.guard``) that abort any
+   UPDATE or DELETE, including raw SQL;
+3. ``on_delete=PROTECT`` everywhere, so deleting an account or bill never cascades into the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from wattdesk.domain.fields import MoneyField
+
+
+class LedgerImmutableError(Exception):
+    """Raised on any attempt to change or delete a posted ledger entry."""
+
+
+class LedgerEntryKind(models.TextChoices):
+    CHARGE = "charge", _("charge")
+    PAYMENT = "payment", _("payment")
+    LATE_FEE = "late_fee", _("late fee")
+    ADJUSTMENT = "adjustment", _("adjustment")
+    REFUND = "refund", _("refund")
+    WRITE_OFF = "write_off", _("write-off")
+    REVERSAL = "reversal", _("reversal")
+
+
+class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise LedgerImmutableError("ledger entries are append-only: post a reversal instead of updating")
+
+    def delete(self) -> NoReturn:
+        raise LedgerImmutableError("ledger entries are append-only: post a reversal instead of deleting")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> NoReturn:
+        raise LedgerImmutableError("ledger entries are append-only: post a reversal instead of updating")
+
+    def update_or_create(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise LedgerImmutableError("ledger entries are append-only: use create()")
+
+
+class LedgerEntry(models.Model):
+    """One posting on an account. ``amount`` > 0 increases what the customer owes; < 0 decreases it."""
+
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="ledger_entries", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=LedgerEntryKind.choices)
+    amount = MoneyField(_("amount"))
+    bill = models.ForeignKey(
+        "billing.Bill",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("bill"),
+    )
+    posted_at = models.DateTimeField(_("posted at"))
+    reverses = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        verbose_name=_("reverses"),
+    )
+    memo = models.CharField(_("memo"), max_length=300, blank=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["account", "posted_at", "id"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        indexes = [
+            models.Index(fields=["account", "posted_at"], name="ledger_account_posted_idx"),
+            models.Index(fields=["kind", "posted_at"], name="ledger_kind_posted_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_nonzero"),
+            models.CheckConstraint(
+                condition=(Q(kind=LedgerEntryKind.REVERSAL) & Q(reverses__isnull=False))
+                | (~Q(kind=LedgerEntryKind.REVERSAL) & Q(reverses__isnull=True)),
+                name="ledger_reversal_has_target",
+            ),
+            # An entry is reversed at most once.
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="ledger_reversed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.amount} @ {self.posted_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise LedgerImmutableError(
+                f"ledger entry {self.pk} is already posted and cannot be changed: post a reversal instead"
+            )
+        kwargs["force_insert"] = True
+        kwargs.pop("force_update", None)
+        kwargs.pop("update_fields", None)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise LedgerImmutableError(f"ledger entry {self.pk} cannot be deleted: post a reversal instead")

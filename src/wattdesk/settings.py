@@ -1,0 +1,197 @@
+"""Django settings for WattDesk.
+
+Everything that differs between machines comes from the environment, with safe defaults:
+
+    WATTDESK_DATABASE_URL   sqlite:////abs/path.db or postgresql://user:pw@host:port/db
+                            (unset -> embedded SQLite file <data dir>/wattdesk.db)
+    WATTDESK_DATA_DIR       where WattDesk keeps its files (SQLite db, Parquet interval files, secret key)
+                            (unset -> platformdirs.user_data_dir("wattdesk"))
+    WATTDESK_DEBUG          1/true/yes/on -> Django DEBUG (default off)
+    WATTDESK_SECRET_KEY     signing key; unset -> a fixed dev key when DEBUG, otherwise a random key
+                            generated once and kept in <data dir>/secret_key (mode 0600)
+    WATTDESK_ALLOWED_HOSTS  comma separated (default: localhost,127.0.0.1,[::1])
+    WATTDESK_DB_CONN_MAX_AGE seconds a PostgreSQL connection is kept (default 60)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from platformdirs import user_data_dir
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# --- data directory -------------------------------------------------------------------------------------
+WATTDESK_DATA_DIR = Path(os.environ.get("WATTDESK_DATA_DIR") or user_data_dir("wattdesk")).expanduser()
+WATTDESK_DATA_DIR.mkdir(parents=True, exist_ok=True)
+#: Parquet interval files (metering.IntervalFile.path is relative to this directory).
+WATTDESK_INTERVAL_DIR = WATTDESK_DATA_DIR / "intervals"
+
+# --- security -------------------------------------------------------------------------------------------
+DEBUG = _env_bool("WATTDESK_DEBUG", default=False)
+
+
+def _secret_key() -> str:
+    from_env = os.environ.get("WATTDESK_SECRET_KEY", "").strip()
+    if from_env:
+        return from_env
+    if DEBUG:
+        return "django-insecure-wattdesk-development-only-never-use-in-production"
+    # Not DEBUG and no key given: use a random key generated once for this installation. Never a constant.
+    key_file = WATTDESK_DATA_DIR / "secret_key"
+    try:
+        return key_file.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key)
+        return key
+    except FileExistsError:  # pragma: no cover - lost a race with another process
+        return key_file.read_text(encoding="ascii").strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = _env_list("WATTDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _env_list("WATTDESK_CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- applications ---------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # domain apps, in the order of the flow readings -> bills -> ledger
+    "wattdesk.domain.customers",
+    "wattdesk.domain.metering",
+    "wattdesk.domain.tariffs",
+    "wattdesk.domain.billing",
+    "wattdesk.domain.ledger",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wattdesk.urls"
+WSGI_APPLICATION = "wattdesk.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------------------
+#: PRAGMAs run on every new SQLite connection: WAL lets readers work while a billing run writes;
+#: synchronous=NORMAL is durable across application crashes in WAL mode and much faster for bulk imports.
+SQLITE_INIT_COMMAND = (
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA foreign_keys=ON;"
+    "PRAGMA busy_timeout=20000;"
+    "PRAGMA temp_store=MEMORY;"
+    "PRAGMA cache_size=-65536;"
+)
+
+
+def _database_config() -> dict[str, Any]:
+    url = os.environ.get("WATTDESK_DATABASE_URL", "").strip()
+    if not url:
+        url = "sqlite:///" + str(WATTDESK_DATA_DIR / "wattdesk.db")
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"WATTDESK_DATABASE_URL is not a database URL: {exc}") from exc
+    engine = config.get("ENGINE", "")
+    options: dict[str, Any] = dict(config.get("OPTIONS") or {})
+    if engine == "django.db.backends.sqlite3":
+        options.setdefault("init_command", SQLITE_INIT_COMMAND)
+        # Take the write lock at BEGIN: no "database is locked" upgrade failures between concurrent writers.
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("timeout", 20)
+    elif engine == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = int(os.environ.get("WATTDESK_DB_CONN_MAX_AGE", "60"))
+        config["CONN_HEALTH_CHECKS"] = True
+    else:
+        raise ImproperlyConfigured(
+            f"WATTDESK_DATABASE_URL: unsupported database engine {engine!r} (use sqlite:// or postgresql://)"
+        )
+    config["OPTIONS"] = options
+    return config
+
+
+DATABASES = {"default": _database_config()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- auth -----------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- i18n: the staff UI speaks Simplified Chinese by default, English available ---------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- static files ---------------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = WATTDESK_DATA_DIR / "static"
+
+# --- logging: warnings and above to stderr; the CLI prints its own results ---------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("WATTDESK_LOG_LEVEL", "WARNING")},
+}

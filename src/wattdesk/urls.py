@@ -1,0 +1,13 @@
+"""URL routes: the Django admin (staff back office for master data) and language switching."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "WattDesk 用电营销管理"
+admin.site.site_title = "WattDesk"
+admin.site.index_title = "主数据管理"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
