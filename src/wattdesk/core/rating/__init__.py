@@ -1,0 +1,5 @@
+"""The rating engine (计费引擎): determinants from interval load, exact Decimal rating."""
+
+from wattdesk.core.rating.exact import Determinants, Line, RatedBill, RatingError, rate
+
+__all__ = ["Determinants", "Line", "RatedBill", "RatingError", "rate"]
