@@ -28,10 +28,10 @@ class Meter(models.Model):
     class Meta:
         verbose_name = _("meter")
         verbose_name_plural = _("meters")
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(multiplier__gt=0), name="metering_meter_multiplier_positive"),
             models.CheckConstraint(condition=Q(digits__gte=1), name="metering_meter_digits_positive"),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.serial
@@ -59,9 +59,9 @@ class MeterRegister(models.Model):
     class Meta:
         verbose_name = _("meter register")
         verbose_name_plural = _("meter registers")
-        constraints = [
-            models.UniqueConstraint(fields=["meter", "kind"], name="metering_register_unique_kind")
-        ]
+        constraints = (
+            models.UniqueConstraint(fields=["meter", "kind"], name="metering_register_unique_kind"),
+        )
 
     def __str__(self) -> str:
         return f"{self.meter_id}:{self.kind}"
@@ -86,16 +86,16 @@ class MeterInstallation(models.Model):
     class Meta:
         verbose_name = _("meter installation")
         verbose_name_plural = _("meter installations")
-        indexes = [
+        indexes = (
             models.Index(fields=["meter", "installed_on"], name="metering_inst_meter_idx"),
             models.Index(fields=["service_point", "installed_on"], name="metering_inst_sp_idx"),
-        ]
-        constraints = [
+        )
+        constraints = (
             models.CheckConstraint(
                 condition=Q(removed_on__isnull=True) | Q(removed_on__gte=models.F("installed_on")),
                 name="metering_installation_dates_ordered",
-            )
-        ]
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.meter_id}@{self.service_point_id} {self.installed_on}..{self.removed_on or ''}"
@@ -168,12 +168,12 @@ class RegisterReading(models.Model):
     class Meta:
         verbose_name = _("register reading")
         verbose_name_plural = _("register readings")
-        constraints = [
+        constraints = (
             models.UniqueConstraint(
                 fields=["register", "read_on", "source"], name="metering_reading_unique_per_day_source"
-            )
-        ]
-        indexes = [models.Index(fields=["read_on", "status"], name="metering_reading_date_idx")]
+            ),
+        )
+        indexes = (models.Index(fields=["read_on", "status"], name="metering_reading_date_idx"),)
 
     def __str__(self) -> str:
         return f"{self.register_id} {self.read_on} {self.value} ({self.source}/{self.status})"
@@ -198,7 +198,7 @@ class IntervalFile(models.Model):
     class Meta:
         verbose_name = _("interval file")
         verbose_name_plural = _("interval files")
-        indexes = [models.Index(fields=["meter", "start"], name="metering_interval_meter_idx")]
+        indexes = (models.Index(fields=["meter", "start"], name="metering_interval_meter_idx"),)
 
     def __str__(self) -> str:
         return self.path
@@ -232,7 +232,7 @@ class ReadingException(models.Model):
     class Meta:
         verbose_name = _("reading exception")
         verbose_name_plural = _("reading exceptions")
-        indexes = [models.Index(fields=["period", "resolved"], name="metering_exc_period_idx")]
+        indexes = (models.Index(fields=["period", "resolved"], name="metering_exc_period_idx"),)
 
     def __str__(self) -> str:
         return f"{self.period} {self.check_code} {self.meter_id}"
