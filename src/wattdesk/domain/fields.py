@@ -8,6 +8,7 @@ money or energy.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -22,6 +23,7 @@ RATIO_MAX_DIGITS = 6
 RATIO_DECIMAL_PLACES = 4
 COORDINATE_MAX_DIGITS = 9
 COORDINATE_DECIMAL_PLACES = 6
+FEN = Decimal("0.01")
 
 
 class _FixedDecimalField(models.DecimalField):  # type: ignore[type-arg]
@@ -67,3 +69,35 @@ class CoordinateField(_FixedDecimalField):
 
     max_digits_default = COORDINATE_MAX_DIGITS
     decimal_places_default = COORDINATE_DECIMAL_PLACES
+
+
+class MoneySum(models.Sum):
+    """``Sum`` of a money column that is exact to the fen on every engine.
+
+    SQLite keeps DECIMAL columns as 64-bit floats and ``SUM`` adds them as floats, so a plain ``Sum`` of
+    1,000 × 0.10 comes back as 99.9999999999986. On SQLite this aggregate adds integer fen instead
+    (``SUM(CAST(ROUND(x * 100) AS INTEGER))``) and converts back; on PostgreSQL ``numeric`` is already exact.
+    The result is always a Decimal with two places, or ``default`` (None unless given) for no rows.
+    ``distinct`` is not supported.
+    """
+
+    def __init__(self, expression: Any, *, default: Any = None, **extra: Any) -> None:
+        if extra.get("distinct"):
+            raise TypeError("MoneySum does not support distinct=True")
+        extra.setdefault("output_field", MoneyField())
+        self._money_default = default
+        super().__init__(expression, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # Set the template on a copy: Aggregate.as_sql() rejects template= together with filter=.
+        clone = self.copy()
+        clone.template = "%(function)s(CAST(ROUND(%(expressions)s * 100) AS INTEGER))"
+        return clone.as_sql(compiler, connection, **extra_context)
+
+    def convert_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return self._money_default
+        amount = Decimal(value)
+        if connection.vendor == "sqlite":
+            amount = amount / 100
+        return amount.quantize(FEN)
