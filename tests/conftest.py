@@ -68,7 +68,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_xdist_worker(config):
         return
     url = os.environ.get("WATTDESK_TEST_POSTGRES_URL", "").strip()
-    if not url and os.environ.get("CI", "").lower() == "true" and os.environ.get("WATTDESK_TEST_POSTGRES") != "0":
+    if (
+        not url
+        and os.environ.get("CI", "").lower() == "true"
+        and os.environ.get("WATTDESK_TEST_POSTGRES") != "0"
+    ):
         raise pytest.UsageError(
             "CI=true but WATTDESK_TEST_POSTGRES_URL is not set: CI must test on PostgreSQL too "
             "(.ci/run starts one). Set WATTDESK_TEST_POSTGRES=0 to opt out explicitly."
@@ -121,8 +125,12 @@ def _patch_sqlite_flush() -> None:
         return
     original = DatabaseOperations.sql_flush
 
-    def sql_flush(self: Any, style: Any, tables: Any, *, reset_sequences: bool = False, allow_cascade: bool = False) -> list[str]:
-        statements = original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    def sql_flush(
+        self: Any, style: Any, tables: Any, *, reset_sequences: bool = False, allow_cascade: bool = False
+    ) -> list[str]:
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
         if statements and guard.TABLE in tables:
             statements = guard.uninstall_sql("sqlite") + list(statements) + guard.install_sql("sqlite")
         return list(statements)
@@ -148,7 +156,9 @@ def make_account(db: None) -> Callable[..., Any]:
     def make(**account_fields: Any) -> Account:
         n = next(seq)
         region, _ = Region.objects.get_or_create(code="R01", defaults={"name": "城关供电所"})
-        route, _ = ReadingRoute.objects.get_or_create(code="RT01", defaults={"name": "抄表段1", "region": region})
+        route, _ = ReadingRoute.objects.get_or_create(
+            code="RT01", defaults={"name": "抄表段1", "region": region}
+        )
         customer = Customer.objects.create(
             number=f"C{n:06d}",
             name=f"客户{n}",

@@ -60,8 +60,12 @@ class TestBillFields:
     def test_end_must_be_after_start(self, account: Any) -> None:
         with pytest.raises(IntegrityError), transaction.atomic():
             Bill.objects.create(
-                account=account, period="2024-03", start=date(2024, 3, 1), end=date(2024, 3, 1),
-                kwh=Decimal(0), total=Decimal(0),
+                account=account,
+                period="2024-03",
+                start=date(2024, 3, 1),
+                end=date(2024, 3, 1),
+                kwh=Decimal(0),
+                total=Decimal(0),
             )
 
     def test_period_must_look_like_yyyy_mm(self, account: Any) -> None:
@@ -72,11 +76,28 @@ class TestBillFields:
 
     def test_lines_come_back_in_sequence_with_exact_amounts(self, account: Any) -> None:
         bill = _bill(account)
-        BillLine.objects.create(bill=bill, seq=2, code="fund", description="政府性基金及附加", quantity=Decimal("215"),
-                                unit="kWh", rate=Decimal("0.029125"), amount=Decimal("6.26"), rule="fund")
-        BillLine.objects.create(bill=bill, seq=1, code="energy.t1", description="第一档电度电费",
-                                quantity=Decimal("215"), unit="kWh", rate=Decimal("0.538300"),
-                                amount=Decimal("115.73"), rule="energy.tier")
+        BillLine.objects.create(
+            bill=bill,
+            seq=2,
+            code="fund",
+            description="政府性基金及附加",
+            quantity=Decimal("215"),
+            unit="kWh",
+            rate=Decimal("0.029125"),
+            amount=Decimal("6.26"),
+            rule="fund",
+        )
+        BillLine.objects.create(
+            bill=bill,
+            seq=1,
+            code="energy.t1",
+            description="第一档电度电费",
+            quantity=Decimal("215"),
+            unit="kWh",
+            rate=Decimal("0.538300"),
+            amount=Decimal("115.73"),
+            rule="energy.tier",
+        )
         lines = list(bill.lines.all())
         assert [line.seq for line in lines] == [1, 2]
         assert [line.rate for line in lines] == [Decimal("0.538300"), Decimal("0.029125")]

@@ -28,8 +28,12 @@ RATES = ["0.000001", "0.538300", "1.123457", "99999999.999999"]
 @pytest.fixture
 def bill(account: Any) -> Bill:
     return Bill.objects.create(
-        account=account, period="2024-03", start=date(2024, 3, 1), end=date(2024, 4, 1),
-        kwh=Decimal("1"), total=Decimal("1"),
+        account=account,
+        period="2024-03",
+        start=date(2024, 3, 1),
+        end=date(2024, 4, 1),
+        kwh=Decimal("1"),
+        total=Decimal("1"),
     )
 
 
@@ -37,33 +41,64 @@ class TestDecimalRoundTrip:
     @pytest.mark.parametrize("raw", MONEY)
     def test_money_is_stored_to_the_fen(self, bill: Bill, raw: str) -> None:
         expected = Decimal(raw).quantize(Decimal("0.01")) if raw != "2.675" else Decimal("2.68")
-        line = BillLine.objects.create(bill=bill, seq=1, code="x", description="x", quantity=Decimal(1),
-                                       unit="kWh", rate=Decimal(1), amount=Decimal(raw).quantize(Decimal("0.01")))
+        line = BillLine.objects.create(
+            bill=bill,
+            seq=1,
+            code="x",
+            description="x",
+            quantity=Decimal(1),
+            unit="kWh",
+            rate=Decimal(1),
+            amount=Decimal(raw).quantize(Decimal("0.01")),
+        )
         line.refresh_from_db()
         assert line.amount == expected
         assert line.amount.as_tuple().exponent == -2
 
     @pytest.mark.parametrize("raw", QUANTITIES)
     def test_quantities_keep_four_places(self, bill: Bill, raw: str) -> None:
-        line = BillLine.objects.create(bill=bill, seq=1, code="x", description="x", quantity=Decimal(raw),
-                                       unit="kWh", rate=Decimal(1), amount=Decimal(1))
+        line = BillLine.objects.create(
+            bill=bill,
+            seq=1,
+            code="x",
+            description="x",
+            quantity=Decimal(raw),
+            unit="kWh",
+            rate=Decimal(1),
+            amount=Decimal(1),
+        )
         line.refresh_from_db()
         assert line.quantity == Decimal(raw)
         assert str(line.quantity) == str(Decimal(raw).quantize(Decimal("0.0001")))
 
     @pytest.mark.parametrize("raw", RATES)
     def test_rates_keep_six_places(self, bill: Bill, raw: str) -> None:
-        line = BillLine.objects.create(bill=bill, seq=1, code="x", description="x", quantity=Decimal(1),
-                                       unit="kWh", rate=Decimal(raw), amount=Decimal(1))
+        line = BillLine.objects.create(
+            bill=bill,
+            seq=1,
+            code="x",
+            description="x",
+            quantity=Decimal(1),
+            unit="kWh",
+            rate=Decimal(raw),
+            amount=Decimal(1),
+        )
         line.refresh_from_db()
         assert line.rate == Decimal(raw)
 
     def test_full_sixteen_digit_quantity_on_postgresql(self, bill: Bill) -> None:
         if connection.vendor != "postgresql":
             pytest.skip("SQLite keeps 15 significant digits; documented in domain/fields.py")
-        line = BillLine.objects.create(bill=bill, seq=1, code="x", description="x",
-                                       quantity=Decimal("999999999999.9999"), unit="kWh", rate=Decimal(1),
-                                       amount=Decimal(1))
+        line = BillLine.objects.create(
+            bill=bill,
+            seq=1,
+            code="x",
+            description="x",
+            quantity=Decimal("999999999999.9999"),
+            unit="kWh",
+            rate=Decimal(1),
+            amount=Decimal(1),
+        )
         line.refresh_from_db()
         assert line.quantity == Decimal("999999999999.9999")
 
@@ -75,7 +110,9 @@ class TestMoneySum:
             LedgerEntry(account=account, kind="charge", amount=Decimal("0.10"), posted_at=posted_at)
             for _ in range(1000)
         )
-        LedgerEntry.objects.create(account=account, kind="payment", amount=Decimal("-33.33"), posted_at=posted_at)
+        LedgerEntry.objects.create(
+            account=account, kind="payment", amount=Decimal("-33.33"), posted_at=posted_at
+        )
         return LedgerEntry.objects.filter(account=account)
 
     def test_a_balance_of_many_small_entries_is_exact(self, entries: Any) -> None:

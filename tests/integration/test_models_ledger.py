@@ -17,8 +17,12 @@ from wattdesk.domain.ledger.models import LedgerEntry, LedgerImmutableError
 pytestmark = pytest.mark.django_db
 
 
-def _post(account: Any, posted_at: datetime, amount: str = "123.45", kind: str = "charge", **kw: Any) -> LedgerEntry:
-    return LedgerEntry.objects.create(account=account, kind=kind, amount=Decimal(amount), posted_at=posted_at, **kw)
+def _post(
+    account: Any, posted_at: datetime, amount: str = "123.45", kind: str = "charge", **kw: Any
+) -> LedgerEntry:
+    return LedgerEntry.objects.create(
+        account=account, kind=kind, amount=Decimal(amount), posted_at=posted_at, **kw
+    )
 
 
 class TestLedgerEntryRefusesChangesInPython:
@@ -54,17 +58,23 @@ class TestLedgerEntryRefusesChangesInPython:
 class TestLedgerEntryRefusesChangesInTheDatabase:
     def test_raw_sql_update_is_aborted_by_the_trigger(self, account: Any, posted_at: datetime) -> None:
         entry = _post(account, posted_at)
-        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("UPDATE ledger_ledgerentry SET amount = 1 WHERE id = %s", [entry.pk])
+        with (
+            pytest.raises(IntegrityError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("UPDATE ledger_ledgerentry SET amount = 1 WHERE id = %s", [entry.pk])
         entry.refresh_from_db()
         assert entry.amount == Decimal("123.45")
 
     def test_raw_sql_delete_is_aborted_by_the_trigger(self, account: Any, posted_at: datetime) -> None:
         entry = _post(account, posted_at)
-        with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM ledger_ledgerentry WHERE id = %s", [entry.pk])
+        with (
+            pytest.raises(IntegrityError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("DELETE FROM ledger_ledgerentry WHERE id = %s", [entry.pk])
         assert LedgerEntry.objects.filter(pk=entry.pk).exists()
 
     def test_zero_amount_is_rejected_by_the_check_constraint(self, account: Any, posted_at: datetime) -> None:
@@ -99,13 +109,14 @@ class TestReversals:
 
 @pytest.mark.django_db(transaction=True)
 class TestFlushAfterTransactionalTests:
-    def test_transactional_test_with_ledger_rows_can_be_flushed(self, account: Any, posted_at: datetime) -> None:
+    def test_transactional_test_with_ledger_rows_can_be_flushed(
+        self, account: Any, posted_at: datetime
+    ) -> None:
         # Leaves a row behind: the teardown flush must get past the triggers (conftest) and the next
         # test must still see the guard in place.
         _post(account, posted_at)
 
     def test_guard_is_back_after_a_flush(self, account: Any, posted_at: datetime) -> None:
         entry = _post(account, posted_at)
-        with pytest.raises(IntegrityError), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("UPDATE ledger_ledgerentry SET memo = 'x' WHERE id = %s", [entry.pk])
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE ledger_ledgerentry SET memo = 'x' WHERE id = %s", [entry.pk])

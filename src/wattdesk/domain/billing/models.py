@@ -43,10 +43,10 @@ class BillingRun(models.Model):
     counts = models.JSONField(_("counts"), default=dict, blank=True)
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ("-started_at",)
         verbose_name = _("billing run")
         verbose_name_plural = _("billing runs")
-        indexes = [models.Index(fields=["period", "status"], name="billing_run_period_status_idx")]
+        indexes = (models.Index(fields=["period", "status"], name="billing_run_period_status_idx"),)
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.period} ({self.status})"
@@ -71,7 +71,9 @@ class Bill(models.Model):
     )
     period = models.CharField(_("period"), max_length=7, validators=[period_validator])
     version = models.PositiveIntegerField(_("version"), default=1)
-    status = models.CharField(_("status"), max_length=16, choices=BillStatus.choices, default=BillStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=16, choices=BillStatus.choices, default=BillStatus.DRAFT
+    )
     start = models.DateField(_("start"))
     end = models.DateField(_("end (exclusive)"))
     kwh = QuantityField(_("kWh"))
@@ -97,15 +99,17 @@ class Bill(models.Model):
     )
 
     class Meta:
-        ordering = ["account", "period", "version"]
+        ordering = ("account", "period", "version")
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
-        indexes = [
+        indexes = (
             models.Index(fields=["period", "status"], name="bill_period_status_idx"),
             models.Index(fields=["account", "period"], name="bill_account_period_idx"),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["account", "period", "version"], name="bill_account_period_version_uniq"),
+        )
+        constraints = (
+            models.UniqueConstraint(
+                fields=["account", "period", "version"], name="bill_account_period_version_uniq"
+            ),
             models.UniqueConstraint(
                 fields=["account", "period"],
                 condition=~Q(status="cancelled"),
@@ -113,7 +117,7 @@ class Bill(models.Model):
             ),
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="bill_period_nonempty"),
             models.CheckConstraint(condition=Q(version__gte=1), name="bill_version_positive"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.period} v{self.version} ({self.status})"
@@ -133,10 +137,10 @@ class BillLine(models.Model):
     rule = models.CharField(_("rule"), max_length=64)
 
     class Meta:
-        ordering = ["bill", "seq"]
+        ordering = ("bill", "seq")
         verbose_name = _("bill line")
         verbose_name_plural = _("bill lines")
-        constraints = [models.UniqueConstraint(fields=["bill", "seq"], name="bill_line_seq_uniq")]
+        constraints = (models.UniqueConstraint(fields=["bill", "seq"], name="bill_line_seq_uniq"),)
 
     def __str__(self) -> str:
         return f"{self.seq}. {self.description} {self.amount}"

@@ -21,7 +21,7 @@ class Region(models.Model):
     name = models.CharField(_("name"), max_length=100)
 
     class Meta:
-        ordering = ["code"]
+        ordering = ("code",)
         verbose_name = _("region")
         verbose_name_plural = _("regions")
 
@@ -34,10 +34,12 @@ class ReadingRoute(models.Model):
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="routes", verbose_name=_("region"))
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="routes", verbose_name=_("region")
+    )
 
     class Meta:
-        ordering = ["code"]
+        ordering = ("code",)
         verbose_name = _("reading route")
         verbose_name_plural = _("reading routes")
 
@@ -56,7 +58,7 @@ class TransformerArea(models.Model):
     capacity_kva = QuantityField(_("transformer capacity (kVA)"), null=True, blank=True)
 
     class Meta:
-        ordering = ["code"]
+        ordering = ("code",)
         verbose_name = _("transformer area")
         verbose_name_plural = _("transformer areas")
 
@@ -111,16 +113,16 @@ class Customer(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
-        ordering = ["number"]
+        ordering = ("number",)
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        indexes = [models.Index(fields=["name"], name="customer_name_idx")]
-        constraints = [
+        indexes = (models.Index(fields=["name"], name="customer_name_idx"),)
+        constraints = (
             models.CheckConstraint(
                 condition=Q(birth_year__isnull=True) | Q(birth_year__gte=1900, birth_year__lte=2100),
                 name="customer_birth_year_range",
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
@@ -158,11 +160,11 @@ class Account(models.Model):
     billing_address = models.CharField(_("billing address"), max_length=300, blank=True)
 
     class Meta:
-        ordering = ["number"]
+        ordering = ("number",)
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
-        indexes = [models.Index(fields=["status"], name="account_status_idx")]
-        constraints = [
+        indexes = (models.Index(fields=["status"], name="account_status_idx"),)
+        constraints = (
             models.CheckConstraint(
                 condition=Q(billing_day__gte=1, billing_day__lte=28), name="account_billing_day_1_28"
             ),
@@ -170,7 +172,7 @@ class Account(models.Model):
                 condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
                 name="account_closed_after_opened",
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.number
@@ -231,17 +233,17 @@ class ServicePoint(models.Model):
     lon = CoordinateField(_("longitude"), null=True, blank=True)
 
     class Meta:
-        ordering = ["number"]
+        ordering = ("number",)
         verbose_name = _("service point")
         verbose_name_plural = _("service points")
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(voltage_kv__gt=0), name="service_point_voltage_positive"),
             models.CheckConstraint(condition=Q(capacity_kva__gte=0), name="service_point_capacity_nonneg"),
             models.CheckConstraint(
                 condition=Q(pf_standard__isnull=True) | Q(pf_standard__gt=0, pf_standard__lte=1),
                 name="service_point_pf_standard_0_1",
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.number

@@ -54,7 +54,10 @@ class LedgerEntry(models.Model):
     """One posting on an account. ``amount`` > 0 increases what the customer owes; < 0 decreases it."""
 
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.PROTECT, related_name="ledger_entries", verbose_name=_("account")
+        "customers.Account",
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("account"),
     )
     kind = models.CharField(_("kind"), max_length=16, choices=LedgerEntryKind.choices)
     amount = MoneyField(_("amount"))
@@ -80,14 +83,14 @@ class LedgerEntry(models.Model):
     objects = LedgerEntryQuerySet.as_manager()
 
     class Meta:
-        ordering = ["account", "posted_at", "id"]
+        ordering = ("account", "posted_at", "id")
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
-        indexes = [
+        indexes = (
             models.Index(fields=["account", "posted_at"], name="ledger_account_posted_idx"),
             models.Index(fields=["kind", "posted_at"], name="ledger_kind_posted_idx"),
-        ]
-        constraints = [
+        )
+        constraints = (
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_nonzero"),
             models.CheckConstraint(
                 condition=(Q(kind=LedgerEntryKind.REVERSAL) & Q(reverses__isnull=False))
@@ -98,7 +101,7 @@ class LedgerEntry(models.Model):
             models.UniqueConstraint(
                 fields=["reverses"], condition=Q(reverses__isnull=False), name="ledger_reversed_once"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.amount} @ {self.posted_at:%Y-%m-%d %H:%M}"

@@ -22,16 +22,16 @@ class TariffVersion(models.Model):
     document = models.JSONField(_("tariff document"))
 
     class Meta:
-        ordering = ["code", "effective_from"]
+        ordering = ("code", "effective_from")
         verbose_name = _("tariff version")
         verbose_name_plural = _("tariff versions")
-        constraints = [
+        constraints = (
             models.UniqueConstraint(fields=["code", "effective_from"], name="tariff_version_code_from_uniq"),
             models.CheckConstraint(
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),
                 name="tariff_version_period_nonempty",
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.code} v{self.version} ({self.effective_from}–{self.effective_to or '…'})"
@@ -51,11 +51,11 @@ class TariffAssignment(models.Model):
     effective_to = models.DateField(_("effective to (exclusive)"), null=True, blank=True)
 
     class Meta:
-        ordering = ["service_point", "effective_from"]
+        ordering = ("service_point", "effective_from")
         verbose_name = _("tariff assignment")
         verbose_name_plural = _("tariff assignments")
-        indexes = [models.Index(fields=["tariff_code"], name="tariff_assignment_code_idx")]
-        constraints = [
+        indexes = (models.Index(fields=["tariff_code"], name="tariff_assignment_code_idx"),)
+        constraints = (
             models.UniqueConstraint(
                 fields=["service_point", "effective_from"], name="tariff_assignment_sp_from_uniq"
             ),
@@ -63,7 +63,7 @@ class TariffAssignment(models.Model):
                 condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),
                 name="tariff_assignment_period_nonempty",
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.service_point_id}: {self.tariff_code} from {self.effective_from}"

@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'billing run',
                 'verbose_name_plural': 'billing runs',
-                'ordering': ['-started_at'],
+                'ordering': ('-started_at',),
             },
         ),
         migrations.CreateModel(
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'bill',
                 'verbose_name_plural': 'bills',
-                'ordering': ['account', 'period', 'version'],
+                'ordering': ('account', 'period', 'version',),
             },
         ),
         migrations.CreateModel(
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'bill line',
                 'verbose_name_plural': 'bill lines',
-                'ordering': ['bill', 'seq'],
+                'ordering': ('bill', 'seq',),
             },
         ),
         migrations.AddIndex(

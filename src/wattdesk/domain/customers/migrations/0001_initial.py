@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'region',
                 'verbose_name_plural': 'regions',
-                'ordering': ['code'],
+                'ordering': ('code',),
             },
         ),
         migrations.CreateModel(
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'customer',
                 'verbose_name_plural': 'customers',
-                'ordering': ['number'],
+                'ordering': ('number',),
                 'indexes': [models.Index(fields=['name'], name='customer_name_idx')],
                 'constraints': [models.CheckConstraint(condition=models.Q(('birth_year__isnull', True), models.Q(('birth_year__gte', 1900), ('birth_year__lte', 2100)), _connector='OR'), name='customer_birth_year_range')],
             },
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'account',
                 'verbose_name_plural': 'accounts',
-                'ordering': ['number'],
+                'ordering': ('number',),
             },
         ),
         migrations.CreateModel(
@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'reading route',
                 'verbose_name_plural': 'reading routes',
-                'ordering': ['code'],
+                'ordering': ('code',),
             },
         ),
         migrations.CreateModel(
@@ -97,7 +97,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'transformer area',
                 'verbose_name_plural': 'transformer areas',
-                'ordering': ['code'],
+                'ordering': ('code',),
             },
         ),
         migrations.CreateModel(
@@ -120,7 +120,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'service point',
                 'verbose_name_plural': 'service points',
-                'ordering': ['number'],
+                'ordering': ('number',),
             },
         ),
         migrations.AddIndex(

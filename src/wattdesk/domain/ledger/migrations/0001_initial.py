@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'ledger entry',
                 'verbose_name_plural': 'ledger entries',
-                'ordering': ['account', 'posted_at', 'id'],
+                'ordering': ('account', 'posted_at', 'id',),
                 'indexes': [models.Index(fields=['account', 'posted_at'], name='ledger_account_posted_idx'), models.Index(fields=['kind', 'posted_at'], name='ledger_kind_posted_idx')],
                 'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_amount_nonzero'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'reversal'), ('reverses__isnull', False)), models.Q(models.Q(('kind', 'reversal'), _negated=True), ('reverses__isnull', True)), _connector='OR'), name='ledger_reversal_has_target'), models.UniqueConstraint(condition=models.Q(('reverses__isnull', False)), fields=('reverses',), name='ledger_reversed_once')],
             },

@@ -5,6 +5,9 @@ function and a BEFORE UPDATE OR DELETE row trigger. The SQL is frozen here (not 
 edits to wattdesk.domain.ledger.guard cannot change what this migration did.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db import migrations
 
 MESSAGE = "ledger_ledgerentry is append-only: post a reversal instead"
@@ -40,8 +43,8 @@ POSTGRESQL_UNINSTALL = [
 ]
 
 
-def _run(statements_by_vendor):
-    def run(apps, schema_editor):
+def _run(statements_by_vendor: dict[str, list[str]]) -> Callable[[Any, Any], None]:
+    def run(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor
         if vendor not in statements_by_vendor:
             raise RuntimeError(f"ledger append-only guard: unsupported database vendor {vendor!r}")

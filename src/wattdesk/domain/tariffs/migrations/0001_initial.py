@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'tariff version',
                 'verbose_name_plural': 'tariff versions',
-                'ordering': ['code', 'effective_from'],
+                'ordering': ('code', 'effective_from',),
                 'constraints': [models.UniqueConstraint(fields=('code', 'effective_from'), name='tariff_version_code_from_uniq'), models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='tariff_version_period_nonempty')],
             },
         ),
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'tariff assignment',
                 'verbose_name_plural': 'tariff assignments',
-                'ordering': ['service_point', 'effective_from'],
+                'ordering': ('service_point', 'effective_from',),
                 'indexes': [models.Index(fields=['tariff_code'], name='tariff_assignment_code_idx')],
                 'constraints': [models.UniqueConstraint(fields=('service_point', 'effective_from'), name='tariff_assignment_sp_from_uniq'), models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='tariff_assignment_period_nonempty')],
             },
