@@ -85,15 +85,22 @@ class _Context:
             inst = self.installation(reg.meter_id, r.read_on)
             if inst is None:
                 continue
-            self._add_history(inst.service_point_id, reg.kind, r.read_on, r.consumption)
+            self._add_history(inst, reg.kind, r.read_on, r.consumption)
 
-    def _add_history(self, sp_id: int, kind: str, read_on: date, consumption: Decimal | None) -> None:
-        key = (sp_id, kind)
+    def _add_history(
+        self, inst: q.Installation, kind: str, read_on: date, consumption: Decimal | None
+    ) -> None:
+        key = (inst.service_point_id, kind)
         prev = self._last_date.get(key)
         self._last_date[key] = read_on
         if consumption is None or kind == RegisterKind.MAX_DEMAND:
             return
-        start = prev if prev is not None and prev < read_on else read_on - timedelta(days=30)
+        if prev is not None and prev < read_on:
+            start = prev
+        elif inst.installed_on < read_on:  # first reading after installation: measured from the initial value
+            start = inst.installed_on
+        else:
+            start = read_on - timedelta(days=30)
         self.history[key].append(vee.PeriodUsage(start, read_on, consumption))
 
     def installation(self, meter_id: int, d: date) -> q.Installation | None:
@@ -260,7 +267,7 @@ def record_register_readings(
                 )
             )
             self_consumption = None if true_up else consumption
-            ctx._add_history(inst.service_point_id, reg.kind, new.read_on, self_consumption)
+            ctx._add_history(inst, reg.kind, new.read_on, self_consumption)
             if reg.kind.startswith("active") and consumption is not None:
                 active_by_meter_day[(reg.meter_id, new.read_on)][reg.kind] = consumption
             if reg.kind == RegisterKind.REACTIVE and consumption is not None:

@@ -1,0 +1,483 @@
+"""Use case: import meter readings from a file (抄表数据导入).
+
+Register readings: CSV or Excel (.xlsx) with columns meter_serial, register, read_on (YYYY-MM-DD), value.
+Interval data: CSV or Parquet with columns meter_serial, timestamp, kwh[, kvarh].
+
+1. The whole file is validated first. Every bad row is reported (row number 1-based with the header as
+   row 1, column, reason); if any row is bad nothing is written and ImportRejected carries the full list.
+2. A file already imported (same SHA-256 of its bytes) is a no-op that says so.
+3. Otherwise, in ONE transaction: the batch, the readings (bulk), VEE for the affected registers, the
+   reading exceptions and statuses — or, for interval data, one Parquet file for the batch plus one
+   IntervalFile index row per meter.
+
+The interface passes `as_of` (today) and `imported_at` (now): this module never reads the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from django.conf import settings
+from django.db import transaction
+
+from wattdesk.core.vee import DEFAULT_RULES, VeeRules
+from wattdesk.domain.metering import operations, queries
+from wattdesk.domain.metering.models import ImportBatch, ImportKind, ReadingSource, RegisterKind
+
+REGISTER_COLUMNS = ("meter_serial", "register", "read_on", "value")
+INTERVAL_COLUMNS = ("meter_serial", "timestamp", "kwh")
+MAX_VALUE = Decimal("999999999999.9999")  # QuantityField: 16 digits, 4 places
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based, header = row 1
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.reason}"
+
+
+class ImportRejected(Exception):
+    """The file has bad rows; nothing was written. `errors` lists every one of them."""
+
+    def __init__(self, file_name: str, errors: Sequence[RowError]) -> None:
+        self.file_name = file_name
+        self.errors = tuple(errors)
+        shown = "; ".join(str(e) for e in self.errors[:5])
+        more = f"; … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+        super().__init__(f"{file_name}: {len(self.errors)} bad row(s), nothing imported: {shown}{more}")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    file_name: str
+    kind: str
+    batch_id: int
+    already_imported: bool
+    rows: int
+    readings: int = 0
+    held: int = 0
+    superseded: int = 0
+    interval_meters: int = 0
+    findings_by_check: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        if self.already_imported:
+            return f"{self.file_name}: already imported as batch {self.batch_id} (same content); nothing done"
+        if self.kind == ImportKind.INTERVAL:
+            return (
+                f"{self.file_name}: imported {self.rows} interval rows for {self.interval_meters} meters "
+                f"(batch {self.batch_id})"
+            )
+        checks = ", ".join(f"{k} {v}" for k, v in sorted(self.findings_by_check.items())) or "none"
+        return (
+            f"{self.file_name}: imported {self.readings} readings (batch {self.batch_id}); "
+            f"{self.held} held as exceptions, {self.superseded} estimates superseded; findings: {checks}"
+        )
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def detect_kind(path: Path) -> str:
+    """register or interval, from the extension (.parquet -> interval, .xlsx -> register) or the CSV header."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return ImportKind.INTERVAL
+    if suffix == ".xlsx":
+        return ImportKind.REGISTER
+    with path.open("r", encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    return (
+        ImportKind.INTERVAL
+        if "timestamp" in header.split(",") or "timestamp\n" in header
+        else ImportKind.REGISTER
+    )
+
+
+def import_readings(
+    *,
+    path: Path,
+    as_of: date,
+    imported_at: datetime,
+    kind: str | None = None,
+    rules: VeeRules = DEFAULT_RULES,
+) -> ImportResult:
+    kind = kind or detect_kind(path)
+    if kind == ImportKind.REGISTER:
+        return import_register_readings(path=path, as_of=as_of, imported_at=imported_at, rules=rules)
+    if kind == ImportKind.INTERVAL:
+        return import_interval_data(path=path, as_of=as_of, imported_at=imported_at)
+    raise ValueError(f"unknown import kind {kind!r}")
+
+
+# --- reading the files ------------------------------------------------------------------------------------
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV or .xlsx file, every cell as text (validation does the typing)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise ImportRejected(path.name, [RowError(1, "-", f"not a readable .xlsx file ({exc})")]) from exc
+        try:
+            it = wb.worksheets[0].iter_rows(values_only=True)
+            header = [_cell_text(c) for c in next(it, ())]
+            rows = [[_cell_text(c) for c in r] for r in it]
+        finally:
+            wb.close()
+        while rows and not any(rows[-1]):
+            rows.pop()  # trailing blank rows Excel leaves behind
+        return header, rows
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except Exception as exc:
+        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
+    header = [c.strip() for c in df.columns]
+    rows = [[(c or "").strip() for c in r] for r in df.iter_rows()]
+    return header, rows
+
+
+def _column_index(file_name: str, header: Sequence[str], required: Iterable[str]) -> dict[str, int]:
+    idx = {name.strip().lower(): i for i, name in enumerate(header)}
+    missing = [c for c in required if c not in idx]
+    if missing:
+        raise ImportRejected(file_name, [RowError(1, c, "required column is missing") for c in missing])
+    return idx
+
+
+def _parse_decimal(text: str) -> Decimal | None:
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+# --- register readings -----------------------------------------------------------------------------------
+
+
+def _validate_register_rows(
+    *, file_name: str, header: Sequence[str], rows: Sequence[Sequence[str]], as_of: date
+) -> tuple[list[operations.NewReading], list[RowError]]:
+    col = _column_index(file_name, header, REGISTER_COLUMNS)
+    ci = [col[c] for c in REGISTER_COLUMNS]
+    meters = queries.meters_by_serial(serials=(r[ci[0]] for r in rows if len(r) > ci[0]))
+    register_ids = [rid for m in meters.values() for rid in m.registers.values()]
+    latest = queries.existing_reading_dates(register_ids=register_ids)
+    installs: dict[int, list[queries.Installation]] = {}
+    for inst in queries.installations_for_meters(meter_ids=[m.id for m in meters.values()]):
+        installs.setdefault(inst.meter_id, []).append(inst)
+    kinds = set(RegisterKind.values)
+    errors: list[RowError] = []
+    good: list[operations.NewReading] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for n, raw in enumerate(rows, start=2):
+        cells = [raw[i] if i < len(raw) else "" for i in ci]
+        serial, kind, read_on_s, value_s = cells
+        row_errors: list[RowError] = []
+        meter = meters.get(serial)
+        if not serial:
+            row_errors.append(RowError(n, "meter_serial", "required"))
+        elif meter is None:
+            row_errors.append(RowError(n, "meter_serial", f"unknown meter {serial!r}"))
+        register_id = None
+        if kind not in kinds:
+            row_errors.append(
+                RowError(n, "register", f"unknown register {kind!r} (one of {', '.join(sorted(kinds))})")
+            )
+        elif meter is not None:
+            register_id = meter.registers.get(kind)
+            if register_id is None:
+                row_errors.append(RowError(n, "register", f"meter {serial} has no {kind!r} register"))
+        read_on = None
+        if not _DATE_RE.match(read_on_s):
+            row_errors.append(RowError(n, "read_on", f"bad date {read_on_s!r} (expected YYYY-MM-DD)"))
+        else:
+            try:
+                read_on = date.fromisoformat(read_on_s)
+            except ValueError:
+                row_errors.append(RowError(n, "read_on", f"bad date {read_on_s!r} (expected YYYY-MM-DD)"))
+        if read_on is not None and read_on > as_of:
+            row_errors.append(
+                RowError(n, "read_on", f"reading date {read_on} is in the future (as of {as_of})")
+            )
+            read_on = None
+        value = _parse_decimal(value_s)
+        if value is None:
+            row_errors.append(RowError(n, "value", f"not a number: {value_s!r}"))
+        elif value < 0:
+            row_errors.append(RowError(n, "value", f"negative register value {value_s}"))
+            value = None
+        elif value > MAX_VALUE or value != value.quantize(Decimal("0.0001")):
+            row_errors.append(RowError(n, "value", f"{value_s} does not fit 12 digits and 4 decimals"))
+            value = None
+        key = (serial, kind, read_on_s)
+        if key in seen:
+            row_errors.append(
+                RowError(
+                    n, "read_on", f"duplicate row in file (same meter, register and date as row {seen[key]})"
+                )
+            )
+        else:
+            seen[key] = n
+        if not row_errors and meter is not None and register_id is not None and read_on is not None:
+            if not any(i.covers(read_on) for i in installs.get(meter.id, ())):
+                row_errors.append(
+                    RowError(
+                        n,
+                        "meter_serial",
+                        f"meter {serial} is not installed at any service point on {read_on}",
+                    )
+                )
+            prior = latest.get(register_id)
+            if prior is not None:
+                d, source = prior
+                if read_on < d or (read_on == d and source == ReadingSource.ACTUAL):
+                    row_errors.append(
+                        RowError(n, "read_on", f"not after the latest stored reading of this register ({d})")
+                    )
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            assert meter is not None and register_id is not None and read_on is not None and value is not None
+            good.append(operations.NewReading(register_id, meter.id, read_on, value))
+    return good, errors
+
+
+def import_register_readings(
+    *, path: Path, as_of: date, imported_at: datetime, rules: VeeRules = DEFAULT_RULES
+) -> ImportResult:
+    digest = sha256_of(path)
+    existing = queries.batch_by_sha256(sha256=digest)
+    if existing is not None:
+        return ImportResult(path.name, existing.kind, existing.id, True, existing.rows)
+    header, rows = _read_table(path)
+    good, errors = _validate_register_rows(file_name=path.name, header=header, rows=rows, as_of=as_of)
+    if errors:
+        raise ImportRejected(path.name, errors)
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(
+            file_name=path.name[:255],
+            sha256=digest,
+            kind=ImportKind.REGISTER,
+            rows=len(rows),
+            created_at=imported_at,
+        )
+        outcome = operations.record_register_readings(batch=batch, readings=good, rules=rules)
+        if outcome.held:
+            batch.status = "with_exceptions"
+            batch.save(update_fields=["status"])
+    return ImportResult(
+        path.name,
+        ImportKind.REGISTER,
+        batch.id,
+        False,
+        len(rows),
+        readings=outcome.readings,
+        held=outcome.held,
+        superseded=outcome.superseded,
+        findings_by_check=dict(outcome.findings_by_check),
+    )
+
+
+# --- interval data ---------------------------------------------------------------------------------------
+
+_TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+_KWH = pl.Decimal(16, 4)
+
+
+def _read_interval_frame(path: Path) -> pl.DataFrame:
+    try:
+        if path.suffix.lower() == ".parquet":
+            df = pl.read_parquet(path)
+        else:
+            df = pl.read_csv(path, infer_schema=False)
+    except Exception as exc:
+        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable file ({exc})")]) from exc
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    _column_index(path.name, df.columns, INTERVAL_COLUMNS)
+    return df
+
+
+def _parse_timestamp(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.replace_time_zone(None) if dtype.time_zone else col
+    text = col.cast(pl.String).str.strip_chars()
+    return pl.coalesce([text.str.strptime(pl.Datetime("us"), f, strict=False) for f in _TS_FORMATS])
+
+
+def _validate_interval(path: Path, df: pl.DataFrame, as_of: date) -> tuple[pl.DataFrame, dict[str, int]]:
+    has_kvarh = "kvarh" in df.columns
+    meters = queries.meters_by_serial(
+        serials=df.get_column("meter_serial").cast(pl.String).drop_nulls().unique()
+    )
+    serial_to_id = pl.DataFrame(
+        {"meter_serial": list(meters), "meter_id": [m.id for m in meters.values()]},
+        schema={"meter_serial": pl.String, "meter_id": pl.Int64},
+    )
+    work = df.with_row_index("row", offset=2).with_columns(
+        pl.col("meter_serial").cast(pl.String).str.strip_chars(),
+        _parse_timestamp(pl.col("timestamp"), df.schema["timestamp"]).alias("ts"),
+        pl.col("kwh").cast(pl.String).str.strip_chars().cast(_KWH, strict=False).alias("kwh_d"),
+        (
+            pl.col("kvarh").cast(pl.String).str.strip_chars().cast(_KWH, strict=False)
+            if has_kvarh
+            else pl.lit(None, _KWH)
+        ).alias("kvarh_d"),
+    )
+    work = work.join(serial_to_id, on="meter_serial", how="left")
+    work = work.with_columns(
+        pl.len().over("meter_serial", "ts").alias("dup_n"),
+        pl.col("row").min().over("meter_serial", "ts").alias("first_row"),
+    )
+    checks: list[tuple[str, pl.Expr, pl.Expr]] = [
+        (
+            "meter_serial",
+            pl.col("meter_id").is_null(),
+            pl.format("unknown meter '{}'", pl.col("meter_serial")),
+        ),
+        (
+            "timestamp",
+            pl.col("ts").is_null(),
+            pl.format(
+                "bad timestamp '{}' (expected YYYY-MM-DD HH:MM[:SS])", pl.col("timestamp").cast(pl.String)
+            ),
+        ),
+        (
+            "timestamp",
+            pl.col("ts").is_not_null() & (pl.col("ts").dt.date() > as_of),
+            pl.format(
+                "interval {} is in the future (as of {})",
+                pl.col("ts").cast(pl.String),
+                pl.lit(as_of.isoformat()),
+            ),
+        ),
+        ("kwh", pl.col("kwh_d").is_null(), pl.format("not a number: '{}'", pl.col("kwh").cast(pl.String))),
+        ("kwh", pl.col("kwh_d") < 0, pl.format("negative energy {}", pl.col("kwh").cast(pl.String))),
+        (
+            "timestamp",
+            pl.col("ts").is_not_null() & (pl.col("dup_n") > 1) & (pl.col("row") > pl.col("first_row")),
+            pl.format("duplicate row in file (same meter and timestamp as row {})", pl.col("first_row")),
+        ),
+    ]
+    if has_kvarh:
+        checks.append(
+            (
+                "kvarh",
+                pl.col("kvarh").is_not_null()
+                & (pl.col("kvarh").cast(pl.String).str.strip_chars() != "")
+                & pl.col("kvarh_d").is_null(),
+                pl.format("not a number: '{}'", pl.col("kvarh").cast(pl.String)),
+            )
+        )
+    frames = [
+        work.filter(cond.fill_null(False)).select(
+            pl.col("row"), pl.lit(column).alias("column"), msg.alias("reason")
+        )
+        for column, cond, msg in checks
+    ]
+    bad = pl.concat(frames).sort("row", maintain_order=True)
+    if bad.height:
+        raise ImportRejected(path.name, [RowError(int(r), c, m) for r, c, m in bad.iter_rows()])
+    clean = work.select(
+        pl.col("meter_id"),
+        pl.col("meter_serial"),
+        pl.col("ts").alias("timestamp"),
+        pl.col("kwh_d").alias("kwh"),
+        pl.col("kvarh_d").alias("kvarh"),
+    ).sort("meter_id", "timestamp")
+    return clean, {s: m.id for s, m in meters.items()}
+
+
+def import_interval_data(*, path: Path, as_of: date, imported_at: datetime) -> ImportResult:
+    """Interval data: one Parquet file per batch (sorted by meter and time, naive local wall-clock
+    timestamps) at <WATTDESK_INTERVAL_DIR>/batch-<id>.parquet, one IntervalFile row per meter."""
+    digest = sha256_of(path)
+    existing = queries.batch_by_sha256(sha256=digest)
+    if existing is not None:
+        return ImportResult(path.name, existing.kind, existing.id, True, existing.rows)
+    df = _read_interval_frame(path)
+    clean, _ = _validate_interval(path, df, as_of)
+    tz = ZoneInfo(settings.TIME_ZONE)
+    per_meter = (
+        clean.group_by("meter_id")
+        .agg(
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.len().alias("rows"),
+            pl.col("kwh").sum().alias("kwh"),
+            pl.col("kvarh").sum().alias("kvarh"),
+            pl.col("kvarh").is_not_null().any().alias("has_kvarh"),
+        )
+        .sort("meter_id")
+    )
+    base = Path(settings.WATTDESK_INTERVAL_DIR)
+    base.mkdir(parents=True, exist_ok=True)
+    written: Path | None = None
+    try:
+        with transaction.atomic():
+            batch = ImportBatch.objects.create(
+                file_name=path.name[:255],
+                sha256=digest,
+                kind=ImportKind.INTERVAL,
+                rows=clean.height,
+                created_at=imported_at,
+            )
+            rel = f"batch-{batch.id:08d}.parquet"
+            written = base / rel
+            clean.write_parquet(written, row_group_size=100_000, statistics=True)
+            files = [
+                {
+                    "meter_id": mid,
+                    "start": start.replace(tzinfo=tz),
+                    "end": end.replace(tzinfo=tz),
+                    "path": rel,
+                    "rows": n,
+                    "kwh": kwh,
+                    "kvarh": kvarh if has_kvarh else None,
+                }
+                for mid, start, end, n, kwh, kvarh, has_kvarh in per_meter.iter_rows()
+            ]
+            operations.record_interval_files(batch=batch, files=files)
+    except BaseException:
+        if written is not None and written.exists():
+            written.unlink()
+        raise
+    return ImportResult(
+        path.name, ImportKind.INTERVAL, batch.id, False, clean.height, interval_meters=per_meter.height
+    )
