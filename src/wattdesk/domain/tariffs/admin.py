@@ -1,0 +1,24 @@
+"""Back-office screens for tariffs (电价)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from wattdesk.domain.tariffs import models as m
+
+
+@admin.register(m.TariffVersion)
+class TariffVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("code", "version", "name", "effective_from", "effective_to")
+    list_filter = ("code",)
+    search_fields = ("code", "name", "version")
+    date_hierarchy = "effective_from"
+
+
+@admin.register(m.TariffAssignment)
+class TariffAssignmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("service_point", "tariff_code", "effective_from", "effective_to")
+    list_filter = ("tariff_code",)
+    search_fields = ("service_point__number", "service_point__account__number", "tariff_code")
+    raw_id_fields = ("service_point",)
+    list_select_related = ("service_point",)
