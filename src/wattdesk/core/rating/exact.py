@@ -441,9 +441,10 @@ def rate(*, tariff: Tariff, det: Determinants) -> RatedBill:
     lines = _energy(tariff, det)
     lines += _demand(tariff, det)
     lines += _basic(tariff, det, total_kwh)
-    lines += _power_factor(tariff, det, lines, total_kwh)
-    lines += _funds(tariff, total_kwh)
-    lines += _fixed(tariff, det)
+    funds = _funds(tariff, total_kwh)
+    fixed = _fixed(tariff, det)
+    lines += _power_factor(tariff, det, lines + funds + fixed, total_kwh)
+    lines += funds + fixed
     lines += _minimum(tariff, det, sum((ln.amount for ln in lines), ZERO))
     rounded, total = round_lines([ln.amount for ln in lines], tariff.rounding)
     return RatedBill(
