@@ -1,0 +1,745 @@
+"""Use cases of the billing cycle (电费核算): run a period, review held bills, issue, cancel.
+
+``run_billing`` is fetch -> calculate -> write, one batch of accounts at a time:
+
+1. fetch (``application.billing.fetch`` and ``domain.metering.queries.consumption_by_account``): service
+   points, tariff assignments and versions, validated usage of the period, the accounts' recent bills;
+2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
+   (``core.rating``), the hold-for-review check (``application.billing.hold``);
+3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
+   statements (``application.billing.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite).
+
+A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
+accounts that already have a live (not cancelled) bill for the period are skipped, and the partial unique
+index "one live bill per account and period" makes a duplicate impossible even for two concurrent runs.
+
+The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / ``cancelled_at`` (and a
+``clock`` for the run's finish time). Rules and CLI: docs/billing.md.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from wattdesk.application.billing import bulk, fetch
+from wattdesk.application.billing.determinants import (
+    NotBillable,
+    build,
+    tier_year_fraction,
+    tier_year_start,
+)
+from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
+from wattdesk.core.rating import Determinants, Line, RatedBill, RatingError
+from wattdesk.core.rating import rate as rate_exact
+from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
+from wattdesk.domain.customers.models import Account, ReadingRoute
+from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.metering.queries import consumption_by_account
+
+ZERO = Decimal(0)
+QTY_STEP = Decimal("0.0001")
+RATE_STEP = Decimal("0.000001")
+DEFAULT_BATCH_SIZE = 10_000
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SKIP_EXAMPLES = 20  # account numbers kept per skip reason in BillingRun.counts
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+class BillingInputError(ValueError):
+    """Bad input from the caller (period format, unknown route or bill, a bill in the wrong state)."""
+
+
+class BillNotFound(BillingInputError):
+    pass
+
+
+class BillStateError(BillingInputError):
+    pass
+
+
+# --- value objects -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    period: str
+    route: str | None
+    status: str
+    accounts: int  # accounts in scope without a live bill when the run started
+    already_billed: int  # accounts in scope that had a live bill already (earlier run)
+    billed: int
+    held: int
+    estimated: int
+    skipped: Mapping[str, int]
+    kwh: Decimal
+    total: Decimal
+    revenue_by_class: Mapping[str, Decimal]
+    elapsed_s: float
+    batches: int
+
+
+@dataclass(frozen=True)
+class IssuePolicy:
+    """Policy data for issuing (发行): the payment term. 缴费期限 is set by the supply contract / provincial
+    rule; 15 days after issue is a common default — configure it, do not trust this constant."""
+
+    due_days: int = 15
+
+    def __post_init__(self) -> None:
+        if self.due_days < 0:
+            raise ValueError("due_days must not be negative")
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    period: str
+    issued: int
+    total: Decimal
+    due_on: date
+    still_held: int
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    bill_id: int
+    account_number: str
+    period: str
+    version: int
+    reversal_id: int | None
+    reversal_amount: Decimal
+
+
+@dataclass(frozen=True)
+class HeldBill:
+    bill_id: int
+    account_number: str
+    period: str
+    version: int
+    total: Decimal
+    kwh: Decimal
+    hold_reason: str
+    history_median: Decimal | None
+
+
+@dataclass(frozen=True)
+class ApproveResult:
+    bill_id: int
+    account_number: str
+    period: str
+    total: Decimal
+
+
+# --- periods -----------------------------------------------------------------------------------------------
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    m = PERIOD_RE.match(period or "")
+    if not m:
+        raise BillingInputError(f"period must be YYYY-MM (e.g. 2026-03), got {period!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def add_months(d: date, n: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return date(y, m + 1, d.day)
+
+
+def period_str(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def account_window(year: int, month: int, billing_day: int) -> tuple[date, date]:
+    """The billing period [start, end) of an account: from its billing day (1-28) to the same day a month on."""
+    start = date(year, month, billing_day)
+    return start, add_months(start, 1)
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    period: str
+    year: int
+    month: int
+    run_id: int
+    run_at: datetime
+    policy: HoldPolicy
+    versions: dict[str, list[fetch.TariffVersionRow]]
+    blocked: set[int]
+    tariffs: dict[tuple[int, Decimal | None], Tariff | TariffError] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """What one batch writes, plus its counters. Bills, lines and charges are plain tuples."""
+
+    bills: list[tuple[Any, ...]] = field(default_factory=list)  # without id
+    lines: list[list[tuple[Any, ...]]] = field(default_factory=list)  # per bill, without bill id
+    charges: list[tuple[int, Decimal]] = field(default_factory=list)  # (account_id, amount) per bill
+    billed: int = 0
+    held: int = 0
+    estimated: int = 0
+    kwh: Decimal = ZERO
+    total: Decimal = ZERO
+    by_class: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    skip_examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+BILL_FIELDS = (
+    "id",
+    "account",
+    "period",
+    "version",
+    "status",
+    "start",
+    "end",
+    "kwh",
+    "total",
+    "due_on",
+    "issued_at",
+    "run",
+    "hold_reason",
+    "replaces",
+)
+LINE_FIELDS = ("bill", "seq", "code", "description", "quantity", "unit", "rate", "amount", "rule")
+LEDGER_FIELDS = ("account", "kind", "amount", "bill", "posted_at", "reverses", "memo")
+
+ESTIMATED_NOTE = (
+    "note.estimated",
+    "本期含估抄示数, 下次实抄后多退少补 (estimated reading, trued up at the next actual read)",
+)
+
+
+def run_billing(
+    *,
+    period: str,
+    run_at: datetime,
+    route: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hold_policy: HoldPolicy = DEFAULT_HOLD_POLICY,
+    progress: ProgressCallback | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> RunResult:
+    """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent)."""
+    year, month = parse_period(period)
+    if batch_size < 1:
+        raise BillingInputError("batch size must be at least 1")
+    route_id = None
+    if route:
+        route_id = ReadingRoute.objects.filter(code=route).values_list("id", flat=True).first()
+        if route_id is None:
+            raise BillingInputError(f"unknown reading route {route!r}")
+    t0 = time.perf_counter()
+    month_start = date(year, month, 1)
+    latest_end = add_months(date(year, month, 28), 1)
+    run = BillingRun.objects.create(
+        period=period, route_id=route_id, started_at=run_at, status=BillingRunStatus.RUNNING
+    )
+    ids, already = fetch.candidate_accounts(
+        period=period, month_start=month_start, latest_end=latest_end, route_id=route_id
+    )
+    ctx = _Ctx(
+        period=period,
+        year=year,
+        month=month,
+        run_id=run.pk,
+        run_at=run_at,
+        policy=hold_policy,
+        versions=fetch.tariff_versions(),
+        blocked=fetch.blocked_accounts(period=period, month_start=month_start, latest_end=latest_end),
+    )
+    totals = _Batch()
+    n_batches = 0
+    done = 0
+    if progress:
+        progress(0, len(ids))
+    try:
+        for i in range(0, len(ids), batch_size):
+            part = ids[i : i + batch_size]
+            batch = _prepare_batch(ctx, part)
+            _write_batch(ctx, batch)
+            _merge(totals, batch)
+            n_batches += 1
+            done += len(part)
+            if progress:
+                progress(done, len(ids))
+    except BaseException:
+        _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+        raise
+    elapsed = _finish_run(run, totals, len(ids), already, BillingRunStatus.FINISHED, clock, run_at, t0)
+    return RunResult(
+        run_id=run.pk,
+        period=period,
+        route=route,
+        status=BillingRunStatus.FINISHED,
+        accounts=len(ids),
+        already_billed=already,
+        billed=totals.billed,
+        held=totals.held,
+        estimated=totals.estimated,
+        skipped=dict(totals.skipped),
+        kwh=totals.kwh,
+        total=totals.total,
+        revenue_by_class=dict(totals.by_class),
+        elapsed_s=elapsed,
+        batches=n_batches,
+    )
+
+
+def _merge(into: _Batch, b: _Batch) -> None:
+    into.billed += b.billed
+    into.held += b.held
+    into.estimated += b.estimated
+    into.kwh += b.kwh
+    into.total += b.total
+    into.by_class.update(b.by_class)
+    into.skipped.update(b.skipped)
+    for reason, numbers in b.skip_examples.items():
+        room = SKIP_EXAMPLES - len(into.skip_examples[reason])
+        if room > 0:
+            into.skip_examples[reason].extend(numbers[:room])
+
+
+def _finish_run(
+    run: BillingRun,
+    totals: _Batch,
+    accounts: int,
+    already: int,
+    status: str,
+    clock: Callable[[], datetime] | None,
+    run_at: datetime,
+    t0: float,
+) -> float:
+    elapsed = time.perf_counter() - t0
+    run.status = status
+    run.finished_at = clock() if clock else run_at + timedelta(seconds=elapsed)
+    run.counts = {
+        "accounts": accounts,
+        "already_billed": already,
+        "billed": totals.billed,
+        "held": totals.held,
+        "estimated": totals.estimated,
+        "skipped": dict(totals.skipped),
+        "skipped_examples": {k: v for k, v in totals.skip_examples.items() if v},
+        "kwh": str(totals.kwh),
+        "total": str(totals.total),
+        "revenue_by_class": {k: str(v) for k, v in totals.by_class.items()},
+        "elapsed_s": round(elapsed, 3),
+    }
+    run.save(update_fields=["status", "finished_at", "counts"])
+    return elapsed
+
+
+def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | None) -> Tariff:
+    """Parsed tariff of a version, with the PF rule on the service point's standard; cached per run."""
+    key = (version.id, pf_standard)
+    cached = ctx.tariffs.get(key)
+    if cached is None:
+        try:
+            base = ctx.tariffs.get((version.id, None))
+            if base is None:
+                base = parse_tariff(doc=version.document, pf_table=fetch.pf_table())
+                ctx.tariffs[(version.id, None)] = base
+            if isinstance(base, TariffError):
+                raise base
+            cached = base
+            if pf_standard is not None and base.power_factor is not None:
+                std = pf_standard.quantize(Decimal("0.01"))
+                if std != base.power_factor.standard:
+                    if std not in base.power_factor.table.rows:
+                        raise TariffError("power_factor.standard", f"no adjustment table for standard {std}")
+                    cached = replace(base, power_factor=replace(base.power_factor, standard=std))
+        except TariffError as exc:
+            cached = exc
+        ctx.tariffs[key] = cached
+    if isinstance(cached, TariffError):
+        raise NotBillable("tariff_error", f"{version.code} {version.version}: {cached}")
+    return cached
+
+
+def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
+    """Fetch and calculate one batch (no writes)."""
+    out = _Batch()
+    sps = fetch.service_points(account_ids=account_ids)
+    by_account: dict[int, list[fetch.SpRow]] = defaultdict(list)
+    for sp in sps:
+        by_account[sp.account_id].append(sp)
+    # exact per-account windows; group accounts by billing day for the usage query
+    windows: dict[int, tuple[date, date]] = {}
+    by_day: dict[int, list[int]] = defaultdict(list)
+    for acc_id, rows in by_account.items():
+        first = rows[0]
+        start, end = account_window(ctx.year, ctx.month, first.billing_day)
+        if first.opened_on >= end or (first.closed_on is not None and first.closed_on < start):
+            _skip(out, "not_in_service", first.account_number)
+            continue
+        windows[acc_id] = (start, end)
+        by_day[first.billing_day].append(acc_id)
+    usage: dict[int, Any] = {}
+    for day, accs in by_day.items():
+        start, end = account_window(ctx.year, ctx.month, day)
+        for part in fetch.chunked(accs):
+            usage.update(consumption_by_account(period_start=start, period_end=end, account_ids=part))
+    latest_start = max((w[0] for w in windows.values()), default=date(ctx.year, ctx.month, 1))
+    assigned = fetch.assignments(sp_ids=[sp.sp_id for sp in sps], on_or_before=latest_start)
+    since = period_str(add_months(date(ctx.year, ctx.month, 1), -ctx.policy.max_history))
+    past = fetch.history(account_ids=list(windows), period=ctx.period, since_period=since)
+    versions_now = fetch.period_bills(account_ids=list(windows), period=ctx.period)
+
+    # determinants per service point, grouped by tariff for rating
+    units: list[tuple[int, Tariff, Determinants]] = []  # (account_id, tariff, det) in account order
+    account_units: dict[int, list[int]] = {}
+    estimated: set[int] = set()
+    for acc_id, (start, end) in windows.items():
+        rows = by_account[acc_id]
+        number = rows[0].account_number
+        if acc_id in ctx.blocked:
+            _skip(out, "reading_exception", number)
+            continue
+        prev = versions_now.get(acc_id)
+        if prev is not None and prev[2]:
+            _skip(out, "already_billed", number)  # billed by a concurrent run since the scope was read
+            continue
+        try:
+            dets: list[tuple[Tariff, Determinants]] = []
+            for sp in rows:
+                dets.append(_determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past))
+                u = usage.get(sp.sp_id)
+                if u is not None and u.estimated:
+                    estimated.add(acc_id)
+        except NotBillable as nb:
+            _skip(out, nb.reason, number)
+            estimated.discard(acc_id)
+            continue
+        account_units[acc_id] = list(range(len(units), len(units) + len(dets)))
+        units.extend((acc_id, t, d) for t, d in dets)
+
+    rated = _rate_units(units)
+
+    for acc_id, idxs in account_units.items():
+        rows = by_account[acc_id]
+        first = rows[0]
+        if any(isinstance(rated[i], NotBillable) for i in idxs):
+            err = next(rated[i] for i in idxs if isinstance(rated[i], NotBillable))
+            assert isinstance(err, NotBillable)
+            _skip(out, err.reason, first.account_number)
+            continue
+        start, end = windows[acc_id]
+        lines: list[tuple[Any, ...]] = []
+        total = ZERO
+        kwh = ZERO
+        seq = 0
+        for i in idxs:
+            bill = rated[i]
+            assert isinstance(bill, RatedBill)
+            kwh += units[i][2].kwh
+            total += bill.total
+            for ln in bill.lines:
+                seq += 1
+                lines.append(_line_row(seq, ln))
+        if acc_id in estimated:
+            seq += 1
+            lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
+        history_totals = [t for _p, _k, t in past.get(acc_id, ())]
+        reason = hold_reason(
+            total=total, history=history_totals, customer_class=first.customer_class, policy=ctx.policy
+        )
+        prev = versions_now.get(acc_id)
+        version, replaces = (prev[0] + 1, prev[1]) if prev is not None else (1, None)
+        status = BillStatus.HELD if reason else BillStatus.DRAFT
+        out.bills.append(
+            (
+                acc_id,
+                ctx.period,
+                version,
+                status,
+                start,
+                end,
+                kwh,
+                total,
+                None,
+                None,
+                ctx.run_id,
+                reason,
+                replaces,
+            )
+        )
+        out.lines.append(lines)
+        out.charges.append((acc_id, total))
+        out.billed += 1
+        out.held += bool(reason)
+        out.estimated += acc_id in estimated
+        out.kwh += kwh
+        out.total += total
+        out.by_class[first.customer_class] += total
+    return out
+
+
+def _determinants(
+    ctx: _Ctx,
+    sp: fetch.SpRow,
+    start: date,
+    end: date,
+    u: Any,
+    assigned: Mapping[int, list[tuple[date, date | None, str]]],
+    past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
+) -> tuple[Tariff, Determinants]:
+    if u is None or not u.readings:
+        raise NotBillable("no_readings", "no billable reading dated in the period")
+    if u.exceptions:
+        raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
+    a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), start)
+    if a is None:
+        raise NotBillable("no_tariff", "no tariff assignment in force at the period start")
+    version = fetch.version_in_force(ctx.versions.get(a[2], ()), start)
+    if version is None:
+        raise NotBillable("no_tariff_version", f"tariff {a[2]} has no version in force on {start}")
+    tariff = _tariff(ctx, version, sp.pf_standard)
+    ytd = ZERO
+    fraction = Decimal(1)
+    if tariff.energy.tier_basis == "annual":
+        ty_start = tier_year_start(period_start=start, start_month=tariff.energy.tier_year_start_month)
+        since = period_str(ty_start)
+        ytd = sum((k for p, k, _t in past.get(sp.account_id, ()) if p >= since), ZERO)
+        fraction = tier_year_fraction(tier_year_begins=ty_start, on_tariff_since=max(sp.opened_on, a[0]))
+    det = build(
+        tariff=tariff,
+        start=start,
+        end=end,
+        kwh_by_kind=u.kwh_by_kind,
+        kvarh=u.kvarh,
+        max_kw=u.max_kw,
+        capacity_kva=sp.capacity_kva,
+        contract_kw=sp.contract_kw,
+        pf_assessed=sp.pf_standard is not None,
+        ytd_kwh_before=ytd,
+        fraction=fraction,
+    )
+    return tariff, det
+
+
+def _rate_units(units: Sequence[tuple[int, Tariff, Determinants]]) -> list[RatedBill | NotBillable]:
+    """Rate every (account, tariff, determinants) unit; grouped by tariff so the vector path can take a group."""
+    out: list[RatedBill | NotBillable] = [NotBillable("not_rated")] * len(units)
+    groups: dict[int, list[int]] = defaultdict(list)
+    tariffs: dict[int, Tariff] = {}
+    for i, (_acc, tariff, _det) in enumerate(units):
+        groups[id(tariff)].append(i)
+        tariffs[id(tariff)] = tariff
+    for key, idxs in groups.items():
+        tariff = tariffs[key]
+        for i in idxs:
+            try:
+                out[i] = rate_exact(tariff=tariff, det=units[i][2])
+            except RatingError as exc:
+                out[i] = NotBillable("rating_error", str(exc))
+    return out
+
+
+def _line_row(seq: int, ln: Line) -> tuple[Any, ...]:
+    return (
+        seq,
+        ln.code[:64],
+        ln.description[:200],
+        ln.quantity.quantize(QTY_STEP, rounding=ROUND_HALF_UP),
+        ln.unit[:16],
+        ln.rate.quantize(RATE_STEP, rounding=ROUND_HALF_UP),
+        ln.amount,
+        ln.rule[:64],
+    )
+
+
+def _skip(out: _Batch, reason: str, account_number: str) -> None:
+    out.skipped[reason] += 1
+    examples = out.skip_examples[reason]
+    if len(examples) < SKIP_EXAMPLES:
+        examples.append(account_number)
+
+
+def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
+    """Write one batch in one transaction: bills, lines, ledger charges. All or nothing."""
+    if not batch.bills:
+        return
+    posted_at = ctx.run_at
+    if connection.vendor == "sqlite":
+        posted_at = connection.ops.adapt_datetimefield_value(posted_at)
+    with transaction.atomic():
+        ids = bulk.reserve_ids(Bill, len(batch.bills))
+        bulk.insert_rows(Bill, BILL_FIELDS, ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)))
+        bulk.insert_rows(
+            BillLine,
+            LINE_FIELDS,
+            ((bid, *ln) for bid, lines in zip(ids, batch.lines, strict=True) for ln in lines),
+        )
+        bulk.insert_rows(
+            LedgerEntry,
+            LEDGER_FIELDS,
+            (
+                (acc, LedgerEntryKind.CHARGE.value, amount, bid, posted_at, None, f"{ctx.period} 电费")
+                for bid, (acc, amount) in zip(ids, batch.charges, strict=True)
+                if amount != 0
+            ),
+        )
+
+
+# --- review, approve, issue, cancel ------------------------------------------------------------------------
+
+
+APPROVED_PREFIX = "approved "
+
+
+def list_held_bills(*, period: str, limit: int = 200) -> list[HeldBill]:
+    """Bills held for review in a period, largest first, with the median of the account's history."""
+    parse_period(period)
+    rows = list(
+        Bill.objects.filter(period=period, status=BillStatus.HELD)
+        .order_by("-total", "id")
+        .values_list("id", "account_id", "account__number", "version", "total", "kwh", "hold_reason")[:limit]
+    )
+    y, m = parse_period(period)
+    since = period_str(add_months(date(y, m, 1), -DEFAULT_HOLD_POLICY.max_history))
+    past = fetch.history(account_ids=[r[1] for r in rows], period=period, since_period=since)
+    out = []
+    for bill_id, acc_id, number, version, total, kwh, reason in rows:
+        totals = [t for _p, _k, t in past.get(acc_id, ())]
+        med = median(totals).quantize(Decimal("0.01")) if totals else None
+        out.append(HeldBill(bill_id, number, period, version, total, kwh, reason, med))
+    return out
+
+
+def approve_bill(*, bill_id: int, approved_at: datetime) -> ApproveResult:
+    """A reviewer accepts a held bill: it becomes a draft again (issuable with --include-held-approved).
+
+    The original hold reason is kept, prefixed with ``approved <date>:``, so the review stays visible.
+    """
+    with transaction.atomic():
+        bill = Bill.objects.select_for_update().select_related("account").filter(pk=bill_id).first()
+        if bill is None:
+            raise BillNotFound(f"no bill with id {bill_id}")
+        if bill.status != BillStatus.HELD:
+            raise BillStateError(f"bill {bill_id} is {bill.status}, only a held bill can be approved")
+        reason = f"{APPROVED_PREFIX}{approved_at:%Y-%m-%d %H:%M}: {bill.hold_reason}"
+        Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
+            status=BillStatus.DRAFT, hold_reason=reason
+        )
+    return ApproveResult(bill_id, bill.account.number, bill.period, bill.total)
+
+
+def issue_bills(
+    *,
+    period: str,
+    issued_at: datetime,
+    issued_on: date,
+    route: str | None = None,
+    include_held_approved: bool = False,
+    policy: IssuePolicy = IssuePolicy(),
+) -> IssueResult:
+    """Issue (发行) the draft bills of a period: status -> issued, due date set. One bulk UPDATE.
+
+    Bills that were held and later approved are issued only with ``include_held_approved``; bills still held
+    are never issued. An issued bill is frozen: nothing but ``cancel_bill`` (status only) touches it again.
+    """
+    parse_period(period)
+    qs = Bill.objects.filter(period=period, status=BillStatus.DRAFT)
+    if not include_held_approved:
+        qs = qs.filter(hold_reason="")
+    held = Bill.objects.filter(period=period, status=BillStatus.HELD)
+    if route:
+        route_id = ReadingRoute.objects.filter(code=route).values_list("id", flat=True).first()
+        if route_id is None:
+            raise BillingInputError(f"unknown reading route {route!r}")
+        on_route = Q(account__service_points__route_id=route_id)
+        qs = Bill.objects.filter(pk__in=qs.filter(on_route).values("pk"))
+        held = held.filter(on_route).distinct()
+    due_on = issued_on + timedelta(days=policy.due_days)
+    from wattdesk.domain.fields import MoneySum
+
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        total = ZERO
+        for part in fetch.chunked(ids):
+            total += Bill.objects.filter(pk__in=part).aggregate(s=MoneySum("total", default=ZERO))["s"]
+            Bill.objects.filter(pk__in=part, status=BillStatus.DRAFT).update(
+                status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
+            )
+    return IssueResult(period=period, issued=len(ids), total=total, due_on=due_on, still_held=held.count())
+
+
+def cancel_bill(
+    *,
+    reason: str,
+    cancelled_at: datetime,
+    bill_id: int | None = None,
+    account_number: str | None = None,
+    period: str | None = None,
+) -> CancelResult:
+    """Cancel (作废) a bill: status -> cancelled and a reversal of its ledger charge. Amounts never change.
+
+    The next ``run_billing`` for the period bills the account again as version + 1, ``replaces`` = this bill.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingInputError("a reason is required to cancel a bill")
+    with transaction.atomic():
+        qs = Bill.objects.select_for_update()
+        if bill_id is not None:
+            bill = qs.filter(pk=bill_id).first()
+            if bill is None:
+                raise BillNotFound(f"no bill with id {bill_id}")
+        else:
+            if not account_number or not period:
+                raise BillingInputError("give a bill id, or an account number and a period")
+            parse_period(period)
+            if not Account.objects.filter(number=account_number).exists():
+                raise BillNotFound(f"no account {account_number!r}")
+            bill = (
+                qs.filter(account__number=account_number, period=period)
+                .exclude(status=BillStatus.CANCELLED)
+                .first()
+            )
+            if bill is None:
+                raise BillNotFound(f"account {account_number} has no live bill for {period}")
+        if bill.status == BillStatus.CANCELLED:
+            raise BillStateError(f"bill {bill.pk} is already cancelled")
+        updated = Bill.objects.filter(pk=bill.pk, status=bill.status).update(status=BillStatus.CANCELLED)
+        if updated != 1:  # pragma: no cover - the row lock makes this unreachable
+            raise BillStateError(f"bill {bill.pk} changed while cancelling it")
+        reversal_id = None
+        amount = ZERO
+        charge = (
+            LedgerEntry.objects.filter(bill_id=bill.pk, kind=LedgerEntryKind.CHARGE, reversed_by__isnull=True)
+            .order_by("id")
+            .first()
+        )
+        if charge is not None:
+            amount = -charge.amount
+            entry = LedgerEntry.objects.create(
+                account_id=bill.account_id,
+                kind=LedgerEntryKind.REVERSAL,
+                amount=amount,
+                bill_id=bill.pk,
+                posted_at=cancelled_at,
+                reverses=charge,
+                memo=f"作废 {bill.period} v{bill.version}: {reason}"[:300],
+            )
+            reversal_id = entry.pk
+        number = Account.objects.filter(pk=bill.account_id).values_list("number", flat=True).get()
+    return CancelResult(bill.pk, number, bill.period, bill.version, reversal_id, amount)

@@ -1,0 +1,190 @@
+"""`wattdesk bill ...`: run a billing cycle, review held bills, issue, cancel.
+
+    wattdesk bill run     --period YYYY-MM [--route R] [--batch-size N]
+    wattdesk bill review  --period YYYY-MM
+    wattdesk bill approve BILL_ID
+    wattdesk bill issue   --period YYYY-MM [--route R] [--include-held-approved] [--due-days N]
+    wattdesk bill cancel  (--bill ID | --account N --period YYYY-MM) --reason TEXT
+
+This module only translates: it reads the clock (the one place that does), calls one use case of
+``wattdesk.application.billing_run`` and prints the result. A rich progress bar is shown on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from wattdesk.interfaces.cli import UserError
+
+NAME = "bill"
+HELP = "billing: run a period, review held bills, issue, cancel (核算 / 审核 / 发行 / 作废)"
+NEEDS_DJANGO = True
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bill_command", metavar="ACTION", required=True)
+
+    p = sub.add_parser("run", help="compute, rate and post the bills of a period (resumable)")
+    p.add_argument("--period", required=True, help="billing period YYYY-MM")
+    p.add_argument("--route", help="reading route code (抄表段); default: all routes")
+    p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+
+    p = sub.add_parser("review", help="list the bills held for review in a period")
+    p.add_argument("--period", required=True, help="billing period YYYY-MM")
+    p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
+
+    p = sub.add_parser("approve", help="approve a held bill after review (it becomes issuable)")
+    p.add_argument("bill_id", type=int, help="bill id")
+
+    p = sub.add_parser("issue", help="issue (freeze) the draft bills of a period")
+    p.add_argument("--period", required=True, help="billing period YYYY-MM")
+    p.add_argument("--route", help="reading route code; default: all routes")
+    p.add_argument(
+        "--include-held-approved",
+        action="store_true",
+        help="also issue bills that were held and then approved by a reviewer",
+    )
+    p.add_argument("--due-days", type=int, default=None, help="days from issue to due date (policy default)")
+
+    p = sub.add_parser("cancel", help="cancel a bill: reversal entry on the ledger; rerun bills it again")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--bill", type=int, help="bill id")
+    target.add_argument("--account", help="account number (with --period)")
+    p.add_argument("--period", help="billing period YYYY-MM (with --account)")
+    p.add_argument("--reason", required=True, help="why the bill is cancelled (kept on the reversal)")
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
+    """Yield a progress callback ``(done, total)``; a rich bar on a terminal, nothing otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def callback(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield callback
+
+
+def run(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from wattdesk.application import billing_run as uc
+
+    try:
+        if args.bill_command == "run":
+            if args.batch_size is not None and args.batch_size < 1:
+                raise UserError("--batch-size must be at least 1")
+            with _progress(not args.no_progress, f"billing {args.period}") as cb:
+                result = uc.run_billing(
+                    period=args.period,
+                    route=args.route,
+                    run_at=timezone.now(),
+                    clock=timezone.now,
+                    progress=cb,
+                    **({"batch_size": args.batch_size} if args.batch_size else {}),
+                )
+            _print_run(result)
+            return 0
+        if args.bill_command == "review":
+            held = uc.list_held_bills(period=args.period, limit=args.limit)
+            if not held:
+                print(f"no bills held for review in {args.period}")
+                return 0
+            print(f"{'bill':>10}  {'account':<16} {'total':>12} {'median':>12}  reason")
+            for h in held:
+                median = "" if h.history_median is None else f"{h.history_median:.2f}"
+                print(f"{h.bill_id:>10}  {h.account_number:<16} {h.total:>12} {median:>12}  {h.hold_reason}")
+            print(f"{len(held)} held bill(s)")
+            return 0
+        if args.bill_command == "approve":
+            approved = uc.approve_bill(bill_id=args.bill_id, approved_at=timezone.now())
+            print(
+                f"bill {approved.bill_id} ({approved.account_number} {approved.period}) approved: {approved.total}"
+            )
+            return 0
+        if args.bill_command == "issue":
+            if args.due_days is not None and args.due_days < 0:
+                raise UserError("--due-days must not be negative")
+            now = timezone.now()
+            policy = uc.IssuePolicy(due_days=args.due_days) if args.due_days is not None else uc.IssuePolicy()
+            issued = uc.issue_bills(
+                period=args.period,
+                route=args.route,
+                issued_at=now,
+                issued_on=timezone.localdate(now),
+                include_held_approved=args.include_held_approved,
+                policy=policy,
+            )
+            print(
+                f"issued {issued.issued} bill(s) for {args.period}, total {issued.total}, due on {issued.due_on}; "
+                f"still held: {issued.still_held}"
+            )
+            return 0
+        if args.bill_command == "cancel":
+            if args.account and not args.period:
+                raise UserError("--account needs --period")
+            if args.bill and args.period:
+                raise UserError("--period goes with --account, not with --bill")
+            cancelled = uc.cancel_bill(
+                bill_id=args.bill,
+                account_number=args.account,
+                period=args.period,
+                reason=args.reason,
+                cancelled_at=timezone.now(),
+            )
+            rev = (
+                f", reversal {cancelled.reversal_amount}"
+                if cancelled.reversal_id
+                else ", no ledger charge to reverse"
+            )
+            print(
+                f"bill {cancelled.bill_id} ({cancelled.account_number} {cancelled.period} v{cancelled.version}) "
+                f"cancelled{rev}; run `wattdesk bill run --period {cancelled.period}` to bill it again"
+            )
+            return 0
+    except uc.BillingInputError as exc:
+        raise UserError(str(exc)) from exc
+    raise UserError(f"unknown action {args.bill_command!r}")  # pragma: no cover - argparse prevents it
+
+
+def _print_run(r: Any) -> None:
+    scope = f" route {r.route}" if r.route else ""
+    print(f"billing run {r.run_id} for {r.period}{scope}: {r.status}")
+    print(f"  accounts considered  {r.accounts:>10}")
+    print(f"  already billed       {r.already_billed:>10}")
+    print(f"  billed now           {r.billed:>10}  (held for review {r.held}, estimated reads {r.estimated})")
+    for reason, n in sorted(r.skipped.items()):
+        print(f"  skipped: {reason:<20} {n:>6}")
+    print(f"  kWh                  {r.kwh:>16}")
+    print(f"  amount               {r.total:>16}")
+    for cls, amount in sorted(r.revenue_by_class.items()):
+        print(f"    {cls:<18} {amount:>16}")
+    rate = r.billed / r.elapsed_s if r.elapsed_s > 0 else 0.0
+    print(f"  elapsed              {r.elapsed_s:>10.2f} s  ({rate:,.0f} bills/s)")

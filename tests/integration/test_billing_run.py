@@ -1,0 +1,430 @@
+"""The billing run end to end on a small hand-built company: amounts checked by hand, resumability,
+holds, issue, cancel + rerun. Runs on SQLite and PostgreSQL (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from wattdesk.application import billing_run as uc
+from wattdesk.domain.billing.models import Bill, BillingRun, BillLine
+from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
+from wattdesk.domain.ledger.models import LedgerEntry
+from wattdesk.domain.metering.models import (
+    Meter,
+    MeterInstallation,
+    MeterRegister,
+    ReadingException,
+    RegisterReading,
+)
+from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+
+SH = ZoneInfo("Asia/Shanghai")
+RUN_AT = datetime(2026, 4, 2, 8, 0, tzinfo=SH)
+PERIOD = "2026-03"
+D = Decimal
+
+
+def load_tariff(name: str) -> TariffVersion:
+    text = resources.files("wattdesk.config").joinpath(f"tariffs/{name}.yaml").read_text(encoding="utf-8")
+    doc = json.loads(json.dumps(yaml.safe_load(text), default=str))
+    return TariffVersion.objects.create(
+        code=doc["code"], version="1", effective_from=doc["effective_from"], name=doc["name"], document=doc
+    )
+
+
+@dataclass
+class Company:
+    route: ReadingRoute
+    other_route: ReadingRoute
+    region: Region
+    seq: int = 0
+
+    def account(
+        self,
+        *,
+        customer_class: str = "residential",
+        tariff: str = "BJ-RES-TIER",
+        usage: dict[str, str],
+        read_on: date = date(2026, 3, 25),
+        route: ReadingRoute | None = None,
+        multiplier: str = "1",
+        capacity_kva: str = "8",
+        contract_kw: str | None = None,
+        pf_standard: str | None = None,
+        opened_on: date = date(2024, 1, 1),
+        source: str = "actual",
+    ) -> Account:
+        """An account with one service point and one meter whose registers recorded ``usage`` (kWh by
+        register kind, multiplier applied, as VEE stores it) in a reading dated ``read_on``."""
+        self.seq += 1
+        n = self.seq
+        customer = Customer.objects.create(
+            number=f"C{n:05d}",
+            name=f"客户{n}",
+            kind="individual" if customer_class == "residential" else "enterprise",
+            customer_class=customer_class,
+            created_at=datetime(2024, 1, 1, tzinfo=SH),
+        )
+        account = Account.objects.create(number=f"A{n:08d}", customer=customer, opened_on=opened_on)
+        sp = ServicePoint.objects.create(
+            number=f"SP{n:05d}",
+            account=account,
+            address=f"幸福路{n}号",
+            region=self.region,
+            route=route or self.route,
+            voltage_kv=D("0.22") if customer_class == "residential" else D("10"),
+            capacity_kva=D(capacity_kva),
+            contract_kw=None if contract_kw is None else D(contract_kw),
+            pf_standard=None if pf_standard is None else D(pf_standard),
+        )
+        TariffAssignment.objects.create(service_point=sp, tariff_code=tariff, effective_from=date(2024, 1, 1))
+        meter = Meter.objects.create(serial=f"M{n:06d}", multiplier=D(multiplier), digits=6)
+        MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2024, 1, 1))
+        for kind, consumption in usage.items():
+            reg = MeterRegister.objects.create(meter=meter, kind=kind)
+            # the opening reading of the register (a month earlier) and the period's reading
+            RegisterReading.objects.create(register=reg, read_on=date(2026, 2, 25), value=D(1000))
+            cons = D(consumption)
+            value = cons if kind == "max_demand" else D(1000) + cons / D(multiplier)
+            RegisterReading.objects.create(
+                register=reg,
+                read_on=read_on,
+                value=value,
+                source=source,
+                status="estimated" if source == "estimated" else "valid",
+                advance=None if kind == "max_demand" else cons / D(multiplier),
+                consumption=cons,
+            )
+        return account
+
+    def past_bill(
+        self, account: Account, period: str, *, kwh: str, total: str, status: str = "issued"
+    ) -> Bill:
+        y, m = uc.parse_period(period)
+        start, end = uc.account_window(y, m, 1)
+        return Bill.objects.create(
+            account=account, period=period, start=start, end=end, kwh=D(kwh), total=D(total), status=status
+        )
+
+
+@pytest.fixture
+def company(db: None) -> Company:
+    for name in (
+        "beijing-residential-monthly",
+        "large-industry-two-part-demand",
+        "zhejiang-residential-annual-tou",
+    ):
+        load_tariff(name)
+    region = Region.objects.create(code="R01", name="城关供电所")
+    route = ReadingRoute.objects.create(code="RT01", name="抄表段1", region=region)
+    other = ReadingRoute.objects.create(code="RT02", name="抄表段2", region=region)
+    return Company(route=route, other_route=other, region=region)
+
+
+def residential_450(company: Company, **kw: Any) -> Account:
+    return company.account(usage={"active_total": "450"}, **kw)
+
+
+def industrial(company: Company) -> Account:
+    # 10 kV large industry, CT/PT multiplier 100, contract demand 400 kW, measured maximum demand 450 kW
+    return company.account(
+        customer_class="industrial",
+        tariff="LI-2P-DEMAND",
+        usage={
+            "active_total": "10000",
+            "active_critical": "1000",
+            "active_peak": "3000",
+            "active_valley": "2000",
+            "active_deep_valley": "0",
+            "reactive": "4000",
+            "max_demand": "450",
+        },
+        multiplier="100",
+        capacity_kva="500",
+        contract_kw="400",
+        pf_standard="0.90",
+    )
+
+
+def run(**kw: Any) -> uc.RunResult:
+    return uc.run_billing(period=PERIOD, run_at=RUN_AT, **kw)
+
+
+def lines(bill: Bill) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    return [
+        (ln.code, ln.quantity, ln.rate, ln.amount)
+        for ln in BillLine.objects.filter(bill=bill).order_by("seq")
+    ]
+
+
+def balance(account: Account) -> Decimal:
+    return sum((e.amount for e in LedgerEntry.objects.filter(account=account)), D(0))
+
+
+class TestAmountsByHand:
+    def test_charges_a_beijing_household_its_three_monthly_tiers(self, company: Company) -> None:
+        acc = residential_450(company)
+        result = run()
+        bill = Bill.objects.get(account=acc)
+        # 240 x 0.4883 = 117.192 -> 117.19; 160 x 0.5383 = 86.128 -> 86.13; 50 x 0.7883 = 39.415 -> 39.42
+        assert lines(bill) == [
+            ("energy.flat.t1", D("240.0000"), D("0.488300"), D("117.19")),
+            ("energy.flat.t2", D("160.0000"), D("0.538300"), D("86.13")),
+            ("energy.flat.t3", D("50.0000"), D("0.788300"), D("39.42")),
+        ]
+        assert (bill.total, bill.kwh, bill.status, bill.version) == (D("242.74"), D("450.0000"), "draft", 1)
+        assert (bill.start, bill.end) == (date(2026, 3, 1), date(2026, 4, 1))
+        assert result.billed == 1 and result.total == D("242.74") and result.kwh == D("450.0000")
+        charge = LedgerEntry.objects.get(account=acc)
+        assert (charge.kind, charge.amount, charge.bill_id) == ("charge", D("242.74"), bill.pk)
+
+    def test_charges_a_large_industrial_customer_basic_energy_pf_and_funds(self, company: Company) -> None:
+        acc = industrial(company)
+        run()
+        bill = Bill.objects.get(account=acc)
+        # flat (平) has no register of its own: 10000 - 1000 - 3000 - 2000 - 0 = 4000 kWh
+        # base price 0.58 x (2.05, 1.85, 1, 0.4) = 1.189, 1.073, 0.58, 0.232 元/kWh
+        # demand 450 kW > 1.05 x 400 = 420: 420 x 30 + (450 - 420) x 60 = 12600 + 1800
+        # PF = 10000 / sqrt(10000² + 4000²) = 0.928 -> 0.93 at standard 0.90: -0.45% of (7192 + 14400) = -97.164
+        # funds on 10000 kWh: 0.019, 0.00196875 (19.6875 -> 19.69), 0.0062
+        assert lines(bill) == [
+            ("energy.critical", D("1000.0000"), D("1.189000"), D("1189.00")),
+            ("energy.peak", D("3000.0000"), D("1.073000"), D("3219.00")),
+            ("energy.flat", D("4000.0000"), D("0.580000"), D("2320.00")),
+            ("energy.valley", D("2000.0000"), D("0.232000"), D("464.00")),
+            ("basic.demand", D("420.0000"), D("30.000000"), D("12600.00")),
+            ("basic.demand.excess", D("30.0000"), D("60.000000"), D("1800.00")),
+            ("pf", D("21592.0000"), D("-0.004500"), D("-97.16")),
+            ("fund.renewable", D("10000.0000"), D("0.019000"), D("190.00")),
+            ("fund.water", D("10000.0000"), D("0.001969"), D("19.69")),
+            ("fund.reservoir", D("10000.0000"), D("0.006200"), D("62.00")),
+        ]
+        assert bill.total == D("21766.53")
+        assert bill.kwh == D("10000.0000")
+        assert balance(acc) == D("21766.53")
+
+    def test_annual_tiers_count_this_tier_year_only(self, company: Company) -> None:
+        acc = company.account(tariff="ZJ-RES-TIER-TOU", usage={"active_peak": "200", "active_valley": "100"})
+        company.past_bill(acc, "2025-12", kwh="999", total="560.00")  # previous tier year: not counted
+        company.past_bill(acc, "2026-01", kwh="1300", total="650.00")
+        company.past_bill(acc, "2026-02", kwh="1300", total="650.00")
+        run()
+        bill = Bill.objects.get(account=acc, period=PERIOD)
+        # year to date 2600 kWh; this month's 300 kWh straddle 2760: 160 in tier 1, 140 in tier 2, split
+        # per period in proportion: peak 200 -> 106.6667 + 93.3333, valley 100 -> 53.3333 + 46.6667
+        assert lines(bill) == [
+            ("energy.peak.t1", D("106.6667"), D("0.568000"), D("60.59")),
+            ("energy.peak.t2", D("93.3333"), D("0.618000"), D("57.68")),
+            ("energy.valley.t1", D("53.3333"), D("0.288000"), D("15.36")),
+            ("energy.valley.t2", D("46.6667"), D("0.338000"), D("15.77")),
+        ]
+        assert bill.total == D("149.40")
+        # 149.40 < 0.3 x median(650, 650, 560) = 195: held as abnormally low
+        assert bill.status == "held"
+        assert bill.hold_reason.startswith("low:")
+
+
+class TestResume:
+    def test_a_rerun_bills_nothing_twice(self, company: Company) -> None:
+        a, b = residential_450(company), industrial(company)
+        first = run()
+        second = run()
+        assert (first.billed, second.billed, second.already_billed) == (2, 0, 2)
+        assert Bill.objects.count() == 2
+        assert LedgerEntry.objects.count() == 2
+        assert balance(a) == D("242.74") and balance(b) == D("21766.53")
+        assert BillingRun.objects.filter(status="finished").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCrash:
+    def test_a_crash_after_the_first_batch_is_finished_by_the_next_run(
+        self, company: Company, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        accounts = [residential_450(company) for _ in range(5)]
+        real_write = uc._write_batch
+        calls = {"n": 0}
+
+        def crashing_write(ctx: Any, batch: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("power cut in the machine room")
+            real_write(ctx, batch)
+
+        monkeypatch.setattr(uc, "_write_batch", crashing_write)
+        with pytest.raises(RuntimeError, match="power cut"):
+            run(batch_size=2)
+        assert Bill.objects.count() == 4  # two whole batches committed, nothing of the third
+        assert BillLine.objects.count() == 4 * 3 and LedgerEntry.objects.count() == 4
+        failed = BillingRun.objects.get()
+        assert failed.status == "failed" and failed.counts["billed"] == 4
+
+        monkeypatch.setattr(uc, "_write_batch", real_write)
+        again = run(batch_size=2)
+        assert (again.billed, again.already_billed) == (1, 4)
+        for acc in accounts:
+            assert Bill.objects.filter(account=acc, period=PERIOD).count() == 1
+            assert balance(acc) == D("242.74")
+        assert BillLine.objects.count() == 5 * 3
+
+
+class TestHoldsAndSkips:
+    def test_holds_a_bill_far_above_the_accounts_median(self, company: Company) -> None:
+        acc = residential_450(company)
+        for period, total in (("2025-12", "60.00"), ("2026-01", "70.00"), ("2026-02", "80.00")):
+            company.past_bill(acc, period, kwh="150", total=total)
+        result = run()
+        bill = Bill.objects.get(account=acc, period=PERIOD)
+        assert bill.status == "held"
+        assert bill.hold_reason == "high: total 242.74 > 3 x median 70.00 of 3 bills"
+        assert result.held == 1
+        assert LedgerEntry.objects.get(account=acc).amount == D("242.74")  # posted, like every bill
+
+    def test_holds_a_first_bill_above_the_class_limit(self, company: Company) -> None:
+        acc = company.account(usage={"active_total": "2500"})
+        run()
+        bill = Bill.objects.get(account=acc)
+        # 240 x 0.4883 + 160 x 0.5383 + 2100 x 0.7883 = 117.19 + 86.13 + 1655.43
+        assert bill.total == D("1858.75")
+        assert bill.status == "held" and bill.hold_reason.startswith("new account: total 1858.75 above 1000")
+
+    def test_skips_accounts_with_a_blocking_exception_or_no_reading(self, company: Company) -> None:
+        blocked = residential_450(company)
+        unread = company.account(usage={"active_total": "100"}, read_on=date(2026, 2, 26))  # February read
+        ok = residential_450(company)
+        meter = Meter.objects.get(installations__service_point__account=blocked)
+        ReadingException.objects.create(
+            meter=meter, period=PERIOD, check_code="spike", reason="3x the median", severity="error"
+        )
+        result = run()
+        assert result.skipped == {"reading_exception": 1, "no_readings": 1}
+        assert result.billed == 1
+        assert list(Bill.objects.values_list("account_id", flat=True)) == [ok.pk]
+        assert not Bill.objects.filter(account__in=[blocked, unread]).exists()
+        run_row = BillingRun.objects.get()
+        assert run_row.counts["skipped_examples"]["reading_exception"] == [blocked.number]
+
+    def test_an_estimated_reading_is_billed_and_flagged(self, company: Company) -> None:
+        acc = company.account(usage={"active_total": "450"}, source="estimated")
+        result = run()
+        bill = Bill.objects.get(account=acc)
+        assert bill.total == D("242.74") and result.estimated == 1
+        assert lines(bill)[-1] == ("note.estimated", D("0.0000"), D("0.000000"), D("0.00"))
+
+    def test_a_route_run_bills_only_that_route(self, company: Company) -> None:
+        here = residential_450(company)
+        there = residential_450(company, route=company.other_route)
+        result = run(route="RT02")
+        assert result.billed == 1
+        assert list(Bill.objects.values_list("account_id", flat=True)) == [there.pk]
+        run(route="RT01")
+        assert Bill.objects.filter(account=here).count() == 1
+
+    def test_revenue_is_reported_by_customer_class(self, company: Company) -> None:
+        residential_450(company)
+        industrial(company)
+        result = run()
+        assert result.revenue_by_class == {"residential": D("242.74"), "industrial": D("21766.53")}
+        assert result.total == D("22009.27")
+
+
+class TestIssueAndCancel:
+    def test_issue_freezes_drafts_and_leaves_held_bills(self, company: Company) -> None:
+        draft_acc = residential_450(company)
+        held_acc = company.account(usage={"active_total": "2500"})
+        run()
+        result = uc.issue_bills(period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
+        assert (result.issued, result.total, result.due_on, result.still_held) == (
+            1,
+            D("242.74"),
+            date(2026, 4, 17),
+            1,
+        )
+        issued = Bill.objects.get(account=draft_acc)
+        assert (issued.status, issued.due_on, issued.issued_at) == ("issued", date(2026, 4, 17), RUN_AT)
+        assert Bill.objects.get(account=held_acc).status == "held"
+        # a second run and a second issue change nothing on the issued bill
+        run()
+        uc.issue_bills(period=PERIOD, issued_at=datetime(2026, 4, 9, tzinfo=SH), issued_on=date(2026, 4, 9))
+        again = Bill.objects.get(account=draft_acc)
+        assert (again.status, again.due_on, again.total, again.issued_at) == (
+            "issued",
+            date(2026, 4, 17),
+            D("242.74"),
+            RUN_AT,
+        )
+
+    def test_an_approved_held_bill_is_issued_only_when_asked(self, company: Company) -> None:
+        acc = company.account(usage={"active_total": "2500"})
+        run()
+        bill = Bill.objects.get(account=acc)
+        assert [h.bill_id for h in uc.list_held_bills(period=PERIOD)] == [bill.pk]
+        uc.approve_bill(bill_id=bill.pk, approved_at=RUN_AT)
+        assert uc.list_held_bills(period=PERIOD) == []
+        assert uc.issue_bills(period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2)).issued == 0
+        out = uc.issue_bills(
+            period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2), include_held_approved=True
+        )
+        assert out.issued == 1
+        bill.refresh_from_db()
+        assert bill.status == "issued" and bill.hold_reason.startswith(
+            "approved 2026-04-02 08:00: new account"
+        )
+        with pytest.raises(uc.BillStateError):
+            uc.approve_bill(bill_id=bill.pk, approved_at=RUN_AT)
+
+    def test_cancel_then_rerun_makes_version_2_and_a_reversal(self, company: Company) -> None:
+        acc = residential_450(company)
+        run()
+        uc.issue_bills(period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
+        old = Bill.objects.get(account=acc)
+        # the meter reading is corrected: 300 kWh instead of 450 (the reading row is re-validated by metering)
+        RegisterReading.objects.filter(
+            register__meter__installations__service_point__account=acc, read_on=date(2026, 3, 25)
+        ).update(value=D(1300), advance=D(300), consumption=D(300))
+        cancelled = uc.cancel_bill(
+            account_number=acc.number,
+            period=PERIOD,
+            reason="抄错表码",
+            cancelled_at=datetime(2026, 4, 5, tzinfo=SH),
+        )
+        assert (cancelled.bill_id, cancelled.version, cancelled.reversal_amount) == (old.pk, 1, D("-242.74"))
+        result = run()
+        assert result.billed == 1
+        old.refresh_from_db()
+        new = Bill.objects.get(account=acc, period=PERIOD, status="draft")
+        # 240 x 0.4883 + 60 x 0.5383 = 117.19 + 32.30 (32.298)
+        assert (new.version, new.replaces_id, new.total) == (2, old.pk, D("149.49"))
+        assert (old.status, old.total) == ("cancelled", D("242.74"))  # amounts never edited
+        entries = list(
+            LedgerEntry.objects.filter(account=acc).order_by("id").values_list("kind", "amount", "bill_id")
+        )
+        assert entries == [
+            ("charge", D("242.74"), old.pk),
+            ("reversal", D("-242.74"), old.pk),
+            ("charge", D("149.49"), new.pk),
+        ]
+        reversal = LedgerEntry.objects.get(kind="reversal")
+        assert reversal.reverses.kind == "charge" and "抄错表码" in reversal.memo
+        assert balance(acc) == new.total
+        with pytest.raises(uc.BillStateError):
+            uc.cancel_bill(bill_id=old.pk, reason="again", cancelled_at=RUN_AT)
+
+    def test_bad_input_is_refused(self, company: Company) -> None:
+        with pytest.raises(uc.BillingInputError, match="YYYY-MM"):
+            uc.run_billing(period="2026-13", run_at=RUN_AT)
+        with pytest.raises(uc.BillingInputError, match="unknown reading route"):
+            uc.run_billing(period=PERIOD, run_at=RUN_AT, route="nope")
+        with pytest.raises(uc.BillNotFound):
+            uc.cancel_bill(bill_id=999999, reason="x", cancelled_at=RUN_AT)
+        with pytest.raises(uc.BillingInputError, match="reason"):
+            uc.cancel_bill(bill_id=1, reason="  ", cancelled_at=RUN_AT)
