@@ -9,7 +9,6 @@ field / row / column, which the CLI prints as one line.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ import yaml
 from wattdesk.core.calendar import HolidayCalendar, Semantics
 from wattdesk.core.pf import PfTable, PfTableError, parse_pf_table
 from wattdesk.core.rating.determinants import LoadError, monthly_determinants
-from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate
+from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate_periods
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff, with_semantics
 from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
 
@@ -309,18 +308,14 @@ def quote(
             )
         except LoadError as exc:
             raise QuoteInputError(f"{who}: {exc}") from None
-        periods = []
-        ytd_amount = Decimal(0)
-        year = None
-        for det in dets:
-            if det.start.year != year:
-                year, ytd_amount = det.start.year, Decimal(0)
-            try:
-                bill = rate(tariff=priced, det=dataclasses.replace(det, ytd_amount_before=ytd_amount))
-            except RatingError as exc:
-                raise QuoteInputError(f"{who} {det.start:%Y-%m}: {exc}") from None
-            ytd_amount += sum((ln.amount for ln in bill.lines if ln.rule != "minimum"), Decimal(0))
-            periods.append(PeriodQuote(start=det.start, end=det.end, kwh=det.kwh, bill=bill))
+        try:
+            bills = rate_periods(tariff=priced, dets=dets)
+        except RatingError as exc:
+            raise QuoteInputError(f"{who}: {exc}") from None
+        periods = [
+            PeriodQuote(start=det.start, end=det.end, kwh=det.kwh, bill=bill)
+            for det, bill in zip(dets, bills, strict=True)
+        ]
         out.append(
             AccountQuote(
                 account=load.account,

@@ -7,7 +7,7 @@ import pytest
 from wattdesk.application.quote import load_pf_table
 from wattdesk.core.pf import PfTable
 
+
 @pytest.fixture(scope="session")
 def pf_table() -> PfTable:
     return load_pf_table()
-

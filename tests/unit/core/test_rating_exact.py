@@ -109,9 +109,7 @@ class TestAnnualTiers:
 
 
 def two_part(reading: str = "excess_over_105", high: Any = None) -> Tariff:
-    return tariff(
-        basic={"method": "demand", "rate": 30, "excess_reading": reading, "high_load_factor": high}
-    )
+    return tariff(basic={"method": "demand", "rate": 30, "excess_reading": reading, "high_load_factor": high})
 
 
 class TestDemandBasicCharge:

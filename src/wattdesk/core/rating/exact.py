@@ -15,6 +15,8 @@ Arithmetic rules (docs/tariffs.md, "Quantities and rounding"), which the vectori
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -462,3 +464,21 @@ def rate(*, tariff: Tariff, det: Determinants) -> RatedBill:
         ),
         total=total,
     )
+
+
+def rate_periods(*, tariff: Tariff, dets: Sequence[Determinants]) -> tuple[RatedBill, ...]:
+    """Rate consecutive billing periods of one account, in order.
+
+    Carries ``ytd_amount_before`` (charges before any minimum top-up, per calendar year of the period
+    start) from one period to the next, which a per-year minimum charge needs on the December bill.
+    """
+    bills = []
+    year: int | None = None
+    ytd = ZERO
+    for det in dets:
+        if det.start.year != year:
+            year, ytd = det.start.year, ZERO
+        bill = rate(tariff=tariff, det=dataclasses.replace(det, ytd_amount_before=ytd))
+        ytd += sum((ln.amount for ln in bill.lines if ln.rule != "minimum"), ZERO)
+        bills.append(bill)
+    return tuple(bills)
