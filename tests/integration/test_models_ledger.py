@@ -120,3 +120,39 @@ class TestFlushAfterTransactionalTests:
         entry = _post(account, posted_at)
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE ledger_ledgerentry SET memo = 'x' WHERE id = %s", [entry.pk])
+
+
+class TestLedgerOperationsAndQueries:
+    def test_post_reverse_and_balance(self, account: Any, posted_at: datetime) -> None:
+        from wattdesk.domain.ledger import operations, queries
+
+        charge = operations.post_entry(
+            account_id=account.pk, kind="charge", amount=Decimal("215.37"), posted_at=posted_at
+        )
+        operations.post_entry(
+            account_id=account.pk, kind="payment", amount=Decimal("-100.00"), posted_at=posted_at
+        )
+        reversal = operations.reverse_entry(entry_id=charge.pk, posted_at=posted_at, memo="meter misread")
+        assert reversal.amount == Decimal("-215.37")
+        assert queries.balance(account_id=account.pk) == Decimal("-100.00")
+        assert queries.balances(account_ids=[account.pk, 999_999]) == {
+            account.pk: Decimal("-100.00"),
+            999_999: Decimal("0.00"),
+        }
+        with pytest.raises(operations.AlreadyReversed):
+            operations.reverse_entry(entry_id=charge.pk, posted_at=posted_at)
+        with pytest.raises(operations.InvalidPosting):
+            operations.reverse_entry(entry_id=reversal.pk, posted_at=posted_at)
+
+    @pytest.mark.parametrize(
+        ("amount", "kind"),
+        [(Decimal("0"), "charge"), (Decimal("1.005"), "charge"), (Decimal("5"), "reversal")],
+    )
+    def test_post_entry_refuses_bad_postings(
+        self, account: Any, posted_at: datetime, amount: Decimal, kind: str
+    ) -> None:
+        from wattdesk.domain.ledger import operations
+
+        with pytest.raises(operations.InvalidPosting):
+            operations.post_entry(account_id=account.pk, kind=kind, amount=amount, posted_at=posted_at)
+        assert LedgerEntry.objects.count() == 0

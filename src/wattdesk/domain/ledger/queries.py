@@ -1,0 +1,40 @@
+"""Reads on the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.ledger.models import LedgerEntry
+
+ZERO = Decimal("0.00")
+
+
+def entries(*, account_id: int, posted_before: datetime | None = None) -> QuerySet[LedgerEntry]:
+    """The account's entries in posting order, optionally only those posted before ``posted_before``."""
+    qs = LedgerEntry.objects.filter(account_id=account_id)
+    if posted_before is not None:
+        qs = qs.filter(posted_at__lt=posted_before)
+    return qs.order_by("posted_at", "id")
+
+
+def balance(*, account_id: int, posted_before: datetime | None = None) -> Decimal:
+    """What the customer owes (positive) or has in credit (negative), exact to the fen on any database."""
+    total = entries(account_id=account_id, posted_before=posted_before).aggregate(
+        s=MoneySum("amount", default=ZERO)
+    )
+    result: Decimal = total["s"]
+    return result
+
+
+def balances(*, account_ids: list[int], posted_before: datetime | None = None) -> dict[int, Decimal]:
+    """Balances of many accounts in one query; accounts without entries are 0.00."""
+    qs = LedgerEntry.objects.filter(account_id__in=account_ids)
+    if posted_before is not None:
+        qs = qs.filter(posted_at__lt=posted_before)
+    rows = qs.values("account_id").annotate(s=MoneySum("amount")).values_list("account_id", "s")
+    found = dict(rows)
+    return {account_id: found.get(account_id, ZERO) for account_id in account_ids}
