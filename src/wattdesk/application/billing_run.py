@@ -45,6 +45,7 @@ from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, ReadingRoute
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.operations import reverse_entry
 from wattdesk.domain.metering.queries import consumption_by_account
 
 ZERO = Decimal(0)
@@ -730,16 +731,11 @@ def cancel_bill(
             .first()
         )
         if charge is not None:
-            amount = -charge.amount
-            entry = LedgerEntry.objects.create(
-                account_id=bill.account_id,
-                kind=LedgerEntryKind.REVERSAL,
-                amount=amount,
-                bill_id=bill.pk,
+            entry = reverse_entry(
+                entry_id=charge.pk,
                 posted_at=cancelled_at,
-                reverses=charge,
                 memo=f"作废 {bill.period} v{bill.version}: {reason}"[:300],
             )
-            reversal_id = entry.pk
+            reversal_id, amount = entry.pk, entry.amount
         number = Account.objects.filter(pk=bill.account_id).values_list("number", flat=True).get()
     return CancelResult(bill.pk, number, bill.period, bill.version, reversal_id, amount)
