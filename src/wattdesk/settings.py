@@ -10,6 +10,7 @@ Everything that differs between machines comes from the environment, with safe d
     WATTDESK_SECRET_KEY     signing key; unset -> a fixed dev key when DEBUG, otherwise a random key
                             generated once and kept in <data dir>/secret_key (mode 0600)
     WATTDESK_ALLOWED_HOSTS  comma separated (default: localhost,127.0.0.1,[::1])
+    WATTDESK_HTTPS          1 when served over HTTPS: secure cookies, SSL redirect, HSTS (default off)
     WATTDESK_DB_CONN_MAX_AGE seconds a PostgreSQL connection is kept (default 60)
 """
 
@@ -81,6 +82,14 @@ ALLOWED_HOSTS = _env_list("WATTDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "
 CSRF_TRUSTED_ORIGINS = _env_list("WATTDESK_CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+#: Served over HTTPS (usually behind a reverse proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
+WATTDESK_HTTPS = _env_bool("WATTDESK_HTTPS", default=False)
+if WATTDESK_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("WATTDESK_HSTS_SECONDS", "31536000"))
 
 # --- applications ---------------------------------------------------------------------------------------
 INSTALLED_APPS = [
