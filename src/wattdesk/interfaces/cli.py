@@ -75,8 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"wattdesk {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`wattdesk quote --json | head`): not an error worth a traceback.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return int(code or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run as `python -m wattdesk.interfaces.cli`: this file is then `__main__`, a different module from the
+    # `wattdesk.interfaces.cli` the commands import UserError from, so delegate to the real module.
+    from wattdesk.interfaces.cli import main as _main
+
+    sys.exit(_main())
