@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
+
 from wattdesk.core import vee
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
@@ -48,6 +50,21 @@ class RecordOutcome:
 
 def period_of(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
+
+
+@dataclass
+class _Row:
+    """A reading about to be inserted (lighter than a model instance at 60,000 rows)."""
+
+    register_id: int
+    read_on: date
+    value: Decimal
+    source: str
+    status: str
+    advance: Decimal | None
+    consumption: Decimal | None
+    estimated_from: str = ""
+    pk: int | None = None
 
 
 @dataclass
@@ -163,8 +180,8 @@ def record_register_readings(
     since = min(r.read_on for r in readings) - timedelta(days=HISTORY_DAYS)
     ctx = _Context(meter_ids={r.meter_id for r in readings}, since=since)
 
-    to_create: list[RegisterReading] = []
-    findings_of: list[tuple[RegisterReading, q.RegisterInfo, vee.Finding]] = []
+    to_create: list[_Row] = []
+    findings_of: list[tuple[_Row, q.RegisterInfo, vee.Finding]] = []
     superseded_ids: list[int] = []
     ordered = sorted(readings, key=lambda r: (r.read_on, r.register_id))
     # active consumption per (meter, date), for the reactive check
@@ -176,7 +193,7 @@ def record_register_readings(
             for s in chain.items:
                 if s.consumption is not None:
                     active_by_meter_day[(reg.meter_id, s.read_on)][reg.kind] = s.consumption
-    reactive_new: list[tuple[RegisterReading, q.RegisterInfo]] = []
+    reactive_new: list[tuple[_Row, q.RegisterInfo]] = []
 
     for new in ordered:
         reg = ctx.regs[new.register_id]
@@ -247,13 +264,12 @@ def record_register_readings(
             true_up = previous_actual is not None
         if consumption is not None:
             consumption = vee.quantize_quantity(consumption)
-        obj = RegisterReading(
+        obj = _Row(
             register_id=new.register_id,
             read_on=new.read_on,
             value=new.value,
             source=ReadingSource.ACTUAL,
             status=ReadingStatus.VALID if ok else ReadingStatus.EXCEPTION,
-            import_batch=batch,
             advance=advance,
             consumption=consumption,
         )
@@ -287,7 +303,18 @@ def record_register_readings(
             findings_of.append((obj, reg, f))
             obj.status = ReadingStatus.EXCEPTION
 
-    RegisterReading.objects.bulk_create(to_create, batch_size=BULK_BATCH)
+    _insert_readings(to_create, batch_id=batch.id)
+    if findings_of:
+        ids = dict(
+            (
+                ((reg_id, d), pk)
+                for pk, reg_id, d in RegisterReading.objects.filter(import_batch=batch).values_list(
+                    "id", "register_id", "read_on"
+                )
+            )
+        )
+        for obj in to_create:
+            obj.pk = ids[(obj.register_id, obj.read_on)]
     for part in q.chunked(superseded_ids):
         RegisterReading.objects.filter(id__in=part).update(status=ReadingStatus.SUPERSEDED)
     _write_findings(batch=batch, findings=findings_of)
@@ -298,8 +325,59 @@ def record_register_readings(
     return outcome
 
 
+_READING_COLUMNS = (
+    "register_id",
+    "read_on",
+    "value",
+    "source",
+    "status",
+    "import_batch_id",
+    "advance",
+    "consumption",
+    "estimated_from",
+)
+
+
+def _insert_readings(objs: Sequence[_Row | RegisterReading], *, batch_id: int | None) -> None:
+    """INSERT the readings with executemany in chunks of BULK_BATCH.
+
+    Same effect as bulk_create(batch_size=BULK_BATCH) without the per-field ORM compilation, which costs
+    ~3x the database time at 60,000 rows. Values are adapted by the backend's own adapters (portable);
+    primary keys are not set on `objs` (the caller re-reads them by batch when it needs them).
+    """
+    ops = connection.ops
+    qn = ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(RegisterReading._meta.db_table)} ({', '.join(qn(c) for c in _READING_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_READING_COLUMNS))})"
+    )
+
+    def dec(v: Decimal | None) -> object:
+        return None if v is None else ops.adapt_decimalfield_value(v, 16, 4)
+
+    params = [
+        (
+            o.register_id,
+            ops.adapt_datefield_value(o.read_on),
+            dec(o.value),
+            o.source,
+            o.status,
+            batch_id,
+            dec(o.advance),
+            dec(o.consumption),
+            o.estimated_from,
+        )
+        for o in objs
+    ]
+    with connection.cursor() as cur:
+        for part in q.chunked(params, BULK_BATCH):
+            cur.executemany(sql, part)
+
+
 def _write_findings(
-    *, batch: ImportBatch | None, findings: Iterable[tuple[RegisterReading, q.RegisterInfo, vee.Finding]]
+    *,
+    batch: ImportBatch | None,
+    findings: Iterable[tuple[_Row | RegisterReading, q.RegisterInfo, vee.Finding]],
 ) -> None:
     """One ReadingException per finding. INFO findings are recorded already resolved (nothing to do)."""
     ReadingException.objects.bulk_create(
@@ -307,7 +385,7 @@ def _write_findings(
             ReadingException(
                 meter_id=reg.meter_id,
                 register_id=reg.id,
-                reading=obj,
+                reading_id=obj.pk,
                 import_batch=batch,
                 period=period_of(obj.read_on),
                 check_code=f.check.value,
@@ -344,7 +422,7 @@ def estimate_missing_readings(
     ctx = _Context(meter_ids=meter_ids, since=period_start - timedelta(days=HISTORY_DAYS))
     wanted = set(meter_ids)
     created: list[RegisterReading] = []
-    findings: list[tuple[RegisterReading, q.RegisterInfo, vee.Finding]] = []
+    findings: list[tuple[_Row | RegisterReading, q.RegisterInfo, vee.Finding]] = []
     no_history = 0
     for rid, reg in ctx.regs.items():
         if reg.meter_id not in wanted or reg.kind not in CUMULATIVE_KINDS:
