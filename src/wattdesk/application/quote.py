@@ -8,30 +8,24 @@ field / row / column, which the CLI prints as one line.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-import yaml
 
+from wattdesk.application.errors import InputError
+from wattdesk.application.reference_data import read_tariff_documents
 from wattdesk.core.calendar import HolidayCalendar, Semantics
-from wattdesk.core.pf import PfTable, PfTableError, parse_pf_table
 from wattdesk.core.rating.determinants import LoadError, monthly_determinants
 from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate_periods
-from wattdesk.core.tariff import Tariff, TariffError, parse_tariff, with_semantics
-from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
+from wattdesk.core.tariff import Tariff, with_semantics
 
 
-class QuoteInputError(ValueError):
+class QuoteInputError(InputError):
     """A bad input file; the message is one line naming the file and the place."""
 
 
@@ -64,92 +58,15 @@ class AccountQuote:
     total: Decimal
 
 
-# ------------------------------------------------------------------------------------------ config data
-
-
-def _config_text(name: str) -> str:
-    return resources.files("wattdesk").joinpath("config", name).read_text(encoding="utf-8")
-
-
-def load_pf_table() -> PfTable:
-    """The power-factor adjustment table shipped in config/pf-adjustment.csv."""
-    try:
-        return parse_pf_table(csv.DictReader(io.StringIO(_config_text("pf-adjustment.csv"))))
-    except PfTableError as exc:
-        raise QuoteInputError(f"config/pf-adjustment.csv: {exc}") from None
-
-
-def _date_items(values: object, where: str) -> set[date]:
-    out: set[date] = set()
-    if values is None:
-        return out
-    if not isinstance(values, list):
-        raise QuoteInputError(f"{where}: must be a list")
-    for i, v in enumerate(values):
-        try:
-            if isinstance(v, date):
-                out.add(v)
-            elif isinstance(v, str) and ".." in v:
-                a, b = (date.fromisoformat(x.strip()) for x in v.split("..", 1))
-                while a <= b:
-                    out.add(a)
-                    a += timedelta(days=1)
-            else:
-                out.add(date.fromisoformat(str(v)))
-        except ValueError:
-            raise QuoteInputError(f"{where}[{i}]: not a date or FROM..TO range: {v!r}") from None
-    return out
-
-
-def parse_holidays(doc: object, *, where: str = "config/holidays-cn.yaml") -> HolidayCalendar:
-    """``{years: {YYYY: {holidays: [...], workdays: [...]}}}`` -> :class:`HolidayCalendar`."""
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("years"), Mapping):
-        raise QuoteInputError(f"{where}: years: must be a mapping")
-    holidays: set[date] = set()
-    workdays: set[date] = set()
-    for year, entry in doc["years"].items():
-        if not isinstance(entry, Mapping):
-            raise QuoteInputError(f"{where}: years.{year}: must be a mapping")
-        holidays |= _date_items(entry.get("holidays"), f"{where}: years.{year}.holidays")
-        workdays |= _date_items(entry.get("workdays"), f"{where}: years.{year}.workdays")
-    return HolidayCalendar(holidays=frozenset(holidays), workdays=frozenset(workdays))
-
-
-def load_holidays() -> HolidayCalendar:
-    """The public-holiday calendar shipped in config/holidays-cn.yaml (unverified data, see the file)."""
-    return parse_holidays(yaml.safe_load(_config_text("holidays-cn.yaml")))
-
-
 # ------------------------------------------------------------------------------------------ tariff file
 
 
-def load_tariff(*, path: Path, pf_table: PfTable | None = None) -> LoadedTariff:
+def load_tariff(*, path: Path) -> LoadedTariff:
     """Read a WattDesk tariff (YAML or JSON) or a URDB v8 record (JSON with ``energyratestructure``)."""
-    name = path.name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QuoteInputError(f"{name}: cannot read: {exc.strerror}") from None
-    try:
-        doc = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise QuoteInputError(
-            f"{name}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {first}"
-        ) from None
-    if isinstance(doc, list) and len(doc) == 1 and is_urdb_record(doc[0]):
-        doc = doc[0]  # URDB API responses wrap records in a list
-    if not isinstance(doc, Mapping):
-        raise QuoteInputError(f"{name}: the top level must be an object")
-    try:
-        if is_urdb_record(doc):
-            return LoadedTariff(tariff=tariff_from_urdb(record=doc), kind="urdb")
-        return LoadedTariff(
-            tariff=parse_tariff(doc=doc, pf_table=pf_table if pf_table is not None else load_pf_table()),
-            kind="wattdesk",
-        )
-    except TariffError as exc:
-        raise QuoteInputError(f"{name} {exc}") from None
+    docs = read_tariff_documents(path=path)
+    if len(docs) != 1:
+        raise QuoteInputError(f"{path.name}: holds {len(docs)} tariffs; quote needs exactly one")
+    return LoadedTariff(tariff=docs[0].tariff, kind=docs[0].kind)
 
 
 # ------------------------------------------------------------------------------------------ load file
@@ -373,8 +290,6 @@ __all__ = [
     "PeriodQuote",
     "QuoteInputError",
     "default_semantics",
-    "load_holidays",
-    "load_pf_table",
     "load_tariff",
     "quote",
     "quote_to_json",

@@ -11,7 +11,8 @@ Each sub-command lives in its own module under `wattdesk.interfaces.commands` an
 Modules are discovered automatically, so adding a command never edits this file.
 
 Error contract (DEVELOPERS.md): bad input -> exit code 2 and one line on stderr, never a traceback.
-A command signals bad input by raising `UserError`; argparse usage errors already exit 2.
+A command signals bad input by raising `UserError` (or a use case raises
+`wattdesk.application.errors.InputError`); argparse usage errors already exit 2.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pkgutil
 import sys
 from types import ModuleType
 
+from wattdesk.application.errors import InputError
 from wattdesk.interfaces import commands as _commands_pkg
 
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(mod, "NEEDS_DJANGO", False):
             setup_django()
         code = mod.run(args)
-    except UserError as exc:
+    except (UserError, InputError) as exc:
         print(f"wattdesk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

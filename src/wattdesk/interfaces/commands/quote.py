@@ -18,6 +18,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from wattdesk.application.errors import InputError
 from wattdesk.interfaces.cli import UserError
 
 NAME = "quote"
@@ -55,12 +56,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wattdesk.application import quote as uc
+    from wattdesk.application.reference_data import load_holidays
 
     try:
         loaded = uc.load_tariff(path=args.tariff)
         loads = uc.read_load(path=args.load)
         semantics = args.calendar or uc.default_semantics(kind=loaded.kind)
-        holidays = uc.load_holidays() if semantics == "real" and loaded.tariff.calendar.holidays else None
+        holidays = load_holidays() if semantics == "real" and loaded.tariff.calendar.holidays else None
         quotes = uc.quote(
             tariff=loaded.tariff,
             loads=loads,
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             contract_kw=args.contract_kw,
             load_name=args.load.name,
         )
-    except uc.QuoteInputError as exc:
+    except InputError as exc:
         raise UserError(str(exc)) from None
     if args.json:
         json.dump(uc.quote_to_json(quotes), sys.stdout, ensure_ascii=False, indent=2)

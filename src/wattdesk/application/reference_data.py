@@ -1,0 +1,138 @@
+"""Reference data shipped as configuration in ``wattdesk/config`` and tariff files, read in one place.
+
+Core functions take parsed values; this module does the I/O: the power-factor table
+(``config/pf-adjustment.csv``), the public-holiday calendar (``config/holidays-cn.yaml``, unverified data: see
+the file), the example tariffs (``config/tariffs/*.yaml``) and tariff files given by a user (WattDesk YAML/JSON
+or a URDB v8 record). Parsed config is cached per process: it is read-only data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wattdesk.application.errors import InputError
+from wattdesk.core.calendar import HolidayCalendar
+from wattdesk.core.pf import PfTable, PfTableError, parse_pf_table
+from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
+
+
+def _config_text(name: str) -> str:
+    return resources.files("wattdesk").joinpath("config", name).read_text(encoding="utf-8")
+
+
+@cache
+def load_pf_table() -> PfTable:
+    """The power-factor adjustment table shipped in config/pf-adjustment.csv."""
+    try:
+        return parse_pf_table(csv.DictReader(io.StringIO(_config_text("pf-adjustment.csv"))))
+    except PfTableError as exc:
+        raise InputError(f"config/pf-adjustment.csv: {exc}") from None
+
+
+def _date_items(values: object, where: str) -> set[date]:
+    out: set[date] = set()
+    if values is None:
+        return out
+    if not isinstance(values, list):
+        raise InputError(f"{where}: must be a list")
+    for i, v in enumerate(values):
+        try:
+            if isinstance(v, date):
+                out.add(v)
+            elif isinstance(v, str) and ".." in v:
+                a, b = (date.fromisoformat(x.strip()) for x in v.split("..", 1))
+                while a <= b:
+                    out.add(a)
+                    a += timedelta(days=1)
+            else:
+                out.add(date.fromisoformat(str(v)))
+        except ValueError:
+            raise InputError(f"{where}[{i}]: not a date or FROM..TO range: {v!r}") from None
+    return out
+
+
+def parse_holidays(doc: object, *, where: str = "config/holidays-cn.yaml") -> HolidayCalendar:
+    """``{years: {YYYY: {holidays: [...], workdays: [...]}}}`` -> :class:`HolidayCalendar`."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("years"), Mapping):
+        raise InputError(f"{where}: years: must be a mapping")
+    holidays: set[date] = set()
+    workdays: set[date] = set()
+    for year, entry in doc["years"].items():
+        if not isinstance(entry, Mapping):
+            raise InputError(f"{where}: years.{year}: must be a mapping")
+        holidays |= _date_items(entry.get("holidays"), f"{where}: years.{year}.holidays")
+        workdays |= _date_items(entry.get("workdays"), f"{where}: years.{year}.workdays")
+    return HolidayCalendar(holidays=frozenset(holidays), workdays=frozenset(workdays))
+
+
+@cache
+def load_holidays() -> HolidayCalendar:
+    """The public-holiday calendar shipped in config/holidays-cn.yaml (unverified data, see the file)."""
+    return parse_holidays(yaml.safe_load(_config_text("holidays-cn.yaml")))
+
+
+@dataclass(frozen=True)
+class TariffDocument:
+    """A tariff file as read: the raw document, its kind and the parsed, validated tariff."""
+
+    name: str  # file name, for messages
+    kind: str  # "wattdesk" | "urdb"
+    document: Mapping[str, Any]
+    tariff: Tariff
+
+
+def parse_tariff_document(*, doc: object, name: str) -> TariffDocument:
+    """Validate one tariff document (WattDesk or URDB v8), naming ``name`` and the field on error."""
+    if isinstance(doc, list) and len(doc) == 1 and is_urdb_record(doc[0]):
+        doc = doc[0]  # URDB API responses wrap records in a list
+    if not isinstance(doc, Mapping):
+        raise InputError(f"{name}: the top level must be an object")
+    try:
+        if is_urdb_record(doc):
+            return TariffDocument(name=name, kind="urdb", document=doc, tariff=tariff_from_urdb(record=doc))
+        tariff = parse_tariff(doc=doc, pf_table=load_pf_table())
+        return TariffDocument(name=name, kind="wattdesk", document=doc, tariff=tariff)
+    except TariffError as exc:
+        raise InputError(f"{name} {exc}") from None
+
+
+def read_tariff_documents(*, path: Path) -> tuple[TariffDocument, ...]:
+    """Read a tariff file: YAML (one or more documents, or a list) or JSON (an object or a list)."""
+    name = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+    is_json = path.suffix.lower() == ".json"
+    try:
+        docs: list[Any] = [json.loads(text)] if is_json else list(yaml.safe_load_all(text))
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{name}: not valid {'JSON' if is_json else 'YAML'}: {first}") from None
+    if len(docs) == 1 and isinstance(docs[0], list) and not (len(docs[0]) == 1 and is_urdb_record(docs[0][0])):
+        docs = docs[0]
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        raise InputError(f"{name}: no tariff in the file")
+    return tuple(
+        parse_tariff_document(doc=d, name=name if len(docs) == 1 else f"{name} document {i + 1}")
+        for i, d in enumerate(docs)
+    )
+
+
+def example_tariff_paths() -> tuple[Path, ...]:
+    """The example tariffs shipped in config/tariffs (docs/tariffs.md)."""
+    base = resources.files("wattdesk").joinpath("config", "tariffs")
+    return tuple(sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml", ".json"))))
