@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from wattdesk.application.synth import profiles as prof
 from wattdesk.application.synth.profiles import ARCHETYPES, COMPONENT_INDEX, COMPONENTS
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,7 +123,7 @@ class Population:
     pf_standard: FloatArray  # nan = not assessed
     pf: FloatArray  # the account's typical power factor (nan = no reactive metering)
     multiplier: IntArray
-    tariff_key: list[str]  # residential | residential_tou | commercial | large_industry | agricultural
+    tariff_key: list[str]  # key of synth.catalog.WANTED: residential, residential_tou, commercial, ...
     basic_method: list[str]  # "" | capacity | demand
     opened_year: IntArray
     vacant: BoolArray
@@ -130,6 +131,14 @@ class Population:
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.customer_class, minlength=len(CLASSES))
         return {c: int(counts[i]) for i, c in enumerate(CLASSES)}
+
+
+def industrial_peak_factors() -> FloatArray:
+    """Peak / mean of the 1-, 2- and 3-shift components (weather-independent)."""
+    ax = prof.hour_axis(prof.REFERENCE_START, prof.REFERENCE_END)
+    comps = prof.components(ax, seed=0)
+    names = ("ind_1shift", "ind_2shift", "ind_3shift")
+    return np.array([comps[COMPONENT_INDEX[c]].max() for c in names])
 
 
 def _choice_rows(rng: np.random.Generator, probs: FloatArray) -> IntArray:
@@ -241,7 +250,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     m_res = np.exp(rng.normal(np.log(205.0), 0.62, r_idx.size)) * age_factor
     m_res[vac] = np.exp(rng.normal(np.log(4.0), 0.8, int(vac.sum())))
     monthly_kwh[r_idx] = m_res
-    cool = np.clip(rng.normal(0.24, 0.08, r_idx.size), 0.02, 0.5)
+    cool = np.clip(rng.normal(0.20, 0.06, r_idx.size), 0.02, 0.36)
     heat = np.clip(rng.normal(0.12, 0.06, r_idx.size), 0.0, 0.35)
     cool[vac], heat[vac] = 0.0, 0.0
     shares[r_idx, COMPONENT_INDEX["res_cooling"]] = cool
@@ -261,14 +270,23 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     for i in c_idx:
         archetype[i] = "commercial"
 
-    # Large industry (大工业, >= 315 kVA): transformer size, utilisation hours, shift pattern.
+    # Large industry (大工业, >= 315 kVA): transformer size, utilisation hours, shift pattern. The load is
+    # kept physical: the expected hourly peak stays below 85% of the transformer (PF ~0.9), moving the
+    # customer to a bigger transformer when needed.
     i_idx = np.flatnonzero(is_ind)
     w = np.array(_TRANSFORMER_WEIGHTS, dtype=float)
-    cap_ind = np.array(TRANSFORMER_SIZES_KVA, dtype=float)[rng.choice(w.size, size=i_idx.size, p=w / w.sum())]
+    sizes = np.array(TRANSFORMER_SIZES_KVA, dtype=float)
+    cap_ind = sizes[rng.choice(w.size, size=i_idx.size, p=w / w.sum())]
     kwh_per_kva = np.exp(rng.normal(np.log(300.0), 0.3, i_idx.size))  # monthly kWh per kVA (526号: 260)
-    monthly_kwh[i_idx] = np.clip(cap_ind * kwh_per_kva, 100_000.0, 2_000_000.0)
+    monthly_ind = np.clip(cap_ind * kwh_per_kva, 100_000.0, 2_000_000.0)
     shift = rng.choice(3, size=i_idx.size, p=[0.2, 0.45, 0.35])
     standby = np.clip(rng.normal(0.12, 0.04, i_idx.size), 0.04, 0.25)
+    peak_of = industrial_peak_factors()
+    ptm = (1.0 - standby) * peak_of[shift] + standby  # peak / mean of the hourly shape
+    need_kva = monthly_ind / HOURS_PER_MONTH * ptm * 1.2 / (0.85 * 0.9)  # with 20% noise and 15-min peaks
+    cap_ind = np.maximum(cap_ind, sizes[np.clip(np.searchsorted(sizes, need_kva), 0, sizes.size - 1)])
+    monthly_ind = np.minimum(monthly_ind, cap_ind * 0.85 * 0.9 / 1.2 / ptm * HOURS_PER_MONTH)
+    monthly_kwh[i_idx] = monthly_ind
     for j, i in enumerate(i_idx):
         arch = ("industrial_1shift", "industrial_2shift", "industrial_3shift")[shift[j]]
         archetype[i] = arch
@@ -319,7 +337,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     by_demand = rng.random(i_idx.size) < 0.5
     for j, i in enumerate(i_idx):
         basic_method[i] = "demand" if by_demand[j] else "capacity"
-    expected_peak = mean_kw[i_idx] * np.array([3.2, 1.9, 1.25])[shift]
+    expected_peak = mean_kw[i_idx] * ptm * 1.1
     ck = np.clip(expected_peak * rng.uniform(0.85, 1.2, i_idx.size), 0.4 * cap_ind, cap_ind)
     contract_kw[i_idx[by_demand]] = np.ceil(ck[by_demand] / 10.0) * 10.0
 
@@ -332,7 +350,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
         elif c == COM:
             tariff_key[i] = "commercial"
         elif c == IND:
-            tariff_key[i] = "large_industry"
+            tariff_key[i] = f"large_industry_{basic_method[i]}"
         else:
             tariff_key[i] = "agricultural"
 
