@@ -78,7 +78,12 @@ pytest-postgres: install-dev
 			$(PY) -m pytest -n $(PYTEST_WORKERS) -m db $(PYTEST_ARGS); \
 	fi
 
-pytest: pytest-sqlite pytest-postgres
+# Both passes run even if the first fails, so one run reports both engines.
+pytest: install-dev
+	@status=0; \
+	$(MAKE) --no-print-directory pytest-sqlite || status=1; \
+	$(MAKE) --no-print-directory pytest-postgres || status=1; \
+	exit $$status
 
 # Runs every stage even if an earlier one fails, so one run shows everything that is wrong.
 test: install-dev
