@@ -85,8 +85,10 @@ def pytest_report_header(config: pytest.Config) -> str:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    where = db.get("HOST") or db.get("NAME")
-    return f"wattdesk database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})"
+    engine = db["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return "wattdesk database: sqlite3 (test databases in memory, one per xdist worker)"
+    return f"wattdesk database: {engine} ({db.get('HOST')}:{db.get('PORT')}, test_{db.get('NAME')}[_gwN])"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
