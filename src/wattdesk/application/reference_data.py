@@ -105,7 +105,7 @@ def parse_tariff_document(*, doc: object, name: str) -> TariffDocument:
         tariff = parse_tariff(doc=doc, pf_table=load_pf_table())
         return TariffDocument(name=name, kind="wattdesk", document=doc, tariff=tariff)
     except TariffError as exc:
-        raise InputError(f"{name} {exc}") from None
+        raise InputError(f"{name}: {exc}") from None
 
 
 def read_tariff_documents(*, path: Path) -> tuple[TariffDocument, ...]:

@@ -108,7 +108,7 @@ class TestQuoteCommand:
         bad.write_text((TARIFFS / "beijing-residential-monthly.yaml").read_text().replace("0.5383", "abc"))
         load = write_load(tmp_path / "load.csv", ["A,2026-01-01 00:00,1", "A,2026-01-01 01:00,1"])
         assert main(["quote", "--tariff", str(bad), "--load", str(load)]) == 2
-        assert "t.yaml energy.periods[0].tiers[1].rate: not a decimal: 'abc'" in capsys.readouterr().err
+        assert "t.yaml: energy.periods[0].tiers[1].rate: not a decimal: 'abc'" in capsys.readouterr().err
 
     def test_all_example_tariffs_parse(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         load = write_load(tmp_path / "load.csv", [f"A,2026-01-05 {h:02d}:00,100" for h in range(24)])
