@@ -195,7 +195,7 @@ def columns_from_determinants(dets: Sequence[Determinants]) -> DeterminantColumn
             u = _units(v)
             if not 0 <= u < QTY_LIMIT:
                 force[i] = True
-                continue
+                u = 0  # placeholder: the row is priced by the exact path
             out[i] = u
         return out
 
@@ -406,7 +406,9 @@ def _plan(tariff: Tariff) -> _Plan:
                 )
             except PfTableError:
                 pf_percent.append(None)
-        cats = {"energy": k_energy, "demand": k_demand, "basic": k_basic}
+        k_fund = kq([f.rate for f in tariff.funds])
+        k_fixed = max((kq([_per_month_rate(tariff, f.amount, f.per)[0]]) for f in tariff.fixed), default=0)
+        cats = {"energy": k_energy, "demand": k_demand, "basic": k_basic, "fund": k_fund, "fixed": k_fixed}
         k_base = max((cats.get(c, 0) for c in rule.base), default=0)
         k = max(k, k_base + _decimals([p.scaleb(-2) for p in pf_percent if p is not None]))
     k = max(k, kq([f.rate for f in tariff.funds]))
@@ -639,7 +641,7 @@ def _pf_hundredths(total: I64, kvarh: I64) -> I64:
 
 
 def _power_factor(
-    tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, total: I64, plan: _Plan
+    tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, later: _Lines, total: I64, plan: _Plan
 ) -> None:
     rule = tariff.power_factor
     if rule is None or cols.kvarh is None:
@@ -655,7 +657,11 @@ def _power_factor(
         raise PfTableError(
             f"power factor {Decimal(bad).scaleb(-2)} missing from the table for standard {rule.standard}"
         )
-    base_parts = [a for a, c in zip(lines.amounts, lines.category, strict=True) if c in rule.base]
+    base_parts = [
+        a
+        for a, c in zip(lines.amounts + later.amounts, lines.category + later.category, strict=True)
+        if c in rule.base
+    ]
     base = ctx.add(*base_parts) if base_parts else ctx.zero()
     lines.add("pf", has, ctx.times_ratio(base, table[pfh], dec), "pf", ctx)
 
@@ -690,18 +696,24 @@ def rate_columns(*, tariff: Tariff, cols: DeterminantColumns) -> RatedColumns:
     _energy(tariff, cols, ctx, lines, total)
     _demand(tariff, cols, ctx, lines)
     _basic(tariff, cols, ctx, lines, total)
-    _power_factor(tariff, cols, ctx, lines, total, plan)
+    # funds and fixed charges may be part of the PF base, but their lines come after the PF line
+    later = _Lines()
     for f in tariff.funds:
         fi, fd = _int_dec(f.rate)
         present = np.full(n, tariff.customer_class not in f.exempt_classes, dtype=np.bool_) & (total != 0)
-        lines.add(f"fund.{f.code}", present, ctx.qty_times_rate(total, fi, fd), "fund", ctx)
+        later.add(f"fund.{f.code}", present, ctx.qty_times_rate(total, fi, fd), "fund", ctx)
     days = (cols.end - cols.start).astype(np.int64)
     everyone = np.ones(n, dtype=np.bool_)
     for fx in tariff.fixed:
         price, per_day = _per_month_rate(tariff, fx.amount, fx.per)
         pi, pd = _int_dec(price)
         qty = days * SCALE if per_day else np.full(n, SCALE, dtype=np.int64)
-        lines.add(f"fixed.{fx.code}", everyone, ctx.qty_times_rate(qty, pi, pd), "fixed", ctx)
+        later.add(f"fixed.{fx.code}", everyone, ctx.qty_times_rate(qty, pi, pd), "fixed", ctx)
+    _power_factor(tariff, cols, ctx, lines, later, total, plan)
+    for code, pres, amount, cat in zip(
+        later.codes, later.present, later.amounts, later.category, strict=True
+    ):
+        lines.add(code, pres, amount, cat, ctx)
     if tariff.minimum is not None:
         _minimum(tariff, cols, ctx, lines, days, exact_rows)
     # magnitude bound: every |amount| and the running sums stay far below 2**63
