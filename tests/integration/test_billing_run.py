@@ -428,3 +428,39 @@ class TestIssueAndCancel:
             uc.cancel_bill(bill_id=999999, reason="x", cancelled_at=RUN_AT)
         with pytest.raises(uc.BillingInputError, match="reason"):
             uc.cancel_bill(bill_id=1, reason="  ", cancelled_at=RUN_AT)
+
+
+class TestUsageQuery:
+    def test_agrees_with_the_metering_domain_query(self, company: Company) -> None:
+        from wattdesk.application.billing import fetch
+        from wattdesk.domain.metering.queries import consumption_by_account
+
+        accounts = [residential_450(company), industrial(company)]
+        accounts.append(company.account(usage={"active_total": "12.3456"}, source="estimated"))
+        odd = company.account(usage={"active_total": "77"})
+        RegisterReading.objects.create(
+            register=MeterRegister.objects.get(meter__installations__service_point__account=odd),
+            read_on=date(2026, 3, 28),
+            value=D(2000),
+            status="exception",
+        )
+        accounts.append(odd)
+        ids = [a.pk for a in accounts]
+        start, end = date(2026, 3, 1), date(2026, 4, 1)
+        ours = fetch.usage(lo=min(ids), hi=max(ids), start=start, end=end)
+        theirs = consumption_by_account(period_start=start, period_end=end, account_ids=ids)
+        assert set(ours) == set(theirs)
+        for sp_id, u in ours.items():
+            t = theirs[sp_id]
+            assert (u.account_id, u.kvarh, u.max_kw, u.estimated, u.readings, u.exceptions) == (
+                t.account_id,
+                t.kvarh,
+                t.max_kw,
+                t.estimated,
+                t.readings,
+                t.exceptions,
+            )
+            assert u.kwh_by_kind == dict(t.kwh_by_kind)
+        assert ours[ServicePoint.objects.get(account=accounts[2]).pk].kwh_by_kind == {
+            "active_total": D("12.3456")
+        }

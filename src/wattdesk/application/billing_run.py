@@ -46,7 +46,6 @@ from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, B
 from wattdesk.domain.customers.models import Account, ReadingRoute
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.ledger.operations import reverse_entry
-from wattdesk.domain.metering.queries import consumption_by_account
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -379,13 +378,15 @@ def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | N
 def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     """Fetch and calculate one batch (no writes)."""
     out = _Batch()
-    sps = fetch.service_points(account_ids=account_ids)
+    lo, hi = account_ids[0], account_ids[-1]
+    wanted = set(account_ids)
+    sps = [sp for sp in fetch.service_points(lo=lo, hi=hi) if sp.account_id in wanted]
     by_account: dict[int, list[fetch.SpRow]] = defaultdict(list)
     for sp in sps:
         by_account[sp.account_id].append(sp)
-    # exact per-account windows; group accounts by billing day for the usage query
+    # exact per-account windows; one usage query per billing day present in the batch
     windows: dict[int, tuple[date, date]] = {}
-    by_day: dict[int, list[int]] = defaultdict(list)
+    days: set[int] = set()
     for acc_id, rows in by_account.items():
         first = rows[0]
         start, end = account_window(ctx.year, ctx.month, first.billing_day)
@@ -393,17 +394,21 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             _skip(out, "not_in_service", first.account_number)
             continue
         windows[acc_id] = (start, end)
-        by_day[first.billing_day].append(acc_id)
-    usage: dict[int, Any] = {}
-    for day, accs in by_day.items():
+        days.add(first.billing_day)
+    usage: dict[int, fetch.Usage] = {}
+    for day in sorted(days):
         start, end = account_window(ctx.year, ctx.month, day)
-        for part in fetch.chunked(accs):
-            usage.update(consumption_by_account(period_start=start, period_end=end, account_ids=part))
+        found = fetch.usage(lo=lo, hi=hi, start=start, end=end)
+        usage.update(
+            (sp_id, u)
+            for sp_id, u in found.items()
+            if u.account_id in windows and windows[u.account_id][0] == start
+        )
     latest_start = max((w[0] for w in windows.values()), default=date(ctx.year, ctx.month, 1))
-    assigned = fetch.assignments(sp_ids=[sp.sp_id for sp in sps], on_or_before=latest_start)
+    assigned = fetch.assignments(lo=lo, hi=hi, on_or_before=latest_start)
     since = period_str(add_months(date(ctx.year, ctx.month, 1), -ctx.policy.max_history))
-    past = fetch.history(account_ids=list(windows), period=ctx.period, since_period=since)
-    versions_now = fetch.period_bills(account_ids=list(windows), period=ctx.period)
+    past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
+    versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
 
     # determinants per service point, grouped by tariff for rating
     units: list[tuple[int, Tariff, Determinants]] = []  # (account_id, tariff, det) in account order
@@ -499,7 +504,7 @@ def _determinants(
     sp: fetch.SpRow,
     start: date,
     end: date,
-    u: Any,
+    u: fetch.Usage | None,
     assigned: Mapping[int, list[tuple[date, date | None, str]]],
     past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
 ) -> tuple[Tariff, Determinants]:
@@ -617,10 +622,16 @@ def list_held_bills(*, period: str, limit: int = 200) -> list[HeldBill]:
     )
     y, m = parse_period(period)
     since = period_str(add_months(date(y, m, 1), -DEFAULT_HOLD_POLICY.max_history))
-    past = fetch.history(account_ids=[r[1] for r in rows], period=period, since_period=since)
+    past: dict[int, list[Decimal]] = defaultdict(list)
+    for acc_id, total in (
+        Bill.objects.filter(account_id__in=[r[1] for r in rows], period__gte=since, period__lt=period)
+        .exclude(status=BillStatus.CANCELLED)
+        .values_list("account_id", "total")
+    ):
+        past[acc_id].append(total)
     out = []
     for bill_id, acc_id, number, version, total, kwh, reason in rows:
-        totals = [t for _p, _k, t in past.get(acc_id, ())]
+        totals = past.get(acc_id, [])
         med = median(totals).quantize(Decimal("0.01")) if totals else None
         out.append(HeldBill(bill_id, number, period, version, total, kwh, reason, med))
     return out

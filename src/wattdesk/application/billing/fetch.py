@@ -8,21 +8,33 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import Exists, Model, OuterRef, Q
 
 from wattdesk.core.pf import PfTable, parse_pf_table
 from wattdesk.domain.billing.models import Bill, BillStatus
-from wattdesk.domain.customers.models import Account, ServicePoint
-from wattdesk.domain.metering.models import MeterInstallation, ReadingException
+from wattdesk.domain.customers.models import Account, Customer, ServicePoint
+from wattdesk.domain.metering.models import (
+    BILLABLE_STATUSES,
+    MeterInstallation,
+    MeterRegister,
+    ReadingException,
+    ReadingSource,
+    ReadingStatus,
+    RegisterKind,
+    RegisterReading,
+)
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 
+QTY = Decimal("0.0001")
+FEN = Decimal("0.01")
 CHUNK = 10_000  # ids per IN (...) list, under SQLite's and PostgreSQL's parameter limits
 
 
@@ -88,7 +100,60 @@ def blocked_accounts(*, period: str, month_start: date, latest_end: date) -> set
     return out
 
 
-# --- per batch ---------------------------------------------------------------------------------------------
+# --- per batch: raw SQL over a range of account ids -------------------------------------------------------
+# The batch's accounts are a slice of an id-ordered list, so every per-batch query selects
+# ``account_id BETWEEN lo AND hi`` (an index range scan) and the caller ignores accounts outside the batch.
+# Raw SQL here, for speed at a million accounts: no per-parameter preparation of 10,000-long IN lists and no
+# per-value converters. Table and column names come from the models' _meta so they cannot drift.
+
+
+def _t(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _c(model: type[Model], name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name).column)  # type: ignore[union-attr]
+
+
+def _sqlite() -> bool:
+    return connection.vendor == "sqlite"
+
+
+def _qty_sum(expr: str) -> str:
+    """SUM of a 4-place quantity column, exact on both engines (SQLite: in integer 0.0001 units)."""
+    return f"SUM(CAST(ROUND({expr} * 10000) AS INTEGER))" if _sqlite() else f"SUM({expr})"
+
+
+def _qty(x: Any) -> Decimal | None:
+    """A 4-place quantity as read by the driver (SQLite: float or int; PostgreSQL: Decimal)."""
+    if x is None:
+        return None
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, int):
+        return Decimal(x)
+    return Decimal(repr(x)).quantize(QTY)
+
+
+def _qty_units(x: Any) -> Decimal | None:
+    """Result of :func:`_qty_sum`: integer 0.0001 units on SQLite, Decimal on PostgreSQL."""
+    if x is None:
+        return None
+    if isinstance(x, Decimal):
+        return x
+    return Decimal(int(x)).scaleb(-4)
+
+
+def _money(x: Any) -> Decimal:
+    if isinstance(x, Decimal):
+        return x
+    return Decimal(repr(x) if isinstance(x, float) else x).quantize(FEN)
+
+
+def _date(x: Any) -> date | None:
+    if x is None or isinstance(x, date):
+        return x
+    return date.fromisoformat(str(x))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,39 +170,151 @@ class SpRow:
     pf_standard: Decimal | None
 
 
-def service_points(*, account_ids: Sequence[int]) -> list[SpRow]:
-    rows: list[SpRow] = []
-    fields = (
-        "id",
-        "account_id",
-        "account__number",
-        "account__customer__customer_class",
-        "account__opened_on",
-        "account__closed_on",
-        "account__billing_day",
-        "capacity_kva",
-        "contract_kw",
-        "pf_standard",
+def service_points(*, lo: int, hi: int) -> list[SpRow]:
+    """Service points of accounts lo..hi with what billing needs of the account and customer, by account."""
+    sql = (
+        f"SELECT sp.id, a.id, a.{_c(Account, 'number')}, c.{_c(Customer, 'customer_class')}, "
+        f"a.{_c(Account, 'opened_on')}, a.{_c(Account, 'closed_on')}, a.{_c(Account, 'billing_day')}, "
+        f"sp.{_c(ServicePoint, 'capacity_kva')}, sp.{_c(ServicePoint, 'contract_kw')}, "
+        f"sp.{_c(ServicePoint, 'pf_standard')} "
+        f"FROM {_t(ServicePoint)} sp JOIN {_t(Account)} a ON a.id = sp.{_c(ServicePoint, 'account')} "
+        f"JOIN {_t(Customer)} c ON c.id = a.{_c(Account, 'customer')} "
+        f"WHERE sp.{_c(ServicePoint, 'account')} BETWEEN %s AND %s ORDER BY a.id, sp.id"
     )
-    for part in chunked(account_ids):
-        qs = (
-            ServicePoint.objects.filter(account_id__in=part).order_by("account_id", "id").values_list(*fields)
-        )
-        rows.extend(SpRow(*r) for r in qs)
-    return rows
+    with connection.cursor() as cur:
+        cur.execute(sql, [lo, hi])
+        return [
+            SpRow(r[0], r[1], r[2], r[3], _date(r[4]), _date(r[5]), r[6], _qty(r[7]), _qty(r[8]), _qty(r[9]))
+            for r in cur.fetchall()
+        ]
 
 
-def assignments(
-    *, sp_ids: Sequence[int], on_or_before: date
-) -> dict[int, list[tuple[date, date | None, str]]]:
-    """Tariff assignments (from, to, code) of the service points starting on or before a date, by sp."""
+def assignments(*, lo: int, hi: int, on_or_before: date) -> dict[int, list[tuple[date, date | None, str]]]:
+    """Tariff assignments (from, to, code) starting on or before a date, of the accounts' service points."""
+    ta = TariffAssignment
+    sql = (
+        f"SELECT t.{_c(ta, 'service_point')}, t.{_c(ta, 'effective_from')}, t.{_c(ta, 'effective_to')}, "
+        f"t.{_c(ta, 'tariff_code')} FROM {_t(ta)} t "
+        f"JOIN {_t(ServicePoint)} sp ON sp.id = t.{_c(ta, 'service_point')} "
+        f"WHERE sp.{_c(ServicePoint, 'account')} BETWEEN %s AND %s AND t.{_c(ta, 'effective_from')} <= %s"
+    )
     out: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
-    for part in chunked(sp_ids):
-        qs = TariffAssignment.objects.filter(service_point_id__in=part, effective_from__lte=on_or_before)
-        for sp_id, eff_from, eff_to, code in qs.values_list(
-            "service_point_id", "effective_from", "effective_to", "tariff_code"
-        ):
-            out[sp_id].append((eff_from, eff_to, code))
+    with connection.cursor() as cur:
+        cur.execute(sql, [lo, hi, connection.ops.adapt_datefield_value(on_or_before)])
+        for sp_id, eff_from, eff_to, code in cur.fetchall():
+            out[sp_id].append((_date(eff_from), _date(eff_to), code))  # type: ignore[arg-type]
+    return out
+
+
+@dataclass(slots=True)
+class Usage:
+    """Validated usage of one service point in a period (same meaning as metering's ServicePointUsage)."""
+
+    service_point_id: int
+    account_id: int
+    kwh_by_kind: dict[str, Decimal] = field(default_factory=dict)
+    kvarh: Decimal | None = None
+    max_kw: Decimal | None = None
+    estimated: bool = False
+    readings: int = 0
+    exceptions: int = 0
+
+
+def usage(*, lo: int, hi: int, start: date, end: date) -> dict[int, Usage]:
+    """Validated usage per service point of accounts lo..hi, for readings dated in [start, end).
+
+    The same rule as ``metering.queries.consumption_by_account`` (tests assert they agree): billable
+    readings (valid / estimated) with a consumption, attributed to the service point through the meter
+    installation covering the reading date; consumption summed per register kind, maximum demand = the
+    largest reading; readings in status ``exception`` counted. One grouped query plus one count.
+    """
+    rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
+    cons = f"rr.{_c(rr, 'consumption')}"
+    joins = (
+        f"FROM {_t(rr)} rr JOIN {_t(reg)} r ON r.id = rr.{_c(rr, 'register')} "
+        f"JOIN {_t(inst)} i ON i.{_c(inst, 'meter')} = r.{_c(reg, 'meter')} "
+        f"AND i.{_c(inst, 'installed_on')} <= rr.{_c(rr, 'read_on')} "
+        f"AND (i.{_c(inst, 'removed_on')} IS NULL OR i.{_c(inst, 'removed_on')} >= rr.{_c(rr, 'read_on')}) "
+        f"JOIN {_t(sp)} sp ON sp.id = i.{_c(inst, 'service_point')} "
+        f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s "
+        f"AND rr.{_c(rr, 'read_on')} >= %s AND rr.{_c(rr, 'read_on')} < %s "
+    )
+    params = [lo, hi, connection.ops.adapt_datefield_value(start), connection.ops.adapt_datefield_value(end)]
+    sql = (
+        f"SELECT sp.id, sp.{_c(sp, 'account')}, r.{_c(reg, 'kind')}, {_qty_sum(cons)}, MAX({cons}), COUNT(*), "
+        f"SUM(CASE WHEN rr.{_c(rr, 'source')} = %s THEN 1 ELSE 0 END) "
+        + joins
+        + f"AND rr.{_c(rr, 'status')} IN (%s, %s) AND {cons} IS NOT NULL "
+        f"GROUP BY sp.id, sp.{_c(sp, 'account')}, r.{_c(reg, 'kind')}"
+    )
+    billable = [str(s) for s in BILLABLE_STATUSES]
+    out: dict[int, Usage] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [str(ReadingSource.ESTIMATED), *params, *billable])
+        for sp_id, acc, kind, total, peak, n, n_est in cur.fetchall():
+            u = out.get(sp_id)
+            if u is None:
+                u = out[sp_id] = Usage(sp_id, acc)
+            if kind == RegisterKind.MAX_DEMAND:
+                u.max_kw = _qty(peak)
+            elif kind == "reactive":
+                u.kvarh = _qty_units(total)
+            else:
+                u.kwh_by_kind[kind] = _qty_units(total)  # type: ignore[assignment]
+            u.estimated = u.estimated or n_est > 0
+            u.readings += n
+        cur.execute(
+            f"SELECT sp.id, sp.{_c(sp, 'account')}, COUNT(*) "
+            + joins
+            + f"AND rr.{_c(rr, 'status')} = %s GROUP BY sp.id, sp.{_c(sp, 'account')}",
+            [*params, str(ReadingStatus.EXCEPTION)],
+        )
+        for sp_id, acc, n in cur.fetchall():
+            u = out.get(sp_id)
+            if u is None:
+                u = out[sp_id] = Usage(sp_id, acc)
+            u.exceptions = n
+    return out
+
+
+def history(
+    *, lo: int, hi: int, period: str, since_period: str
+) -> dict[int, list[tuple[str, Decimal, Decimal]]]:
+    """Live bills (period, kwh, total) of accounts lo..hi in [since_period, period), most recent first."""
+    b = Bill
+    sql = (
+        f"SELECT {_c(b, 'account')}, {_c(b, 'period')}, {_c(b, 'kwh')}, {_c(b, 'total')} FROM {_t(b)} "
+        f"WHERE {_c(b, 'account')} BETWEEN %s AND %s AND {_c(b, 'period')} >= %s AND {_c(b, 'period')} < %s "
+        f"AND {_c(b, 'status')} <> %s ORDER BY {_c(b, 'account')}, {_c(b, 'period')} DESC"
+    )
+    out: dict[int, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
+    with connection.cursor() as cur:
+        cur.execute(sql, [lo, hi, since_period, period, str(BillStatus.CANCELLED)])
+        for acc, p, kwh, total in cur.fetchall():
+            out[acc].append((p, _qty(kwh), _money(total)))  # type: ignore[arg-type]
+    return out
+
+
+def period_bills(*, lo: int, hi: int, period: str) -> dict[int, tuple[int, int, bool]]:
+    """Per account lo..hi: (highest version, its bill id, whether a bill of the period is live)."""
+    b = Bill
+    sql = (
+        f"SELECT {_c(b, 'account')}, id, {_c(b, 'version')}, {_c(b, 'status')} FROM {_t(b)} "
+        f"WHERE {_c(b, 'account')} BETWEEN %s AND %s AND {_c(b, 'period')} = %s"
+    )
+    out: dict[int, tuple[int, int, bool]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [lo, hi, period])
+        for acc, bill_id, version, status in cur.fetchall():
+            live = status != BillStatus.CANCELLED
+            cur_best = out.get(acc)
+            if cur_best is None:
+                out[acc] = (version, bill_id, live)
+            else:
+                best_v, best_id, any_live = cur_best
+                if version > best_v:
+                    best_v, best_id = version, bill_id
+                out[acc] = (best_v, best_id, any_live or live)
     return out
 
 
@@ -180,40 +357,3 @@ def version_in_force(versions: Sequence[TariffVersionRow], on: date) -> TariffVe
         if v.effective_from <= on and (v.effective_to is None or v.effective_to > on):
             best = v
     return best
-
-
-def history(
-    *, account_ids: Sequence[int], period: str, since_period: str
-) -> dict[int, list[tuple[str, Decimal, Decimal]]]:
-    """Live bills (period, kwh, total) of the accounts in [since_period, period), most recent first."""
-    out: dict[int, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
-    for part in chunked(account_ids):
-        qs = (
-            Bill.objects.filter(account_id__in=part, period__gte=since_period, period__lt=period)
-            .exclude(status=BillStatus.CANCELLED)
-            .order_by("account_id", "-period")
-            .values_list("account_id", "period", "kwh", "total")
-        )
-        for acc, p, kwh, total in qs:
-            out[acc].append((p, kwh, total))
-    return out
-
-
-def period_bills(*, account_ids: Sequence[int], period: str) -> dict[int, tuple[int, int, bool]]:
-    """Per account: (highest version, its bill id, whether any bill of the period is live)."""
-    out: dict[int, tuple[int, int, bool]] = {}
-    for part in chunked(account_ids):
-        qs = Bill.objects.filter(account_id__in=part, period=period).values_list(
-            "account_id", "id", "version", "status"
-        )
-        for acc, bill_id, version, status in qs:
-            live = status != BillStatus.CANCELLED
-            cur = out.get(acc)
-            if cur is None:
-                out[acc] = (version, bill_id, live)
-            else:
-                best_v, best_id, any_live = cur
-                if version > best_v:
-                    best_v, best_id = version, bill_id
-                out[acc] = (best_v, best_id, any_live or live)
-    return out
