@@ -193,18 +193,15 @@ def thresholds(tariff: Tariff) -> list[D]:
 
 
 def quantity(draw: st.DrawFn, edges: list[D], hi: int = 20_000) -> D:
-    choice = draw(st.integers(0, 9))
-    if choice == 0:
+    choice = draw(st.integers(0, 39))
+    if choice < 4:
         return D(0)
-    if choice <= 2 and edges:
+    if choice < 12 and edges:
         return draw(st.sampled_from(edges))
-    if choice == 3:
+    if choice == 12:  # out of the int64 bounds (exact fallback) or quantized away
         return draw(st.sampled_from([D("1E+9"), D("123456789.12345"), D("0.00005"), D("0.00004999")]))
-    return draw(
-        st.decimals(
-            min_value=D(0), max_value=D(hi), places=draw(st.sampled_from([0, 2, 4, 6])), allow_nan=False
-        )
-    )
+    places = draw(st.sampled_from([0, 2, 4, 6]))
+    return draw(st.decimals(min_value=D(0), max_value=D(hi), places=places, allow_nan=False))
 
 
 @st.composite
@@ -221,7 +218,7 @@ def determinants(draw: st.DrawFn, tariff: Tariff) -> Determinants:
     n_e = len(tariff.energy.periods)
     kwh = tuple(quantity(draw, [e / n_e for e in edges] + edges) for _ in range(n_e))
     n_d = 0 if tariff.tou_demand is None else len(tariff.tou_demand.periods)
-    cap = draw(st.sampled_from([D(100), D(315), D("400.5"), D(2000), D("0.00001"), D(0)]))
+    cap = draw(st.sampled_from([D(10), D("50.5"), D(100), D(315), D("400.5"), D(2000), D("0.00001"), D(0)]))
     contract = draw(st.sampled_from([None, D(80), D(200), D("190.4762"), D(0)]))
     max_kw = quantity(draw, [D(84), D(210), D("199.99"), D(200), D(100), *edges], hi=3000)
     return Determinants(
@@ -241,7 +238,7 @@ def determinants(draw: st.DrawFn, tariff: Tariff) -> Determinants:
         contract_kw=contract,
         ytd_kwh_before=quantity(draw, edges, hi=6000),
         tier_year_fraction=draw(st.sampled_from([D(1), D(1) / D(3), D(200) / D(365), D("0.5"), D("0.25")])),
-        ytd_amount_before=draw(st.sampled_from([D(0), D("123.4567"), D("99999.99"), D("1E-20")])),
+        ytd_amount_before=draw(st.sampled_from([D(0), D(0), D("123.4567"), D("99999.99"), D("1E-20")])),
     )
 
 
