@@ -626,58 +626,49 @@ def _history_rows(
     *, pop: Population, readings: gen.Readings, ids: _Ids, upto: int, batch0: int
 ) -> Iterator[tuple[object, ...]]:
     """Rows (register, read_on, value, source, status, batch, advance, consumption, estimated_from) of the
-    reading dates before `upto`, ordered by date."""
+    reading dates before `upto`, ordered by date. Quantities are floats rounded to 4 places: SQLite stores
+    a decimal column as a number anyway and PostgreSQL parses the shortest repr exactly."""
     dates = readings.dates
     fs = gen.FULL_SCALE
+    day_text = [w.day(d) for d in dates]
     exchanged = {ex.account: ex for ex in readings.exchanges}
     per_date: list[list[tuple[object, ...]]] = [[] for _ in range(upto)]
     for a in range(pop.n):
-        vals = readings.values[a]
-        kinds = readings.kinds[a]
+        vals = readings.values[a][:upto]
         mult = float(pop.multiplier[a])
         switch = int(readings.new_meter_from[a])
         ex = exchanged.get(a)
-        for r, kind in enumerate(kinds):
-            prev = None
-            for j in range(upto):
-                v = float(vals[j, r])
-                if v != v:
-                    continue
-                on_new = 0 <= switch <= j
-                rid = (ids.new_registers[a] if on_new else ids.registers[a])[r]
-                if kind == "max_demand":
-                    adv, cons = None, v * mult
-                elif ex is not None and j == switch:
-                    old_prev = prev if prev is not None else ex.final_values[kind]
-                    old_adv = ex.final_values[kind] - old_prev
-                    if old_adv < 0:
-                        old_adv += fs
-                    adv = v - ex.initial_values[kind]
-                    if adv < 0:
-                        adv += fs
-                    cons = old_adv * mult + adv * mult
-                elif prev is None:
-                    adv, cons = None, None
-                else:
-                    adv = v - prev
-                    if adv < 0:
-                        adv += fs  # rollover
+        old_regs, new_regs = ids.registers[a], ids.new_registers.get(a)
+        for r, kind in enumerate(readings.kinds[a]):
+            v = vals[:, r]
+            if kind == "max_demand":
+                adv = np.full(upto, np.nan)
+                cons = v * mult
+            else:
+                adv = np.concatenate([[np.nan], np.diff(v)])
+                adv = np.where(adv < 0, adv + fs, adv)  # rollover
+                if ex is not None and 0 < switch < upto:
+                    new_adv = v[switch] - ex.initial_values[kind]
+                    old_adv = ex.final_values[kind] - v[switch - 1]
+                    adv[switch] = new_adv + fs if new_adv < 0 else new_adv
+                    old_adv = old_adv + fs if old_adv < 0 else old_adv
                     cons = adv * mult
-                if kind != "max_demand":
-                    prev = v
+                    cons[switch] = (old_adv + adv[switch]) * mult
+                else:
+                    cons = adv * mult
+            vl = np.round(v, 4).tolist()
+            al = np.round(adv, 4).tolist()
+            cl = np.round(cons, 4).tolist()
+            for j in range(upto):
+                x = vl[j]
+                if x != x:
+                    continue
+                rid = new_regs[r] if new_regs is not None and 0 <= switch <= j else old_regs[r]
+                aj, cj = al[j], cl[j]
                 per_date[j].append(
-                    (
-                        rid,
-                        w.day(dates[j]),
-                        w.dec(v),
-                        "actual",
-                        "valid",
-                        batch0 + j,
-                        w.dec(adv),
-                        w.dec(cons),
-                        "",
-                    )
-                )
+                    (rid, day_text[j], x, "actual", "valid", batch0 + j, None if aj != aj else aj,
+                     None if cj != cj else cj, "")
+                )  # fmt: skip
     for rows in per_date:
         yield from rows
 
