@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,13 @@ def interval_dir(settings: Any, tmp_path: Path) -> Path:
 
 
 def _county(**kw: Any) -> CountySummary:
-    args: dict[str, Any] = {"accounts": N, "months": MONTHS, "seed": SEED, "end_month": END, "interval_share": 0.05}
+    args: dict[str, Any] = {
+        "accounts": N,
+        "months": MONTHS,
+        "seed": SEED,
+        "end_month": END,
+        "interval_share": 0.05,
+    }
     args.update(kw)
     return generate_county(**args)
 
@@ -47,7 +54,13 @@ def _snapshot() -> list[tuple[Any, ...]]:
     """Every reading by natural keys (ids differ between runs on PostgreSQL: sequences are not rolled back)."""
     return sorted(
         RegisterReading.objects.values_list(
-            "register__meter__serial", "register__kind", "read_on", "value", "status", "advance", "consumption"
+            "register__meter__serial",
+            "register__kind",
+            "read_on",
+            "value",
+            "status",
+            "advance",
+            "consumption",
         )
     )
 
@@ -83,7 +96,9 @@ class TestSmallCounty:
         _county()
         mix = Counter(Customer.objects.values_list("customer_class", flat=True))
         assert mix == {"residential": 170, "commercial": 20, "industrial": 3, "agricultural": 7}
-        for kind, birth_year, profile in Customer.objects.values_list("kind", "birth_year", "payment_profile"):
+        for kind, birth_year, profile in Customer.objects.values_list(
+            "kind", "birth_year", "payment_profile"
+        ):
             assert profile["punctuality"] in ("punctual", "late", "chronic")
             assert profile["channel"] in ("mobile", "counter", "bank", "collector")
             assert 0.0 <= profile["risk"] <= 1.0
@@ -127,7 +142,10 @@ class TestSmallCounty:
         assert {"missing", "spike", "zero", "negative", "rollover", "exchange"} <= set(s.anomaly_counts)
         dates = list(s.reading_dates)
         rows = RegisterReading.objects.exclude(register__kind="max_demand").values_list(
-            "register_id", "register__meter__installations__service_point__account__number", "read_on", "value"
+            "register_id",
+            "register__meter__installations__service_point__account__number",
+            "read_on",
+            "value",
         )
         series: dict[tuple[int, str], list[tuple[date, Decimal]]] = defaultdict(list)
         for reg, acct, on, value in rows:
@@ -135,7 +153,7 @@ class TestSmallCounty:
         drops = set()
         for (_, acct), points in series.items():
             points.sort()
-            for (_, before), (on, after) in zip(points, points[1:], strict=False):
+            for (_, before), (on, after) in pairwise(points):
                 if after < before:
                     drops.add((_account_index(acct), dates.index(on)))
         assert drops  # the injected negative reads and rollovers are there
