@@ -250,6 +250,11 @@ def _muldiv_floor(a: I64, b: I64 | int, d: I64 | int) -> tuple[I64, I64]:
     a = np.asarray(a, dtype=np.int64)
     b_arr = np.asarray(b, dtype=np.int64)
     d_arr = np.asarray(d, dtype=np.int64)
+    if a.size and _abs_max(a) * _abs_max(b_arr) < 1 << 62:
+        # the product fits: plain integer floor division (numpy's // and % floor, as required)
+        prod = a * b_arr
+        q0, r0 = np.divmod(prod, d_arr)
+        return np.asarray(q0, dtype=np.int64), np.asarray(r0, dtype=np.int64)
     est = np.floor(a.astype(np.float64) * b_arr.astype(np.float64) / d_arr.astype(np.float64))
     q = np.nan_to_num(est, nan=0.0, posinf=0.0, neginf=0.0).astype(np.int64)
     with np.errstate(over="ignore"):
@@ -262,6 +267,12 @@ def _muldiv_floor(a: I64, b: I64 | int, d: I64 | int) -> tuple[I64, I64]:
             q = q + big
             r = r - d_arr * big
     return q, r
+
+
+def _abs_max(x: I64) -> int:
+    if x.size == 0:
+        return 0
+    return max(abs(int(x.max())), abs(int(x.min())))
 
 
 def _ratio_half_up(a: I64, b: I64 | int, d: I64 | int) -> I64:
@@ -860,7 +871,7 @@ def monthly_columns_from_load(
     holidays: HolidayCalendar | None = None,
     capacity_kva: Sequence[Decimal | None] | None = None,
     contract_kw: Sequence[Decimal | None] | None = None,
-    chunk_rows: int = 512,
+    chunk_rows: int = 64,
 ) -> DeterminantColumns:
     """Monthly determinants of many accounts from a dense interval matrix (accounts x steps of ``year``).
 
@@ -902,12 +913,21 @@ def monthly_columns_from_load(
             dp = d_period[a:b]
             dmasks = [(int(p), np.asarray(dp == p, dtype=np.bool_)) for p in np.unique(dp)]
         month_plans.append((a, b, present.astype(np.int64), indicator, dmasks))
-    if kwh.size and (not np.all(np.isfinite(kwh)) or bool(np.any(kwh < 0))):
-        raise RatingError("kwh must be finite and non-negative")
+    # One reusable block buffer: fresh multi-MB temporaries per block cost more in page faults than the work.
+    buf = np.empty((min(chunk_rows, max(n_acc, 1)), n_steps), dtype=np.float64)
+    rbuf = np.empty_like(buf) if kvarh is not None else None
     for lo in range(0, n_acc, chunk_rows):
         hi = min(lo + chunk_rows, n_acc)
-        units = np.rint(kwh[lo:hi] * SCALE)
-        rk = np.rint(np.asarray(kvarh[lo:hi], dtype=np.float64) * SCALE) if kvarh is not None else None
+        units = buf[: hi - lo]
+        np.multiply(kwh[lo:hi], SCALE, out=units)
+        np.rint(units, out=units)
+        if not (units.min(initial=0.0) >= 0.0 and np.isfinite(units.max(initial=0.0))):
+            raise RatingError(f"kwh must be finite and non-negative (accounts {lo}..{hi - 1})")
+        rk = None
+        if kvarh is not None and rbuf is not None:
+            rk = rbuf[: hi - lo]
+            np.multiply(np.asarray(kvarh[lo:hi], dtype=np.float64), SCALE, out=rk)
+            np.rint(rk, out=rk)
         for m, (a, b, present, indicator, dmasks) in enumerate(month_plans):
             block = units[:, a:b]
             e_out[lo:hi, m, present] = block @ indicator
