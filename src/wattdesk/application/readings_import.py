@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 from django.conf import settings
 from django.db import transaction
 
+from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
 from wattdesk.core.vee import DEFAULT_RULES, VeeRules
 from wattdesk.domain.metering import operations, queries
 from wattdesk.domain.metering.models import ImportBatch, ImportKind, ReadingSource, RegisterKind
@@ -37,27 +37,6 @@ REGISTER_COLUMNS = ("meter_serial", "register", "read_on", "value")
 INTERVAL_COLUMNS = ("meter_serial", "timestamp", "kwh")
 MAX_VALUE = Decimal("999999999999.9999")  # QuantityField: 16 digits, 4 places
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-@dataclass(frozen=True)
-class RowError:
-    row: int  # 1-based, header = row 1
-    column: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, {self.column}: {self.reason}"
-
-
-class ImportRejected(Exception):
-    """The file has bad rows; nothing was written. `errors` lists every one of them."""
-
-    def __init__(self, file_name: str, errors: Sequence[RowError]) -> None:
-        self.file_name = file_name
-        self.errors = tuple(errors)
-        shown = "; ".join(str(e) for e in self.errors[:5])
-        more = f"; … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
-        super().__init__(f"{file_name}: {len(self.errors)} bad row(s), nothing imported: {shown}{more}")
 
 
 @dataclass(frozen=True)
@@ -132,69 +111,13 @@ def import_readings(
 # --- reading the files ------------------------------------------------------------------------------------
 
 
-def _cell_text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, datetime):
-        return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ")
-    if isinstance(v, date):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
-def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a CSV or .xlsx file, every cell as text (validation does the typing)."""
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            raise ImportRejected(path.name, [RowError(1, "-", f"not a readable .xlsx file ({exc})")]) from exc
-        try:
-            it = wb.worksheets[0].iter_rows(values_only=True)
-            header = [_cell_text(c) for c in next(it, ())]
-            rows = [[_cell_text(c) for c in r] for r in it]
-        finally:
-            wb.close()
-        while rows and not any(rows[-1]):
-            rows.pop()  # trailing blank rows Excel leaves behind
-        return header, rows
-    try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except Exception as exc:
-        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
-    header = [c.strip() for c in df.columns]
-    rows = [[(c or "").strip() for c in r] for r in df.iter_rows()]
-    return header, rows
-
-
-def _column_index(file_name: str, header: Sequence[str], required: Iterable[str]) -> dict[str, int]:
-    idx = {name.strip().lower(): i for i, name in enumerate(header)}
-    missing = [c for c in required if c not in idx]
-    if missing:
-        raise ImportRejected(file_name, [RowError(1, c, "required column is missing") for c in missing])
-    return idx
-
-
-def _parse_decimal(text: str) -> Decimal | None:
-    try:
-        d = Decimal(text)
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
-
-
 # --- register readings -----------------------------------------------------------------------------------
 
 
 def _validate_register_rows(
     *, file_name: str, header: Sequence[str], rows: Sequence[Sequence[str]], as_of: date
 ) -> tuple[list[operations.NewReading], list[RowError]]:
-    col = _column_index(file_name, header, REGISTER_COLUMNS)
+    col = column_index(file_name, header, REGISTER_COLUMNS)
     ci = [col[c] for c in REGISTER_COLUMNS]
     meters = queries.meters_by_serial(serials=(r[ci[0]] for r in rows if len(r) > ci[0]))
     register_ids = [rid for m in meters.values() for rid in m.registers.values()]
@@ -237,7 +160,7 @@ def _validate_register_rows(
                 RowError(n, "read_on", f"reading date {read_on} is in the future (as of {as_of})")
             )
             read_on = None
-        value = _parse_decimal(value_s)
+        value = parse_decimal(value_s)
         if value is None:
             row_errors.append(RowError(n, "value", f"not a number: {value_s!r}"))
         elif value < 0:
@@ -286,7 +209,7 @@ def import_register_readings(
     existing = queries.batch_by_sha256(sha256=digest)
     if existing is not None:
         return ImportResult(path.name, existing.kind, existing.id, True, existing.rows)
-    header, rows = _read_table(path)
+    header, rows = read_table(path)
     good, errors = _validate_register_rows(file_name=path.name, header=header, rows=rows, as_of=as_of)
     if errors:
         raise ImportRejected(path.name, errors)
@@ -330,7 +253,7 @@ def _read_interval_frame(path: Path) -> pl.DataFrame:
     except Exception as exc:
         raise ImportRejected(path.name, [RowError(1, "-", f"not a readable file ({exc})")]) from exc
     df = df.rename({c: c.strip().lower() for c in df.columns})
-    _column_index(path.name, df.columns, INTERVAL_COLUMNS)
+    column_index(path.name, df.columns, INTERVAL_COLUMNS)
     return df
 
 

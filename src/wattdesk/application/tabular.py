@@ -1,0 +1,97 @@
+"""Tabular input files (CSV, Excel) read for imports, and the row/column error every import reports.
+
+An import validates the whole file first and reports every bad row as ``row N, column: reason`` (the header is
+row 1); if any row is bad nothing is written (``ImportRejected``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from wattdesk.application.errors import InputError
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based, header = row 1
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.reason}"
+
+
+class ImportRejected(InputError):
+    """The file has bad rows; nothing was written. `errors` lists every one of them."""
+
+    def __init__(self, file_name: str, errors: Sequence[RowError]) -> None:
+        self.file_name = file_name
+        self.errors = tuple(errors)
+        shown = "; ".join(str(e) for e in self.errors[:5])
+        more = f"; … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+        super().__init__(f"{file_name}: {len(self.errors)} bad row(s), nothing imported: {shown}{more}")
+
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.date().isoformat() if v.time() == datetime.min.time() else v.isoformat(sep=" ")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV or .xlsx file, every cell as text (validation does the typing)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise ImportRejected(path.name, [RowError(1, "-", f"not a readable .xlsx file ({exc})")]) from exc
+        try:
+            it = wb.worksheets[0].iter_rows(values_only=True)
+            header = [_cell_text(c) for c in next(it, ())]
+            rows = [[_cell_text(c) for c in r] for r in it]
+        finally:
+            wb.close()
+        while rows and not any(rows[-1]):
+            rows.pop()  # trailing blank rows Excel leaves behind
+        return header, rows
+    try:
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except Exception as exc:
+        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
+    header = [c.strip() for c in df.columns]
+    rows = [[(c or "").strip() for c in r] for r in df.iter_rows()]
+    return header, rows
+
+
+def column_index(file_name: str, header: Sequence[str], required: Iterable[str]) -> dict[str, int]:
+    idx = {name.strip().lower(): i for i, name in enumerate(header)}
+    missing = [c for c in required if c not in idx]
+    if missing:
+        raise ImportRejected(file_name, [RowError(1, c, "required column is missing") for c in missing])
+    return idx
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
