@@ -314,3 +314,62 @@ def test_urdb_tariff_builder_and_rating(path: Path, steps_per_hour: int) -> None
         bill = rate(tariff=tariff, det=det)
         assert res.lines(i) == tuple((ln.code, ln.amount) for ln in bill.lines)
         assert res.total(i) == bill.total
+
+
+# ------------------------------------------------------------------------------------------ shipped tariffs
+
+SHIPPED = sorted(
+    (Path(__file__).resolve().parents[3] / "src" / "wattdesk" / "config" / "tariffs").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_tariff_real_calendar_with_kvarh(path: Path, pf_table: PfTable) -> None:
+    import yaml
+
+    from wattdesk.application.reference_data import load_holidays
+
+    tariff = parse_tariff(doc=yaml.safe_load(path.read_text()), pf_table=pf_table)
+    holidays = load_holidays()
+    rng = np.random.default_rng(7)
+    n_steps = 365 * 24
+    kwh = np.round(rng.gamma(2.0, 60.0, size=(2, n_steps)), 6)
+    kvarh = np.round(kwh * rng.uniform(0.2, 0.9, size=(2, 1)), 6)
+    cap = [D(400), D(1250)]
+    contract = [D(100), None]
+    cols = monthly_columns_from_load(
+        tariff=tariff,
+        year=2026,
+        kwh=kwh,
+        kvarh=kvarh,
+        steps_per_hour=1,
+        holidays=holidays,
+        capacity_kva=cap,
+        contract_kw=contract,
+    )
+    ts = np.datetime64("2026-01-01T00:00", "m") + np.arange(n_steps) * 60
+    dets: list[Determinants] = []
+    for a in range(2):
+        dets += list(
+            monthly_determinants(
+                tariff=tariff,
+                timestamps=ts,
+                kwh=kwh[a],
+                kvarh=kvarh[a],
+                holidays=holidays,
+                capacity_kva=cap[a],
+                contract_kw=contract[a],
+            )
+        )
+    res = rate_columns(tariff=tariff, cols=cols)
+    for i, det in enumerate(dets):
+        b = cols.determinants(i)
+        assert (b.kwh_by_period, b.kvarh, b.max_kw, b.ytd_kwh_before) == (
+            det.kwh_by_period,
+            det.kvarh,
+            det.max_kw,
+            det.ytd_kwh_before,
+        )
+        bill = rate(tariff=tariff, det=det)
+        assert res.lines(i) == tuple((ln.code, ln.amount) for ln in bill.lines)
+        assert res.total(i) == bill.total
