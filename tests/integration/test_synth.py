@@ -90,7 +90,9 @@ class TestSmallCounty:
         s = _county()
         assert s.periods == ("2026-01", "2026-02", "2026-03")
         dates = sorted(set(RegisterReading.objects.values_list("read_on", flat=True)))
-        assert dates == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
+        # month-end freezes, dated on the last day of the month they close (inside its [1st, 1st) window)
+        assert dates == [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
+        assert list(s.reading_dates) == dates
 
     def test_class_mix_and_payment_profiles(self, interval_dir: Path) -> None:
         _county()
@@ -164,7 +166,7 @@ class TestSmallCounty:
         s = _county()
         latest = s.periods[-1]
         checks = Counter(
-            ReadingException.objects.filter(period="2026-04").values_list("check_code", flat=True)
+            ReadingException.objects.filter(period="2026-03").values_list("check_code", flat=True)
         )
         negatives = s.anomaly_counts["negative"]
         assert checks["negative_advance"] >= negatives  # one per cumulative register of the meter

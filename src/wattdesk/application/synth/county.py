@@ -169,11 +169,16 @@ def generate_county(
             timings["master data"] = time.perf_counter() - t
             report("master data", 1, 1)
 
-            t = time.perf_counter()
             n_readings, findings, held = _write_readings(
-                pop=pop, readings=readings, ids=ids, seed=seed, vee_dates=vee_dates, tz=tz, report=report
+                pop=pop,
+                readings=readings,
+                ids=ids,
+                seed=seed,
+                vee_dates=vee_dates,
+                tz=tz,
+                report=report,
+                timings=timings,
             )
-            timings["readings + VEE"] = time.perf_counter() - t
 
             t = time.perf_counter()
             interval_rows, written_file = _write_intervals(
@@ -200,7 +205,7 @@ def generate_county(
         seed=seed,
         end_month=end_month,
         periods=tuple(period_label(d) for d in dates[:-1]),
-        reading_dates=tuple(dates),
+        reading_dates=tuple(readings.read_dates),
         by_class=pop.class_counts(),
         tariffs={k: e.code for k, e in catalog.items()},
         meters=ids.n_meters,
@@ -543,6 +548,7 @@ def _write_readings(
     vee_dates: int,
     tz: ZoneInfo,
     report: Progress,
+    timings: dict[str, float],
 ) -> tuple[int, dict[str, int], int]:
     """One import batch per reading date.
 
@@ -552,7 +558,7 @@ def _write_readings(
     and consumption VEE computes for clean data (rollover corrected, meter exchange through the old meter's
     final and the new meter's initial values). The generator injects reading errors only into VEE dates.
     """
-    dates = readings.dates
+    dates = readings.read_dates
     first_vee = max(0, len(dates) - vee_dates)
     total = 0
     findings: Counter[str] = Counter()
@@ -578,6 +584,7 @@ def _write_readings(
     w.advance_sequence(ImportBatch)
     rows_per_batch: dict[int, int] = {}
 
+    t = time.perf_counter()
     # --- history: bulk ------------------------------------------------------------------------------------
     if first_vee > 0:
         r0 = w.first_id(RegisterReading)
@@ -594,6 +601,8 @@ def _write_readings(
         total += len(rows)
         report("readings + VEE", first_vee, len(dates))
 
+    timings["history readings"] = time.perf_counter() - t
+    t = time.perf_counter()
     # --- latest dates: through VEE ------------------------------------------------------------------------------
     for j in range(first_vee, len(dates)):
         d = dates[j]
@@ -619,6 +628,7 @@ def _write_readings(
         report("readings + VEE", j + 1, len(dates))
     for batch_id, n_rows in rows_per_batch.items():
         ImportBatch.objects.filter(id=batch_id).update(rows=n_rows)
+    timings["VEE (metering)"] = time.perf_counter() - t
     return total, dict(findings), held
 
 
@@ -628,7 +638,7 @@ def _history_rows(
     """Rows (register, read_on, value, source, status, batch, advance, consumption, estimated_from) of the
     reading dates before `upto`, ordered by date. Quantities are floats rounded to 4 places: SQLite stores
     a decimal column as a number anyway and PostgreSQL parses the shortest repr exactly."""
-    dates = readings.dates
+    dates = readings.read_dates
     fs = gen.FULL_SCALE
     day_text = [w.day(d) for d in dates]
     exchanged = {ex.account: ex for ex in readings.exchanges}

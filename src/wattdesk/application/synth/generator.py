@@ -66,9 +66,15 @@ class Exchange:
 
 @dataclass
 class Readings:
-    """All register values of the county (register units), and what was injected."""
+    """All register values of the county (register units), and what was injected.
+
+    ``dates`` are the period boundaries (the 1st of each month, 00:00); the register values are frozen at
+    those instants (月末24点冻结) and dated ``read_dates``: the last day of the month they close, so that a
+    reading lies inside the half-open billing window [1st, 1st of next month) of the month it measures.
+    """
 
     dates: list[date]
+    read_dates: list[date]
     kinds: list[tuple[str, ...]]  # per account: register kinds of its meter(s)
     values: list[FloatArray]  # per account: (len(dates), n_kinds); nan = no reading that day
     new_meter_from: IntArray  # per account: first date index read on the replacement meter, -1 = none
@@ -234,6 +240,7 @@ def generate_readings(
     new_from = np.full(n, -1, dtype=np.int64)
     readings = Readings(
         dates=dates,
+        read_dates=[d - timedelta(days=1) for d in dates],
         kinds=kinds_all,
         values=values_all,
         new_meter_from=new_from,

@@ -1,0 +1,160 @@
+"""`wattdesk demo`: a fresh embedded database with a synthetic county, billed for its latest month.
+
+The demo never touches the main database: it lives in ``<data dir>/demo/`` (SQLite file and interval
+files), which is deleted and rebuilt on every run. With WATTDESK_DATABASE_URL pointing at PostgreSQL the
+command refuses unless ``--force`` is given, in which case that database is flushed and used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+NAME = "demo"
+HELP = "build a fresh demo database: synthetic county (20,000 accounts, 13 months) + one billing run"
+NEEDS_DJANGO = False  # the database is chosen here, before Django is set up
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from wattdesk.interfaces.commands.synth import _month, _positive, _share
+
+    parser.add_argument("--accounts", type=_positive, default=20_000, help="accounts (default 20000)")
+    parser.add_argument("--months", type=_positive, default=13, help="months of readings (default 13)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--interval-share", type=_share, default=0.05, help="share with interval data (0.05)")
+    parser.add_argument(
+        "--end-month", type=_month, default=None, help="month to bill, YYYY-MM (default: last full)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="allow a PostgreSQL WATTDESK_DATABASE_URL (it is flushed!)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(os.environ.get("WATTDESK_DATA_DIR") or user_data_dir("wattdesk")).expanduser()
+
+
+def _choose_database(force: bool) -> tuple[str, Path | None]:
+    """Point the environment at the demo database before Django is set up; returns (where, demo dir)."""
+    from wattdesk.interfaces.cli import UserError
+
+    url = os.environ.get("WATTDESK_DATABASE_URL", "").strip()
+    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        if not force:
+            raise UserError(
+                "WATTDESK_DATABASE_URL points to PostgreSQL: the demo builds its own SQLite database; "
+                "unset the variable, or pass --force to flush and use that PostgreSQL database"
+            )
+        return url.split("@")[-1], None
+    demo_dir = _data_dir() / "demo"
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    demo_dir.mkdir(parents=True)
+    db = demo_dir / "wattdesk.db"
+    os.environ["WATTDESK_DATA_DIR"] = str(demo_dir)
+    os.environ["WATTDESK_DATABASE_URL"] = f"sqlite:///{db}"
+    return str(db), demo_dir
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from wattdesk.interfaces.cli import UserError, setup_django
+
+    console = Console()
+    where, demo_dir = _choose_database(args.force)
+    setup_django()
+
+    from django.core.management import call_command
+    from django.utils import timezone
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from wattdesk.application.billing_run import BillingInputError
+    from wattdesk.application.demo import run_demo
+    from wattdesk.application.synth import SynthError
+    from wattdesk.interfaces.commands.synth import last_full_month
+
+    console.print(f"[bold]WattDesk demo[/bold] database: {where}")
+    call_command("migrate", verbosity=0)
+    if demo_dir is None:
+        call_command("flush", interactive=False, verbosity=0)
+    now = timezone.now()
+    end_month: date = args.end_month or last_full_month(timezone.localdate(now))
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, disable=args.no_progress) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = run_demo(
+                accounts=args.accounts,
+                months=args.months,
+                seed=args.seed,
+                end_month=end_month,
+                run_at=now,
+                interval_share=args.interval_share,
+                progress=progress,
+                clock=timezone.now,
+            )
+        except (SynthError, BillingInputError) as exc:
+            raise UserError(str(exc)) from None
+    print_report(report, console)
+    if demo_dir is not None:
+        console.print(
+            f"\nExplore it: [bold]WATTDESK_DATA_DIR={demo_dir} wattdesk serve[/bold] "
+            f"(or any wattdesk command with that WATTDESK_DATA_DIR)"
+        )
+    return 0
+
+
+def print_report(report: Any, console: Any) -> None:
+    from rich.table import Table
+
+    c = report.county
+    console.print(
+        f"\n[bold]{c.accounts:,} accounts[/bold], readings {c.periods[0]} .. {c.periods[-1]} "
+        f"({c.readings:,} register readings, {c.interval_rows:,} interval rows), billed period "
+        f"[bold]{report.period}[/bold]"
+    )
+    bills = Table(title=f"Bills {report.period} (from the database)")
+    for col, just in (("class", "left"), ("bills", "right"), ("kWh", "right"), ("revenue (元)", "right")):
+        bills.add_column(col, justify=just)  # type: ignore[arg-type]
+    for line in report.by_class:
+        bills.add_row(line.customer_class, f"{line.bills:,}", f"{line.kwh:,.0f}", f"{line.revenue:,.2f}")
+    bills.add_row("[bold]total[/bold]", f"{report.bills:,}", f"{report.kwh:,.0f}", f"{report.revenue:,.2f}")
+    console.print(bills)
+    console.print(
+        f"bills held for review: [bold]{report.held:,}[/bold]; estimated reads: {report.run.estimated:,}; "
+        f"skipped: {dict(report.run.skipped) or 0}"
+    )
+    if report.held_reasons:
+        held = Table(title="Held bills by reason (top 10)")
+        held.add_column("reason")
+        held.add_column("bills", justify="right")
+        for reason, n in report.held_reasons:
+            held.add_row(reason[:100], f"{n:,}")
+        console.print(held)
+    exc = Table(title="Reading exceptions of the latest collection, by check")
+    for col in ("check", "severity", "found", "open"):
+        exc.add_column(col, justify="right" if col in ("found", "open") else "left")
+    for check, severity, n, still_open in report.exceptions_by_check:
+        exc.add_row(check, severity, f"{n:,}", f"{still_open:,}")
+    console.print(exc)
+    times = Table(title="Elapsed")
+    times.add_column("step")
+    times.add_column("seconds", justify="right")
+    for step, seconds in report.timings.items():
+        times.add_row(step, f"{seconds:.1f}")
+    console.print(times)
