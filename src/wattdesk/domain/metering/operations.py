@@ -99,10 +99,10 @@ class _Context:
         )
         for _, r in flat:
             reg = self.regs[r.register_id]
-            inst = self.installation(reg.meter_id, r.read_on)
-            if inst is None:
+            found = self.installation(reg.meter_id, r.read_on)
+            if found is None:
                 continue
-            self._add_history(inst, reg.kind, r.read_on, r.consumption)
+            self._add_history(found, reg.kind, r.read_on, r.consumption)
 
     def _add_history(
         self, inst: q.Installation, kind: str, read_on: date, consumption: Decimal | None
@@ -371,7 +371,7 @@ def _insert_readings(objs: Sequence[_Row | RegisterReading], *, batch_id: int | 
     ]
     with connection.cursor() as cur:
         for part in q.chunked(params, BULK_BATCH):
-            cur.executemany(sql, part)
+            cur.executemany(sql, part)  # type: ignore[arg-type]
 
 
 def _write_findings(
@@ -497,5 +497,5 @@ def record_interval_files(*, batch: ImportBatch, files: Sequence[Mapping[str, ob
     """Index rows for the interval data of one batch (one per meter)."""
     from wattdesk.domain.metering.models import IntervalFile
 
-    IntervalFile.objects.bulk_create([IntervalFile(batch=batch, **f) for f in files], batch_size=BULK_BATCH)  # type: ignore[arg-type]
+    IntervalFile.objects.bulk_create([IntervalFile(batch=batch, **f) for f in files], batch_size=BULK_BATCH)
     return len(files)

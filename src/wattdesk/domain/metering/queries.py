@@ -387,7 +387,12 @@ def load_intervals(*, start: datetime, end: datetime, meter_ids: Iterable[int] |
 
     Reads only the batch files that overlap the period (one file per import batch, predicate pushdown)."""
     files = interval_files(start=start, end=end, meter_ids=meter_ids)
-    schema = {"meter_id": pl.Int64, "timestamp": pl.Datetime("us"), "kwh": pl.Float64, "kvarh": pl.Float64}
+    schema: dict[str, pl.DataType] = {
+        "meter_id": pl.Int64(),
+        "timestamp": pl.Datetime("us"),
+        "kwh": pl.Float64(),
+        "kvarh": pl.Float64(),
+    }
     if not files:
         return pl.DataFrame(schema=schema)
     paths = sorted({str(p) for _, p in files})

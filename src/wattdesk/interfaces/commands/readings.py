@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from wattdesk.application.readings_import import ImportRejected, import_readings
+    from wattdesk.application.readings_import import import_readings
+    from wattdesk.application.tabular import ImportRejected
 
     path = Path(args.file)
     if not path.is_file():
