@@ -241,13 +241,13 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     monthly_kwh = np.zeros(n)
     vacant = np.zeros(n, dtype=bool)
 
-    # Residential: 5% vacant dwellings (空置房), the rest lognormal, median ~205 kWh/month, sigma 0.62;
+    # Residential: 5% vacant dwellings (空置房), the rest lognormal, median ~225 kWh/month, sigma 0.62;
     # elderly households use less, young families more.
     r_idx = np.flatnonzero(is_res)
     vac = rng.random(r_idx.size) < 0.05
     vacant[r_idx[vac]] = True
     age_factor = np.select([age[r_idx] >= 75, age[r_idx] >= 60, age[r_idx] < 40], [0.72, 0.88, 1.12], 1.0)
-    m_res = np.exp(rng.normal(np.log(205.0), 0.62, r_idx.size)) * age_factor
+    m_res = np.exp(rng.normal(np.log(225.0), 0.62, r_idx.size)) * age_factor
     m_res[vac] = np.exp(rng.normal(np.log(4.0), 0.8, int(vac.sum())))
     monthly_kwh[r_idx] = m_res
     cool = np.clip(rng.normal(0.20, 0.06, r_idx.size), 0.02, 0.36)
