@@ -247,29 +247,30 @@ class TestResume:
 
 @pytest.mark.django_db(transaction=True)
 class TestCrash:
-    def test_a_crash_after_the_first_batch_is_finished_by_the_next_run(
-        self, company: Company, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_a_crash_in_a_batch_is_finished_by_the_next_run(
+        self, company: Company, monkeypatch: pytest.MonkeyPatch, workers: int
     ) -> None:
+        # workers=2 forks worker processes on a file or server database (SQLite in memory: one connection)
         accounts = [residential_450(company) for _ in range(5)]
+        doomed = accounts[4].pk  # alone in the third batch of two
         real_write = uc._write_batch
-        calls = {"n": 0}
 
         def crashing_write(ctx: Any, batch: Any) -> None:
-            calls["n"] += 1
-            if calls["n"] == 3:
+            if any(row[0] == doomed for row in batch.bills):
                 raise RuntimeError("power cut in the machine room")
             real_write(ctx, batch)
 
         monkeypatch.setattr(uc, "_write_batch", crashing_write)
         with pytest.raises(RuntimeError, match="power cut"):
-            run(batch_size=2)
-        assert Bill.objects.count() == 4  # two whole batches committed, nothing of the third
+            run(batch_size=2, workers=workers)
+        assert Bill.objects.count() == 4  # the two other batches committed whole, nothing of the third
         assert BillLine.objects.count() == 4 * 3 and LedgerEntry.objects.count() == 4
         failed = BillingRun.objects.get()
         assert failed.status == "failed" and failed.counts["billed"] == 4
 
         monkeypatch.setattr(uc, "_write_batch", real_write)
-        again = run(batch_size=2)
+        again = run(batch_size=2, workers=workers)
         assert (again.billed, again.already_billed) == (1, 4)
         for acc in accounts:
             assert Bill.objects.filter(account=acc, period=PERIOD).count() == 1

@@ -19,16 +19,21 @@ The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 import re
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 
 from wattdesk.application.billing import bulk, fetch
@@ -237,8 +242,22 @@ def run_billing(
     hold_policy: HoldPolicy = DEFAULT_HOLD_POLICY,
     progress: ProgressCallback | None = None,
     clock: Callable[[], datetime] | None = None,
+    pipeline: bool = True,
+    workers: int | None = None,
 ) -> RunResult:
-    """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent)."""
+    """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent).
+
+    Parallelism (results are identical either way; every batch is one transaction):
+
+    * ``workers`` > 1: batches are prepared and written by that many forked worker processes, each with
+      its own database connection (default: the number of CPUs, at most 4);
+    * ``workers`` = 1 and ``pipeline``: each batch is written on a second thread (its own connection) while
+      the next one is fetched and rated.
+
+    Both are switched off (one connection, synchronous) when the caller already holds a transaction, since
+    the batches must then join it, and for an in-memory SQLite database, which other connections cannot
+    share safely.
+    """
     year, month = parse_period(period)
     if batch_size < 1:
         raise BillingInputError("batch size must be at least 1")
@@ -267,23 +286,30 @@ def run_billing(
         blocked=fetch.blocked_accounts(period=period, month_start=month_start, latest_end=latest_end),
     )
     totals = _Batch()
-    n_batches = 0
-    done = 0
     if progress:
         progress(0, len(ids))
-    try:
-        for i in range(0, len(ids), batch_size):
-            part = ids[i : i + batch_size]
-            batch = _prepare_batch(ctx, part)
-            _write_batch(ctx, batch)
-            _merge(totals, batch)
-            n_batches += 1
-            done += len(part)
-            if progress:
-                progress(done, len(ids))
-    except BaseException:
-        _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
-        raise
+    parallel = _can_write_in_background(True)
+    n_workers = (workers if workers is not None else min(os.cpu_count() or 1, 4)) if parallel else 1
+    if n_workers < 1:
+        raise BillingInputError("workers must be at least 1")
+    parts = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    if n_workers > 1 and len(parts) > 1:
+        try:
+            n_batches = _run_in_processes(ctx, parts, n_workers, totals, progress, len(ids))
+        except BaseException:
+            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            raise
+    else:
+        writer = _Writer(ctx, totals, len(ids), progress, threaded=parallel and pipeline)
+        try:
+            for part in parts:
+                writer.submit(_prepare_batch(ctx, part), len(part))
+            writer.close()
+        except BaseException:
+            writer.close(raise_error=False)  # a batch already handed over is finished (whole) or not at all
+            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            raise
+        n_batches = writer.batches
     elapsed = _finish_run(run, totals, len(ids), already, BillingRunStatus.FINISHED, clock, run_at, t0)
     return RunResult(
         run_id=run.pk,
@@ -302,6 +328,140 @@ def run_billing(
         elapsed_s=elapsed,
         batches=n_batches,
     )
+
+
+# --- worker processes ----------------------------------------------------------------------------------------
+
+_FORK_CTX: _Ctx | None = None  # the run's context, inherited by forked workers (never pickled)
+
+
+def _process_batch(account_ids: Sequence[int]) -> _Batch:
+    """Worker process: prepare and write one batch; return its counters (rows dropped to keep IPC small)."""
+    assert _FORK_CTX is not None
+    batch = _prepare_batch(_FORK_CTX, account_ids)
+    _write_batch(_FORK_CTX, batch)
+    batch.bills, batch.lines, batch.charges = [], [], []
+    return batch
+
+
+def _run_in_processes(
+    ctx: _Ctx,
+    parts: Sequence[Sequence[int]],
+    n_workers: int,
+    totals: _Batch,
+    progress: ProgressCallback | None,
+    n: int,
+) -> int:
+    """Hand batches to forked workers, at most two per worker in flight; merge what committed.
+
+    On the first failure no further batch is handed out; batches already running finish (each is whole
+    or nothing) and are counted, then the error is raised.
+    """
+    global _FORK_CTX
+    _FORK_CTX = ctx
+    connections.close_all()  # children must open their own connections, never share the parent's socket
+    done_accounts = 0
+    committed = 0
+    error: BaseException | None = None
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pending: dict[Future[_Batch], int] = {}
+        queue_ = list(reversed(parts))
+        while queue_ or pending:
+            while queue_ and error is None and len(pending) < 2 * n_workers:
+                part = queue_.pop()
+                pending[pool.submit(_process_batch, part)] = len(part)
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                size = pending.pop(fut)
+                exc = fut.exception()
+                if exc is not None:
+                    error = error or exc
+                    continue
+                _merge(totals, fut.result())
+                committed += 1
+                done_accounts += size
+                if progress:
+                    progress(done_accounts, n)
+            if error is not None:
+                queue_.clear()
+    except BaseException as exc:
+        error = error or exc
+        for fut in list(pending):
+            fut.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORK_CTX = None
+    if error is not None:
+        raise error
+    return committed
+
+
+def _can_write_in_background(pipeline: bool) -> bool:
+    if not pipeline or connection.in_atomic_block:
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+class _Writer:
+    """Writes prepared batches, one transaction each, on a background thread (or inline).
+
+    At most one batch waits while another is written, which bounds memory. ``totals`` only ever count
+    committed batches. An error in the writer stops the run at the next ``submit``.
+    """
+
+    def __init__(
+        self, ctx: _Ctx, totals: _Batch, n: int, progress: ProgressCallback | None, *, threaded: bool
+    ) -> None:
+        self.ctx, self.totals, self.n, self.progress = ctx, totals, n, progress
+        self.done = 0
+        self.batches = 0
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        if threaded:
+            self.queue: queue.Queue[tuple[_Batch, int] | None] = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._loop, name="billing-writer", daemon=True)
+            self.thread.start()
+
+    def _write(self, batch: _Batch, accounts: int) -> None:
+        _write_batch(self.ctx, batch)
+        _merge(self.totals, batch)
+        self.batches += 1
+        self.done += accounts
+        if self.progress:
+            self.progress(self.done, self.n)
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    return
+                if self.error is None:
+                    try:
+                        self._write(*item)
+                    except BaseException as exc:
+                        self.error = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    def submit(self, batch: _Batch, accounts: int) -> None:
+        if self.thread is None:
+            self._write(batch, accounts)
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put((batch, accounts))
+
+    def close(self, *, raise_error: bool = True) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        if raise_error and self.error is not None:
+            raise self.error
 
 
 def _merge(into: _Batch, b: _Batch) -> None:
