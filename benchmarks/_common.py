@@ -11,7 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
-URDB_DIR = Path(os.environ.get("WATTDESK_URDB_DIR", "/work/shared/data/urdb-tariffs"))
+URDB_DIR = Path(
+    os.environ.get("WATTDESK_URDB_DIR", Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "urdb-tariffs")
+)
 
 
 def machine() -> str:

@@ -18,11 +18,10 @@ from wattdesk.core.rating.determinants import monthly_determinants
 from wattdesk.core.rating.exact import rate_periods
 from wattdesk.core.urdb import tariff_from_urdb
 
-from .conftest import pysam_monthly_bills
+from .conftest import pysam_monthly_bills, timestamps
 
-TARIFFS = Path("/work/shared/data/urdb-tariffs")
-if not TARIFFS.is_dir():  # pragma: no cover - the fixtures live beside the checkout
-    TARIFFS = Path(__file__).resolve().parents[1] / "fixtures" / "urdb-tariffs"
+# A committed copy of shared/data/urdb-tariffs (16 real URDB v8 records; SOURCES.md says where each is from).
+TARIFFS = Path(__file__).resolve().parents[1] / "fixtures" / "urdb-tariffs"
 FILES = sorted(TARIFFS.glob("*.json"))
 Loads = dict[str, tuple[npt.NDArray[np.datetime64], npt.NDArray[np.float64], int]]
 
@@ -97,3 +96,17 @@ def test_quote_cli_json_matches_pysam(tmp_path: Path, loads: Loads) -> None:
     for p in bill["periods"]:
         assert Decimal(p["total"]) == sum(Decimal(ln["amount"]) for ln in p["lines"])
     assert Decimal(bill["total"]) == sum(Decimal(p["total"]) for p in bill["periods"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_unrounded_fifteen_minute_load_matches_pysam(path: Path) -> None:
+    """Interval values with full float precision (as a meter-data export or another program writes them):
+    our 0.0001 quantization of kWh and of kW must stay inside PySAM's 0.01 on every month."""
+    rng = np.random.default_rng(2029)
+    ts = timestamps(4)
+    hour = (np.arange(ts.size) / 4) % 24
+    kwh = (60 + 200 * ((hour >= 8) & (hour < 20)) + rng.gamma(2.0, 15.0, ts.size)) / 4 / 3.0
+    record = json.loads(path.read_text())
+    expected = pysam_monthly_bills(record, kwh * 4)
+    got = np.array([float(x) for x in ours(record, ts, kwh)])
+    assert np.max(np.abs(got - expected)) <= 0.01, (got - expected).round(4)

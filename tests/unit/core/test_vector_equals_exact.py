@@ -31,7 +31,7 @@ from wattdesk.core.rating.vector import (
 from wattdesk.core.tariff import Tariff, parse_tariff
 from wattdesk.core.urdb import tariff_from_urdb
 
-URDB_DIR = Path("/work/shared/data/urdb-tariffs")
+URDB_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "urdb-tariffs"
 if not URDB_DIR.is_dir():  # the fixtures may also be vendored next to the tests
     URDB_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "urdb-tariffs"
 

@@ -92,7 +92,10 @@ def monthly_determinants(
     shape = detect_step(timestamps=ts)
     e = _to_units(kwh, "kwh")
     r = _to_units(kvarh, "kvarh") if kvarh is not None else None
-    kw = e * shape.steps_per_hour  # 0.0001 kW units
+    # Demand is the interval-average kW = kWh x steps per hour, taken from the unrounded interval value and
+    # then rounded to 0.0001 kW (not 4 x the rounded kWh, which would carry 4x the rounding error into the
+    # demand charge). x steps_per_hour (1, 2 or 4) is exact in binary floating point.
+    kw = np.rint(np.asarray(kwh, dtype=np.float64) * SCALE * shape.steps_per_hour).astype(np.int64)
     sem: Semantics = semantics or tariff.calendar.semantics
     days = ts.astype("datetime64[D]")
     hours = ((ts - days).astype(np.int64) // 60).astype(np.int64)

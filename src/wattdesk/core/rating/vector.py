@@ -879,7 +879,7 @@ def monthly_columns_from_load(
     ``year``-01-01 00:00 local, the whole calendar year). Rows are account-major: row ``12 * a + m`` is
     month ``m + 1`` of account ``a``. Same quantization and results as
     ``core.rating.determinants.monthly_determinants`` for each account: every step is rounded half-even to
-    0.0001 kWh (``np.rint``), kW = kWh units x steps per hour, sums and maxima are exact (integer-valued
+    0.0001 kWh (``np.rint``), kW = rint(kWh x 1e4 x steps per hour), sums and maxima are exact (integer-valued
     float64 below 2**53, i.e. below 9e11 kWh per month and period).
 
     Vectorised per block of ``chunk_rows`` accounts: energy per (month, period) is one small matrix product
@@ -916,10 +916,15 @@ def monthly_columns_from_load(
     # One reusable block buffer: fresh multi-MB temporaries per block cost more in page faults than the work.
     buf = np.empty((min(chunk_rows, max(n_acc, 1)), n_steps), dtype=np.float64)
     rbuf = np.empty_like(buf) if kvarh is not None else None
+    # Maxima are taken on the unrounded values (rint is monotone, so max then rint == rint then max) and
+    # demand is rint(kWh x SCALE x steps_per_hour), as in determinants.py.
+    rawbuf = np.empty_like(buf)
     for lo in range(0, n_acc, chunk_rows):
         hi = min(lo + chunk_rows, n_acc)
         units = buf[: hi - lo]
+        raw = rawbuf[: hi - lo]
         np.multiply(kwh[lo:hi], SCALE, out=units)
+        np.multiply(units, steps_per_hour, out=raw)
         np.rint(units, out=units)
         if not (units.min(initial=0.0) >= 0.0 and np.isfinite(units.max(initial=0.0))):
             raise RatingError(f"kwh must be finite and non-negative (accounts {lo}..{hi - 1})")
@@ -929,8 +934,8 @@ def monthly_columns_from_load(
             np.multiply(np.asarray(kvarh[lo:hi], dtype=np.float64), SCALE, out=rk)
             np.rint(rk, out=rk)
         for m, (a, b, present, indicator, dmasks) in enumerate(month_plans):
-            block = units[:, a:b]
-            e_out[lo:hi, m, present] = block @ indicator
+            e_out[lo:hi, m, present] = units[:, a:b] @ indicator
+            block = raw[:, a:b]
             if len(dmasks) > 1:
                 best = None
                 for p, mask in dmasks:
@@ -977,8 +982,8 @@ def monthly_columns_from_load(
         end=np.tile(ends, n_acc),
         kwh_by_period=e_units,
         kvarh=None if r_out is None else r_out.astype(np.int64).reshape(n),
-        max_kw=mx_out.astype(np.int64).reshape(n) * steps_per_hour,
-        max_kw_by_period=None if n_d == 0 else d_out.astype(np.int64).reshape(n, n_d) * steps_per_hour,
+        max_kw=np.rint(mx_out).astype(np.int64).reshape(n),
+        max_kw_by_period=None if n_d == 0 else np.rint(d_out).astype(np.int64).reshape(n, n_d),
         capacity_kva=per_account(capacity_kva),
         contract_kw=per_account(contract_kw),
         ytd_kwh_before=ytd,
