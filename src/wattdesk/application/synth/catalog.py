@@ -129,9 +129,10 @@ def load_catalog() -> dict[str, TariffEntry]:
     for key, (code, klass, fits) in WANTED.items():
         exact = [p for p in parsed if p[2].code == code]
         loose = [p for p in parsed if p[2].customer_class == klass and fits(p[2])]
-        pick = (exact or loose or [None])[0]
-        if pick is None:
+        candidates = exact or loose
+        if not candidates:
             raise CatalogError(f"no {klass} tariff for {key!r} in config/tariffs or synth/tariffs")
+        pick = candidates[0]
         out[key] = TariffEntry(key, pick[2], _jsonable(pick[1]), pick[0])
     return out
 

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -400,7 +401,7 @@ def _write_master_data(
 
     # --- tariffs -------------------------------------------------------------------------------------------
     have = set(TariffVersion.objects.values_list("code", "effective_from"))
-    tv_rows = []
+    tv_rows: list[tuple[Any, ...]] = []
     tv0 = w.first_id(TariffVersion)
     for entry in {e.code: e for e in catalog.values()}.values():
         t = entry.tariff
@@ -452,7 +453,7 @@ def _write_master_data(
         )
 
     return_ids_reg: list[tuple[int, ...]] = []
-    reg_rows = []
+    reg_rows: list[tuple[Any, ...]] = []
     next_reg = g0
     for i in range(n):
         kinds = readings.kinds[i]
@@ -484,7 +485,7 @@ def _write_master_data(
     w.insert(Meter, ["id", "serial", "multiplier", "digits", "interval", "max_kw_physical"], meter_rows)
     w.insert(MeterRegister, ["id", "meter", "kind"], reg_rows)
 
-    inst_rows = []
+    inst_rows: list[tuple[Any, ...]] = []
     for i in range(n):
         installed = max(opened[i], date(2012, 1, 1) + timedelta(days=int(i * 7919 % 2900)))
         installed = min(installed, window_start - timedelta(days=1))
@@ -590,7 +591,8 @@ def _write_readings(
         r0 = w.first_id(RegisterReading)
         rows = list(_history_rows(pop=pop, readings=readings, ids=ids, upto=first_vee, batch0=b0))
         for row in rows:
-            rows_per_batch[row[5]] = rows_per_batch.get(row[5], 0) + 1
+            bid = cast(int, row[5])
+            rows_per_batch[bid] = rows_per_batch.get(bid, 0) + 1
         w.insert(
             RegisterReading,
             ["id", "register", "read_on", "value", "source", "status", "import_batch", "advance",

@@ -183,14 +183,14 @@ def generate_readings(
             members.size, months, p
         )
         e *= period_noise[members][:, :, None]
-        for j, a in enumerate(members):
+        for j, a in enumerate(members.tolist()):
             tou_energy[int(a)] = e[j]
 
     anomalies: list[Anomaly] = []
     everyone = np.arange(n, dtype=np.int64)
     # Spikes (the meter really advanced a lot: a leak, a new machine, theft stopped): x6-12 in one period.
     spike_acc = _pick(rng, everyone[~pop.vacant], ANOMALY_RATES["spike"] * n_err, n)
-    for a in spike_acc:
+    for a in spike_acc.tolist():
         k = int(rng.integers(first_err - 1, months))
         tou_energy[int(a)][k] *= rng.uniform(6.0, 12.0)
         anomalies.append(Anomaly(int(a), "spike", k + 1))
@@ -208,7 +208,7 @@ def generate_readings(
     roll_pool = np.array([a for a in everyone if a not in taken and not interval[a]], dtype=np.int64)
     roll_acc = _pick(rng, roll_pool, ANOMALY_RATES["rollover"], n)
     advance_window = energy.sum(axis=1) / mult
-    for a in roll_acc:
+    for a in roll_acc.tolist():
         # start just below full scale so that the register wraps about half-way through the window
         start_total[a] = FULL_SCALE - advance_window[a] * rng.uniform(0.3, 0.7)
         taken.add(int(a))
@@ -258,7 +258,7 @@ def generate_readings(
         peak = np.maximum.reduceat(chunk.kwh, starts, axis=1)  # hourly kWh == mean kW of the hour
         factor = rng.uniform(1.04, 1.16, peak.shape)  # a 15-minute peak is above the hourly mean
         max_kw[chunk.accounts] = peak * factor
-    for a in np.flatnonzero(demand):
+    for a in np.flatnonzero(demand).tolist():
         r = kinds_all[a].index("max_demand")
         values_all[a][1:, r] = max_kw[a] / mult[a]
         values_all[a][0, r] = np.nan  # the opening read has no demand of its own
@@ -269,7 +269,7 @@ def generate_readings(
     )
     ex_acc = _pick(rng, ex_pool, ANOMALY_RATES["exchange"], n) if months >= 2 else np.empty(0, np.int64)
     exchanges: list[Exchange] = []
-    for a in ex_acc:
+    for a in ex_acc.tolist():
         taken.add(int(a))
         k = int(rng.integers(0, months))
         span = (dates[k + 1] - dates[k]).days
@@ -313,7 +313,7 @@ def generate_readings(
     for kind in ("zero", "negative"):
         acc = _pick(rng, err_pool, ANOMALY_RATES[kind] * n_err, n)
         err_pool = np.setdiff1d(err_pool, acc)
-        for a in acc:
+        for a in acc.tolist():
             j = int(rng.integers(first_err, months + 1))
             vals = values_all[a]
             cum = [i for i, kd in enumerate(kinds_all[a]) if kd != "max_demand"]
@@ -329,7 +329,7 @@ def generate_readings(
     # missing reads: the whole meter is missing on that date (collection failure)
     miss_pool = np.array([a for a in err_pool if a not in taken], dtype=np.int64)
     miss_acc = _pick(rng, miss_pool, ANOMALY_RATES["missing"] * n_err, n)
-    for a in miss_acc:
+    for a in miss_acc.tolist():
         j = int(rng.integers(first_err, months + 1))
         values_all[a][j, :] = np.nan
         anomalies.append(Anomaly(int(a), "missing", j))

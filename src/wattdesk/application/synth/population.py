@@ -145,14 +145,15 @@ def _choice_rows(rng: np.random.Generator, probs: FloatArray) -> IntArray:
     """One categorical draw per row of a (n, k) probability matrix."""
     cum = np.cumsum(probs, axis=1)
     cum /= cum[:, -1:]
-    u = rng.random(probs.shape[0])[:, None]
-    return (u > cum).sum(axis=1).astype(np.int64)
+    u = np.asarray(rng.random(probs.shape[0]))[:, None]
+    out: IntArray = (u > cum).sum(axis=1).astype(np.int64)
+    return out
 
 
 def _class_counts(n: int) -> IntArray:
     """Largest-remainder split of n accounts over CLASS_SHARES (exact, deterministic)."""
-    raw = np.array(CLASS_SHARES) * n
-    counts = np.floor(raw).astype(np.int64)
+    raw = np.array(CLASS_SHARES, dtype=np.float64) * n
+    counts: IntArray = np.floor(raw).astype(np.int64)
     rest = n - int(counts.sum())
     order = np.argsort(-(raw - counts), kind="stable")
     counts[order[:rest]] += 1
@@ -256,7 +257,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     shares[r_idx, COMPONENT_INDEX["res_cooling"]] = cool
     shares[r_idx, COMPONENT_INDEX["res_heating"]] = heat
     shares[r_idx, COMPONENT_INDEX["res_base"]] = 1.0 - cool - heat
-    for i in r_idx:
+    for i in r_idx.tolist():
         archetype[i] = "residential"
 
     # Commercial: lognormal, median 2,000 kWh/month, sigma 1.0 (a corner shop to a hotel).
@@ -267,7 +268,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     shares[c_idx, COMPONENT_INDEX["com_cooling"]] = ccool
     shares[c_idx, COMPONENT_INDEX["com_heating"]] = cheat
     shares[c_idx, COMPONENT_INDEX["com_base"]] = 1.0 - ccool - cheat
-    for i in c_idx:
+    for i in c_idx.tolist():
         archetype[i] = "commercial"
 
     # Large industry (大工业, >= 315 kVA): transformer size, utilisation hours, shift pattern. The load is
@@ -287,7 +288,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     cap_ind = np.maximum(cap_ind, sizes[np.clip(np.searchsorted(sizes, need_kva), 0, sizes.size - 1)])
     monthly_ind = np.minimum(monthly_ind, cap_ind * 0.85 * 0.9 / 1.2 / ptm * HOURS_PER_MONTH)
     monthly_kwh[i_idx] = monthly_ind
-    for j, i in enumerate(i_idx):
+    for j, i in enumerate(i_idx.tolist()):
         arch = ("industrial_1shift", "industrial_2shift", "industrial_3shift")[shift[j]]
         archetype[i] = arch
         shares[i, COMPONENT_INDEX[ARCHETYPES[arch][0]]] = 1.0 - standby[j]
@@ -299,7 +300,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     abase = np.clip(rng.normal(0.12, 0.05, a_idx.size), 0.03, 0.3)
     shares[a_idx, COMPONENT_INDEX["agr_base"]] = abase
     shares[a_idx, COMPONENT_INDEX["agr_irrigation"]] = 1.0 - abase
-    for i in a_idx:
+    for i in a_idx.tolist():
         archetype[i] = "agricultural"
 
     mean_kw = monthly_kwh / HOURS_PER_MONTH
@@ -335,7 +336,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     basic_method = [""] * n
     contract_kw = np.full(n, np.nan)
     by_demand = rng.random(i_idx.size) < 0.5
-    for j, i in enumerate(i_idx):
+    for j, i in enumerate(i_idx.tolist()):
         basic_method[i] = "demand" if by_demand[j] else "capacity"
     expected_peak = mean_kw[i_idx] * ptm * 1.1
     ck = np.clip(expected_peak * rng.uniform(0.85, 1.2, i_idx.size), 0.4 * cap_ind, cap_ind)
@@ -344,7 +345,7 @@ def draw_population(*, n: int, rng: np.random.Generator, reference_year: int) ->
     tariff_key = ["residential"] * n
     res_tou = is_res & ~vacant & (rng.random(n) < np.clip(0.18 + mean_kw * HOURS_PER_MONTH / 1500.0, 0, 0.7))
     for i in range(n):
-        c = cls[i]
+        c = int(cls[i])
         if c == RES:
             tariff_key[i] = "residential_tou" if res_tou[i] else "residential"
         elif c == COM:
@@ -412,7 +413,7 @@ def _identities(
     for i in range(n):
         town = TOWNSHIPS[region[i]][1]
         person = _SURNAMES[sur[i]] + _GIVEN[g1[i]] + (_GIVEN[g2[i]] if two[i] else "")
-        c = cls[i]
+        c = int(cls[i])
         if c == RES:
             name = person
         elif c == COM:

@@ -110,7 +110,8 @@ def temperature(axis: HourAxis, *, seed: int) -> FloatArray:
     seasonal = 17.0 - 12.2 * np.cos(2 * np.pi * (doy - 18.0) / 365.25)  # min mid-January, max mid-July
     diurnal = 4.0 * np.cos(2 * np.pi * (axis.hour_of_day - 14.0) / 24.0)  # warmest at 14:00
     days = axis.hours.astype("datetime64[D]").astype(np.int64)
-    return seasonal + diurnal + _daily_anomaly(seed)[(days - _ANOMALY_EPOCH) % _ANOMALY_DAYS]
+    out: FloatArray = seasonal + diurnal + _daily_anomaly(seed)[(days - _ANOMALY_EPOCH) % _ANOMALY_DAYS]
+    return out
 
 
 _ANOMALY_EPOCH = int(np.datetime64("2000-01-01", "D").astype(np.int64))
@@ -230,7 +231,10 @@ def components(axis: HourAxis, *, seed: int) -> FloatArray:
 def group_sums(values: FloatArray, groups: IntArray, n_groups: int) -> FloatArray:
     """Sum the last axis of `values` by group id (0..n_groups-1): shape values.shape[:-1] + (n_groups,)."""
     if values.ndim == 1:
-        return np.bincount(groups, weights=values, minlength=n_groups)[:n_groups]
+        sums: FloatArray = np.bincount(groups, weights=values, minlength=n_groups)[:n_groups].astype(
+            np.float64
+        )
+        return sums
     onehot = np.zeros((groups.shape[0], n_groups))
     onehot[np.arange(groups.shape[0]), groups] = 1.0
     return values @ onehot

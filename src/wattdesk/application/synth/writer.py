@@ -22,10 +22,16 @@ from django.db import connection, models
 SQLITE_MAX_VARIABLES = 32766
 
 
+def _pk_column(model: type[models.Model]) -> str:
+    pk = model._meta.pk
+    assert pk is not None and pk.column is not None
+    return str(pk.column)
+
+
 def first_id(model: type[models.Model]) -> int:
     """The first free primary key of `model`'s table (max + 1; SQLite also honours sqlite_sequence)."""
     table = model._meta.db_table
-    pk = model._meta.pk.column  # type: ignore[union-attr]
+    pk = _pk_column(model)
     qn = connection.ops.quote_name
     with connection.cursor() as cur:
         cur.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
@@ -45,7 +51,7 @@ def advance_sequence(model: type[models.Model]) -> None:
     if connection.vendor != "postgresql":
         return
     table = model._meta.db_table
-    pk = model._meta.pk.column  # type: ignore[union-attr]
+    pk = _pk_column(model)
     qn = connection.ops.quote_name
     with connection.cursor() as cur:
         cur.execute(
@@ -58,7 +64,7 @@ def insert(model: type[models.Model], field_names: Sequence[str], rows: Iterable
     """Insert rows (tuples in `field_names` order, in database form) into `model`'s table; returns the count."""
     table = model._meta.db_table
     qn = connection.ops.quote_name
-    cols = [model._meta.get_field(f).column for f in field_names]  # type: ignore[union-attr]
+    cols = [str(getattr(model._meta.get_field(f), "column", f)) for f in field_names]
     col_sql = ", ".join(qn(c) for c in cols)
     n = 0
     if connection.vendor == "postgresql":
