@@ -232,3 +232,37 @@ class TestSmallCounty:
         _county(accounts=20, interval_share=0.0)
         with pytest.raises(SynthError):
             _county(accounts=20, interval_share=0.0)
+
+
+@pytest.mark.django_db
+class TestDemo:
+    def test_bills_the_latest_month_and_reports_from_the_database(self, interval_dir: Path) -> None:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from wattdesk.application.demo import run_demo
+        from wattdesk.domain.billing.models import Bill
+
+        report = run_demo(
+            accounts=N,
+            months=MONTHS,
+            seed=SEED,
+            end_month=END,
+            run_at=datetime(2026, 4, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+        )
+        assert report.period == "2026-03"
+        live = Bill.objects.filter(period="2026-03").exclude(status="cancelled")
+        assert report.bills == live.count() == report.run.billed + report.run.held
+        assert report.bills + sum(report.run.skipped.values()) == N
+        assert report.held == live.filter(status="held").count()
+        assert {line.customer_class for line in report.by_class} == {
+            "residential",
+            "commercial",
+            "industrial",
+            "agricultural",
+        }
+        assert sum(line.bills for line in report.by_class) == report.bills
+        assert sum(line.revenue for line in report.by_class) == report.revenue > 0
+        assert report.kwh == sum(live.values_list("kwh", flat=True))
+        checks = {c for c, _, _, _ in report.exceptions_by_check}
+        assert "negative_advance" in checks
