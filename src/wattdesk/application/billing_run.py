@@ -44,7 +44,7 @@ from wattdesk.application.billing.determinants import (
     tier_year_start,
 )
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
-from wattdesk.core.rating import Determinants, Line, RatedBill, RatingError
+from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
@@ -189,6 +189,7 @@ class _Ctx:
     versions: dict[str, list[fetch.TariffVersionRow]]
     blocked: set[int]
     tariffs: dict[tuple[int, Decimal | None], Tariff | TariffError] = field(default_factory=dict)
+    memo: dict[tuple[int, Determinants], Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,7 +251,7 @@ def run_billing(
     Parallelism (results are identical either way; every batch is one transaction):
 
     * ``workers`` > 1: batches are prepared and written by that many forked worker processes, each with
-      its own database connection (default: the number of CPUs, at most 4);
+      its own database connection (default: :func:`default_workers`);
     * ``workers`` = 1 and ``pipeline``: each batch is written on a second thread (its own connection) while
       the next one is fetched and rated.
 
@@ -289,7 +290,9 @@ def run_billing(
     if progress:
         progress(0, len(ids))
     parallel = _can_write_in_background(True)
-    n_workers = (workers if workers is not None else min(os.cpu_count() or 1, 4)) if parallel else 1
+    if workers is None:
+        workers = default_workers()
+    n_workers = workers if parallel else 1
     if n_workers < 1:
         raise BillingInputError("workers must be at least 1")
     parts = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -397,6 +400,14 @@ def _run_in_processes(
     if error is not None:
         raise error
     return committed
+
+
+def default_workers() -> int:
+    """PostgreSQL: one process per CPU (at most 4). SQLite: 1 (one writer at a time; measured slower with
+    two processes on two cores, docs/performance.md) with the background writer thread."""
+    if connection.vendor == "postgresql":
+        return max(1, min(os.cpu_count() or 1, 4))
+    return 1
 
 
 def _can_write_in_background(pipeline: bool) -> bool:
@@ -598,7 +609,7 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         account_units[acc_id] = list(range(len(units), len(units) + len(dets)))
         units.extend((acc_id, t, d) for t, d in dets)
 
-    rated = _rate_units(units)
+    rated = _rate_units(ctx, units)
 
     for acc_id, idxs in account_units.items():
         rows = by_account[acc_id]
@@ -615,12 +626,12 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         seq = 0
         for i in idxs:
             bill = rated[i]
-            assert isinstance(bill, RatedBill)
-            kwh += units[i][2].kwh
+            assert isinstance(bill, _Rated)
+            kwh += bill.kwh
             total += bill.total
-            for ln in bill.lines:
+            for row in bill.rows:
                 seq += 1
-                lines.append(_line_row(seq, ln))
+                lines.append((seq, *row))
         if acc_id in estimated:
             seq += 1
             lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
@@ -702,27 +713,46 @@ def _determinants(
     return tariff, det
 
 
-def _rate_units(units: Sequence[tuple[int, Tariff, Determinants]]) -> list[RatedBill | NotBillable]:
-    """Rate every (account, tariff, determinants) unit; grouped by tariff so the vector path can take a group."""
-    out: list[RatedBill | NotBillable] = [NotBillable("not_rated")] * len(units)
-    groups: dict[int, list[int]] = defaultdict(list)
-    tariffs: dict[int, Tariff] = {}
-    for i, (_acc, tariff, _det) in enumerate(units):
-        groups[id(tariff)].append(i)
-        tariffs[id(tariff)] = tariff
-    for key, idxs in groups.items():
-        tariff = tariffs[key]
-        for i in idxs:
+@dataclass(frozen=True, slots=True)
+class _Rated:
+    """A rated unit as the writer needs it: total, kWh and the line rows (without bill id and seq)."""
+
+    total: Decimal
+    kwh: Decimal
+    rows: tuple[tuple[Any, ...], ...]
+
+
+RATING_MEMO_LIMIT = 200_000
+
+
+def _rate_units(ctx: _Ctx, units: Sequence[tuple[int, Tariff, Determinants]]) -> list[_Rated | NotBillable]:
+    """Rate every (account, tariff, determinants) unit with the exact path.
+
+    Rating is pure, so equal determinants on the same tariff give the same bill: results are memoised per
+    run (bounded), which pays off on real data where many households read the same whole-kWh usage.
+    The vector path (core.rating.vector) equals the exact path to the fen but returns only line codes and
+    amounts; a bill line also needs its quantity, unit price and description, so the run rates exactly.
+    """
+    out: list[_Rated | NotBillable] = []
+    memo = ctx.memo
+    for _acc, tariff, det in units:
+        key = (id(tariff), det)
+        hit = memo.get(key)
+        if hit is None:
             try:
-                out[i] = rate_exact(tariff=tariff, det=units[i][2])
+                bill = rate_exact(tariff=tariff, det=det)
+                hit = _Rated(bill.total, det.kwh, tuple(_line_row(ln) for ln in bill.lines))
             except RatingError as exc:
-                out[i] = NotBillable("rating_error", str(exc))
+                hit = NotBillable("rating_error", str(exc))
+            if len(memo) >= RATING_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = hit
+        out.append(hit)
     return out
 
 
-def _line_row(seq: int, ln: Line) -> tuple[Any, ...]:
+def _line_row(ln: Line) -> tuple[Any, ...]:
     return (
-        seq,
         ln.code[:64],
         ln.description[:200],
         ln.quantity.quantize(QTY_STEP, rounding=ROUND_HALF_UP),
