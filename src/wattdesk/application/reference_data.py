@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -81,6 +82,19 @@ def parse_holidays(doc: object, *, where: str = "config/holidays-cn.yaml") -> Ho
 def load_holidays() -> HolidayCalendar:
     """The public-holiday calendar shipped in config/holidays-cn.yaml (unverified data, see the file)."""
     return parse_holidays(yaml.safe_load(_config_text("holidays-cn.yaml")))
+
+
+def json_safe(value: Any) -> Any:
+    """A YAML document as JSON data: dates become ISO strings, Decimals strings, mappings dicts."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 @dataclass(frozen=True)

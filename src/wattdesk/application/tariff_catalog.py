@@ -6,31 +6,16 @@ versions are stored in one transaction: a bad file stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.reference_data import TariffDocument, read_tariff_documents
+from wattdesk.application.reference_data import TariffDocument, json_safe, read_tariff_documents
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.operations import Published, TariffConflict, publish_version
-
-
-def json_safe(value: Any) -> Any:
-    """A YAML document as JSON data: dates become ISO strings, Decimals strings, mappings dicts."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 def _effective_from(doc: TariffDocument, default: date | None) -> date:

@@ -1,30 +1,32 @@
 """Which tariff each synthetic customer is on, read from the example tariff documents.
 
-The documents are the project's example tariffs in ``wattdesk/config/tariffs/*.yaml`` (docs/tariffs.md);
-``synth/tariffs/*.yaml`` only fills a gap (a single-rate Zhejiang residential tariff). Each population
+The documents are the project's example tariffs in ``wattdesk/config/tariffs/*.yaml`` (docs/tariffs.md),
+read through ``application.reference_data``. Each population
 tariff key is matched to a preferred tariff code, else to the first document of the right customer class
 and shape, so renamed examples still work.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 
+from wattdesk.application.reference_data import (
+    example_tariff_paths,
+    json_safe,
+    load_holidays,
+    read_tariff_documents,
+)
 from wattdesk.application.synth.generator import TouTable
 from wattdesk.application.synth.profiles import HourAxis
-from wattdesk.core.calendar import HolidayCalendar, day_types
-from wattdesk.core.pf import PfTable, parse_pf_table
-from wattdesk.core.tariff import Tariff, parse_tariff
+from wattdesk.core.calendar import day_types
+from wattdesk.core.tariff import Tariff
 
 #: population tariff key -> (preferred code, customer class, predicate on the parsed tariff)
 WANTED: dict[str, tuple[str, str, Callable[[Tariff], bool]]] = {
@@ -76,81 +78,24 @@ class TariffEntry:
 
 
 @cache
-def pf_table() -> PfTable:
-    text = resources.files("wattdesk.config").joinpath("pf-adjustment.csv").read_text(encoding="utf-8")
-    return parse_pf_table(csv.DictReader(text.splitlines()))
-
-
-@cache
-def holiday_calendar() -> HolidayCalendar:
-    """config/holidays-cn.yaml (data marked unverified in the file) as a HolidayCalendar."""
-    doc = yaml.safe_load(resources.files("wattdesk.config").joinpath("holidays-cn.yaml").read_text("utf-8"))
-    holidays: set[date] = set()
-    workdays: set[date] = set()
-    for year in (doc or {}).get("years", {}).values():
-        for name, target in (("holidays", holidays), ("workdays", workdays)):
-            for item in (year or {}).get(name, []) or []:
-                text = str(item)
-                if ".." in text:
-                    lo, hi = (date.fromisoformat(x.strip()) for x in text.split(".."))
-                    d = lo
-                    while d <= hi:
-                        target.add(d)
-                        d = date.fromordinal(d.toordinal() + 1)
-                else:
-                    target.add(item if isinstance(item, date) else date.fromisoformat(text))
-    return HolidayCalendar(holidays=frozenset(holidays), workdays=frozenset(workdays))
-
-
-def _documents() -> list[tuple[str, Mapping[str, Any]]]:
-    out: list[tuple[str, Mapping[str, Any]]] = []
-    for package, folder in (("wattdesk.config", "tariffs"), ("wattdesk.application.synth", "tariffs")):
-        base = resources.files(package).joinpath(folder)
-        if not base.is_dir():
-            continue
-        for item in sorted(base.iterdir(), key=lambda p: p.name):
-            if not item.name.endswith((".yaml", ".yml")):
-                continue
-            for doc in yaml.safe_load_all(item.read_text(encoding="utf-8")):
-                docs = doc if isinstance(doc, list) else [doc]
-                out.extend((f"{package}:{folder}/{item.name}", d) for d in docs if isinstance(d, Mapping))
-    return out
-
-
-@cache
 def load_catalog() -> dict[str, TariffEntry]:
     """Population tariff key -> the tariff it is billed on. Raises CatalogError if a key has no tariff."""
-    parsed: list[tuple[str, Mapping[str, Any], Tariff]] = []
-    for source, doc in _documents():
-        if "code" not in doc or "energy" not in doc:
-            continue  # not a WattDesk document (e.g. a URDB record)
-        parsed.append((source, doc, parse_tariff(doc=doc, pf_table=pf_table())))
+    parsed: list[tuple[str, Mapping[str, Any], Tariff]] = [
+        (f"config/tariffs/{path.name}", d.document, d.tariff)
+        for path in example_tariff_paths()
+        for d in read_tariff_documents(path=path)
+        if d.kind == "wattdesk"
+    ]
     out: dict[str, TariffEntry] = {}
     for key, (code, klass, fits) in WANTED.items():
         exact = [p for p in parsed if p[2].code == code]
         loose = [p for p in parsed if p[2].customer_class == klass and fits(p[2])]
         candidates = exact or loose
         if not candidates:
-            raise CatalogError(f"no {klass} tariff for {key!r} in config/tariffs or synth/tariffs")
+            raise CatalogError(f"no {klass} tariff for {key!r} in config/tariffs")
         pick = candidates[0]
-        out[key] = TariffEntry(key, pick[2], _jsonable(pick[1]), pick[0])
+        out[key] = TariffEntry(key, pick[2], json_safe(pick[1]), pick[0])
     return out
-
-
-def _jsonable(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The YAML document as JSON-compatible data (dates -> ISO strings) for TariffVersion.document."""
-
-    def conv(x: Any) -> Any:
-        if isinstance(x, Mapping):
-            return {str(k): conv(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [conv(v) for v in x]
-        if isinstance(x, date):
-            return x.isoformat()
-        return x
-
-    result: dict[str, Any] = conv(doc)
-    return result
 
 
 def day_type_function(catalog: Mapping[str, TariffEntry]) -> Callable[[HourAxis, str], npt.NDArray[np.int8]]:
@@ -166,7 +111,7 @@ def day_type_function(catalog: Mapping[str, TariffEntry]) -> Callable[[HourAxis,
                 days=days,
                 semantics=cal.semantics,
                 weekend_days=cal.weekend_days,
-                holidays=holiday_calendar() if cal.holidays else None,
+                holidays=load_holidays() if cal.holidays else None,
             )
             cache_[sig] = per_day[axis.day_index]
         return cache_[sig]
