@@ -238,24 +238,46 @@ def check_zero_consumption(
 
 
 def check_spike(
-    *, consumption: Decimal, history: Sequence[PeriodUsage], rules: VeeRules = DEFAULT_RULES
+    *,
+    consumption: Decimal,
+    history: Sequence[PeriodUsage],
+    rules: VeeRules = DEFAULT_RULES,
+    start: date | None = None,
+    end: date | None = None,
 ) -> Finding | None:
     """Consumption far above the service point's own history (电量突增).
 
     Flagged when there are at least `spike_min_history` past periods, consumption exceeds the floor, and
-    consumption > spike_factor x median of the latest `history_periods` periods.
+    consumption > spike_factor x the baseline. Without the period's dates the baseline is the median of the
+    latest `history_periods` periods. With them (``start``/``end``) usage is compared per day, so a reading
+    that spans a missed month is not a spike, and the baseline is the larger of the median daily use and the
+    daily use of the same period last year, so seasonal use (summer air conditioning, a critical-peak
+    register that only runs in summer) is not a spike either.
     """
-    recent = [h.kwh for h in history[-rules.history_periods :]]
-    if len(recent) < rules.spike_min_history or consumption <= rules.spike_floor_kwh:
+    window = list(history[-rules.history_periods :])
+    if len(window) < rules.spike_min_history or consumption <= rules.spike_floor_kwh:
         return None
-    median = statistics.median(recent)
-    limit = rules.spike_factor * median
+    days = (end - start).days if start is not None and end is not None else 0
+    if days <= 0 or any(h.days <= 0 for h in window):
+        median = statistics.median(h.kwh for h in window)
+        limit = rules.spike_factor * median
+        basis = f"median {median} of the latest {len(window)} periods"
+    else:
+        assert start is not None
+        daily = statistics.median(h.kwh / h.days for h in window)
+        basis = f"median {daily.quantize(Decimal('0.01'))} kWh/day of the latest {len(window)} periods"
+        last_year = [h for h in history if h.days > 0 and abs((start - h.start).days - 365) <= 15]
+        if last_year:
+            same = last_year[-1].kwh / last_year[-1].days
+            if same > daily:
+                daily = same
+                basis = f"{same.quantize(Decimal('0.01'))} kWh/day in the same period last year"
+        limit = rules.spike_factor * daily * days
     if consumption > limit:
         return Finding(
             Check.SPIKE,
             Severity.ERROR,
-            f"consumption {consumption} > {rules.spike_factor} x median {median} of the latest "
-            f"{len(recent)} periods",
+            f"consumption {consumption} > {rules.spike_factor} x {basis}",
         )
     return None
 
@@ -428,8 +450,17 @@ def validate_register(inp: RegisterCheckInput, rules: VeeRules = DEFAULT_RULES) 
     findings.extend(res.findings)
     if res.consumption is None or not res.ok:
         return RegisterCheckResult(res.advance, res.consumption, tuple(findings))
-    for check in (check_zero_consumption, check_spike):
-        f2 = check(consumption=res.consumption, history=inp.history, rules=rules)
+    period_start = inp.previous.read_on if inp.previous is not None else None
+    for f2 in (
+        check_zero_consumption(consumption=res.consumption, history=inp.history, rules=rules),
+        check_spike(
+            consumption=res.consumption,
+            history=inp.history,
+            rules=rules,
+            start=period_start,
+            end=inp.current.read_on,
+        ),
+    ):
         if f2 is not None:
             findings.append(f2)
     return RegisterCheckResult(res.advance, res.consumption, tuple(findings))
