@@ -123,7 +123,7 @@ class TestCycle:
         _small, medium, big = town
         assert main(["bill", "run", "--period", "2026-03"]) == 0
         out = capsys.readouterr().out
-        assert "billed now                    3  (held for review 1, estimated reads 0)" in out
+        assert "bills written                 3  (to issue 2, held for review 1)" in out
         assert (
             "amount                        2544.47" in out
         )  # 48.83 + 242.74 + (117.19 + 86.13 + 2600 x 0.7883 = 2049.58)
@@ -152,7 +152,7 @@ class TestCycle:
         )
         assert "reversal -242.74" in capsys.readouterr().out
         assert main(["bill", "run", "--period", "2026-03"]) == 0
-        assert "billed now                    1" in capsys.readouterr().out
+        assert "bills written                 1  (to issue 1, held for review 0)" in capsys.readouterr().out
         new = Bill.objects.get(account=medium, version=2)
         assert new.status == "draft" and new.total == D("242.74")
         assert sum(e.amount for e in LedgerEntry.objects.filter(account=medium)) == D("242.74")

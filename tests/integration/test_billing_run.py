@@ -287,7 +287,7 @@ class TestHoldsAndSkips:
         bill = Bill.objects.get(account=acc, period=PERIOD)
         assert bill.status == "held"
         assert bill.hold_reason == "high: total 242.74 > 3 x median 70.00 of 3 bills"
-        assert result.held == 1
+        assert (result.held, result.billed, result.bills) == (1, 0, 1)
         assert LedgerEntry.objects.get(account=acc).amount == D("242.74")  # posted, like every bill
 
     def test_holds_a_first_bill_above_the_class_limit(self, company: Company) -> None:
@@ -465,3 +465,79 @@ class TestUsageQuery:
         assert ours[ServicePoint.objects.get(account=accounts[2]).pk].kwh_by_kind == {
             "active_total": D("12.3456")
         }
+
+
+class TestEdges:
+    def test_an_account_with_two_service_points_gets_one_bill(self, company: Company) -> None:
+        acc = residential_450(company)
+        # a second service point of the same account, on the agricultural flat tariff (a pump house)
+        load_tariff("agricultural-flat")
+        sp = ServicePoint.objects.create(
+            number="SP-PUMP",
+            account=acc,
+            address="村口泵房",
+            region=company.region,
+            route=company.route,
+            capacity_kva=D(20),
+        )
+        TariffAssignment.objects.create(
+            service_point=sp, tariff_code="AGR-FLAT", effective_from=date(2024, 1, 1)
+        )
+        meter = Meter.objects.create(serial="M-PUMP")
+        MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2024, 1, 1))
+        reg = MeterRegister.objects.create(meter=meter, kind="active_total")
+        RegisterReading.objects.create(
+            register=reg, read_on=date(2026, 3, 20), value=D(100), advance=D(100), consumption=D(100)
+        )
+        run()
+        bill = Bill.objects.get(account=acc)
+        # 242.74 (household) + 100 x 0.465 = 46.50, reservoir fund 100 x 0.0062 = 0.62 (renewable exempt)
+        assert [(c, a) for c, _q, _r, a in lines(bill)] == [
+            ("energy.flat.t1", D("117.19")),
+            ("energy.flat.t2", D("86.13")),
+            ("energy.flat.t3", D("39.42")),
+            ("energy.flat", D("46.50")),
+            ("fund.reservoir", D("0.62")),
+        ]
+        assert (bill.total, bill.kwh) == (D("289.86"), D("550.0000"))
+        assert balance(acc) == D("289.86")
+
+    def test_a_zero_bill_posts_nothing_to_the_ledger(self, company: Company) -> None:
+        acc = company.account(usage={"active_total": "0"})
+        result = run()
+        bill = Bill.objects.get(account=acc)
+        assert (bill.total, bill.kwh, lines(bill)) == (D("0.00"), D("0.0000"), [])
+        assert result.billed == 1
+        assert not LedgerEntry.objects.filter(account=acc).exists()
+
+    def test_the_billing_day_sets_the_accounts_period(self, company: Company) -> None:
+        # billing day 20: period 2026-03 is [03-20, 04-20); the reading of 03-25 is in it, not the one of 03-10
+        acc = company.account(usage={"active_total": "100"}, read_on=date(2026, 3, 25))
+        Account.objects.filter(pk=acc.pk).update(billing_day=20)
+        early = company.account(usage={"active_total": "100"}, read_on=date(2026, 3, 10))
+        Account.objects.filter(pk=early.pk).update(billing_day=20)
+        result = run()
+        bill = Bill.objects.get(account=acc)
+        assert (bill.start, bill.end, bill.total) == (date(2026, 3, 20), date(2026, 4, 20), D("48.83"))
+        assert result.skipped == {"no_readings": 1}
+
+    def test_the_tariff_version_in_force_at_the_period_start_is_used(self, company: Company) -> None:
+        acc = residential_450(company)
+        old = TariffVersion.objects.get(code="BJ-RES-TIER")
+        TariffVersion.objects.filter(pk=old.pk).update(effective_to=date(2026, 3, 1))
+        doc = json.loads(json.dumps(old.document))
+        doc["effective_from"] = "2026-03-01"
+        doc["energy"]["periods"][0]["tiers"][0]["rate"] = 0.5
+        TariffVersion.objects.create(
+            code="BJ-RES-TIER", version="2", effective_from=date(2026, 3, 1), name="new", document=doc
+        )
+        run()
+        # 240 x 0.5 = 120.00 (new first tier) + 86.13 + 39.42
+        assert Bill.objects.get(account=acc).total == D("245.55")
+
+    def test_reports_progress_per_batch(self, company: Company) -> None:
+        for _ in range(3):
+            residential_450(company)
+        seen: list[tuple[int, int]] = []
+        run(batch_size=2, progress=lambda done, total: seen.append((done, total)))
+        assert seen == [(0, 3), (2, 3), (3, 3)]

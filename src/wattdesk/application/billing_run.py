@@ -88,8 +88,8 @@ class RunResult:
     status: str
     accounts: int  # accounts in scope without a live bill when the run started
     already_billed: int  # accounts in scope that had a live bill already (earlier run)
-    billed: int
-    held: int
+    billed: int  # bills written by this run that can be issued (status draft)
+    held: int  # bills written by this run and held for review; bills written = billed + held
     estimated: int
     skipped: Mapping[str, int]
     kwh: Decimal
@@ -97,6 +97,11 @@ class RunResult:
     revenue_by_class: Mapping[str, Decimal]
     elapsed_s: float
     batches: int
+
+    @property
+    def bills(self) -> int:
+        """Bills written by this run (draft + held)."""
+        return self.billed + self.held
 
 
 @dataclass(frozen=True)
@@ -661,8 +666,10 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         )
         out.lines.append(lines)
         out.charges.append((acc_id, total))
-        out.billed += 1
-        out.held += bool(reason)
+        if reason:
+            out.held += 1
+        else:
+            out.billed += 1
         out.estimated += acc_id in estimated
         out.kwh += kwh
         out.total += total

@@ -179,12 +179,13 @@ def _print_run(r: Any) -> None:
     print(f"billing run {r.run_id} for {r.period}{scope}: {r.status}")
     print(f"  accounts considered  {r.accounts:>10}")
     print(f"  already billed       {r.already_billed:>10}")
-    print(f"  billed now           {r.billed:>10}  (held for review {r.held}, estimated reads {r.estimated})")
+    print(f"  bills written        {r.bills:>10}  (to issue {r.billed}, held for review {r.held})")
+    print(f"  estimated reads      {r.estimated:>10}")
     for reason, n in sorted(r.skipped.items()):
         print(f"  skipped: {reason:<20} {n:>6}")
     print(f"  kWh                  {r.kwh:>16}")
     print(f"  amount               {r.total:>16}")
     for cls, amount in sorted(r.revenue_by_class.items()):
         print(f"    {cls:<18} {amount:>16}")
-    rate = r.billed / r.elapsed_s if r.elapsed_s > 0 else 0.0
+    rate = r.bills / r.elapsed_s if r.elapsed_s > 0 else 0.0
     print(f"  elapsed              {r.elapsed_s:>10.2f} s  ({rate:,.0f} bills/s)")
