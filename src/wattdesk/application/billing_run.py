@@ -209,7 +209,7 @@ class _Batch:
     estimated: int = 0
     kwh: Decimal = ZERO
     total: Decimal = ZERO
-    by_class: Counter[str] = field(default_factory=Counter)
+    by_class: defaultdict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     skipped: Counter[str] = field(default_factory=Counter)
     skip_examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -418,7 +418,10 @@ def default_workers() -> int:
 def _can_write_in_background(pipeline: bool) -> bool:
     if not pipeline or connection.in_atomic_block:
         return False
-    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+    in_memory = connection.vendor == "sqlite" and bool(
+        getattr(connection, "is_in_memory_db", lambda: False)()
+    )
+    return not in_memory
 
 
 class _Writer:
@@ -486,7 +489,8 @@ def _merge(into: _Batch, b: _Batch) -> None:
     into.estimated += b.estimated
     into.kwh += b.kwh
     into.total += b.total
-    into.by_class.update(b.by_class)
+    for cls, amount in b.by_class.items():
+        into.by_class[cls] += amount
     into.skipped.update(b.skipped)
     for reason, numbers in b.skip_examples.items():
         room = SKIP_EXAMPLES - len(into.skip_examples[reason])
@@ -781,7 +785,7 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
     """Write one batch in one transaction: bills, lines, ledger charges. All or nothing."""
     if not batch.bills:
         return
-    posted_at = ctx.run_at
+    posted_at: Any = ctx.run_at
     if connection.vendor == "sqlite":
         posted_at = connection.ops.adapt_datetimefield_value(posted_at)
     with transaction.atomic():

@@ -23,7 +23,15 @@ SQLITE_MAX_VARIABLES = 32766  # SQLITE_MAX_VARIABLE_NUMBER of SQLite >= 3.32
 
 def columns(model: type[models.Model], field_names: Sequence[str]) -> list[str]:
     """Database column names of ``field_names`` (``"bill"`` -> ``"bill_id"``)."""
-    return [model._meta.get_field(name).column for name in field_names]  # type: ignore[union-attr]
+    return [column(model, name) for name in field_names]
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """Database column of one field of ``model``."""
+    f = model._meta.get_field(name)
+    if not isinstance(f, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return str(f.column)
 
 
 def reserve_ids(model: type[models.Model], count: int) -> range:
@@ -37,7 +45,8 @@ def reserve_ids(model: type[models.Model], count: int) -> range:
     if count <= 0:
         return range(0)
     table = model._meta.db_table
-    pk = model._meta.pk.column  # type: ignore[union-attr]
+    assert model._meta.pk is not None
+    pk = str(model._meta.pk.column)
     qn = connection.ops.quote_name
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":

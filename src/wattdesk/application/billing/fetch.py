@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q
 
+from wattdesk.application.billing import bulk
 from wattdesk.core.pf import PfTable, parse_pf_table
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, Customer, ServicePoint
@@ -112,7 +113,7 @@ def _t(model: type[Model]) -> str:
 
 
 def _c(model: type[Model], name: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(name).column)  # type: ignore[union-attr]
+    return connection.ops.quote_name(bulk.column(model, name))
 
 
 def _sqlite() -> bool:
@@ -156,6 +157,10 @@ def _date(x: Any) -> date | None:
     return date.fromisoformat(str(x))
 
 
+def _day(x: Any) -> date:
+    return x if isinstance(x, date) else date.fromisoformat(str(x))
+
+
 @dataclass(frozen=True, slots=True)
 class SpRow:
     sp_id: int
@@ -184,7 +189,7 @@ def service_points(*, lo: int, hi: int) -> list[SpRow]:
     with connection.cursor() as cur:
         cur.execute(sql, [lo, hi])
         return [
-            SpRow(r[0], r[1], r[2], r[3], _date(r[4]), _date(r[5]), r[6], _qty(r[7]), _qty(r[8]), _qty(r[9]))
+            SpRow(r[0], r[1], r[2], r[3], _day(r[4]), _date(r[5]), r[6], _qty(r[7]), _qty(r[8]), _qty(r[9]))
             for r in cur.fetchall()
         ]
 
