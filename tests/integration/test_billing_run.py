@@ -541,3 +541,17 @@ class TestEdges:
         seen: list[tuple[int, int]] = []
         run(batch_size=2, progress=lambda done, total: seen.append((done, total)))
         assert seen == [(0, 3), (2, 3), (3, 3)]
+
+    def test_a_reading_left_in_exception_status_blocks_the_account(self, company: Company) -> None:
+        acc = company.account(
+            usage={"active_total": "100"}, read_on=date(2026, 2, 26)
+        )  # nothing billable in March
+        RegisterReading.objects.create(
+            register=MeterRegister.objects.get(meter__installations__service_point__account=acc),
+            read_on=date(2026, 3, 25),
+            value=D(900),
+            status="exception",
+        )
+        result = run()
+        assert result.skipped == {"reading_exception": 1}
+        assert not Bill.objects.exists()

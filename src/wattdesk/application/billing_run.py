@@ -20,6 +20,7 @@ The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import queue
 import re
@@ -352,6 +353,11 @@ def _process_batch(account_ids: Sequence[int]) -> _Batch:
     return batch
 
 
+def _worker_init() -> None:
+    """Close the worker's own connection when the worker process exits (multiprocessing finalizer)."""
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
 def _run_in_processes(
     ctx: _Ctx,
     parts: Sequence[Sequence[int]],
@@ -371,7 +377,9 @@ def _run_in_processes(
     done_accounts = 0
     committed = 0
     error: BaseException | None = None
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init
+    )
     try:
         pending: dict[Future[_Batch], int] = {}
         queue_ = list(reversed(parts))
@@ -586,7 +594,8 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         )
     latest_start = max((w[0] for w in windows.values()), default=date(ctx.year, ctx.month, 1))
     assigned = fetch.assignments(lo=lo, hi=hi, on_or_before=latest_start)
-    since = period_str(add_months(date(ctx.year, ctx.month, 1), -ctx.policy.max_history))
+    # 12 months back at least: the hold rule's history and the year to date of annual tiers
+    since = period_str(add_months(date(ctx.year, ctx.month, 1), -max(12, ctx.policy.max_history)))
     past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
     versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
 
@@ -690,10 +699,10 @@ def _determinants(
     assigned: Mapping[int, list[tuple[date, date | None, str]]],
     past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
 ) -> tuple[Tariff, Determinants]:
+    if u is not None and u.exceptions:
+        raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
     if u is None or not u.readings:
         raise NotBillable("no_readings", "no billable reading dated in the period")
-    if u.exceptions:
-        raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
     a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), start)
     if a is None:
         raise NotBillable("no_tariff", "no tariff assignment in force at the period start")
