@@ -166,3 +166,29 @@ def _due(days: int) -> date:
     from django.utils import timezone
 
     return timezone.localdate() + timedelta(days=days)
+
+
+class TestFailure:
+    def test_a_failed_run_says_so_in_one_line_and_exits_1(
+        self, town: list[Account], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from wattdesk.application import billing_run as uc
+
+        def broken(ctx: object, batch: object) -> None:
+            raise OSError("disk full")
+
+        monkeypatch.setattr(uc, "_write_batch", broken)
+        assert main(["bill", "run", "--period", "2026-03"]) == 1
+        err = one_line(capsys.readouterr().err)
+        assert "failed: OSError: disk full" in err and "run the same command again" in err
+        assert Bill.objects.count() == 0
+
+    def test_issue_by_route(self, town: list[Account], capsys: pytest.CaptureFixture[str]) -> None:
+        other = ReadingRoute.objects.create(code="RT02", name="二段", region=Region.objects.get())
+        household(9, "100", other)
+        assert main(["bill", "run", "--period", "2026-03", "--no-progress"]) == 0
+        capsys.readouterr()
+        assert main(["bill", "issue", "--period", "2026-03", "--route", "RT02"]) == 0
+        assert "issued 1 bill(s) for 2026-03, total 48.83" in capsys.readouterr().out
+        assert Bill.objects.filter(status="issued").count() == 1
+        assert main(["bill", "issue", "--period", "2026-03", "--route", "RT9"]) == 2

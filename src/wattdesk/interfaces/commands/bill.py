@@ -101,15 +101,27 @@ def run(args: argparse.Namespace) -> int:
         if args.bill_command == "run":
             if args.batch_size is not None and args.batch_size < 1:
                 raise UserError("--batch-size must be at least 1")
-            with _progress(not args.no_progress, f"billing {args.period}") as cb:
-                result = uc.run_billing(
-                    period=args.period,
-                    route=args.route,
-                    run_at=timezone.now(),
-                    clock=timezone.now,
-                    progress=cb,
-                    **({"batch_size": args.batch_size} if args.batch_size else {}),
+            try:
+                with _progress(not args.no_progress, f"billing {args.period}") as cb:
+                    result = uc.run_billing(
+                        period=args.period,
+                        route=args.route,
+                        run_at=timezone.now(),
+                        clock=timezone.now,
+                        progress=cb,
+                        **({"batch_size": args.batch_size} if args.batch_size else {}),
+                    )
+            except uc.BillingInputError:
+                raise
+            except Exception as exc:
+                # Not bad input: say what happened and that nothing is half-written (each batch commits
+                # whole); the same command finishes the run.
+                print(
+                    f"wattdesk bill: billing run for {args.period} failed: {type(exc).__name__}: {exc}; "
+                    "committed batches are complete, run the same command again to finish",
+                    file=sys.stderr,
                 )
+                return 1
             _print_run(result)
             return 0
         if args.bill_command == "review":
