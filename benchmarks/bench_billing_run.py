@@ -199,14 +199,16 @@ def load_company(n: int, seed: int = 7) -> dict[str, float]:
             ("id", "service_point", "tariff_code", "effective_from"),
             ((i + 1, i + 1, MIX[k][2], opened) for i, k in enumerate(kind_of.tolist())),
         )
-        # registers + readings: opening read on 2026-02-01, the period's read on 2026-03-01
+        # registers + readings: an opening read on 2025-12-01, then one read on the 1st of each month up to the
+        # period's read of 2026-03-01 (four readings per register, so the period is a quarter of the table)
         base_kwh = rng.lognormal(mean=5.2, sigma=0.6, size=n)  # household median ~180 kWh
         scale = np.array([1, 1.3, 40, 20, 400])[kind_of]
         kwh = np.round(base_kwh * scale, 2)
         regs: list[tuple[Any, ...]] = []
         reads: list[tuple[Any, ...]] = []
         rid = 0
-        d0, d1 = date(2026, 2, 1), date(2026, 3, 1)
+        read_dates = (date(2025, 12, 1), date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1))
+        reading_id = 0
         shares_tou = {
             "active_critical": 0.1,
             "active_peak": 0.35,
@@ -229,8 +231,14 @@ def load_company(n: int, seed: int = 7) -> dict[str, float]:
                     c = (total * Decimal("0.6" if kind == "active_peak" else "0.4")).quantize(Decimal("0.01"))
                 else:
                     c = (total * Decimal(str(shares_tou[kind]))).quantize(Decimal("0.01"))
-                reads.append((2 * rid - 1, rid, d0, Decimal(1000), "actual", "valid", "", None, None))
-                reads.append((2 * rid, rid, d1, Decimal(1000) + c, "actual", "valid", "", c, c))
+                value = Decimal(1000)
+                for j, d in enumerate(read_dates):
+                    reading_id += 1
+                    if j == 0:
+                        reads.append((reading_id, rid, d, value, "actual", "valid", "", None, None))
+                        continue
+                    value = c if kind == "max_demand" else value + c  # demand is a per-period maximum
+                    reads.append((reading_id, rid, d, value, "actual", "valid", "", c, c))
         insert_rows(MeterRegister, ("id", "meter", "kind"), regs)
         insert_rows(
             RegisterReading,

@@ -233,53 +233,111 @@ def usage(*, lo: int, hi: int, start: date, end: date) -> dict[int, Usage]:
     installation covering the reading date; consumption summed per register kind, maximum demand = the
     largest reading; readings in status ``exception`` counted. One grouped query plus one count.
     """
-    rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
-    cons = f"rr.{_c(rr, 'consumption')}"
-    joins = (
-        f"FROM {_t(rr)} rr JOIN {_t(reg)} r ON r.id = rr.{_c(rr, 'register')} "
-        f"JOIN {_t(inst)} i ON i.{_c(inst, 'meter')} = r.{_c(reg, 'meter')} "
-        f"AND i.{_c(inst, 'installed_on')} <= rr.{_c(rr, 'read_on')} "
-        f"AND (i.{_c(inst, 'removed_on')} IS NULL OR i.{_c(inst, 'removed_on')} >= rr.{_c(rr, 'read_on')}) "
-        f"JOIN {_t(sp)} sp ON sp.id = i.{_c(inst, 'service_point')} "
-        f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s "
-        f"AND rr.{_c(rr, 'read_on')} >= %s AND rr.{_c(rr, 'read_on')} < %s "
-    )
-    params = [lo, hi, connection.ops.adapt_datefield_value(start), connection.ops.adapt_datefield_value(end)]
-    sql = (
-        f"SELECT sp.id, sp.{_c(sp, 'account')}, r.{_c(reg, 'kind')}, {_qty_sum(cons)}, MAX({cons}), COUNT(*), "
-        f"SUM(CASE WHEN rr.{_c(rr, 'source')} = %s THEN 1 ELSE 0 END) "
-        + joins
-        + f"AND rr.{_c(rr, 'status')} IN (%s, %s) AND {cons} IS NOT NULL "
-        f"GROUP BY sp.id, sp.{_c(sp, 'account')}, r.{_c(reg, 'kind')}"
-    )
     billable = [str(s) for s in BILLABLE_STATUSES]
+    est = str(ReadingSource.ESTIMATED)
+    sql, params = _usage_sql(
+        select=_qty_sum("{c}") + ", MAX({c}), COUNT(*), SUM(CASE WHEN {s} = %s THEN 1 ELSE 0 END)",
+        select_params=[est],
+        reading_filter="rr.{status} IN (%s, %s) AND rr.{consumption} IS NOT NULL",
+        filter_params=billable,
+        by_kind=True,
+        lo=lo,
+        hi=hi,
+        start=start,
+        end=end,
+    )
+    exc_sql, exc_params = _usage_sql(
+        select="COUNT(*)",
+        select_params=[],
+        reading_filter="rr.{status} = %s",
+        filter_params=[str(ReadingStatus.EXCEPTION)],
+        by_kind=False,
+        lo=lo,
+        hi=hi,
+        start=start,
+        end=end,
+    )
     out: dict[int, Usage] = {}
     with connection.cursor() as cur:
-        cur.execute(sql, [str(ReadingSource.ESTIMATED), *params, *billable])
+        cur.execute(sql, params)
         for sp_id, acc, kind, total, peak, n, n_est in cur.fetchall():
             u = out.get(sp_id)
             if u is None:
                 u = out[sp_id] = Usage(sp_id, acc)
             if kind == RegisterKind.MAX_DEMAND:
                 u.max_kw = _qty(peak)
-            elif kind == "reactive":
+            elif kind == RegisterKind.REACTIVE:
                 u.kvarh = _qty_units(total)
             else:
                 u.kwh_by_kind[kind] = _qty_units(total)  # type: ignore[assignment]
             u.estimated = u.estimated or n_est > 0
             u.readings += n
-        cur.execute(
-            f"SELECT sp.id, sp.{_c(sp, 'account')}, COUNT(*) "
-            + joins
-            + f"AND rr.{_c(rr, 'status')} = %s GROUP BY sp.id, sp.{_c(sp, 'account')}",
-            [*params, str(ReadingStatus.EXCEPTION)],
-        )
+        cur.execute(exc_sql, exc_params)
         for sp_id, acc, n in cur.fetchall():
             u = out.get(sp_id)
             if u is None:
                 u = out[sp_id] = Usage(sp_id, acc)
             u.exceptions = n
     return out
+
+
+def _usage_sql(
+    *,
+    select: str,
+    select_params: list[Any],
+    reading_filter: str,
+    filter_params: list[Any],
+    by_kind: bool,
+    lo: int,
+    hi: int,
+    start: date,
+    end: date,
+) -> tuple[str, list[Any]]:
+    """SQL over the readings of the batch's registers, grouped by service point (and register kind).
+
+    Each reading is attributed through the installation covering its date. SQLite plans the plain join as
+    index lookups from the service points; PostgreSQL would hash-join whole tables for every batch, so
+    there the readings are reached per register with a LATERAL subquery on the (register, read_on) index
+    (``OFFSET 0`` keeps the planner from flattening it back into that hash join).
+    ``select`` names the reading's consumption ``{c}`` and source ``{s}``.
+    """
+    rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
+    names = {"status": _c(rr, "status"), "consumption": _c(rr, "consumption")}
+    rfilter = reading_filter.format(**names)
+    read_on = f"rr.{_c(rr, 'read_on')}"
+    d0, d1 = connection.ops.adapt_datefield_value(start), connection.ops.adapt_datefield_value(end)
+    covers = (
+        f"{read_on} >= i.{_c(inst, 'installed_on')} "
+        f"AND (i.{_c(inst, 'removed_on')} IS NULL OR {read_on} <= i.{_c(inst, 'removed_on')})"
+    )
+    group = f"sp.id, sp.{_c(sp, 'account')}" + (f", r.{_c(reg, 'kind')}" if by_kind else "")
+    pg = connection.vendor == "postgresql"
+    cols = (
+        {"c": "x.c", "s": "x.s"}
+        if pg
+        else {"c": f"rr.{_c(rr, 'consumption')}", "s": f"rr.{_c(rr, 'source')}"}
+    )
+    head = f"SELECT {group}, {select.format(**cols)} "
+    base = (
+        f"FROM {_t(sp)} sp JOIN {_t(inst)} i ON i.{_c(inst, 'service_point')} = sp.id "
+        f"JOIN {_t(reg)} r ON r.{_c(reg, 'meter')} = i.{_c(inst, 'meter')} "
+    )
+    if pg:
+        sql = (
+            head
+            + base
+            + f"CROSS JOIN LATERAL (SELECT rr.{_c(rr, 'consumption')} AS c, rr.{_c(rr, 'source')} AS s "
+            f"FROM {_t(rr)} rr WHERE rr.{_c(rr, 'register')} = r.id AND {read_on} >= %s AND {read_on} < %s "
+            f"AND {covers} AND {rfilter} OFFSET 0) x "
+            f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s GROUP BY {group}"
+        )
+        return sql, [*select_params, d0, d1, *filter_params, lo, hi]
+    sql = (
+        head + base + f"JOIN {_t(rr)} rr ON rr.{_c(rr, 'register')} = r.id AND {covers} "
+        f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s AND {read_on} >= %s AND {read_on} < %s "
+        f"AND {rfilter} GROUP BY {group}"
+    )
+    return sql, [*select_params, lo, hi, d0, d1, *filter_params]
 
 
 def history(
