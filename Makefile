@@ -54,7 +54,7 @@ lint: install-dev
 # the rest is (run `make typecheck MYPY_TARGETS=src` to see what is left).
 MYPY_TARGETS ?= src/wattdesk/core src/wattdesk/domain/fields.py src/wattdesk/domain/customers \
 	src/wattdesk/domain/tariffs src/wattdesk/domain/billing src/wattdesk/domain/ledger \
-	src/wattdesk/domain/metering src/wattdesk/interfaces src/wattdesk/application/errors.py \
+	src/wattdesk/domain/metering src/wattdesk/domain/access src/wattdesk/interfaces src/wattdesk/application/errors.py \
 	src/wattdesk/application/tabular.py src/wattdesk/application/reference_data.py \
 	src/wattdesk/application/quote.py src/wattdesk/application/tariff_catalog.py \
 	src/wattdesk/application/onboarding.py src/wattdesk/application/readings_import.py \

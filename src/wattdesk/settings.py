@@ -105,6 +105,10 @@ INSTALLED_APPS = [
     "wattdesk.domain.tariffs",
     "wattdesk.domain.billing",
     "wattdesk.domain.ledger",
+    "wattdesk.domain.access",
+    # interfaces
+    "django_htmx",
+    "wattdesk.interfaces.web",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +118,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # deny by default: every page needs a login (unless marked public) and a declared capability
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "wattdesk.interfaces.web.access.CapabilityMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,6 +139,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "wattdesk.interfaces.web.context_processors.shell",
             ],
         },
     },
@@ -195,6 +204,9 @@ USE_TZ = True
 
 # --- static files ---------------------------------------------------------------------------------------
 STATIC_URL = "static/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 STATIC_ROOT = WATTDESK_DATA_DIR / "static"
 
 # --- logging: warnings and above to stderr; the CLI prints its own results ---------------------------------

@@ -1,4 +1,5 @@
-"""URL routes: the Django admin (staff back office for master data) and language switching."""
+"""URL routes: the web back office and portal (wattdesk.interfaces.web), the Django admin for master data,
+language switching."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,4 +11,5 @@ admin.site.index_title = "主数据管理"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("wattdesk.interfaces.web.urls")),
 ]

@@ -1,0 +1,96 @@
+"""Roles (岗位) and what each may do: policy as data, read by every interface (web, portal, API).
+
+A role is a Django ``Group`` with one of the names below. A capability is a string that a view, an API
+endpoint or a nav entry requires; a user's capabilities are the union over their roles (superusers have all).
+Deny by default: a view that declares no capability is reachable by nobody but a superuser (see
+``wattdesk.interfaces.web.access``), and the permission-matrix test walks every URL for every role.
+
+What a user sees inside a capability is scoped separately (``queries.accounts_for``): meter readers and
+collectors see only their routes / regions, customers only their own accounts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ADMIN: Final = "admin"
+BILLING_CLERK: Final = "billing_clerk"  # 核算员
+METER_READER: Final = "meter_reader"  # 抄表员
+COLLECTOR: Final = "collector"  # 催费员
+CS_AGENT: Final = "cs_agent"  # 客服
+MARKETING_MANAGER: Final = "marketing_manager"  # 营销经理
+ANALYST: Final = "analyst"  # 分析员
+CUSTOMER: Final = "customer"  # 客户
+
+STAFF_ROLES: Final = (ADMIN, BILLING_CLERK, METER_READER, COLLECTOR, CS_AGENT, MARKETING_MANAGER, ANALYST)
+ROLES: Final = (*STAFF_ROLES, CUSTOMER)
+
+ROLE_LABELS: Final = {
+    ADMIN: "系统管理员 Administrator",
+    BILLING_CLERK: "核算员 Billing clerk",
+    METER_READER: "抄表员 Meter reader",
+    COLLECTOR: "催费员 Collector",
+    CS_AGENT: "客服 Customer-service agent",
+    MARKETING_MANAGER: "营销经理 Marketing manager",
+    ANALYST: "分析员 Analyst",
+    CUSTOMER: "客户 Customer",
+}
+
+# --- capabilities -------------------------------------------------------------------------------------
+DASHBOARD_VIEW: Final = "dashboard.view"
+CUSTOMERS_VIEW: Final = "customers.view"  # search, 360° page
+READINGS_VIEW: Final = "readings.view"
+READINGS_IMPORT: Final = "readings.import"
+BILLING_VIEW: Final = "billing.view"  # bills, runs, bill documents
+BILLING_RUN: Final = "billing.run"  # launch a billing run
+BILLING_REVIEW: Final = "billing.review"  # approve / hold / cancel-and-rebill, issue
+LEDGER_VIEW: Final = "ledger.view"
+TARIFFS_VIEW: Final = "tariffs.view"
+TARIFFS_EDIT: Final = "tariffs.edit"
+AUDIT_VIEW: Final = "audit.view"
+PORTAL_USE: Final = "portal.use"  # the customer self-service portal
+
+ALL_CAPABILITIES: Final = frozenset(
+    {
+        DASHBOARD_VIEW,
+        CUSTOMERS_VIEW,
+        READINGS_VIEW,
+        READINGS_IMPORT,
+        BILLING_VIEW,
+        BILLING_RUN,
+        BILLING_REVIEW,
+        LEDGER_VIEW,
+        TARIFFS_VIEW,
+        TARIFFS_EDIT,
+        AUDIT_VIEW,
+        PORTAL_USE,
+    }
+)
+
+CAPABILITIES: Final[dict[str, frozenset[str]]] = {
+    ADMIN: ALL_CAPABILITIES - {PORTAL_USE},
+    BILLING_CLERK: frozenset(
+        {
+            DASHBOARD_VIEW,
+            CUSTOMERS_VIEW,
+            READINGS_VIEW,
+            READINGS_IMPORT,
+            BILLING_VIEW,
+            BILLING_RUN,
+            BILLING_REVIEW,
+            LEDGER_VIEW,
+            TARIFFS_VIEW,
+        }
+    ),
+    METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
+    COLLECTOR: frozenset({CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW}),
+    CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
+    MARKETING_MANAGER: frozenset(
+        {DASHBOARD_VIEW, CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}
+    ),
+    ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
+    CUSTOMER: frozenset({PORTAL_USE}),
+}
+
+#: Roles whose data is limited to the regions / routes in their StaffScope (unless scope.all_regions).
+SCOPED_ROLES: Final = frozenset({METER_READER, COLLECTOR})
