@@ -14,7 +14,6 @@ from wattdesk.domain.access.queries import accounts_for, bills_for, capabilities
 from wattdesk.domain.customers.models import Account
 
 
-
 @pytest.mark.django_db
 class TestShell:
     def test_anonymous_is_sent_to_login(self) -> None:
