@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # Test runs keep their SQLite files / Parquet outputs out of the user's own data directory.
 TEST_DATA_DIR := $(CURDIR)/var/test-data
 
-.PHONY: help demo test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean
+.PHONY: help demo test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor
 
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -41,8 +41,16 @@ $(VENV)/.stamp-dev: requirements-dev.lock $(VENV)/.stamp-runtime
 	$(PIP) install -q -r requirements-dev.lock
 	touch $@
 
-install: $(VENV)/.stamp-runtime
-install-dev: $(VENV)/.stamp-dev
+# Front-end libraries served from our own static files (no CDN: utilities run on intranets): ECharts from npm,
+# pinned in package-lock.json; reinstalled only when node_modules is missing or older than the lock.
+node_modules/.stamp: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+vendor: node_modules/.stamp
+
+install: $(VENV)/.stamp-runtime vendor
+install-dev: $(VENV)/.stamp-dev vendor
 
 demo: install
 	$(VENV)/bin/wattdesk demo

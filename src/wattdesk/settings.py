@@ -208,6 +208,9 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 STATIC_ROOT = WATTDESK_DATA_DIR / "static"
+# Vendored front-end libraries installed by `make vendor` (npm, pinned in package-lock.json), served by WattDesk
+# itself: `{% static 'vendor/echarts/echarts.min.js' %}`.
+STATICFILES_DIRS = [("vendor/echarts", BASE_DIR.parent.parent / "node_modules" / "echarts" / "dist")]
 
 # --- logging: warnings and above to stderr; the CLI prints its own results ---------------------------------
 LOGGING = {
