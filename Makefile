@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # Test runs keep their SQLite files / Parquet outputs out of the user's own data directory.
 TEST_DATA_DIR := $(CURDIR)/var/test-data
 
-.PHONY: help demo test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor
+.PHONY: help demo test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor chromium
 
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -50,7 +50,20 @@ node_modules/.stamp: package-lock.json package.json
 vendor: node_modules/.stamp
 
 install: $(VENV)/.stamp-runtime vendor
-install-dev: $(VENV)/.stamp-dev vendor
+install-dev: $(VENV)/.stamp-dev vendor chromium
+
+# Browser tests (tests/browser, Playwright) drive the system Chromium; Playwright's own browser download is
+# never used. Installed through the system package manager when missing (sudo when not root), with a CJK font
+# so the journeys' screenshots show Chinese text rather than boxes.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]; then \
+		echo "chromium: installing Debian chromium + fonts-wqy-zenhei"; \
+		SUDO=""; if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-wqy-zenhei >/dev/null; \
+	fi
 
 demo: install
 	$(VENV)/bin/wattdesk demo
