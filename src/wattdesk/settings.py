@@ -53,6 +53,14 @@ WATTDESK_DATA_DIR.mkdir(parents=True, exist_ok=True)
 #: Parquet interval files (metering.IntervalFile.path is relative to this directory).
 WATTDESK_INTERVAL_DIR = WATTDESK_DATA_DIR / "intervals"
 
+# --- bill document (printed bill / PDF): issuer header and payment channels, per deployment ---------------
+WATTDESK_BILL_ISSUER = os.environ.get("WATTDESK_BILL_ISSUER", "").strip() or "WattDesk 示范供电公司"
+WATTDESK_BILL_HOTLINE = os.environ.get("WATTDESK_BILL_HOTLINE", "").strip() or "95598"
+#: 缴费渠道, separated by ';' in the environment variable
+WATTDESK_BILL_PAYMENT_CHANNELS = [
+    c.strip() for c in os.environ.get("WATTDESK_BILL_PAYMENT_CHANNELS", "").split(";") if c.strip()
+] or ["供电营业厅柜台", "网上国网 App", "银行代扣", "微信 / 支付宝生活缴费"]
+
 # --- security -------------------------------------------------------------------------------------------
 DEBUG = _env_bool("WATTDESK_DEBUG", default=False)
 
