@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,13 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = _env_list("WATTDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _env_list("WATTDESK_CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# CSRF_COOKIE_HTTPONLY stays False: HTMX sends the token from the template (hx-headers), not from the cookie.
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (self only) and Permissions-Policy: wattdesk.interfaces.web.security.
 #: Served over HTTPS (usually behind a reverse proxy that sets X-Forwarded-Proto): secure cookies, HSTS.
 WATTDESK_HTTPS = _env_bool("WATTDESK_HTTPS", default=False)
 if WATTDESK_HTTPS:
@@ -114,6 +121,10 @@ INSTALLED_APPS = [
     "wattdesk.domain.billing",
     "wattdesk.domain.ledger",
     "wattdesk.domain.access",
+    # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)
+    "auditlog",
+    "wattdesk.domain.auditing",
+    "axes",
     # interfaces
     "django_htmx",
     "wattdesk.interfaces.web",
@@ -121,17 +132,24 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "wattdesk.interfaces.web.security.SecurityHeadersMiddleware",
+    # static files with DEBUG off (`wattdesk serve` runs collectstatic into STATIC_ROOT)
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # audit entries get the logged-in actor and the client address (after AuthenticationMiddleware)
+    "wattdesk.domain.auditing.middleware.AuditMiddleware",
     # deny by default: every page needs a login (unless marked public) and a declared capability
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "wattdesk.interfaces.web.access.CapabilityMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # login lockout (django-axes): last, so it sees the failed logins of every view
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wattdesk.urls"
@@ -198,10 +216,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- auth -----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: a username locked out from an address is refused before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "wattdesk.interfaces.web.security.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("WATTDESK_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("WATTDESK_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/lockout.html"
+# Behind a reverse proxy (WATTDESK_HTTPS) the client address is the one the proxy appended.
+AXES_IPWARE_PROXY_COUNT = 1 if WATTDESK_HTTPS else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if WATTDESK_HTTPS else ["REMOTE_ADDR"]
+# Audit trail: JSON before/after values (a tariff document diffs leaf by leaf on the audit page).
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # --- i18n: the staff UI speaks Simplified Chinese by default, English available ---------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -216,6 +249,11 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 STATIC_ROOT = WATTDESK_DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 # Vendored front-end libraries installed by `make vendor` (npm, pinned in package-lock.json), served by WattDesk
 # itself: `{% static 'vendor/echarts/echarts.min.js' %}`.
 STATICFILES_DIRS = [("vendor/echarts", BASE_DIR.parent.parent / "node_modules" / "echarts" / "dist")]
