@@ -192,7 +192,7 @@ def change_rows(entry: LogEntry) -> list[ChangeRow]:
             objs = ", ".join(str(o) for o in pair.get("objects", []))
             rows.append(ChangeRow(field, "", f"{sign} {objs}"))
             continue
-        before, after = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
         before, after = _maybe_json(before), _maybe_json(after)
         if isinstance(before, dict | list) or isinstance(after, dict | list):
             leaves = list(_leaf_diff(before, after, field))

@@ -50,7 +50,11 @@ class SecurityHeadersMiddleware:
 
 class LockoutBackend(AxesStandaloneBackend):  # type: ignore[misc]
     def authenticate(
-        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         if request is None:
             return None  # no request, no client to lock out: let the next backend decide

@@ -4,23 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='BatchOperation',
+            name="BatchOperation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'batch operation',
-                'verbose_name_plural': 'batch operations',
-                'managed': False,
-                'default_permissions': (),
+                "verbose_name": "batch operation",
+                "verbose_name_plural": "batch operations",
+                "managed": False,
+                "default_permissions": (),
             },
         ),
     ]

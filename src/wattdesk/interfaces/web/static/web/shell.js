@@ -1,0 +1,15 @@
+// Behaviour of the shell (no inline handlers: the Content-Security-Policy allows scripts from 'self' only).
+//   <button data-toggle-nav>          toggles the sidebar on small screens (body.nav-open)
+//   <select data-autosubmit>          submits its form on change (language switch)
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-toggle-nav]");
+  if (button) {
+    document.body.classList.toggle("nav-open");
+  }
+});
+document.addEventListener("change", function (event) {
+  var field = event.target.closest("[data-autosubmit]");
+  if (field && field.form) {
+    field.form.submit();
+  }
+});
