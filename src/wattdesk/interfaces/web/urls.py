@@ -3,6 +3,7 @@
 from django.urls import path
 
 from wattdesk.interfaces.web import views
+from wattdesk.interfaces.web.pages import audit as audit_pages
 
 app_name = "web"
 
@@ -11,4 +12,6 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("health/", views.health, name="health"),
+    path("audit/", audit_pages.audit_list, name="audit"),
+    path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
 ]
