@@ -1,0 +1,66 @@
+"""Plain helpers of the browser journeys (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PASSWORD = "Test-pass-2026!"
+END_MONTH = date(2026, 10, 1)
+PERIOD = "2026-10"
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 900}}
+#: iPhone-size: the portal is designed at 375 px.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 375, "height": 812},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+    ),
+}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+
+TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str:
+    return os.environ.get("WATTDESK_CHROMIUM", "").strip() or "/usr/bin/chromium"
+
+
+def login(page: Any, username: str, password: str = PASSWORD) -> None:
+    page.goto("/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def url_or_xfail(name: str, *args: Any) -> str:
+    """The URL of a named route; while the page is still being built (no such route) the journey is an
+    xfail that names it, so the report lists what is missing instead of failing or hiding it."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        pytest.xfail(f"page {name} not built yet")

@@ -1,0 +1,163 @@
+"""Browser journeys: the real pages, served by pytest-django's ``live_server``, driven in Debian Chromium.
+
+    @pytest.mark.browser
+    def test_something(page_for, shot):
+        page = page_for("billing_clerk")            # logged in through the real login form
+        page.get_by_role("link", name="客户查询").click()
+        shot(page, "search")                        # test-artifacts/browser/<test>/search.png
+
+Chromium: ``$WATTDESK_CHROMIUM`` or ``/usr/bin/chromium`` (Debian's package; ``make install-dev`` and
+``.ci/run`` install it). Playwright's own browser download is never used. If the executable is missing the
+tests FAIL: CI must prove them.
+
+Data: ``live_server`` needs a transactional database, so ``company`` here builds the same small billed company
+as ``tests/functional/web/conftest.py`` inside each test (the tables are flushed after it).
+
+Why Playwright is started per test and not per session: Playwright's sync API keeps an asyncio loop
+"running" in the main thread from ``start()`` to ``stop()``. While it runs, Django refuses ORM calls in that
+thread (``SynchronousOnlyOperation``), ``asyncio.run`` fails, and so would every later test of the same xdist
+worker (and pytest-django's own flush). So each test starts Playwright and Chromium after its data is built
+and stops both before the database is flushed; a launch costs about half a second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    END_MONTH,
+    PASSWORD,
+    PERIOD,
+    TIMEOUT_MS,
+    VIEWPORTS,
+    chromium_path,
+    login,
+)
+
+from wattdesk.domain.access import roles
+
+
+@dataclass(frozen=True)
+class Company:
+    logins: dict[str, Any]
+    period: str
+
+
+@pytest.fixture
+def company(transactional_db: None, settings: Any) -> Company:
+    """The small billed company of tests/functional/web/conftest.py, built in a transactional test."""
+    from wattdesk.application.billing_run import run_billing
+    from wattdesk.application.synth import generate_county
+    from wattdesk.domain.access.operations import create_demo_users
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
+    run_billing(
+        period=PERIOD, run_at=datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), workers=1
+    )
+    logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
+    return Company(logins=logins, period=PERIOD)
+
+
+@dataclass
+class Observed:
+    """What one page did: every request URL, console errors and uncaught page errors."""
+
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def foreign_requests(self, base_url: str) -> list[str]:
+        return [u for u in self.requests if not (u.startswith(base_url) or u.startswith(("data:", "blob:")))]
+
+
+@dataclass
+class Browsing:
+    """Per-test Playwright handle; see the module docstring for why it is not session-scoped."""
+
+    base_url: str
+    browser: Any
+    observed: dict[int, Observed] = field(default_factory=dict)
+    contexts: list[Any] = field(default_factory=list)
+
+    def new_page(self, viewport: str | dict[str, Any] = "desktop", **context_options: Any) -> Any:
+        options = dict(VIEWPORTS[viewport] if isinstance(viewport, str) else viewport)
+        options.setdefault("locale", "zh-CN")
+        options.setdefault("timezone_id", "Asia/Shanghai")
+        options.setdefault("accept_downloads", True)
+        options.update(context_options)
+        context = self.browser.new_context(base_url=self.base_url, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        page = context.new_page()
+        seen = Observed()
+        self.observed[id(page)] = seen
+        page.on("request", lambda req: seen.requests.append(req.url))
+        page.on("console", lambda msg: seen.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: seen.page_errors.append(str(exc)))
+        return page
+
+    def seen(self, page: Any) -> Observed:
+        return self.observed[id(page)]
+
+
+@pytest.fixture
+def browsing(company: Company, live_server: Any) -> Iterator[Browsing]:
+    """Playwright + Chromium for this test, started after ``company`` and stopped before the flush."""
+    exe = chromium_path()
+    if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        pytest.fail(
+            f"Chromium not found at {exe}: install Debian's package (`make install-dev` or "
+            "`apt-get install chromium`) or set WATTDESK_CHROMIUM. Browser tests never skip.",
+            pytrace=False,
+        )
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            yield Browsing(base_url=live_server.url, browser=browser)
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def page_for(company: Company, browsing: Browsing) -> Callable[..., Any]:
+    """``page_for(role, viewport="desktop"|"phone"|{...})``: a page logged in as that role's demo user."""
+
+    def make(role: str, viewport: str | dict[str, Any] = "desktop") -> Any:
+        assert role in roles.ROLES, role
+        page = browsing.new_page(viewport)
+        login(page, company.logins[role].username)
+        page.wait_for_url(lambda url: "/login/" not in url)
+        return page
+
+    return make
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
+    """``shot(page, name)`` saves a full-page PNG to test-artifacts/browser/<test>/<name>.png."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+
+    def take(page: Any, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (re.sub(r"[^\w.-]+", "_", name) + ".png")
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
