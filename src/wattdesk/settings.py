@@ -128,6 +128,8 @@ INSTALLED_APPS = [
     # interfaces
     "django_htmx",
     "wattdesk.interfaces.web",
+    "ninja",  # serves Swagger UI for /api/docs from its own static files (no CDN)
+    "wattdesk.interfaces.api",
 ]
 
 MIDDLEWARE = [
