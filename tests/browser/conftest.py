@@ -15,9 +15,9 @@ as ``tests/functional/web/conftest.py`` inside each test (the tables are flushed
 
 Why Playwright is started per test and not per session: Playwright's sync API keeps an asyncio loop
 "running" in the main thread from ``start()`` to ``stop()``. While it runs, Django refuses ORM calls in that
-thread (``SynchronousOnlyOperation``), ``asyncio.run`` fails, and so would every later test of the same xdist
-worker (and pytest-django's own flush). So each test starts Playwright and Chromium after its data is built
-and stops both before the database is flushed; a launch costs about half a second.
+thread (``SynchronousOnlyOperation``), ``asyncio.run`` and ``async_to_sync`` fail, and so would every later test of
+the same xdist worker. So each test starts Playwright and Chromium after its data is built and stops both
+before the database is flushed; a launch costs about half a second.
 """
 
 from __future__ import annotations
@@ -112,8 +112,13 @@ class Browsing:
 
 
 @pytest.fixture
-def browsing(company: Company, live_server: Any) -> Iterator[Browsing]:
-    """Playwright + Chromium for this test, started after ``company`` and stopped before the flush."""
+def browsing(company: Company, live_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browsing]:
+    """Playwright + Chromium for this test, started after ``company`` and stopped before the flush.
+
+    While Playwright runs, its idle asyncio loop counts as "running" in this thread; the test's own ORM calls
+    are plain synchronous code all the same, so Django's async-safety check is lifted for this test only
+    (``monkeypatch`` puts the variable back at teardown, after Playwright has stopped)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     exe = chromium_path()
     if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
         pytest.fail(
