@@ -1,0 +1,128 @@
+"""Back office: reading import (抄表数据导入) with its validation report, and open reading exceptions (抄表异常).
+
+The upload is saved under ``WATTDESK_DATA_DIR/uploads`` with a generated name (a random prefix and the
+sanitised original name, so the batch keeps a recognisable file name) and handed to
+``application.readings_import.import_readings``; a rejected file lists every bad row and nothing is stored.
+Exceptions are those of ``domain.metering.queries.reading_exceptions`` on the meters the user may see
+(``meters_for``): a meter reader sees only their routes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from wattdesk.application.billing_run import PERIOD_RE, add_months, period_str
+from wattdesk.application.errors import InputError
+from wattdesk.application.readings_import import import_readings
+from wattdesk.application.tabular import ImportRejected
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import has_capability, meters_for
+from wattdesk.domain.metering.queries import chunked, reading_exceptions
+from wattdesk.interfaces.web import nav
+from wattdesk.interfaces.web.access import capability_required
+
+nav.register(
+    nav.NavItem(
+        section="staff", order=30, label=_("抄表数据"), url_name="web:readings",
+        capability=roles.READINGS_VIEW, icon="📟",
+    )
+)
+
+ALLOWED_SUFFIXES = (".csv", ".xlsx", ".parquet")
+DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_EXCEPTIONS_SHOWN = 500
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "WATTDESK_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+def uploads_dir() -> Path:
+    d = Path(settings.WATTDESK_DATA_DIR) / "uploads"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _save_upload(f: UploadedFile) -> Path:
+    original = Path(f.name or "upload")
+    suffix = original.suffix.lower()
+    stem = get_valid_filename(original.stem)[:60] if original.stem else "upload"
+    path = uploads_dir() / f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}-{stem}{suffix}"
+    with path.open("xb") as out:
+        for chunk in f.chunks():
+            out.write(chunk)
+    return path
+
+
+def _default_period() -> str:
+    today = timezone.localdate()
+    return period_str(add_months(today.replace(day=1), -1))
+
+
+def _scoped_exceptions(request: HttpRequest, period: str) -> list:  # type: ignore[type-arg]
+    rows = reading_exceptions(period=period)
+    allowed: set[str] = set()
+    for part in chunked(sorted({r.meter_serial for r in rows}), 2000):
+        allowed.update(meters_for(request.user).filter(serial__in=part).values_list("serial", flat=True))
+    return [r for r in rows if r.meter_serial in allowed]
+
+
+@capability_required(roles.READINGS_VIEW)
+@require_http_methods(["GET", "POST"])
+def readings(request: HttpRequest) -> HttpResponse:
+    period = request.GET.get("period", "").strip() or _default_period()
+    period_error = "" if PERIOD_RE.match(period) else _g("账期格式应为 YYYY-MM")
+    context: dict[str, object] = {
+        "period": period,
+        "period_error": period_error,
+        "can_import": has_capability(request.user, roles.READINGS_IMPORT),
+        "max_upload_mb": max_upload_bytes() // (1024 * 1024),
+        "allowed_suffixes": ", ".join(ALLOWED_SUFFIXES),
+    }
+    status = 200
+    if request.method == "POST":
+        if not context["can_import"]:
+            from wattdesk.interfaces.web.access import forbidden
+
+            return forbidden(request)
+        f = request.FILES.get("file")
+        if f is None:
+            context["upload_error"] = _g("请选择要导入的文件")
+            status = 400
+        elif Path(f.name or "").suffix.lower() not in ALLOWED_SUFFIXES:
+            context["upload_error"] = _g("只接受 %(types)s 文件") % {"types": ", ".join(ALLOWED_SUFFIXES)}
+            status = 400
+        elif f.size is None or f.size > max_upload_bytes():
+            context["upload_error"] = _g("文件超过 %(mb)s MB 上限") % {"mb": context["max_upload_mb"]}
+            status = 400
+        else:
+            path = _save_upload(f)
+            try:
+                result = import_readings(path=path, as_of=timezone.localdate(), imported_at=timezone.now())
+            except ImportRejected as exc:
+                context["rejected"] = exc
+                status = 422
+            except (InputError, ValueError) as exc:
+                context["upload_error"] = str(exc)
+                status = 400
+            else:
+                context["result"] = result
+                messages.success(request, result.message)
+    rows = _scoped_exceptions(request, period) if not period_error else []
+    context["exceptions"] = rows[:MAX_EXCEPTIONS_SHOWN]
+    context["exceptions_count"] = len(rows)
+    if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
+        return render(request, "web/readings/_exceptions.html", context)
+    return render(request, "web/readings/index.html", context, status=status)
