@@ -4,7 +4,10 @@ from django.urls import include, path
 
 from wattdesk.interfaces.web import views
 from wattdesk.interfaces.web.pages import audit as audit_pages
+from wattdesk.interfaces.web.pages import customers as customer_pages
+from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
+from wattdesk.interfaces.web.pages import tariffs as tariff_pages
 
 app_name = "web"
 
@@ -16,4 +19,14 @@ urlpatterns = [
     path("portal/", include(portal_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
+    path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
+    path("customers/", customer_pages.customer_search, name="customer_search"),
+    path("customers/<str:number>/", customer_pages.customer_detail, name="customer_detail"),
+    path(
+        "customers/<str:number>/bills/<int:bill_id>/lines/",
+        customer_pages.bill_lines,
+        name="customer_bill_lines",
+    ),
+    path("tariffs/", tariff_pages.tariff_list, name="tariff_list"),
+    path("tariffs/<str:code>/<str:effective_from>/", tariff_pages.tariff_detail, name="tariff_detail"),
 ]

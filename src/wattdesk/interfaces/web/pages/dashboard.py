@@ -1,0 +1,80 @@
+"""Back office: the dashboard (经营看板) of a billing period: KPI cards and ECharts charts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from wattdesk.application import dashboard as use_case
+from wattdesk.domain.access import roles
+from wattdesk.interfaces.web import nav
+from wattdesk.interfaces.web.access import capability_required
+
+nav.register(
+    nav.NavItem(
+        section="staff", order=10, label=_("经营看板"), url_name="web:dashboard",
+        capability=roles.DASHBOARD_VIEW, icon="📊",
+    )
+)
+
+PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
+    # Floats for plotting only; the tables and cards show the exact Decimal strings.
+    return json.dumps(
+        {
+            "title": {"text": title, "textStyle": {"fontSize": 14}},
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 24},
+            "grid": {"top": 60, "left": 50, "right": 50, "bottom": 30, "containLabel": True},
+            "xAxis": {"type": "category", "data": [s.label for s in slices]},
+            "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
+            "series": [
+                {"name": _g("售电量 kWh"), "type": "bar", "data": [float(s.kwh) for s in slices]},
+                {"name": _g("应收电费 元"), "type": "bar", "yAxisIndex": 1,
+                 "data": [float(s.revenue) for s in slices]},
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _trend(trend: tuple[use_case.PeriodTotals, ...]) -> str:
+    return json.dumps(
+        {
+            "title": {"text": _g("近12期趋势"), "textStyle": {"fontSize": 14}},
+            "tooltip": {"trigger": "axis"},
+            "legend": {"top": 24},
+            "grid": {"top": 60, "left": 50, "right": 50, "bottom": 30, "containLabel": True},
+            "xAxis": {"type": "category", "data": [t.period for t in trend]},
+            "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
+            "series": [
+                {"name": _g("售电量 kWh"), "type": "line", "data": [float(t.kwh) for t in trend]},
+                {"name": _g("应收电费 元"), "type": "line", "yAxisIndex": 1,
+                 "data": [float(t.revenue) for t in trend]},
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+@capability_required(roles.DASHBOARD_VIEW)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    period = request.GET.get("period") or None
+    if period is not None and not PERIOD_RE.match(period):
+        period = None
+    data = use_case.dashboard(period=period)
+    context: dict[str, Any] = {
+        "d": data,
+        "chart_class": _bar(_g("按用电类别"), data.by_class),
+        "chart_region": _bar(_g("按供电区域"), data.by_region),
+        "chart_trend": _trend(data.trend),
+    }
+    return render(request, "web/dashboard/dashboard.html", context)
