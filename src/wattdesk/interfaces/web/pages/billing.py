@@ -1,0 +1,303 @@
+"""Back office: billing runs (电费核算) with live progress, and held-bill review (异常账单审核).
+
+- ``/billing/runs/``: the runs, and a form to launch one (``billing.run``): POST starts
+  ``application.billing_jobs.start_billing_job`` and redirects to the job page, which polls its progress with
+  HTMX every second until the run has finished, then shows the run's summary.
+- ``/billing/review/``: held bills of a period (``list_held_bills``) with the account's previous bills;
+  approve (``approve_bill``), keep on hold (nothing changes), cancel (``cancel_bill``) and rerun the period
+  (accounts without a live bill are billed again as version + 1), issue the period (``issue_bills``).
+
+Every bill is fetched through ``bills_for(request.user)`` first (an id outside the scope is a 404); every
+money-changing action is one audit entry (``domain.audit.record_batch``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_POST
+
+from wattdesk.application import billing_jobs
+from wattdesk.application.billing_run import (
+    PERIOD_RE,
+    BillingInputError,
+    add_months,
+    approve_bill,
+    cancel_bill,
+    issue_bills,
+    list_held_bills,
+    period_str,
+)
+from wattdesk.domain import audit
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import bills_for, has_capability
+from wattdesk.domain.billing.models import BillingRun, BillStatus
+from wattdesk.interfaces.web import nav
+from wattdesk.interfaces.web.access import capability_required
+
+nav.register(
+    nav.NavItem(
+        section="staff", order=40, label=_("电费核算"), url_name="web:billing_runs",
+        capability=roles.BILLING_VIEW, icon="⚙️",
+    )
+)
+nav.register(
+    nav.NavItem(
+        section="staff", order=50, label=_("异常账单审核"), url_name="web:billing_review",
+        capability=roles.BILLING_REVIEW, icon="🔎",
+    )
+)
+
+HISTORY_PERIODS = 6
+
+
+def _default_period() -> str:
+    return period_str(add_months(timezone.localdate().replace(day=1), -1))
+
+
+def _period(raw: str | None) -> str:
+    p = (raw or "").strip()
+    return p if PERIOD_RE.match(p) else _default_period()
+
+
+def run_summary(run: BillingRun) -> dict[str, Any]:
+    """BillingRun.counts as the page shows it (Decimals from their strings)."""
+    c = run.counts or {}
+    return {
+        "accounts": c.get("accounts", 0),
+        "already_billed": c.get("already_billed", 0),
+        "billed": c.get("billed", 0),
+        "held": c.get("held", 0),
+        "estimated": c.get("estimated", 0),
+        "skipped": sorted((c.get("skipped") or {}).items()),
+        "skipped_examples": c.get("skipped_examples") or {},
+        "kwh": Decimal(c.get("kwh", "0")),
+        "total": Decimal(c.get("total", "0")),
+        "revenue_by_class": sorted((k, Decimal(v)) for k, v in (c.get("revenue_by_class") or {}).items()),
+        "elapsed_s": c.get("elapsed_s"),
+    }
+
+
+# --- runs ----------------------------------------------------------------------------------------------------
+
+
+@capability_required(roles.BILLING_VIEW)
+@require_GET
+def billing_runs(request: HttpRequest) -> HttpResponse:
+    page = Paginator(BillingRun.objects.select_related("route").order_by("-started_at", "-id"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "web/billing/runs.html",
+        {
+            "page": page,
+            "runs": [(r, run_summary(r)) for r in page.object_list],
+            "can_run": has_capability(request.user, roles.BILLING_RUN),
+            "default_period": _default_period(),
+        },
+    )
+
+
+@capability_required(roles.BILLING_RUN)
+@require_POST
+def billing_run_launch(request: HttpRequest) -> HttpResponse:
+    period = request.POST.get("period", "").strip()
+    route = request.POST.get("route", "").strip() or None
+    try:
+        job = billing_jobs.start_billing_job(
+            period=period,
+            route=route,
+            run_at=timezone.now(),
+            user=request.user.get_username(),
+            clock=timezone.now,
+            actor=request.user,
+        )
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:billing_runs")
+    messages.info(request, _g("已启动 %(period)s 核算") % {"period": period})
+    return redirect("web:billing_job", job_id=job.job_id)
+
+
+@capability_required(roles.BILLING_VIEW)
+@require_GET
+def billing_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = billing_jobs.job_state(job_id=job_id)
+    if job is None:
+        raise Http404("no such job")
+    run = BillingRun.objects.filter(pk=job.run_id).select_related("route").first() if job.run_id else None
+    context = {"job": job, "run": run, "summary": run_summary(run) if run and not job.live else None}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "web/billing/_job_progress.html", context)
+    return render(request, "web/billing/job.html", context)
+
+
+@capability_required(roles.BILLING_VIEW)
+@require_GET
+def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(BillingRun.objects.select_related("route"), pk=run_id)
+    return render(request, "web/billing/run.html", {"run": run, "summary": run_summary(run)})
+
+
+# --- held-bill review ------------------------------------------------------------------------------------------
+
+
+def _history(request: HttpRequest, account_numbers: list[str], period: str) -> dict[str, list[Any]]:
+    since = period_str(add_months(_first(period), -HISTORY_PERIODS))
+    out: dict[str, list[Any]] = defaultdict(list)
+    for number, p, total, kwh, status in (
+        bills_for(request.user)
+        .filter(account__number__in=account_numbers, period__gte=since, period__lt=period)
+        .exclude(status=BillStatus.CANCELLED)
+        .order_by("account__number", "-period")
+        .values_list("account__number", "period", "total", "kwh", "status")
+    ):
+        out[number].append({"period": p, "total": total, "kwh": kwh, "status": status})
+    return out
+
+
+def _first(period: str) -> Any:
+    from datetime import date
+
+    y, m = period.split("-")
+    return date(int(y), int(m), 1)
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_GET
+def billing_review(request: HttpRequest) -> HttpResponse:
+    period = _period(request.GET.get("period"))
+    held = list_held_bills(period=period)
+    visible = set(bills_for(request.user).filter(pk__in=[h.bill_id for h in held]).values_list("pk", flat=True))
+    held = [h for h in held if h.bill_id in visible]
+    history = _history(request, [h.account_number for h in held], period)
+    rows = [{"bill": h, "history": history.get(h.account_number, [])} for h in held]
+    rerun_account = request.GET.get("rerun", "")
+    return render(
+        request,
+        "web/billing/review.html",
+        {
+            "period": period,
+            "rows": rows,
+            "rerun_account": rerun_account,
+            "can_run": has_capability(request.user, roles.BILLING_RUN),
+            "draft_count": bills_for(request.user).filter(period=period, status=BillStatus.DRAFT).count(),
+        },
+    )
+
+
+def _review_url(period: str, **extra: str) -> str:
+    from urllib.parse import urlencode
+
+    return reverse("web:billing_review") + "?" + urlencode({"period": period, **extra})
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_POST
+def bill_approve(request: HttpRequest, bill_id: int) -> HttpResponse:
+    bill = get_object_or_404(bills_for(request.user), pk=bill_id)
+    try:
+        result = approve_bill(bill_id=bill.pk, approved_at=timezone.now())
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+    else:
+        audit.record_batch(
+            actor=request.user, action="bills.approve", object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
+            object_pk=bill.pk, changes={"status": (BillStatus.HELD, BillStatus.DRAFT), "total": str(result.total)},
+        )
+        messages.success(
+            request, _g("账单 %(id)s（户号 %(acct)s）已审核通过") % {"id": bill.pk, "acct": result.account_number}
+        )
+    return redirect(_review_url(bill.period))
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_POST
+def bill_keep(request: HttpRequest, bill_id: int) -> HttpResponse:
+    bill = get_object_or_404(bills_for(request.user), pk=bill_id)
+    note = request.POST.get("note", "").strip()[:300]
+    if note:
+        audit.record_batch(
+            actor=request.user, action="bills.keep_on_hold", object_repr=f"bill {bill.pk} {bill.period}",
+            object_pk=bill.pk, changes={"note": note},
+        )
+    messages.info(request, _g("账单 %(id)s 继续挂起，未作更改") % {"id": bill.pk})
+    return redirect(_review_url(bill.period))
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_POST
+def bill_cancel(request: HttpRequest, bill_id: int) -> HttpResponse:
+    bill = get_object_or_404(bills_for(request.user), pk=bill_id)
+    reason = request.POST.get("reason", "").strip()[:200]
+    try:
+        result = cancel_bill(bill_id=bill.pk, reason=reason, cancelled_at=timezone.now())
+    except BillingInputError as exc:
+        messages.error(request, _g("未作废: %(err)s") % {"err": exc})
+        return redirect(_review_url(bill.period))
+    audit.record_batch(
+        actor=request.user, action="bills.cancel", object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
+        object_pk=bill.pk,
+        changes={"status": (bill.status, BillStatus.CANCELLED), "reason": reason,
+                 "reversal": str(result.reversal_amount)},
+    )
+    messages.success(
+        request,
+        _g("账单 %(id)s 已作废，冲正 %(amt)s 元。可重新核算本期，为该户生成第 %(v)s 版账单。")
+        % {"id": bill.pk, "amt": result.reversal_amount, "v": result.version + 1},
+    )
+    return redirect(_review_url(bill.period, rerun=result.account_number))
+
+
+@capability_required(roles.BILLING_RUN)
+@require_POST
+def billing_rerun(request: HttpRequest) -> HttpResponse:
+    """Rerun the period: only accounts without a live bill (the cancelled ones) are billed again."""
+    period = request.POST.get("period", "").strip()
+    try:
+        job = billing_jobs.start_billing_job(
+            period=period, route=None, run_at=timezone.now(), user=request.user.get_username(),
+            clock=timezone.now, actor=request.user,
+        )
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+        return redirect(_review_url(_period(period)))
+    return redirect("web:billing_job", job_id=job.job_id)
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_POST
+def billing_issue(request: HttpRequest) -> HttpResponse:
+    period = request.POST.get("period", "").strip()
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _g("请勾选确认后再发行"))
+        return redirect(_review_url(_period(period)))
+    now = timezone.now()
+    try:
+        result = issue_bills(
+            period=period, issued_at=now, issued_on=timezone.localdate(), include_held_approved=True
+        )
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+        return redirect(_review_url(_period(period)))
+    audit.record_batch(
+        actor=request.user, action="bills.issue", object_repr=f"issue {period}", object_pk="",
+        changes={"issued": result.issued, "total": str(result.total), "due_on": result.due_on.isoformat()},
+    )
+    messages.success(
+        request,
+        _g("%(period)s 已发行 %(n)s 张账单，合计 %(total)s 元，缴费截止 %(due)s；仍有 %(held)s 张待审核")
+        % {"period": period, "n": result.issued, "total": result.total, "due": result.due_on, "held": result.still_held},
+    )
+    return redirect(_review_url(period))
