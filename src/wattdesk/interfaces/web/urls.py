@@ -4,9 +4,12 @@ from django.urls import include, path
 
 from wattdesk.interfaces.web import views
 from wattdesk.interfaces.web.pages import audit as audit_pages
+from wattdesk.interfaces.web.pages import billing as billing_pages
+from wattdesk.interfaces.web.pages import bills as bill_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
+from wattdesk.interfaces.web.pages import readings as readings_pages
 from wattdesk.interfaces.web.pages import tariffs as tariff_pages
 
 app_name = "web"
@@ -17,6 +20,9 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("health/", views.health, name="health"),
     path("portal/", include(portal_pages.urlpatterns)),
+    path("", include(readings_pages.urlpatterns)),
+    path("", include(billing_pages.urlpatterns)),
+    path("", include(bill_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),

@@ -21,7 +21,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -301,3 +301,17 @@ def billing_issue(request: HttpRequest) -> HttpResponse:
         % {"period": period, "n": result.issued, "total": result.total, "due": result.due_on, "held": result.still_held},
     )
     return redirect(_review_url(period))
+
+
+urlpatterns = [
+    path("billing/runs/", billing_runs, name="billing_runs"),
+    path("billing/runs/launch/", billing_run_launch, name="billing_run_launch"),
+    path("billing/runs/<int:run_id>/", billing_run_detail, name="billing_run_detail"),
+    path("billing/jobs/<str:job_id>/", billing_job, name="billing_job"),
+    path("billing/review/", billing_review, name="billing_review"),
+    path("billing/review/rerun/", billing_rerun, name="billing_rerun"),
+    path("billing/review/issue/", billing_issue, name="billing_issue"),
+    path("billing/review/<int:bill_id>/approve/", bill_approve, name="bill_approve"),
+    path("billing/review/<int:bill_id>/keep/", bill_keep, name="bill_keep"),
+    path("billing/review/<int:bill_id>/cancel/", bill_cancel, name="bill_cancel"),
+]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _g
@@ -29,7 +31,7 @@ from wattdesk.application.readings_import import import_readings
 from wattdesk.application.tabular import ImportRejected
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability, meters_for
-from wattdesk.domain.metering.queries import chunked, reading_exceptions
+from wattdesk.domain.metering.queries import ExceptionRow, chunked, reading_exceptions
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
 
@@ -55,7 +57,7 @@ def uploads_dir() -> Path:
     return d
 
 
-def _save_upload(f: UploadedFile) -> Path:
+def _save_upload(f: UploadedFile[Any]) -> Path:
     original = Path(f.name or "upload")
     suffix = original.suffix.lower()
     stem = get_valid_filename(original.stem)[:60] if original.stem else "upload"
@@ -71,7 +73,7 @@ def _default_period() -> str:
     return period_str(add_months(today.replace(day=1), -1))
 
 
-def _scoped_exceptions(request: HttpRequest, period: str) -> list:  # type: ignore[type-arg]
+def _scoped_exceptions(request: HttpRequest, period: str) -> list[ExceptionRow]:
     rows = reading_exceptions(period=period)
     allowed: set[str] = set()
     for part in chunked(sorted({r.meter_serial for r in rows}), 2000):
@@ -126,3 +128,6 @@ def readings(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
         return render(request, "web/readings/_exceptions.html", context)
     return render(request, "web/readings/index.html", context, status=status)
+
+
+urlpatterns = [path("readings/", readings, name="readings")]
