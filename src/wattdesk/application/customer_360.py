@@ -347,7 +347,7 @@ def customer_360(*, account: Account, as_of: date) -> Customer360:
                 status=status,
             )
         )
-    consumption = monthly_consumption(readings)
+    series = monthly_consumption(readings)
 
     bills = tuple(
         BillRow(
@@ -386,7 +386,7 @@ def customer_360(*, account: Account, as_of: date) -> Customer360:
         account=account_info,
         service_points=service_points,
         readings=tuple(readings),
-        consumption=consumption,
+        consumption=series,
         bills=bills,
         ledger=tuple(ledger[-LEDGER_ROWS:]),
         ledger_count=len(ledger),

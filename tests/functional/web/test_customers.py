@@ -52,7 +52,9 @@ class TestSearch:
     def test_live_search_returns_a_partial(self, company: Any, client_for: Callable[[str], Client]) -> None:
         client = client_for("billing_clerk")
         page = client.get("/customers/").content.decode()
-        assert 'hx-trigger="input changed delay:300ms, search"' in page and 'hx-target="#search-results"' in page
+        assert (
+            'hx-trigger="input changed delay:300ms, search"' in page and 'hx-target="#search-results"' in page
+        )
         account = Account.objects.order_by("number").first()
         assert account is not None
         partial = client.get("/customers/", {"q": account.number}, HTTP_HX_REQUEST="true")
@@ -68,7 +70,7 @@ class TestSearch:
         assert total > 50
         client = client_for("billing_clerk")
         p1 = client.get("/customers/", {"q": prefix}).context["result"]
-        p2 = client.get("/customers/", {"q": prefix, "page": 2}).context["result"]
+        p2 = client.get("/customers/", {"q": prefix, "page": "2"}).context["result"]
         assert len(p1.rows) == 50 and p1.count >= total and p1.has_next
         assert not set(r.account_number for r in p1.rows) & set(r.account_number for r in p2.rows)
 

@@ -18,7 +18,9 @@ from wattdesk.domain.metering.models import ReadingException
 
 def _live(period: str) -> list[Bill]:
     return list(
-        Bill.objects.filter(period=period).exclude(status=BillStatus.CANCELLED).select_related("account__customer")
+        Bill.objects.filter(period=period)
+        .exclude(status=BillStatus.CANCELLED)
+        .select_related("account__customer")
     )
 
 
@@ -42,7 +44,10 @@ class TestDashboard:
             statuses.count(BillStatus.DRAFT),
         )
         assert d.current.held > 0  # the fixture holds some bills
-        assert d.exceptions_open == ReadingException.objects.filter(period=company.period, resolved=False).count()
+        assert (
+            d.exceptions_open
+            == ReadingException.objects.filter(period=company.period, resolved=False).count()
+        )
         html = response.content.decode()
         assert f'data-testid="kpi-revenue">{revenue:.2f}<' in html
         assert f'data-testid="kpi-kwh">{kwh:.4f}<' in html
@@ -68,18 +73,27 @@ class TestDashboard:
         assert "/static/web/charts.js" in html
         assert html.count("data-chart=") == 3
 
-    def test_month_on_month_and_period_select(self, company: Any, client_for: Callable[[str], Client]) -> None:
+    def test_month_on_month_and_period_select(
+        self, company: Any, client_for: Callable[[str], Client]
+    ) -> None:
         # A bill in the previous month gives the comparison a base.
         template = _live(company.period)[0]
         Bill.objects.create(
-            account=template.account, period="2026-09", status=BillStatus.ISSUED, start=template.start.replace(month=9),
-            end=template.start, kwh=Decimal("1000.0000"), total=Decimal("488.30"),
+            account=template.account,
+            period="2026-09",
+            status=BillStatus.ISSUED,
+            start=template.start.replace(month=9),
+            end=template.start,
+            kwh=Decimal("1000.0000"),
+            total=Decimal("488.30"),
         )
         client = client_for("marketing_manager")
         d = client.get("/dashboard/").context["d"]
         assert d.previous.period == "2026-09"
         assert d.previous.revenue == Decimal("488.30") and d.previous.issued == 1
-        expected = ((d.current.revenue - Decimal("488.30")) * 100 / Decimal("488.30")).quantize(Decimal("0.1"))
+        expected = ((d.current.revenue - Decimal("488.30")) * 100 / Decimal("488.30")).quantize(
+            Decimal("0.1")
+        )
         assert d.revenue_change.pct == expected
         assert [t.period for t in d.trend] == ["2026-09", company.period]
 

@@ -44,7 +44,9 @@ class TestTariffCatalog:
             assert f'href="/tariffs/{v.code}/{v.effective_from:%Y-%m-%d}/"' in html
             assert v.name in html
 
-    def test_detail_shows_the_tiers_of_bj_res_tier(self, company: Any, client_for: Callable[[str], Client]) -> None:
+    def test_detail_shows_the_tiers_of_bj_res_tier(
+        self, company: Any, client_for: Callable[[str], Client]
+    ) -> None:
         v = _version("BJ-RES-TIER", "beijing-residential-monthly.yaml")
         response = client_for("cs_agent").get(f"/tariffs/{v.code}/{v.effective_from:%Y-%m-%d}/")
         assert response.status_code == 200
@@ -55,7 +57,9 @@ class TestTariffCatalog:
             ["3", "400", "以上", "0.7883"],
         ]
         assert [t.rate for t in response.context["energy_periods"][0].tiers] == [
-            Decimal("0.4883"), Decimal("0.5383"), Decimal("0.7883"),
+            Decimal("0.4883"),
+            Decimal("0.5383"),
+            Decimal("0.7883"),
         ]
         assert 'data-testid="heat-grid"' not in html  # a single period: no TOU grid
         assert 'data-testid="raw"' in html and "BJ-RES-TIER" in html
@@ -67,7 +71,9 @@ class TestTariffCatalog:
         response = client_for("billing_clerk").get(f"/tariffs/{v.code}/{v.effective_from:%Y-%m-%d}/")
         html = response.content.decode()
         grids = response.context["energy_grids"]
-        assert len(grids) == 3 and all(len(g.rows) == 12 and all(len(r.cells) == 24 for r in g.rows) for g in grids)
+        assert len(grids) == 3 and all(
+            len(g.rows) == 12 and all(len(r.cells) == 24 for r in g.rows) for g in grids
+        )
         assert html.count('data-testid="heat-grid"') == 3
         # January weekday (from the YAML): 尖峰 4 h (9, 10, 15, 16), 高峰 3 h, 平 5 h, 低谷 10 h, 深谷 2 h.
         jan = dict(grids[0].rows[0].hours)

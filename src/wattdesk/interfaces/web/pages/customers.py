@@ -23,8 +23,12 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=20, label=_("客户查询"), url_name="web:customer_search",
-        capability=roles.CUSTOMERS_VIEW, icon="👤",
+        section="staff",
+        order=20,
+        label=_("客户查询"),
+        url_name="web:customer_search",
+        capability=roles.CUSTOMERS_VIEW,
+        icon="👤",
     )
 )
 
@@ -76,8 +80,11 @@ def _consumption_chart(series: use_case.ConsumptionSeries) -> str:
 def customer_detail(request: HttpRequest, number: str) -> HttpResponse:
     account = get_object_or_404(accounts_for(request.user), number=number)
     view = use_case.customer_360(account=account, as_of=timezone.localdate())
-    context = {"c": view, "chart_consumption": _consumption_chart(view.consumption),
-               "register_labels": dict(RegisterKind.choices)}
+    context = {
+        "c": view,
+        "chart_consumption": _consumption_chart(view.consumption),
+        "register_labels": dict(RegisterKind.choices),
+    }
     return render(request, "web/customers/detail.html", context)
 
 

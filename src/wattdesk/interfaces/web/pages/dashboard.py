@@ -18,8 +18,12 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=10, label=_("经营看板"), url_name="web:dashboard",
-        capability=roles.DASHBOARD_VIEW, icon="📊",
+        section="staff",
+        order=10,
+        label=_("经营看板"),
+        url_name="web:dashboard",
+        capability=roles.DASHBOARD_VIEW,
+        icon="📊",
     )
 )
 
@@ -38,8 +42,12 @@ def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
             "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
             "series": [
                 {"name": _g("售电量 kWh"), "type": "bar", "data": [float(s.kwh) for s in slices]},
-                {"name": _g("应收电费 元"), "type": "bar", "yAxisIndex": 1,
-                 "data": [float(s.revenue) for s in slices]},
+                {
+                    "name": _g("应收电费 元"),
+                    "type": "bar",
+                    "yAxisIndex": 1,
+                    "data": [float(s.revenue) for s in slices],
+                },
             ],
         },
         ensure_ascii=False,
@@ -57,8 +65,12 @@ def _trend(trend: tuple[use_case.PeriodTotals, ...]) -> str:
             "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
             "series": [
                 {"name": _g("售电量 kWh"), "type": "line", "data": [float(t.kwh) for t in trend]},
-                {"name": _g("应收电费 元"), "type": "line", "yAxisIndex": 1,
-                 "data": [float(t.revenue) for t in trend]},
+                {
+                    "name": _g("应收电费 元"),
+                    "type": "line",
+                    "yAxisIndex": 1,
+                    "data": [float(t.revenue) for t in trend],
+                },
             ],
         },
         ensure_ascii=False,

@@ -30,8 +30,12 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=80, label=_("电价目录"), url_name="web:tariff_list",
-        capability=roles.TARIFFS_VIEW, icon="💴",
+        section="staff",
+        order=80,
+        label=_("电价目录"),
+        url_name="web:tariff_list",
+        capability=roles.TARIFFS_VIEW,
+        icon="💴",
     )
 )
 
@@ -82,8 +86,13 @@ def _tiers(tiers: Any) -> tuple[TierRow, ...]:
 
 def _periods(periods: tuple[Period, ...]) -> tuple[PeriodView, ...]:
     return tuple(
-        PeriodView(index=i, key=p.key, name=p.name, colour=PERIOD_COLOURS[i % len(PERIOD_COLOURS)],
-                   tiers=_tiers(p.tiers))
+        PeriodView(
+            index=i,
+            key=p.key,
+            name=p.name,
+            colour=PERIOD_COLOURS[i % len(PERIOD_COLOURS)],
+            tiers=_tiers(p.tiers),
+        )
         for i, p in enumerate(periods)
     )
 
@@ -101,8 +110,9 @@ def _grids(schedule: Schedule, periods: tuple[Period, ...]) -> tuple[Grid, ...]:
                     hours=tuple((periods[i].name, counts[i]) for i in sorted(counts) if i < len(periods)),
                 )
             )
-        grids.append(Grid(day_type=DAY_TYPES[day_type] if day_type < len(DAY_TYPES) else day_type,
-                          rows=tuple(rows)))
+        grids.append(
+            Grid(day_type=DAY_TYPES[day_type] if day_type < len(DAY_TYPES) else day_type, rows=tuple(rows))
+        )
     return tuple(grids)
 
 
@@ -123,7 +133,9 @@ def tariff_structure(tariff: Tariff) -> dict[str, Any]:
         "t": tariff,
         "energy_periods": energy_periods,
         "tou": len(energy_periods) > 1,
-        "energy_grids": _grids(tariff.energy.schedule, tariff.energy.periods) if len(energy_periods) > 1 else (),
+        "energy_grids": _grids(tariff.energy.schedule, tariff.energy.periods)
+        if len(energy_periods) > 1
+        else (),
         "basis_unit": BASIS_UNITS.get(tariff.energy.tier_basis, tariff.energy.tier_basis),
         "tou_demand": demand,
         "flat_demand": flat_demand,
