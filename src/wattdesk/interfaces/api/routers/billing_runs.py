@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from wattdesk.application.billing_run import run_billing
@@ -40,23 +40,26 @@ def list_runs(
 @router.post(
     "", response={201: BillingRunResultRead}, summary="Run billing for a period (optionally one route)"
 )
-def create_run(request: Any, payload: BillingRunCreate) -> tuple[int, dict[str, Any]]:
+def create_run(request: Any, payload: BillingRunCreate) -> Status[dict[str, Any]]:
     require(request, roles.BILLING_RUN)
     result = run_billing(
         period=payload.period, route=payload.route or None, run_at=timezone.now(), workers=1, pipeline=False
     )
-    return 201, {
-        "run_id": result.run_id,
-        "period": result.period,
-        "route": result.route,
-        "status": result.status,
-        "accounts": result.accounts,
-        "already_billed": result.already_billed,
-        "billed": result.billed,
-        "held": result.held,
-        "estimated": result.estimated,
-        "skipped": dict(result.skipped),
-        "kwh": result.kwh,
-        "total": result.total,
-        "revenue_by_class": dict(result.revenue_by_class),
-    }
+    return Status(
+        201,
+        {
+            "run_id": result.run_id,
+            "period": result.period,
+            "route": result.route,
+            "status": result.status,
+            "accounts": result.accounts,
+            "already_billed": result.already_billed,
+            "billed": result.billed,
+            "held": result.held,
+            "estimated": result.estimated,
+            "skipped": dict(result.skipped),
+            "kwh": result.kwh,
+            "total": result.total,
+            "revenue_by_class": dict(result.revenue_by_class),
+        },
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Body, Query, Router
+from ninja import Body, Query, Router, Status
 from ninja.pagination import paginate
 
 from wattdesk.application.readings_import import REGISTER_COLUMNS, import_register_readings
@@ -73,7 +73,7 @@ def list_readings(
 def bulk_readings(
     request: Any,
     items: list[ReadingCreate] = Body(..., min_length=1, max_length=MAX_BULK_ITEMS),  # noqa: B008
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     user = require(request, roles.READINGS_IMPORT)
     visible = set(
         meters_for(user).filter(serial__in={i.meter_serial for i in items}).values_list("serial", flat=True)
@@ -99,11 +99,14 @@ def bulk_readings(
             raise ItemsRejected(
                 [(e.row - FIRST_ROW if e.row >= FIRST_ROW else None, e.column, e.reason) for e in exc.errors]
             ) from None
-    return 201, {
-        "batch_id": result.batch_id,
-        "already_imported": result.already_imported,
-        "readings": result.readings,
-        "held": result.held,
-        "superseded": result.superseded,
-        "findings_by_check": dict(result.findings_by_check),
-    }
+    return Status(
+        201,
+        {
+            "batch_id": result.batch_id,
+            "already_imported": result.already_imported,
+            "readings": result.readings,
+            "held": result.held,
+            "superseded": result.superseded,
+            "findings_by_check": dict(result.findings_by_check),
+        },
+    )

@@ -1,0 +1,103 @@
+"""Every endpoint x every role: the roles holding the endpoint's capability get a 2xx, the others 403/404."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from api_helpers import user_of, valid_reading, visible
+from django.test import Client
+
+from wattdesk.domain.access import roles
+from wattdesk.domain.tariffs.models import TariffVersion
+from wattdesk.interfaces.api.api import api
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # OpenAPI path template
+    needs: frozenset[str]  # any one of these capabilities
+    url: str  # with {account} {customer} {meter} {bill} {tariff} {period} placeholders
+
+
+def _any(*caps: str) -> frozenset[str]:
+    return frozenset(caps)
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/api/customers", _any(roles.CUSTOMERS_VIEW), "/api/customers?page_size=5"),
+    Endpoint("GET", "/api/customers/{number}", _any(roles.CUSTOMERS_VIEW), "/api/customers/{customer}"),
+    Endpoint("GET", "/api/accounts", _any(roles.CUSTOMERS_VIEW, roles.PORTAL_USE), "/api/accounts"),
+    Endpoint(
+        "GET",
+        "/api/accounts/{number}",
+        _any(roles.CUSTOMERS_VIEW, roles.PORTAL_USE),
+        "/api/accounts/{account}",
+    ),
+    Endpoint(
+        "GET",
+        "/api/accounts/{number}/ledger",
+        _any(roles.LEDGER_VIEW, roles.PORTAL_USE),
+        "/api/accounts/{account}/ledger",
+    ),
+    Endpoint("GET", "/api/meters/{serial}", _any(roles.READINGS_VIEW), "/api/meters/{meter}"),
+    Endpoint(
+        "GET", "/api/readings", _any(roles.READINGS_VIEW), "/api/readings?meter={meter}&period={period}"
+    ),
+    Endpoint("POST", "/api/readings/bulk", _any(roles.READINGS_IMPORT), "/api/readings/bulk"),
+    Endpoint("GET", "/api/tariffs", _any(roles.TARIFFS_VIEW), "/api/tariffs"),
+    Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
+    Endpoint("GET", "/api/bills", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills?period={period}"),
+    Endpoint("GET", "/api/bills/{bill_id}", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills/{bill}"),
+    Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
+    Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
+)
+
+
+def test_the_table_covers_every_operation_of_the_api() -> None:
+    paths = api.get_openapi_schema()["paths"]
+    operations = {(m.upper(), p) for p, ops in paths.items() for m in ops}
+    assert operations == {(e.method, e.path) for e in ENDPOINTS}
+
+
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_each_endpoint_answers_each_role_by_capability(
+    role: str, company: Any, api_for: Callable[[str], Client]
+) -> None:
+    user = user_of(company, role)
+    caps = roles.CAPABILITIES[role]
+    tariff = TariffVersion.objects.order_by("code").values_list("code", flat=True).first()
+    parts = {**visible(user), "tariff": tariff, "period": company.period}
+    bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
+    if roles.READINGS_IMPORT in caps:
+        bodies["/api/readings/bulk"] = [valid_reading(user)]
+    else:
+        bodies["/api/readings/bulk"] = [
+            {"meter_serial": "M", "register": "active_total", "read_on": "2026-10-31", "value": "1"}
+        ]
+    client = api_for(role)
+    wrong = []
+    for e in ENDPOINTS:
+        url = e.url.format(**parts)
+        if e.method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, bodies[e.path], content_type="application/json")
+        allowed = bool(caps & e.needs)
+        ok = 200 <= response.status_code < 300 if allowed else response.status_code in (403, 404)
+        if not ok:
+            wrong.append(
+                (
+                    e.method,
+                    url,
+                    "allowed" if allowed else "denied",
+                    response.status_code,
+                    response.content[:200],
+                )
+            )
+        elif not allowed:
+            assert set(response.json()) == {"detail"}
+    assert wrong == []
