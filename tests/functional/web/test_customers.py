@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -14,7 +15,7 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.billing.models import Bill, BillLine
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger.queries import balance
-from wattdesk.domain.metering.models import MeterInstallation
+from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
 
 
 def _found(client: Client, q: str) -> list[str]:
@@ -117,6 +118,25 @@ class TestCustomer360:
             assert view.ledger[-1].balance == view.balance
         assert view.service_points and view.service_points[0].installations
         assert "即将上线" in html
+        # The consumption chart: monthly sums of billable active-total readings of the account's meters.
+        assert view.readings and view.consumption.months
+        totals = dict(view.consumption.series)["active_total"]
+        month = view.consumption.months[-1]
+        expected = sum(
+            (
+                r.consumption
+                for r in RegisterReading.objects.filter(
+                    register__kind="active_total",
+                    register__meter__installations__service_point__account=account,
+                    status__in=["valid", "estimated"],
+                    consumption__isnull=False,
+                )
+                if r.read_on.strftime("%Y-%m") == month
+            ),
+            Decimal(0),
+        )
+        assert totals[-1] == expected
+        assert 'data-testid="chart-consumption"' in html
         if account.customer.phone:
             assert account.customer.phone not in html and mask_phone(account.customer.phone) in html
 

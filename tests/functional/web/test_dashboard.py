@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
+from html import unescape
 from typing import Any
 
 from django.contrib.staticfiles import finders
@@ -72,6 +75,9 @@ class TestDashboard:
         assert "/static/vendor/echarts/echarts.min.js" in html
         assert "/static/web/charts.js" in html
         assert html.count("data-chart=") == 3
+        options = [json.loads(unescape(m)) for m in re.findall(r'data-chart="([^"]*)"', html)]
+        by_class_chart = next(o for o in options if o["xAxis"]["data"] == [s.label for s in d.by_class])
+        assert by_class_chart["series"][1]["data"] == [float(s.revenue) for s in d.by_class]
 
     def test_month_on_month_and_period_select(
         self, company: Any, client_for: Callable[[str], Client]
