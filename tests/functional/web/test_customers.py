@@ -164,3 +164,24 @@ class TestCustomer360:
         # Staff without a territory see it; a customer has no back-office access at all.
         assert client_for("cs_agent").get(f"/customers/{outside.number}/").status_code == 200
         assert client_for("customer").get(f"/customers/{outside.number}/").status_code == 403
+
+
+class TestQueryCounts:
+    def test_search_and_360_use_a_fixed_number_of_queries(
+        self, company: Any, client_for: Callable[[str], Client]
+    ) -> None:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        client = client_for("cs_agent")
+        first = Account.objects.order_by("number").first()
+        assert first is not None
+        counts = []
+        for account in Account.objects.order_by("-number")[:3]:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(f"/customers/{account.number}/").status_code == 200
+            counts.append(len(ctx))
+        assert len(set(counts)) == 1 and counts[0] < 30, counts
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get("/customers/", {"q": first.number[0]}).context["result"]
+        assert len(page.rows) == 50 and len(ctx) < 15, len(ctx)
