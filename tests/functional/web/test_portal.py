@@ -274,6 +274,35 @@ class TestTariff:
         assert _testid(html, "tariff-code") == [assignment.tariff_code]
         assert "第一档" in html
 
+    def test_time_of_use_hours_and_tier_prices(self, company: Any, client_for: ClientFor) -> None:
+        from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+
+        version = TariffVersion.objects.get(code="ZJ-RES-TIER-TOU")
+        sp = ServicePoint.objects.filter(account=_account(company)).order_by("number").first()
+        TariffAssignment.objects.filter(service_point=sp, effective_to__isnull=True).update(
+            effective_to=date(2026, 11, 1)
+        )
+        TariffAssignment.objects.create(
+            service_point=sp, tariff_code="ZJ-RES-TIER-TOU", effective_from=date(2026, 11, 1)
+        )
+        _account_option, (tariff,) = portal.tariffs(
+            user=get_user_model().objects.get(username=company.logins[roles.CUSTOMER].username),
+            number=None,
+            on=date(2026, 11, 27),
+        )
+        assert (tariff.code, tariff.version, tariff.tou) == ("ZJ-RES-TIER-TOU", version.version, True)
+        peak, valley = tariff.periods
+        assert (peak.name, peak.weekday_hours) == ("峰", "08:00–22:00")
+        assert (valley.name, valley.weekday_hours) == ("谷", "22:00–08:00")
+        assert [(t.lower, t.upper, t.rate) for t in peak.tiers] == [
+            (Decimal(0), Decimal(2760), Decimal("0.568")),
+            (Decimal(2760), Decimal(4800), Decimal("0.618")),
+            (Decimal(4800), None, Decimal("0.868")),
+        ]
+        html = client_for(roles.CUSTOMER).get("/portal/tariff/").content.decode()
+        assert _testid(html, "tariff-code") == ["ZJ-RES-TIER-TOU"]
+        assert "08:00–22:00" in html and "0.868" in html
+
     def test_hour_ranges_wrap_midnight(self) -> None:
         table = [1] * 8 + [0] * 14 + [1] * 2
         assert portal.hour_ranges(table, 0) == "08:00–22:00"
