@@ -64,3 +64,30 @@ def url_or_xfail(name: str, *args: Any) -> str:
         return reverse(name, args=args)
     except NoReverseMatch:
         pytest.xfail(f"page {name} not built yet")
+
+
+def assert_no_horizontal_overflow(page: Any) -> None:
+    """Nothing on the page is wider than the viewport (no sideways scrolling on a phone)."""
+    width = page.viewport_size["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url}: page is {scroll_width}px wide on a {width}px screen"
+
+
+def assert_chart_rendered(chart: Any) -> None:
+    """An ECharts chart was drawn inside ``chart``: a canvas (or svg) with a real size."""
+    from playwright.sync_api import expect
+
+    drawn = chart.locator("canvas, svg").first
+    expect(drawn).to_be_attached()
+    box = drawn.bounding_box()
+    assert box is not None and box["width"] > 50 and box["height"] > 50, box
+
+
+def assert_clean(browsing: Any, page: Any) -> None:
+    """The page raised no uncaught script error, logged no console error, got no 4xx/5xx, and asked no host
+    but the live server (no CDN: utilities run on intranets)."""
+    seen = browsing.seen(page)
+    assert seen.page_errors == [], seen.page_errors
+    assert seen.console_errors == [], seen.console_errors
+    assert seen.failed_responses == [], seen.failed_responses
+    assert seen.foreign_requests(browsing.base_url) == [], seen.foreign_requests(browsing.base_url)

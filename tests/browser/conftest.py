@@ -71,11 +71,26 @@ def company(transactional_db: None, settings: Any) -> Company:
 
 @dataclass
 class Observed:
-    """What one page did: every request URL, console errors and uncaught page errors."""
+    """What one page did: every request URL, console errors, uncaught page errors, 4xx/5xx responses."""
 
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
+
+    failed_responses: list[str] = field(default_factory=list)
+
+    def on_console(self, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        # The browser's own favicon probe (no <link rel=icon> yet) is not the page's error.
+        if url.endswith("/favicon.ico"):
+            return
+        self.console_errors.append(f"{msg.text} ({url})" if url else msg.text)
+
+    def on_response(self, response: Any) -> None:
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            self.failed_responses.append(f"{response.status} {response.url}")
 
     def foreign_requests(self, base_url: str) -> list[str]:
         return [u for u in self.requests if not (u.startswith(base_url) or u.startswith(("data:", "blob:")))]
@@ -103,7 +118,8 @@ class Browsing:
         seen = Observed()
         self.observed[id(page)] = seen
         page.on("request", lambda req: seen.requests.append(req.url))
-        page.on("console", lambda msg: seen.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("console", lambda msg: seen.on_console(msg))
+        page.on("response", lambda resp: seen.on_response(resp))
         page.on("pageerror", lambda exc: seen.page_errors.append(str(exc)))
         return page
 
