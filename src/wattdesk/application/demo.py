@@ -16,6 +16,7 @@ from django.db.models import Count, F, Q, Sum
 
 from wattdesk.application.billing_run import RunResult, run_billing
 from wattdesk.application.synth import CountySummary, Progress, generate_county
+from wattdesk.domain.access.operations import DemoLogin, create_demo_users
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.metering.models import ImportBatch, ReadingException
@@ -120,6 +121,11 @@ def run_demo(
         held_reasons=held_reasons,
         timings=timings,
     )
+
+
+def create_demo_logins(*, password: str) -> list[DemoLogin]:
+    """One login per role on the demo company (see ``access.operations.create_demo_users``)."""
+    return create_demo_users(password=password)
 
 
 def _qty(x: object) -> Decimal:

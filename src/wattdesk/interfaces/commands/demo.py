@@ -1,5 +1,8 @@
 """`wattdesk demo`: a fresh embedded database with a synthetic county, billed for its latest month.
 
+It ends by creating one login per role (password from WATTDESK_DEMO_PASSWORD, or generated and printed
+once), printing the address and the logins, and serving the platform (``--no-serve`` stops after that).
+
 The demo never touches the main database: it lives in ``<data dir>/demo/`` (SQLite file and interval
 files), which is deleted and rebuilt on every run. With WATTDESK_DATABASE_URL pointing at PostgreSQL the
 command refuses unless ``--force`` is given, in which case that database is flushed and used.
@@ -33,6 +36,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", help="allow a PostgreSQL WATTDESK_DATABASE_URL (it is flushed!)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-serve", action="store_true", help="stop after the report and the logins")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
 
 
 def _data_dir() -> Path:
@@ -68,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     from wattdesk.interfaces.cli import UserError, setup_django
 
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port must be 1-65535, got {args.port}")
     console = Console()
     where, demo_dir = _choose_database(args.force)
     setup_django()
@@ -111,12 +119,50 @@ def run(args: argparse.Namespace) -> int:
         except (SynthError, BillingInputError) as exc:
             raise UserError(str(exc)) from None
     print_report(report, console)
+
+    from wattdesk.application.demo import create_demo_logins
+
+    password, generated = demo_password()
+    logins = create_demo_logins(password=password)
+    address = f"http://{args.host}:{args.port}"
+    print_logins(logins, console, address=address, password=password, generated=generated)
     if demo_dir is not None:
         console.print(
-            f"\nExplore it: [bold]WATTDESK_DATA_DIR={demo_dir} wattdesk serve[/bold] "
+            f"Later: [bold]WATTDESK_DATA_DIR={demo_dir} wattdesk serve[/bold] "
             f"(or any wattdesk command with that WATTDESK_DATA_DIR)"
         )
+    if args.no_serve:
+        return 0
+    from wattdesk.interfaces.commands.serve import serve
+
+    serve(host=args.host, port=args.port, console=console)
     return 0
+
+
+def demo_password() -> tuple[str, bool]:
+    """(password, generated?): WATTDESK_DEMO_PASSWORD if set, otherwise a fresh random one."""
+    import secrets
+
+    given = os.environ.get("WATTDESK_DEMO_PASSWORD", "").strip()
+    if given:
+        return given, False
+    return "wd-" + secrets.token_urlsafe(9), True
+
+
+def print_logins(logins: Any, console: Any, *, address: str, password: str, generated: bool) -> None:
+    from rich.table import Table
+
+    from wattdesk.domain.access.roles import ROLE_LABELS
+
+    table = Table(title=f"Demo logins (one per role) at {address}")
+    for col in ("role", "username", "scope / note"):
+        table.add_column(col)
+    for login in logins:
+        table.add_row(ROLE_LABELS.get(login.role, login.role), login.username, login.note or "-")
+    console.print(table)
+    where = "generated for this demo, shown once" if generated else "from WATTDESK_DEMO_PASSWORD"
+    console.print(f"password for every demo login: [bold]{password}[/bold] ({where})")
+    console.print(f"open [bold]{address}[/bold]")
 
 
 def print_report(report: Any, console: Any) -> None:

@@ -1,36 +1,63 @@
-"""`wattdesk serve`: the staff back office (Django admin) on a local port.
+"""`wattdesk serve`: the platform (back office, customer portal, API, Django admin) on a local port.
 
-    wattdesk serve [--host 127.0.0.1] [--port 8000] [--no-migrate]
+    wattdesk serve [--host 127.0.0.1] [--port 8000] [--threads 8] [--no-migrate]
 
-A single-process WSGI server for a workstation or a small office. For a multi-user deployment run
-``wattdesk.wsgi:application`` under a production WSGI server (gunicorn, uWSGI) behind a reverse proxy.
-Create a staff login first with ``python -m django createsuperuser`` (DJANGO_SETTINGS_MODULE=wattdesk.settings).
+Applies pending migrations, collects the static files into STATIC_ROOT (served by WhiteNoise, so DEBUG stays
+off), then serves the WSGI application with waitress, a production-grade pure-Python server: fine for a
+workstation or a small office. For a larger deployment run ``wattdesk.wsgi:application`` under any WSGI
+server behind a reverse proxy (set WATTDESK_HTTPS=1 there). ``wattdesk demo`` creates demo logins; otherwise
+create one with ``python -m django createsuperuser`` (DJANGO_SETTINGS_MODULE=wattdesk.settings).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from wattdesk.interfaces.cli import UserError
 
 NAME = "serve"
-HELP = "serve the staff back office (Django admin) on a local port"
+HELP = "serve the platform (back office, portal, API, admin) on a local port"
 NEEDS_DJANGO = True
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     parser.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
 
 
 def run(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+    from rich.console import Console
+
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
-    from django.core.management import call_command
-
+    if not 0 < args.threads <= 64:
+        raise UserError(f"--threads must be 1-64, got {args.threads}")
     if not args.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
-    # runserver serves static files only when DEBUG; the admin still works with WATTDESK_DEBUG=1 locally.
-    call_command("runserver", f"{args.host}:{args.port}", use_reloader=False, use_threading=True)
+    serve(host=args.host, port=args.port, threads=args.threads, console=Console())
     return 0
+
+
+def serve(*, host: str, port: int, console: Any, threads: int = 8) -> None:
+    """Collect static files, then serve until interrupted (Ctrl+C)."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from waitress import serve as waitress_serve
+
+    from wattdesk.wsgi import application
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+    console.print(
+        f"WattDesk serving on [bold]http://{host}:{port}[/bold] (static files from {settings.STATIC_ROOT}); "
+        "Ctrl+C stops"
+    )
+    try:
+        waitress_serve(application, host=host, port=port, threads=threads, ident="WattDesk")
+    except OSError as exc:  # address in use, permission denied
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        console.print("stopped")
