@@ -279,6 +279,7 @@ class TestTariff:
 
         version = TariffVersion.objects.get(code="ZJ-RES-TIER-TOU")
         sp = ServicePoint.objects.filter(account=_account(company)).order_by("number").first()
+        assert sp is not None
         TariffAssignment.objects.filter(service_point=sp, effective_to__isnull=True).update(
             effective_to=date(2026, 11, 1)
         )
