@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 from pydantic import ConfigDict, PlainSerializer, WithJsonSchema
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"  # YYYY-MM, 1900-2999
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
+#: A business number or code in a URL (customer / account number, meter serial, tariff code).
+KEY_PATTERN = r"^[^\x00-\x1f\x7f/]{1,64}$"
 
 
 def _decimal_text(value: Decimal) -> str:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Path, Router
 from ninja.pagination import paginate
 
 from wattdesk.domain.access import roles
@@ -12,7 +12,9 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger import queries as ledger
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import AccountDetailRead, AccountRead, LedgerRead
+from wattdesk.interfaces.api.schemas import KEY_PATTERN, AccountDetailRead, AccountRead, LedgerRead
+
+KEY = Path(..., pattern=KEY_PATTERN)
 
 router = Router(tags=["accounts"])
 
@@ -25,7 +27,7 @@ def list_accounts(request: Any) -> QuerySet[Account]:
 
 
 @router.get("/{number}", response=AccountDetailRead, summary="One account with its service points")
-def get_account(request: Any, number: str) -> Account:
+def get_account(request: Any, number: str = KEY) -> Account:
     user = require(request, roles.CUSTOMERS_VIEW, roles.PORTAL_USE)
     qs = (
         accounts_for(user)
@@ -38,7 +40,7 @@ def get_account(request: Any, number: str) -> Account:
 
 
 @router.get("/{number}/ledger", response=LedgerRead, summary="Ledger entries and balance of an account")
-def get_ledger(request: Any, number: str) -> dict[str, Any]:
+def get_ledger(request: Any, number: str = KEY) -> dict[str, Any]:
     user = require(request, roles.LEDGER_VIEW, roles.PORTAL_USE)
     account = get_object_or_404(accounts_for(user), number=number)
     return {

@@ -4,14 +4,16 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router
+from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import customers_for
 from wattdesk.domain.customers.models import Customer, CustomerClass
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import NO_CONTROL_CHARS, CustomerRead
+from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, CustomerRead
+
+KEY = Path(..., pattern=KEY_PATTERN)
 
 router = Router(tags=["customers"])
 
@@ -39,6 +41,6 @@ def list_customers(
 
 
 @router.get("/{number}", response=CustomerRead, summary="One customer")
-def get_customer(request: Any, number: str) -> Customer:
+def get_customer(request: Any, number: str = KEY) -> Customer:
     user = require(request, roles.CUSTOMERS_VIEW)
     return get_object_or_404(_scoped(user), number=number)

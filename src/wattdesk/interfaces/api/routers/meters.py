@@ -3,18 +3,20 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Path, Router
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import meters_for, service_points_for
 from wattdesk.interfaces.api.deps import require
-from wattdesk.interfaces.api.schemas import MeterRead
+from wattdesk.interfaces.api.schemas import KEY_PATTERN, MeterRead
+
+KEY = Path(..., pattern=KEY_PATTERN)
 
 router = Router(tags=["meters"])
 
 
 @router.get("/{serial}", response=MeterRead, summary="One meter, its registers and installations")
-def get_meter(request: Any, serial: str) -> dict[str, Any]:
+def get_meter(request: Any, serial: str = KEY) -> dict[str, Any]:
     user = require(request, roles.READINGS_VIEW)
     meter = get_object_or_404(meters_for(user), serial=serial)
     installations = (

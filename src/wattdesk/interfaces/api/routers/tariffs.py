@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
 from wattdesk.application.tariff_catalog import catalog
@@ -13,7 +13,9 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.queries import version_in_force
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import TariffDocumentRead, TariffRead
+from wattdesk.interfaces.api.schemas import KEY_PATTERN, TariffDocumentRead, TariffRead
+
+KEY = Path(..., pattern=KEY_PATTERN)
 
 router = Router(tags=["tariffs"])
 
@@ -31,7 +33,7 @@ def list_tariffs(
 @router.get("/{code}", response=TariffDocumentRead, summary="The tariff document of the version in force")
 def get_tariff(
     request: Any,
-    code: str,
+    code: str = KEY,
     on: date | None = Query(None, description="default: today"),  # noqa: B008
 ) -> TariffVersion:
     require(request, roles.TARIFFS_VIEW)
