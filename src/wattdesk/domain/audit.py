@@ -161,7 +161,9 @@ def entries(
     date_to: date | None = None,
 ) -> QuerySet[LogEntry]:
     """Log entries, newest first; ``date_to`` is inclusive (a whole local day)."""
-    qs = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp", "-id")
+    qs: QuerySet[LogEntry] = LogEntry.objects.select_related("actor", "content_type").order_by(
+        "-timestamp", "-id"
+    )
     if content_type_id is not None:
         qs = qs.filter(content_type_id=content_type_id)
     if username:
