@@ -193,3 +193,15 @@ def account(make_account: Callable[..., Any]) -> Any:
 @pytest.fixture
 def posted_at() -> Iterator[datetime]:
     yield datetime(2024, 3, 5, 9, 30, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test writes its files (Parquet interval batches, uploads, job records) to a directory of its own.
+
+    Interval files are named after the import batch id, and every test database starts its ids at 1, so a
+    shared directory would let parallel xdist workers (or a live server thread) overwrite each other's
+    files."""
+    base = tmp_path_factory.mktemp("wattdesk-data")
+    settings.WATTDESK_DATA_DIR = base
+    settings.WATTDESK_INTERVAL_DIR = base / "intervals"
