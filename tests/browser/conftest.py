@@ -54,12 +54,17 @@ class Company:
 
 
 @pytest.fixture
-def company(transactional_db: None, settings: Any) -> Company:
-    """The small billed company of tests/functional/web/conftest.py, built in a transactional test."""
+def company(transactional_db: None, settings: Any, tmp_path: Path) -> Company:
+    """The small billed company of tests/functional/web/conftest.py, built in a transactional test.
+
+    Files (Parquet interval batches named by batch id, billing-job locks per period, uploads) go to this
+    test's own folder: xdist workers number their batches alike and would overwrite each other's files."""
     from wattdesk.application.billing_run import run_billing
     from wattdesk.application.synth import generate_county
     from wattdesk.domain.access.operations import create_demo_users
 
+    settings.WATTDESK_DATA_DIR = tmp_path
+    settings.WATTDESK_INTERVAL_DIR = tmp_path / "intervals"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
     run_billing(
