@@ -8,8 +8,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Query, Router, Status
+from ninja import Router, Status
 from ninja.pagination import paginate
+from ninja.params.functions import Query
 
 from wattdesk.application.billing_run import run_billing
 from wattdesk.domain.access import roles

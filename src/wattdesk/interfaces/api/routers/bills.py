@@ -5,8 +5,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router
+from ninja import Router
 from ninja.pagination import paginate
+from ninja.params.functions import Query
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for

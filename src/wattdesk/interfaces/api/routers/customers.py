@@ -4,8 +4,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
-from ninja import Path, Query, Router
+from ninja import Router
 from ninja.pagination import paginate
+from ninja.params.functions import Path, Query
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import customers_for

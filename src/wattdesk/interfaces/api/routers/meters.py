@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from ninja import Path, Router
+from ninja import Router
+from ninja.params.functions import Path
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import meters_for, service_points_for

@@ -14,8 +14,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Body, Query, Router, Status
+from ninja import Router, Status
 from ninja.pagination import paginate
+from ninja.params.functions import Body, Query
 
 from wattdesk.application.readings_import import REGISTER_COLUMNS, import_register_readings
 from wattdesk.application.tabular import ImportRejected

@@ -5,8 +5,9 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
-from ninja import Path, Query, Router
+from ninja import Router
 from ninja.pagination import paginate
+from ninja.params.functions import Path, Query
 
 from wattdesk.application.tariff_catalog import catalog
 from wattdesk.domain.access import roles
