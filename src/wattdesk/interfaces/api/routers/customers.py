@@ -2,14 +2,14 @@
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from ninja import Router
 from ninja.pagination import paginate
 from ninja.params.functions import Path, Query
 
 from wattdesk.domain.access import roles
-from wattdesk.domain.access.queries import customers_for
+from wattdesk.domain.access.queries import accounts_for, customers_for
 from wattdesk.domain.customers.models import Customer, CustomerClass
 from wattdesk.interfaces.api.deps import Pages, require
 from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, CustomerRead
@@ -20,7 +20,8 @@ router = Router(tags=["customers"])
 
 
 def _scoped(user: Any) -> QuerySet[Customer]:
-    return customers_for(user).prefetch_related("accounts")
+    # only the accounts the caller may see (a collector's customer may have accounts on other routes)
+    return customers_for(user).prefetch_related(Prefetch("accounts", queryset=accounts_for(user)))
 
 
 @router.get("", response=list[CustomerRead], summary="Search customers")
