@@ -184,10 +184,11 @@ def service_points(*, lo: int, hi: int) -> list[SpRow]:
         f"sp.{_c(ServicePoint, 'pf_standard')} "
         f"FROM {_t(ServicePoint)} sp JOIN {_t(Account)} a ON a.id = sp.{_c(ServicePoint, 'account')} "
         f"JOIN {_t(Customer)} c ON c.id = a.{_c(Account, 'customer')} "
-        f"WHERE sp.{_c(ServicePoint, 'account')} BETWEEN %s AND %s ORDER BY a.id, sp.id"
+        f"WHERE sp.{_c(ServicePoint, 'account')} BETWEEN %s AND %s AND a.id BETWEEN %s AND %s "
+        "ORDER BY a.id, sp.id"
     )
     with connection.cursor() as cur:
-        cur.execute(sql, [lo, hi])
+        cur.execute(sql, [lo, hi, lo, hi])
         return [
             SpRow(r[0], r[1], r[2], r[3], _day(r[4]), _date(r[5]), r[6], _qty(r[7]), _qty(r[8]), _qty(r[9]))
             for r in cur.fetchall()
@@ -196,16 +197,25 @@ def service_points(*, lo: int, hi: int) -> list[SpRow]:
 
 def assignments(*, lo: int, hi: int, on_or_before: date) -> dict[int, list[tuple[date, date | None, str]]]:
     """Tariff assignments (from, to, code) starting on or before a date, of the accounts' service points."""
-    ta = TariffAssignment
-    sql = (
-        f"SELECT t.{_c(ta, 'service_point')}, t.{_c(ta, 'effective_from')}, t.{_c(ta, 'effective_to')}, "
-        f"t.{_c(ta, 'tariff_code')} FROM {_t(ta)} t "
-        f"JOIN {_t(ServicePoint)} sp ON sp.id = t.{_c(ta, 'service_point')} "
-        f"WHERE sp.{_c(ServicePoint, 'account')} BETWEEN %s AND %s AND t.{_c(ta, 'effective_from')} <= %s"
-    )
+    ta, sp = TariffAssignment, ServicePoint
+    cols = f"t.{_c(ta, 'effective_from')}, t.{_c(ta, 'effective_to')}, t.{_c(ta, 'tariff_code')}"
+    cond = f"t.{_c(ta, 'service_point')} = sp.id AND t.{_c(ta, 'effective_from')} <= %s"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT sp.id, t.* FROM {_t(sp)} sp CROSS JOIN LATERAL "
+            f"(SELECT {cols} FROM {_t(ta)} t WHERE {cond} OFFSET 0) t "
+            f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s"
+        )
+        params: list[Any] = [connection.ops.adapt_datefield_value(on_or_before), lo, hi]
+    else:
+        sql = (
+            f"SELECT sp.id, {cols} FROM {_t(sp)} sp JOIN {_t(ta)} t ON {cond} "
+            f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s"
+        )
+        params = [connection.ops.adapt_datefield_value(on_or_before), lo, hi]
     out: dict[int, list[tuple[date, date | None, str]]] = defaultdict(list)
     with connection.cursor() as cur:
-        cur.execute(sql, [lo, hi, connection.ops.adapt_datefield_value(on_or_before)])
+        cur.execute(sql, params)
         for sp_id, eff_from, eff_to, code in cur.fetchall():
             out[sp_id].append((_date(eff_from), _date(eff_to), code))  # type: ignore[arg-type]
     return out
@@ -296,9 +306,10 @@ def _usage_sql(
     """SQL over the readings of the batch's registers, grouped by service point (and register kind).
 
     Each reading is attributed through the installation covering its date. SQLite plans the plain join as
-    index lookups from the service points; PostgreSQL would hash-join whole tables for every batch, so
-    there the readings are reached per register with a LATERAL subquery on the (register, read_on) index
-    (``OFFSET 0`` keeps the planner from flattening it back into that hash join).
+    index lookups from the service points; PostgreSQL, at a million accounts, hash-joins whole tables
+    (installations, readings) for every batch, i.e. O(accounts) per batch. There the installations and the
+    readings are reached per service point / register with LATERAL subqueries on their indexes
+    (``OFFSET 0`` keeps the planner from flattening them back into those hash joins).
     ``select`` names the reading's consumption ``{c}`` and source ``{s}``.
     """
     rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
@@ -323,6 +334,12 @@ def _usage_sql(
         f"JOIN {_t(reg)} r ON r.{_c(reg, 'meter')} = i.{_c(inst, 'meter')} "
     )
     if pg:
+        inst_cols = ", ".join(f"i.{_c(inst, f)}" for f in ("meter", "installed_on", "removed_on"))
+        base = (
+            f"FROM {_t(sp)} sp CROSS JOIN LATERAL (SELECT {inst_cols} FROM {_t(inst)} i "
+            f"WHERE i.{_c(inst, 'service_point')} = sp.id OFFSET 0) i "
+            f"JOIN {_t(reg)} r ON r.{_c(reg, 'meter')} = i.{_c(inst, 'meter')} "
+        )
         sql = (
             head
             + base
