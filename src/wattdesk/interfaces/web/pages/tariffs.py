@@ -39,8 +39,9 @@ nav.register(
     )
 )
 
-# One colour per TOU period index (尖峰, 峰, 平, 谷, 深谷 in the usual order), then neutral shades.
-PERIOD_COLOURS = ("#c62828", "#ef6c00", "#f9d65c", "#64b5f6", "#1565c0", "#8e24aa", "#00897b", "#9e9e9e")
+# One colour per TOU period index (尖峰, 峰, 平, 谷, 深谷 in the usual order), then neutral shades: CSS classes
+# period-0 … period-7 in static/web/app.css (the Content-Security-Policy allows no inline styles).
+PERIOD_CLASSES = 8
 DAY_TYPES = (_("工作日"), _("周末"), _("节假日"))
 BASIS_UNITS = {"monthly": _("kWh/月"), "annual": _("kWh/年"), "kwh_per_kw": _("kWh/kW")}
 
@@ -57,7 +58,7 @@ class PeriodView:
     index: int
     key: str
     name: str
-    colour: str
+    css_class: str
     tiers: tuple[TierRow, ...]
 
 
@@ -90,7 +91,7 @@ def _periods(periods: tuple[Period, ...]) -> tuple[PeriodView, ...]:
             index=i,
             key=p.key,
             name=p.name,
-            colour=PERIOD_COLOURS[i % len(PERIOD_COLOURS)],
+            css_class=f"period-{i % PERIOD_CLASSES}",
             tiers=_tiers(p.tiers),
         )
         for i, p in enumerate(periods)
