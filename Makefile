@@ -43,8 +43,13 @@ $(VENV)/.stamp-dev: requirements-dev.lock $(VENV)/.stamp-runtime
 
 # Front-end libraries served from our own static files (no CDN: utilities run on intranets): ECharts from npm,
 # pinned in package-lock.json; reinstalled only when node_modules is missing or older than the lock.
+# Only the built files a page loads are copied into the static tree (the package's dist/ is ~50 MB of
+# variants and source maps that collectstatic would otherwise copy and compress).
+VENDOR_STATIC := src/wattdesk/interfaces/web/static/vendor
 node_modules/.stamp: package-lock.json package.json
 	npm ci --no-audit --no-fund
+	mkdir -p $(VENDOR_STATIC)/echarts
+	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE $(VENDOR_STATIC)/echarts/
 	touch $@
 
 vendor: node_modules/.stamp

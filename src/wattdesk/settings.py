@@ -259,9 +259,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Vendored front-end libraries installed by `make vendor` (npm, pinned in package-lock.json), served by WattDesk
-# itself: `{% static 'vendor/echarts/echarts.min.js' %}`.
-STATICFILES_DIRS = [("vendor/echarts", BASE_DIR.parent.parent / "node_modules" / "echarts" / "dist")]
+# Front-end libraries installed by `make vendor` (npm, pinned in package-lock.json) are copied into the web app's
+# static/vendor/ (git-ignored) and served by WattDesk itself: `{% static 'vendor/echarts/echarts.min.js' %}`.
 
 # --- logging: warnings and above to stderr; the CLI prints its own results ---------------------------------
 LOGGING = {

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-PASSWORD = "Test-pass-2026!"
-END_MONTH = date(2026, 10, 1)
-PERIOD = "2026-10"
+from sample_company import END_MONTH, PASSWORD, PERIOD  # noqa: F401  (re-exported for the journeys)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"

@@ -26,52 +26,28 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from browser_support import (
     ARTIFACTS,
     CHROMIUM_FLAGS,
-    END_MONTH,
-    PASSWORD,
-    PERIOD,
     TIMEOUT_MS,
     VIEWPORTS,
     chromium_path,
     login,
 )
 
+from sample_company import Company, build_company
 from wattdesk.domain.access import roles
 
 
-@dataclass(frozen=True)
-class Company:
-    logins: dict[str, Any]
-    period: str
-
-
 @pytest.fixture
-def company(transactional_db: None, settings: Any, tmp_path: Path) -> Company:
-    """The small billed company of tests/functional/web/conftest.py, built in a transactional test.
-
-    Files (Parquet interval batches named by batch id, billing-job locks per period, uploads) go to this
-    test's own folder: xdist workers number their batches alike and would overwrite each other's files."""
-    from wattdesk.application.billing_run import run_billing
-    from wattdesk.application.synth import generate_county
-    from wattdesk.domain.access.operations import create_demo_users
-
-    settings.WATTDESK_DATA_DIR = tmp_path
-    settings.WATTDESK_INTERVAL_DIR = tmp_path / "intervals"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
-    run_billing(
-        period=PERIOD, run_at=datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), workers=1
-    )
-    logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
-    return Company(logins=logins, period=PERIOD)
+def company(transactional_db: None, settings: Any) -> Company:
+    """tests/sample_company.py's company, in a transactional test (the live server runs in another thread).
+    Its files go to the per-test data directory of tests/conftest.py."""
+    return build_company(settings)
 
 
 @dataclass

@@ -54,6 +54,6 @@ def test_clerk_lands_on_first_menu_page_and_logs_out(company: Any, browsing: Any
     # Logged out for real: the first page now asks to log in again.
     page.goto(first_href)
     expect(page).to_have_url(f"{browsing.base_url}/login/?next={first_href}")
-    # Console errors of the menu page itself are the dashboard journey's to judge (test_dashboard.py).
+    # Console errors of the menu page itself are the dashboard journey's to judge (test_journey_dashboard.py).
     seen = browsing.seen(page)
     assert seen.page_errors == [] and seen.failed_responses == [], (seen.page_errors, seen.failed_responses)

@@ -1,0 +1,39 @@
+"""The small billed company the web, portal, API and browser tests share.
+
+120 accounts, 3 months of readings ending 2026-10, the latest month billed (some bills held), a few
+interval-metered customers, and one login per role (password ``PASSWORD``). Fixtures wrap it:
+``company`` / ``client_for`` in tests/functional/conftest.py, and the transactional variant for the live
+server in tests/browser/conftest.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+PASSWORD = "Test-pass-2026!"
+END_MONTH = date(2026, 10, 1)
+PERIOD = "2026-10"
+BILLED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@dataclass(frozen=True)
+class Company:
+    logins: dict[str, Any]  # role -> DemoLogin
+    period: str
+
+
+def build_company(settings: Any) -> Company:
+    """Generate, bill and create the logins; ``settings`` is pytest-django's settings fixture."""
+    from wattdesk.application.billing_run import run_billing
+    from wattdesk.application.synth import generate_county
+    from wattdesk.domain.access.operations import create_demo_users
+
+    # PBKDF2 at full strength costs ~0.4 s per login created; tests don't need it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
+    run_billing(period=PERIOD, run_at=BILLED_AT, workers=1)
+    logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
+    return Company(logins=logins, period=PERIOD)
