@@ -113,3 +113,13 @@ class TestAccountsCommand:
     def test_good_file(self, catalog: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["accounts", "import", str(_file(tmp_path, GOOD))]) == 0
         assert "created 2 customers, 3 accounts" in capsys.readouterr().out
+
+
+class TestOnboardingAudit:
+    def test_one_audit_entry_records_the_whole_file(self, catalog: None, tmp_path: Path) -> None:
+        from auditlog.models import LogEntry
+
+        import_accounts(path=_file(tmp_path, GOOD))
+        entry = LogEntry.objects.get(object_repr="onboarding onboarding.csv")
+        assert entry.changes["accounts"] == [None, 3]
+        assert entry.changes["meters"] == [None, 3]

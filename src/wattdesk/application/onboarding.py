@@ -44,6 +44,7 @@ from typing import Any
 from django.db import transaction
 
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
+from wattdesk.domain.audit import record_batch
 from wattdesk.domain.customers.models import (
     VOLTAGE_KV_CHOICES,
     Account,
@@ -311,7 +312,20 @@ def import_accounts(*, path: Path) -> OnboardingResult:
     if errors:
         raise ImportRejected(path.name, sorted(errors, key=lambda e: e.row))
     with transaction.atomic():
-        return _write(path.name, rows, known)
+        result = _write(path.name, rows, known)
+        # Master data is written in bulk (no model signals): one audit entry for the whole file.
+        record_batch(
+            actor=None,
+            action="customers.onboard",
+            object_repr=f"onboarding {path.name}",
+            changes={
+                "customers": result.customers,
+                "accounts": result.accounts,
+                "service_points": result.service_points,
+                "meters": result.meters,
+            },
+        )
+        return result
 
 
 def _codes(model: Any, codes: set[str], **extra: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from django.db import transaction
 
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
 from wattdesk.core.vee import DEFAULT_RULES, VeeRules
+from wattdesk.domain.audit import record_batch
 from wattdesk.domain.metering import operations, queries
 from wattdesk.domain.metering.models import ImportBatch, ImportKind, ReadingSource, RegisterKind
 
@@ -225,6 +226,14 @@ def import_register_readings(
         if outcome.held:
             batch.status = "with_exceptions"
             batch.save(update_fields=["status"])
+        # Readings are written in bulk (no model signals): one audit entry for the whole file.
+        record_batch(
+            actor=None,
+            action="readings.import",
+            object_repr=f"register readings {path.name}",
+            object_pk=batch.id,
+            changes={"readings": outcome.readings, "held": outcome.held, "sha256": digest},
+        )
     return ImportResult(
         path.name,
         ImportKind.REGISTER,
@@ -397,6 +406,13 @@ def import_interval_data(*, path: Path, as_of: date, imported_at: datetime) -> I
                 for mid, start, end, n, kwh, kvarh, has_kvarh in per_meter.iter_rows()
             ]
             operations.record_interval_files(batch=batch, files=files)
+            record_batch(
+                actor=None,
+                action="readings.import",
+                object_repr=f"interval data {path.name}",
+                object_pk=batch.id,
+                changes={"rows": clean.height, "meters": per_meter.height},
+            )
     except BaseException:
         if written is not None and written.exists():
             written.unlink()
