@@ -2,8 +2,9 @@
 
 ``run_billing`` is fetch -> calculate -> write, one batch of accounts at a time:
 
-1. fetch (``application.billing.fetch`` and ``domain.metering.queries.consumption_by_account``): service
-   points, tariff assignments and versions, validated usage of the period, the accounts' recent bills;
+1. fetch (``application.billing.fetch``, raw SQL over an account-id range; its usage query follows the rule
+   of ``domain.metering.queries.consumption_by_account`` and a test keeps them equal): service points,
+   tariff assignments and versions, validated usage of the period, the accounts' recent bills;
 2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
    (``core.rating``), the hold-for-review check (``application.billing.hold``);
 3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
@@ -12,6 +13,7 @@
 A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
 accounts that already have a live (not cancelled) bill for the period are skipped, and the partial unique
 index "one live bill per account and period" makes a duplicate impossible even for two concurrent runs.
+Batches run in forked worker processes (PostgreSQL) or with a background writer thread (SQLite).
 
 The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / ``cancelled_at`` (and a
 ``clock`` for the run's finish time). Rules and CLI: docs/billing.md.
@@ -50,6 +52,7 @@ from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, ReadingRoute
+from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.ledger.operations import reverse_entry
 
@@ -892,8 +895,6 @@ def issue_bills(
         qs = Bill.objects.filter(pk__in=qs.filter(on_route).values("pk"))
         held = held.filter(on_route).distinct()
     due_on = issued_on + timedelta(days=policy.due_days)
-    from wattdesk.domain.fields import MoneySum
-
     with transaction.atomic():
         ids = list(qs.values_list("pk", flat=True))
         total = ZERO
