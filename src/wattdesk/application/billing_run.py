@@ -419,9 +419,10 @@ def _run_in_processes(
 
 
 def default_workers() -> int:
-    """PostgreSQL: one process per CPU (at most 4). SQLite: 1 (one writer at a time; measured slower with
-    two processes on two cores, docs/performance.md) with the background writer thread."""
-    if connection.vendor == "postgresql":
+    """PostgreSQL: one process per CPU (at most 4) where processes can be forked. SQLite: 1 (one writer at
+    a time; measured slower with two processes on two cores, docs/performance.md) with the background
+    writer thread."""
+    if connection.vendor == "postgresql" and "fork" in multiprocessing.get_all_start_methods():
         return max(1, min(os.cpu_count() or 1, 4))
     return 1
 
