@@ -76,12 +76,12 @@ class Allocation:
 
 def sort_items(open_items: Sequence[OpenItem], policy: AllocationPolicy) -> list[OpenItem]:
     """The open items in the order the policy settles them (stable; ties keep item_id order)."""
-    for key in policy.sort_keys:
-        if key not in ("due_on", "period", "bill_id", "kind"):
-            raise AllocationError(f"unknown sort key {key!r}")
+    for name in policy.sort_keys:
+        if name not in ("due_on", "period", "bill_id", "kind"):
+            raise AllocationError(f"unknown sort key {name!r}")
     kind_rank = {k: i for i, k in enumerate(policy.kind_order)}
 
-    def key(item: OpenItem) -> tuple[Any, ...]:
+    def sort_key(item: OpenItem) -> tuple[Any, ...]:
         parts: list[Any] = []
         for k in policy.sort_keys:
             if k == "due_on":
@@ -95,7 +95,7 @@ def sort_items(open_items: Sequence[OpenItem], policy: AllocationPolicy) -> list
         parts.append(item.item_id)
         return tuple(parts)
 
-    return sorted(open_items, key=key)
+    return sorted(open_items, key=sort_key)
 
 
 def allocate(*, amount: Decimal, open_items: Sequence[OpenItem], policy: AllocationPolicy) -> Allocation:
