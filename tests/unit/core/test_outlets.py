@@ -220,7 +220,7 @@ def instances(draw: st.DrawFn) -> dict[str, object]:
     n = draw(st.integers(1, 8))
     n_e = draw(st.integers(0, 2))
     n_c = draw(st.integers(1, 5))
-    r = draw(st.integers(0, n_e))
+    r = draw(st.integers(0, min(n_e, n_c)))
     k = draw(st.integers(0 if n_e else 1, n_c - r))
     coord = st.floats(0, 10, allow_nan=False).map(lambda v: round(v, 1))
     pts = draw(st.lists(st.tuples(coord, coord), min_size=n + n_e + n_c, max_size=n + n_e + n_c))
