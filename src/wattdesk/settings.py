@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.tariffs",
     "wattdesk.domain.billing",
     "wattdesk.domain.ledger",
+    "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
     "wattdesk.domain.access",
     # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)

@@ -49,6 +49,7 @@ TARIFFS_VIEW: Final = "tariffs.view"
 TARIFFS_EDIT: Final = "tariffs.edit"
 AUDIT_VIEW: Final = "audit.view"
 PORTAL_USE: Final = "portal.use"  # the customer self-service portal
+OUTLETS_PLAN: Final = "outlets.plan"  # payment-outlet coverage and planning (网点规划)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -64,6 +65,7 @@ ALL_CAPABILITIES: Final = frozenset(
         TARIFFS_EDIT,
         AUDIT_VIEW,
         PORTAL_USE,
+        OUTLETS_PLAN,
     }
 )
 
@@ -86,7 +88,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
     COLLECTOR: frozenset({CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW}),
     CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
     MARKETING_MANAGER: frozenset(
-        {DASHBOARD_VIEW, CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}
+        {DASHBOARD_VIEW, CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW, OUTLETS_PLAN}
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
     CUSTOMER: frozenset({PORTAL_USE}),
