@@ -45,6 +45,7 @@ BILLING_VIEW: Final = "billing.view"  # bills, runs, bill documents
 BILLING_RUN: Final = "billing.run"  # launch a billing run
 BILLING_REVIEW: Final = "billing.review"  # approve / hold / cancel-and-rebill, issue
 LEDGER_VIEW: Final = "ledger.view"
+LEDGER_WAIVE: Final = "ledger.waive"  # waive late fees (违约金减免), audited
 TARIFFS_VIEW: Final = "tariffs.view"
 TARIFFS_EDIT: Final = "tariffs.edit"
 AUDIT_VIEW: Final = "audit.view"
@@ -61,6 +62,7 @@ ALL_CAPABILITIES: Final = frozenset(
         BILLING_RUN,
         BILLING_REVIEW,
         LEDGER_VIEW,
+        LEDGER_WAIVE,
         TARIFFS_VIEW,
         TARIFFS_EDIT,
         AUDIT_VIEW,
@@ -81,6 +83,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             BILLING_RUN,
             BILLING_REVIEW,
             LEDGER_VIEW,
+            LEDGER_WAIVE,
             TARIFFS_VIEW,
         }
     ),
