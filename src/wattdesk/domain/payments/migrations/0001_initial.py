@@ -7,114 +7,261 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('customers', '0001_initial'),
-        ('ledger', '0002_append_only_guard'),
+        ("billing", "0001_initial"),
+        ("customers", "0001_initial"),
+        ("ledger", "0002_append_only_guard"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LateFeeRun',
+            name="LateFeeRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField(unique=True, verbose_name='as of')),
-                ('started_at', models.DateTimeField(verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('counts', models.JSONField(blank=True, default=dict, verbose_name='counts')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField(unique=True, verbose_name="as of")),
+                ("started_at", models.DateTimeField(verbose_name="started at")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                ("counts", models.JSONField(blank=True, default=dict, verbose_name="counts")),
             ],
             options={
-                'verbose_name': 'late-fee run',
-                'verbose_name_plural': 'late-fee runs',
-                'ordering': ('-as_of',),
+                "verbose_name": "late-fee run",
+                "verbose_name_plural": "late-fee runs",
+                "ordering": ("-as_of",),
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('channel', models.CharField(choices=[('counter', 'counter'), ('mobile', 'mobile'), ('bank', 'bank'), ('collector', 'collector'), ('prepaid', 'prepaid')], max_length=16, verbose_name='channel')),
-                ('channel_txn_id', models.CharField(max_length=64, verbose_name='channel transaction id')),
-                ('received_at', models.DateTimeField(verbose_name='received at')),
-                ('received_on', models.DateField(verbose_name='received on')),
-                ('outlet', models.CharField(blank=True, max_length=32, verbose_name='outlet code')),
-                ('status', models.CharField(choices=[('posted', 'posted'), ('reversed', 'reversed')], default='posted', max_length=16, verbose_name='status')),
-                ('memo', models.CharField(blank=True, max_length=300, verbose_name='memo')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='customers.account', verbose_name='account')),
-                ('ledger_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='payment', to='ledger.ledgerentry', verbose_name='ledger entry')),
-                ('reversal_entry', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_payment', to='ledger.ledgerentry', verbose_name='reversal entry')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments_taken', to=settings.AUTH_USER_MODEL, verbose_name='cashier / collector')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("counter", "counter"),
+                            ("mobile", "mobile"),
+                            ("bank", "bank"),
+                            ("collector", "collector"),
+                            ("prepaid", "prepaid"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("channel_txn_id", models.CharField(max_length=64, verbose_name="channel transaction id")),
+                ("received_at", models.DateTimeField(verbose_name="received at")),
+                ("received_on", models.DateField(verbose_name="received on")),
+                ("outlet", models.CharField(blank=True, max_length=32, verbose_name="outlet code")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("posted", "posted"), ("reversed", "reversed")],
+                        default="posted",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("memo", models.CharField(blank=True, max_length=300, verbose_name="memo")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "ledger_entry",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payment",
+                        to="ledger.ledgerentry",
+                        verbose_name="ledger entry",
+                    ),
+                ),
+                (
+                    "reversal_entry",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_payment",
+                        to="ledger.ledgerentry",
+                        verbose_name="reversal entry",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments_taken",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="cashier / collector",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment',
-                'verbose_name_plural': 'payments',
-                'ordering': ('account', 'received_at', 'id'),
+                "verbose_name": "payment",
+                "verbose_name_plural": "payments",
+                "ordering": ("account", "received_at", "id"),
             },
         ),
         migrations.CreateModel(
-            name='PaymentAllocation',
+            name="PaymentAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('charge', 'charge'), ('late_fee', 'late fee')], max_length=16, verbose_name='kind')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('allocated_on', models.DateField(verbose_name='allocated on')),
-                ('bill', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payment_allocations', to='billing.bill', verbose_name='bill')),
-                ('ledger_entry', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='ledger.ledgerentry', verbose_name='settled entry')),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='payments.payment', verbose_name='payment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("charge", "charge"), ("late_fee", "late fee")],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                ("allocated_on", models.DateField(verbose_name="allocated on")),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payment_allocations",
+                        to="billing.bill",
+                        verbose_name="bill",
+                    ),
+                ),
+                (
+                    "ledger_entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="ledger.ledgerentry",
+                        verbose_name="settled entry",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="allocations",
+                        to="payments.payment",
+                        verbose_name="payment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment allocation',
-                'verbose_name_plural': 'payment allocations',
-                'ordering': ('payment', 'id'),
+                "verbose_name": "payment allocation",
+                "verbose_name_plural": "payment allocations",
+                "ordering": ("payment", "id"),
             },
         ),
         migrations.CreateModel(
-            name='LateFeeAssessment',
+            name="LateFeeAssessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('as_of', models.DateField(verbose_name='as of')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('bill', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='late_fee_assessments', to='billing.bill', verbose_name='bill')),
-                ('ledger_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='late_fee_assessment', to='ledger.ledgerentry', verbose_name='ledger entry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("as_of", models.DateField(verbose_name="as of")),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="late_fee_assessments",
+                        to="billing.bill",
+                        verbose_name="bill",
+                    ),
+                ),
+                (
+                    "ledger_entry",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="late_fee_assessment",
+                        to="ledger.ledgerentry",
+                        verbose_name="ledger entry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'late-fee assessment',
-                'verbose_name_plural': 'late-fee assessments',
-                'ordering': ('bill', 'as_of'),
-                'constraints': [models.UniqueConstraint(fields=('bill', 'as_of'), name='latefee_bill_asof_uniq'), models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='latefee_amount_positive')],
+                "verbose_name": "late-fee assessment",
+                "verbose_name_plural": "late-fee assessments",
+                "ordering": ("bill", "as_of"),
+                "constraints": [
+                    models.UniqueConstraint(fields=("bill", "as_of"), name="latefee_bill_asof_uniq"),
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gt", 0)), name="latefee_amount_positive"
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['account', 'received_at'], name='payment_account_received_idx'),
+            model_name="payment",
+            index=models.Index(fields=["account", "received_at"], name="payment_account_received_idx"),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['received_on', 'channel'], name='payment_received_channel_idx'),
+            model_name="payment",
+            index=models.Index(fields=["received_on", "channel"], name="payment_received_channel_idx"),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(fields=('channel', 'channel_txn_id'), name='payment_channel_txn_uniq'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                fields=("channel", "channel_txn_id"), name="payment_channel_txn_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="payment_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('channel_txn_id', ''), _negated=True), name='payment_txn_id_nonempty'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("channel_txn_id", ""), _negated=True), name="payment_txn_id_nonempty"
+            ),
         ),
         migrations.AddIndex(
-            model_name='paymentallocation',
-            index=models.Index(fields=['ledger_entry'], name='payalloc_entry_idx'),
+            model_name="paymentallocation",
+            index=models.Index(fields=["ledger_entry"], name="payalloc_entry_idx"),
         ),
         migrations.AddConstraint(
-            model_name='paymentallocation',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payalloc_amount_positive'),
+            model_name="paymentallocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="payalloc_amount_positive"
+            ),
         ),
     ]
