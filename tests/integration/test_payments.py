@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
 from payments_helpers import at, issue_bill
+
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments import PaymentConflict, post_payment, reverse_payment
 from wattdesk.domain.ledger.models import LedgerEntry
