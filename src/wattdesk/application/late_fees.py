@@ -133,7 +133,7 @@ def accrue_late_fees(
                 reductions = tuple(paid.get(entry_id, ()))
                 outstanding = amount - sum((r.amount for r in reductions), ZERO)
                 recent = any(r.on >= as_of - timedelta(days=CATCH_UP_DAYS) for r in reductions)
-                if outstanding > 0 or recent:
+                if due_on is not None and (outstanding > 0 or recent):
                     category: Any = "residential" if klass == "residential" else "other"
                     arrears.append(Arrear(entry_id, category, period, due_on, amount, reductions))
             if not arrears:
