@@ -8,6 +8,7 @@ from wattdesk.interfaces.web.pages import billing as billing_pages
 from wattdesk.interfaces.web.pages import bills as bill_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
+from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
 from wattdesk.interfaces.web.pages import tariffs as tariff_pages
@@ -26,6 +27,7 @@ urlpatterns = [
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
+    path("outlets/", outlet_pages.outlets, name="outlets"),
     path("customers/", customer_pages.customer_search, name="customer_search"),
     path("customers/<str:number>/", customer_pages.customer_detail, name="customer_detail"),
     path(
