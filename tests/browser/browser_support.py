@@ -92,3 +92,7 @@ def assert_clean(browsing: Any, page: Any, *, console: bool = True) -> None:
     assert errors == [], errors
     assert seen.failed_responses == [], seen.failed_responses
     assert seen.foreign_requests(browsing.base_url) == [], seen.foreign_requests(browsing.base_url)
+
+# Accessible names of the two menus as a Chinese user's screen reader hears them (the UI default language).
+MAIN_NAV = "主导航"
+PORTAL_NAV = "网上营业厅导航"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import url_or_xfail
+from browser_support import MAIN_NAV, url_or_xfail
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def test_admin_changes_a_region_and_the_audit_page_lists_it(
 
     # The audit page, reached from the menu, lists it.
     page.goto("/")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="审计日志").click()
+    page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="审计日志").click()
     expect(page).to_have_url(f"{browsing.base_url}{audit_url}")
     page.get_by_label("操作人").fill(company.logins["admin"].username)
     page.get_by_role("button", name="筛选").click()

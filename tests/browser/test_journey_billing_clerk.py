@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_clean, url_or_xfail
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 
 def menu(page: Any, label: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=label).click()
+    page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name=label).click()
 
 
 def test_clerk_finds_a_customer_opens_360_and_expands_a_bill(

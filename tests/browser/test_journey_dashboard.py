@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import assert_chart_rendered, assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_or_xfail
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,7 @@ def test_dashboard_charts_render_offline(
     dashboard_url = url_or_xfail("web:dashboard")
     page = page_for(role)
     if not page.url.endswith(dashboard_url):
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="经营看板").click()
+        page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="经营看板").click()
     expect(page).to_have_url(f"{browsing.base_url}{dashboard_url}")
     expect(page.get_by_role("heading", name="经营看板")).to_be_visible()
     expect(page.get_by_test_id("kpi-bills")).not_to_have_text("0")

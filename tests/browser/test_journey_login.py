@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import assert_clean, login
+from browser_support import MAIN_NAV, assert_clean, login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ def test_clerk_lands_on_first_menu_page_and_logs_out(company: Any, browsing: Any
         shot(page, "01-no-menu-yet")
         pytest.xfail("no staff menu page registered for billing_clerk yet (home is 403)")
     expect(page.get_by_test_id("current-user")).to_have_text(username)
-    menu = page.get_by_role("navigation", name="Main").get_by_role("link")
+    menu = page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link")
     expect(menu.first).to_have_class("active")
     first_href = menu.first.get_attribute("href")
     assert first_href and page.url.endswith(first_href), (page.url, first_href)

@@ -7,7 +7,13 @@ import re
 from typing import Any
 
 import pytest
-from browser_support import assert_chart_rendered, assert_clean, assert_no_horizontal_overflow, url_or_xfail
+from browser_support import (
+    PORTAL_NAV,
+    assert_chart_rendered,
+    assert_clean,
+    assert_no_horizontal_overflow,
+    url_or_xfail,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -39,7 +45,7 @@ def test_customer_portal_on_a_phone(company: Any, page_for: Any, browsing: Any, 
     assert_no_horizontal_overflow(page)
     shot(page, "02-bill-explained")
 
-    tabs = page.get_by_role("navigation", name="Portal")
+    tabs = page.get_by_role("navigation", name=PORTAL_NAV)
 
     # Usage: the monthly chart drawn by ECharts (from our own static files).
     tabs.get_by_role("link", name="用电").tap()

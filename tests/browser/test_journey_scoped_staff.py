@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_clean, url_or_xfail
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def test_scoped_staff_see_only_their_routes(
     inside, outside = accounts_in_and_out(company.logins[role].username)
 
     page = page_for(role)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="客户查询").click()
+    page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="客户查询").click()
     expect(page).to_have_url(f"{browsing.base_url}{search_url}")
 
     box = page.get_by_test_id("search-box")
