@@ -51,6 +51,7 @@ TARIFFS_EDIT: Final = "tariffs.edit"
 AUDIT_VIEW: Final = "audit.view"
 PORTAL_USE: Final = "portal.use"  # the customer self-service portal
 OUTLETS_PLAN: Final = "outlets.plan"  # payment-outlet coverage and planning (网点规划)
+COLLECTION_VIEW: Final = "collection.view"  # fee control (费控) balances and meter commands
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -68,6 +69,7 @@ ALL_CAPABILITIES: Final = frozenset(
         AUDIT_VIEW,
         PORTAL_USE,
         OUTLETS_PLAN,
+        COLLECTION_VIEW,
     }
 )
 
@@ -85,13 +87,23 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             LEDGER_VIEW,
             LEDGER_WAIVE,
             TARIFFS_VIEW,
+            COLLECTION_VIEW,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
-    COLLECTOR: frozenset({CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW}),
+    COLLECTOR: frozenset({CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW, COLLECTION_VIEW}),
     CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
     MARKETING_MANAGER: frozenset(
-        {DASHBOARD_VIEW, CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW, OUTLETS_PLAN}
+        {
+            DASHBOARD_VIEW,
+            CUSTOMERS_VIEW,
+            READINGS_VIEW,
+            BILLING_VIEW,
+            LEDGER_VIEW,
+            TARIFFS_VIEW,
+            OUTLETS_PLAN,
+            COLLECTION_VIEW,
+        }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
     CUSTOMER: frozenset({PORTAL_USE}),
