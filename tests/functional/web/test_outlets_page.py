@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from html import unescape
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -17,9 +18,10 @@ def seeded(company: object) -> None:
     seed_outlets(seed=1)
 
 
-def _chart(html: str) -> dict:  # type: ignore[type-arg]
+def _chart(html: str) -> dict[str, Any]:
     start = html.index('data-chart="') + len('data-chart="')
-    return json.loads(unescape(html[start : html.index('"', start)]))
+    option: dict[str, Any] = json.loads(unescape(html[start : html.index('"', start)]))
+    return option
 
 
 class TestOutletsPage:
