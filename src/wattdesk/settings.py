@@ -87,6 +87,16 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+#: Mobile / online payment gateway (docs/payments-gateway.md): the HMAC-SHA256 secret shared with the gateway
+#: (WATTDESK_GATEWAY_SECRET; a fixed dev secret only when DEBUG, otherwise empty = callbacks refused) and the
+#: gateway's pay page the portal redirects to (WATTDESK_GATEWAY_PAY_URL; the sandbox: `wattdesk sandbox gateway`).
+DEV_GATEWAY_SECRET = "wattdesk-sandbox-gateway-dev-secret"  # == core.gateway_signing.DEV_SECRET
+WATTDESK_GATEWAY_SECRET = os.environ.get("WATTDESK_GATEWAY_SECRET", "").strip() or (
+    DEV_GATEWAY_SECRET if DEBUG else ""
+)
+WATTDESK_GATEWAY_PAY_URL = (
+    os.environ.get("WATTDESK_GATEWAY_PAY_URL", "").strip() or "http://127.0.0.1:8700/pay"
+)
 ALLOWED_HOSTS = _env_list("WATTDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _env_list("WATTDESK_CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_HTTPONLY = True
@@ -122,6 +132,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.ledger",
     "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
+    "wattdesk.domain.gateway",
     "wattdesk.domain.access",
     # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)
     "auditlog",
