@@ -132,6 +132,8 @@ INSTALLED_APPS = [
     "wattdesk.domain.ledger",
     "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
+    "wattdesk.domain.counter",
+    "wattdesk.domain.bank",
     "wattdesk.domain.gateway",
     "wattdesk.domain.access",
     # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)

@@ -51,6 +51,10 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("billing.Bill", {"include_fields": ["status", "hold_reason", "total", "kwh", "due_on", "replaces"]}),
     ("billing.BillLine", {}),
     ("ledger.LedgerEntry", {}),  # append-only: its entries are creates
+    ("counter.Receipt", {}),
+    ("counter.CashClose", {}),
+    ("counter.CashHandover", {}),
+    ("bank.WithholdingMandate", {}),
     ("access.StaffScope", {"m2m_fields": {"regions", "routes"}}),
     ("access.CustomerLogin", {}),
     # Never the password hash (not even masked); last_login would log every sign-in.
