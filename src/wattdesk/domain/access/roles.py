@@ -52,6 +52,8 @@ AUDIT_VIEW: Final = "audit.view"
 PORTAL_USE: Final = "portal.use"  # the customer self-service portal
 OUTLETS_PLAN: Final = "outlets.plan"  # payment-outlet coverage and planning (网点规划)
 COLLECTION_VIEW: Final = "collection.view"  # fee control (费控) balances and meter commands
+PAYMENTS_COUNTER: Final = "payments.counter"  # counter payments and cash close (营业厅收费, 日结)
+PAYMENTS_COLLECT: Final = "payments.collect"  # door-to-door collection and cash hand-over (走收, 交款)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -70,6 +72,8 @@ ALL_CAPABILITIES: Final = frozenset(
         PORTAL_USE,
         OUTLETS_PLAN,
         COLLECTION_VIEW,
+        PAYMENTS_COUNTER,
+        PAYMENTS_COLLECT,
     }
 )
 
@@ -88,10 +92,13 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             LEDGER_WAIVE,
             TARIFFS_VIEW,
             COLLECTION_VIEW,
+            PAYMENTS_COUNTER,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
-    COLLECTOR: frozenset({CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW, COLLECTION_VIEW}),
+    COLLECTOR: frozenset(
+        {CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW, COLLECTION_VIEW, PAYMENTS_COUNTER, PAYMENTS_COLLECT}
+    ),
     CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
     MARKETING_MANAGER: frozenset(
         {
