@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.ledger",
     "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
+    "wattdesk.domain.collection",
     "wattdesk.domain.counter",
     "wattdesk.domain.bank",
     "wattdesk.domain.gateway",

@@ -55,6 +55,9 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("counter.CashClose", {}),
     ("counter.CashHandover", {}),
     ("bank.WithholdingMandate", {}),
+    ("collection.CollectorAssignment", {}),
+    ("collection.Visit", {}),
+    ("collection.Complaint", {}),
     ("access.StaffScope", {"m2m_fields": {"regions", "routes"}}),
     ("access.CustomerLogin", {}),
     # Never the password hash (not even masked); last_login would log every sign-in.
