@@ -54,6 +54,8 @@ OUTLETS_PLAN: Final = "outlets.plan"  # payment-outlet coverage and planning (�
 COLLECTION_VIEW: Final = "collection.view"  # fee control (费控) balances and meter commands
 PAYMENTS_COUNTER: Final = "payments.counter"  # counter payments and cash close (营业厅收费, 日结)
 PAYMENTS_COLLECT: Final = "payments.collect"  # door-to-door collection and cash hand-over (走收, 交款)
+COLLECTION_WORK: Final = "collection.work"  # the collector's worklist and visit outcomes (催费工单)
+COLLECTION_ASSESS: Final = "collection.assess"  # collector KPI scorecards, supervisor dashboard (催费考核)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -74,6 +76,8 @@ ALL_CAPABILITIES: Final = frozenset(
         COLLECTION_VIEW,
         PAYMENTS_COUNTER,
         PAYMENTS_COLLECT,
+        COLLECTION_WORK,
+        COLLECTION_ASSESS,
     }
 )
 
@@ -93,11 +97,20 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             TARIFFS_VIEW,
             COLLECTION_VIEW,
             PAYMENTS_COUNTER,
+            COLLECTION_ASSESS,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
     COLLECTOR: frozenset(
-        {CUSTOMERS_VIEW, BILLING_VIEW, LEDGER_VIEW, COLLECTION_VIEW, PAYMENTS_COUNTER, PAYMENTS_COLLECT}
+        {
+            CUSTOMERS_VIEW,
+            BILLING_VIEW,
+            LEDGER_VIEW,
+            COLLECTION_VIEW,
+            PAYMENTS_COUNTER,
+            PAYMENTS_COLLECT,
+            COLLECTION_WORK,
+        }
     ),
     CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
     MARKETING_MANAGER: frozenset(
@@ -110,6 +123,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             TARIFFS_VIEW,
             OUTLETS_PLAN,
             COLLECTION_VIEW,
+            COLLECTION_ASSESS,
         }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
