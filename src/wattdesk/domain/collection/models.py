@@ -33,6 +33,8 @@ class CollectorAssignment(models.Model):
     )
     from_date = models.DateField(_("from"))
     to_date = models.DateField(_("to"), null=True, blank=True)
+    base_lat = models.FloatField(_("base latitude"), null=True, blank=True)
+    base_lon = models.FloatField(_("base longitude"), null=True, blank=True)
 
     class Meta:
         ordering = ("route", "from_date", "id")
