@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.ledger",
     "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
+    "wattdesk.domain.dunning",
     "wattdesk.domain.collection",
     "wattdesk.domain.counter",
     "wattdesk.domain.bank",
@@ -262,6 +263,14 @@ LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "Asia/Shanghai"
+
+# --- notifications (dunning outbox: wattdesk.adapters.notify) ---------------------------------------------
+EMAIL_HOST = os.environ.get("WATTDESK_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("WATTDESK_SMTP_PORT", "25"))
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("WATTDESK_MAIL_FROM", "wattdesk@localhost")
+#: sandbox SMS / app-push gateways append here (one JSONL file per channel) and report delivery receipts
+WATTDESK_NOTIFY_SANDBOX_DIR = WATTDESK_DATA_DIR / "notify-sandbox"
 USE_TZ = True
 
 # --- static files ---------------------------------------------------------------------------------------
