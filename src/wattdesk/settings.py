@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.ledger",
     "wattdesk.domain.outlets",
     "wattdesk.domain.payments",
+    "wattdesk.domain.fee_control",
     "wattdesk.domain.dunning",
     "wattdesk.domain.collection",
     "wattdesk.domain.counter",

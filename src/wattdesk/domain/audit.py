@@ -51,6 +51,7 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("billing.Bill", {"include_fields": ["status", "hold_reason", "total", "kwh", "due_on", "replaces"]}),
     ("billing.BillLine", {}),
     ("ledger.LedgerEntry", {}),  # append-only: its entries are creates
+    ("fee_control.MeterCommand", {"include_fields": ["status", "attempts", "ack_id", "acknowledged_at"]}),
     ("counter.Receipt", {}),
     ("counter.CashClose", {}),
     ("counter.CashHandover", {}),

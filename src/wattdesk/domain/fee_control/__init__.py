@@ -1,0 +1,1 @@
+"""Smart fee control (智能费控): daily estimated balances of prepaid accounts and remote meter commands."""
