@@ -1,0 +1,1 @@
+"""Adapters to external systems (AMI head-end, payment gateways ...)."""
