@@ -1,0 +1,423 @@
+"""Use cases: taking money in person — the outlet counter (营业厅收费), door-to-door collectors (走收) and
+prepaid top-ups (预付费充值) — with receipts, reprints (重打), the cashier's daily close (日结) and the
+collector's cash hand-over (交款).
+
+Every payment goes through ``application.payments.post_payment`` with the receipt number as its channel
+transaction id, so it posts exactly once. The receipt number is ``<outlet>-<YYYYMMDD>-<seq 4>`` at a counter
+(unique per outlet and day) and ``ZS<user id>-<YYYYMMDD>-<seq 4>`` for a collector. A form carries a
+``request_token``: submitting it twice returns the first receipt and takes no money twice.
+
+Rules:
+* A cashier whose day is closed (``balanced`` or ``approved``) takes no more payments that day, at any outlet.
+* The close compares the declared cash with the system's cash takings (card and QR are settled by the
+  acquirer and shown for information). Equal -> ``balanced``. Different -> a reason is required (else
+  nothing is written); with a reason but no supervisor note the discrepancy is recorded as ``pending`` and
+  the day stays open (refused); with a supervisor note it closes as ``approved``.
+* A collector hands over once per day; after the hand-over the collector takes no more cash that day. A
+  hand-over that does not match the cash collected needs a reason. The receiver must hold payments.counter.
+* A payment at the counter for a prepaid (费控) account is a top-up: channel ``prepaid``.
+
+The domain never reads the clock: ``received_at`` / ``closed_at`` / ``handed_at`` come from the interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from wattdesk.application.errors import InputError
+from wattdesk.application.payments import PaymentConflict, PostResult, post_payment
+from wattdesk.domain import audit
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import has_capability
+from wattdesk.domain.counter import queries
+from wattdesk.domain.counter.models import (
+    CLOSED_STATUSES,
+    CashClose,
+    CashHandover,
+    CloseStatus,
+    PaymentMethod,
+    Receipt,
+)
+from wattdesk.domain.customers.models import Account
+from wattdesk.domain.outlets.models import PaymentOutlet
+from wattdesk.domain.payments.models import PaymentChannel
+
+ZERO = Decimal("0.00")
+MAX_ATTEMPTS = 8
+
+
+class DayClosed(InputError):
+    """The cashier's day is closed (日结已完成), or the collector has handed over (已交款)."""
+
+
+class ReceiptNotFound(InputError):
+    """No such receipt (for this user)."""
+
+
+class _NumberTaken(Exception):
+    """The receipt number was taken concurrently: roll back the savepoint and try the next one."""
+
+
+@dataclass(frozen=True)
+class ReceiptRead:
+    receipt_no: str
+    created: bool  # False: the same request_token was submitted before
+    account_number: str
+    amount: Decimal
+    method: str
+    channel: str
+    outlet_code: str
+    business_date: date
+    balance: Decimal | None  # the account's balance after posting (None when replayed)
+
+
+def money(value: Any, *, name: str = "amount", allow_zero: bool = False) -> Decimal:
+    """A yuan amount with at most two decimals (> 0, or >= 0 with ``allow_zero``)."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InputError(f"{name} {value!r} is not a number") from None
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
+        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise InputError(f"{name} {value} has more than two decimals (fen)")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _token(request_token: str) -> str:
+    token = (request_token or "").strip()
+    if not token or len(token) > 64:
+        raise InputError("request token must be 1 to 64 characters")
+    return token
+
+
+def _account(account_number: str) -> Account:
+    account = Account.objects.filter(number=(account_number or "").strip()).first()
+    if account is None:
+        raise InputError(f"no account {account_number!r}")
+    return account
+
+
+def _read(receipt: Receipt, *, created: bool, balance: Decimal | None) -> ReceiptRead:
+    return ReceiptRead(
+        receipt_no=receipt.receipt_no,
+        created=created,
+        account_number=receipt.account.number,
+        amount=receipt.amount,
+        method=receipt.method,
+        channel=receipt.channel,
+        outlet_code=receipt.outlet_code,
+        business_date=receipt.business_date,
+        balance=balance,
+    )
+
+
+def _take(
+    *,
+    account: Account,
+    amount: Decimal,
+    method: str,
+    channel: str,
+    prefix: str,
+    outlet_code: str,
+    user: Any,
+    received_at: datetime,
+    token: str,
+) -> ReceiptRead:
+    day = timezone.localtime(received_at).date()
+    stem = f"{prefix}-{day:%Y%m%d}-"
+    for _attempt in range(MAX_ATTEMPTS):
+        latest = Receipt.objects.filter(receipt_no__startswith=stem).aggregate(m=Max("seq"))["m"] or 0
+        seq = latest + 1
+        number = f"{stem}{seq:04d}"
+        try:
+            with transaction.atomic():  # savepoint: a concurrent cashier may take the same number
+                result: PostResult = post_payment(
+                    account_number=account.number,
+                    amount=amount,
+                    channel=channel,
+                    channel_txn_id=number,
+                    received_at=received_at,
+                    user=user,
+                    outlet=outlet_code,
+                    memo=f"receipt {number} {method}",
+                )
+                if result.outcome != "posted":
+                    raise _NumberTaken
+                receipt = Receipt.objects.create(
+                    receipt_no=number,
+                    request_token=token,
+                    channel=channel,
+                    outlet_code=outlet_code,
+                    business_date=day,
+                    seq=seq,
+                    user=user,
+                    account=account,
+                    amount=result.amount,
+                    method=method,
+                    payment_id=result.payment_id,
+                    issued_at=received_at,
+                )
+        except (_NumberTaken, PaymentConflict, IntegrityError):
+            existing = Receipt.objects.filter(request_token=token).select_related("account").first()
+            if existing is not None:  # the same form, submitted concurrently
+                return _read(existing, created=False, balance=None)
+            continue
+        return _read(receipt, created=True, balance=result.balance)
+    raise InputError("could not allocate a receipt number, please retry")
+
+
+def _replayed(token: str, user: Any) -> ReceiptRead | None:
+    existing = Receipt.objects.filter(request_token=token).select_related("account").first()
+    if existing is None:
+        return None
+    if existing.user_id != user.pk:
+        raise InputError("request token already used")
+    return _read(existing, created=False, balance=None)
+
+
+def take_counter_payment(
+    *,
+    account_number: str,
+    amount: Any,
+    method: str,
+    user: Any,
+    outlet_code: str,
+    received_at: datetime,
+    request_token: str,
+) -> ReceiptRead:
+    """A payment at an outlet counter; a prepaid (费控) account's payment is a top-up (channel prepaid)."""
+    value = money(amount)
+    if method not in PaymentMethod.values:
+        raise InputError(f"unknown method {method!r}: use one of {', '.join(PaymentMethod.values)}")
+    code = (outlet_code or "").strip()
+    if not PaymentOutlet.objects.filter(code=code, active=True).exists():
+        raise InputError(f"no active payment outlet {outlet_code!r}")
+    if received_at.tzinfo is None:
+        raise InputError("received_at must be timezone-aware")
+    token = _token(request_token)
+    account = _account(account_number)
+    with transaction.atomic():
+        replay = _replayed(token, user)
+        if replay is not None:
+            return replay
+        day = timezone.localtime(received_at).date()
+        if queries.day_closed(cashier_id=user.pk, business_date=day):
+            raise DayClosed(
+                f"the cash close (日结) of {day} is done: no more payments for this cashier today"
+            )
+        channel = PaymentChannel.PREPAID if account.prepaid else PaymentChannel.COUNTER
+        return _take(
+            account=account,
+            amount=value,
+            method=method,
+            channel=channel,
+            prefix=code,
+            outlet_code=code,
+            user=user,
+            received_at=received_at,
+            token=token,
+        )
+
+
+def collect_payment(
+    *, account_number: str, amount: Any, user: Any, received_at: datetime, request_token: str
+) -> ReceiptRead:
+    """Cash taken at the door by a collector (走收): channel collector, method cash."""
+    value = money(amount)
+    if received_at.tzinfo is None:
+        raise InputError("received_at must be timezone-aware")
+    token = _token(request_token)
+    account = _account(account_number)
+    with transaction.atomic():
+        replay = _replayed(token, user)
+        if replay is not None:
+            return replay
+        day = timezone.localtime(received_at).date()
+        if queries.handover(collector_id=user.pk, business_date=day) is not None:
+            raise DayClosed(f"the cash of {day} has been handed over (已交款): no more collection today")
+        return _take(
+            account=account,
+            amount=value,
+            method=PaymentMethod.CASH,
+            channel=PaymentChannel.COLLECTOR,
+            prefix=f"ZS{user.pk}",
+            outlet_code="",
+            user=user,
+            received_at=received_at,
+            token=token,
+        )
+
+
+def top_up(
+    *, account_number: str, amount: Any, channel_txn_id: str, received_at: datetime, user: Any
+) -> PostResult:
+    """A prepaid (费控) top-up from any channel that has its own transaction id (portal order, counter
+    receipt): posts once per ``channel_txn_id`` on channel ``prepaid``. Refused for a postpaid account."""
+    account = _account(account_number)
+    if not account.prepaid:
+        raise InputError(f"account {account.number} is not a prepaid (费控) account")
+    return post_payment(
+        account_number=account.number,
+        amount=amount,
+        channel=PaymentChannel.PREPAID,
+        channel_txn_id=channel_txn_id,
+        received_at=received_at,
+        user=user,
+        memo="top-up 充值",
+    )
+
+
+def reprint(*, receipt_no: str, receipts: Any, user: Any) -> tuple[Receipt, int]:
+    """Count a reprint (重打) of a receipt found in ``receipts`` (the caller's scoped queryset); returns the
+    receipt and the reprint number."""
+    with transaction.atomic():
+        receipt = receipts.select_for_update().filter(receipt_no=receipt_no).first()
+        if receipt is None:
+            raise ReceiptNotFound(f"no receipt {receipt_no!r}")
+        Receipt.objects.filter(pk=receipt.pk).update(reprints=F("reprints") + 1)
+        receipt.refresh_from_db()
+        audit.record_batch(
+            actor=user,
+            action="counter.reprint",
+            object_repr=f"receipt {receipt.receipt_no}",
+            object_pk=receipt.pk,
+            changes={"reprints": (receipt.reprints - 1, receipt.reprints)},
+        )
+        return receipt, receipt.reprints
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    status: str  # balanced | approved | pending
+    closed: bool
+    expected: dict[str, Decimal]  # by method
+    declared_cash: Decimal
+    discrepancy: Decimal  # declared - expected cash
+    receipts: int
+
+
+def close_day(
+    *,
+    cashier: Any,
+    outlet_code: str,
+    business_date: date,
+    declared_cash: Any,
+    closed_at: datetime,
+    reason: str = "",
+    supervisor_note: str = "",
+) -> CloseResult:
+    """The cashier's daily cash close (日结) at one outlet; see the module docstring for the rules."""
+    declared = money(declared_cash, name="declared cash", allow_zero=True)
+    reason, note = (reason or "").strip()[:300], (supervisor_note or "").strip()[:300]
+    code = (outlet_code or "").strip()
+    if not code:
+        raise InputError("an outlet code is required")
+    with transaction.atomic():
+        existing = (
+            CashClose.objects.select_for_update()
+            .filter(cashier_id=cashier.pk, outlet_code=code, business_date=business_date)
+            .first()
+        )
+        if existing is not None and existing.status in CLOSED_STATUSES:
+            raise DayClosed(f"the cash close of {business_date} at {code} is already done")
+        expected = queries.counter_totals(
+            cashier_id=cashier.pk, outlet_code=code, business_date=business_date
+        )
+        count = (
+            queries.receipts_of_day(
+                user_id=cashier.pk, business_date=business_date, channels=queries.COUNTER_CHANNELS
+            )
+            .filter(outlet_code=code, payment__status="posted")
+            .count()
+        )
+        diff = declared - expected[PaymentMethod.CASH]
+        if diff == 0:
+            status = CloseStatus.BALANCED
+        elif not reason:
+            raise InputError(
+                f"declared cash {declared} differs from the system's {expected[PaymentMethod.CASH]} by {diff}: "
+                "a reason is required"
+            )
+        else:
+            status = CloseStatus.APPROVED if note else CloseStatus.PENDING
+        fields = {
+            "expected_cash": expected[PaymentMethod.CASH],
+            "expected_card": expected[PaymentMethod.CARD],
+            "expected_qr": expected[PaymentMethod.QR],
+            "receipts": count,
+            "declared_cash": declared,
+            "discrepancy": diff,
+            "reason": reason if diff else "",
+            "supervisor_note": note if diff else "",
+            "status": status,
+            "closed_at": closed_at,
+        }
+        if existing is None:
+            CashClose.objects.create(cashier=cashier, outlet_code=code, business_date=business_date, **fields)
+        else:
+            for k, v in fields.items():
+                setattr(existing, k, v)
+            existing.save()
+        return CloseResult(status, status in CLOSED_STATUSES, expected, declared, diff, count)
+
+
+@dataclass(frozen=True)
+class HandoverResult:
+    expected: Decimal
+    handed_over: Decimal
+    discrepancy: Decimal
+    receiver: str
+
+
+def hand_over(
+    *,
+    collector: Any,
+    business_date: date,
+    handed_over: Any,
+    receiver_username: str,
+    handed_at: datetime,
+    reason: str = "",
+) -> HandoverResult:
+    """The collector's cash hand-over (交款) of a day to a cashier."""
+    amount = money(handed_over, name="handed-over cash", allow_zero=True)
+    receiver = (
+        get_user_model().objects.filter(username=(receiver_username or "").strip(), is_active=True).first()
+    )
+    if receiver is None or not has_capability(receiver, roles.PAYMENTS_COUNTER):
+        raise InputError(f"{receiver_username!r} is not a cashier who can receive cash")
+    if receiver.pk == collector.pk:
+        raise InputError("cash cannot be handed over to oneself")
+    reason = (reason or "").strip()[:300]
+    with transaction.atomic():
+        if queries.handover(collector_id=collector.pk, business_date=business_date) is not None:
+            raise DayClosed(f"the cash of {business_date} has already been handed over")
+        expected, _count = queries.collected(collector_id=collector.pk, business_date=business_date)
+        diff = amount - expected
+        if diff and not reason:
+            raise InputError(
+                f"handed-over {amount} differs from the {expected} collected by {diff}: a reason is required"
+            )
+        try:
+            with transaction.atomic():
+                CashHandover.objects.create(
+                    collector=collector,
+                    business_date=business_date,
+                    expected=expected,
+                    handed_over=amount,
+                    discrepancy=diff,
+                    reason=reason if diff else "",
+                    received_by=receiver,
+                    handed_at=handed_at,
+                )
+        except IntegrityError:
+            raise DayClosed(f"the cash of {business_date} has already been handed over") from None
+        return HandoverResult(expected, amount, diff, receiver.get_username())

@@ -1,0 +1,136 @@
+"""Reads for the counter and the collectors: what an account owes, a day's takings, a collector's worklist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+
+from wattdesk.core.allocation import OpenItem
+from wattdesk.domain.counter.models import CLOSED_STATUSES, CashClose, CashHandover, PaymentMethod, Receipt
+from wattdesk.domain.customers.models import Account
+from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.payments import queries as payment_queries
+from wattdesk.domain.payments.models import PaymentChannel, PaymentStatus
+
+ZERO = Decimal("0.00")
+COUNTER_CHANNELS = (PaymentChannel.COUNTER, PaymentChannel.PREPAID)
+
+
+@dataclass(frozen=True)
+class Due:
+    items: tuple[OpenItem, ...]  # open bill charges and late fees, oldest first
+    outstanding: Decimal  # sum of the items
+    credit: Decimal  # unallocated payments (预存)
+    due: Decimal  # outstanding - credit, never below 0
+
+
+def due(*, account_id: int) -> Due:
+    items = tuple(payment_queries.open_items([account_id]).get(account_id, []))
+    outstanding = sum((i.outstanding for i in items), ZERO)
+    credit = sum((c.remaining for c in payment_queries.credits([account_id]).get(account_id, [])), ZERO)
+    return Due(items, outstanding, credit, max(outstanding - credit, ZERO))
+
+
+def _posted_receipts(**filters: Any) -> QuerySet[Receipt]:
+    return Receipt.objects.filter(payment__status=PaymentStatus.POSTED, **filters)
+
+
+def counter_totals(*, cashier_id: int, outlet_code: str, business_date: date) -> dict[str, Decimal]:
+    """The system's takings of one cashier at one outlet on one day, by method (reversed payments excluded)."""
+    rows = (
+        _posted_receipts(
+            user_id=cashier_id,
+            outlet_code=outlet_code,
+            business_date=business_date,
+            channel__in=COUNTER_CHANNELS,
+        )
+        .values("method")
+        .annotate(s=MoneySum("amount"))
+        .values_list("method", "s")
+    )
+    totals = dict.fromkeys(PaymentMethod.values, ZERO)
+    totals.update({m: s for m, s in rows})
+    return totals
+
+
+def receipts_of_day(*, user_id: int, business_date: date, channels: Sequence[str]) -> QuerySet[Receipt]:
+    return (
+        Receipt.objects.filter(user_id=user_id, business_date=business_date, channel__in=list(channels))
+        .select_related("account", "payment")
+        .order_by("seq", "id")
+    )
+
+
+def day_closed(*, cashier_id: int, business_date: date) -> bool:
+    return CashClose.objects.filter(
+        cashier_id=cashier_id, business_date=business_date, status__in=CLOSED_STATUSES
+    ).exists()
+
+
+def cash_close(*, cashier_id: int, outlet_code: str, business_date: date) -> CashClose | None:
+    return CashClose.objects.filter(
+        cashier_id=cashier_id, outlet_code=outlet_code, business_date=business_date
+    ).first()
+
+
+def collected(*, collector_id: int, business_date: date) -> tuple[Decimal, int]:
+    """Cash a collector took on a day (posted payments) and the number of receipts."""
+    qs = _posted_receipts(user_id=collector_id, business_date=business_date, channel=PaymentChannel.COLLECTOR)
+    agg = qs.aggregate(s=MoneySum("amount", default=ZERO))
+    return agg["s"], qs.count()
+
+
+def handover(*, collector_id: int, business_date: date) -> CashHandover | None:
+    return CashHandover.objects.filter(collector_id=collector_id, business_date=business_date).first()
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    account_number: str
+    customer_name: str
+    address: str
+    outstanding: Decimal
+    oldest_due_on: date | None
+    items: int
+
+
+def worklist(*, accounts: QuerySet[Account], limit: int = 200) -> list[WorkItem]:
+    """Accounts of ``accounts`` (a scoped queryset) with arrears, largest first."""
+    ids = list(accounts.values_list("pk", flat=True))
+    items = payment_queries.open_items(ids)
+    if not items:
+        return []
+    credit = {
+        a: sum((c.remaining for c in cs), ZERO) for a, cs in payment_queries.credits(list(items)).items()
+    }
+    info = {
+        a.pk: a
+        for a in Account.objects.filter(pk__in=list(items))
+        .select_related("customer")
+        .prefetch_related("service_points")
+    }
+    out = []
+    for account_id, its in items.items():
+        owed = sum((i.outstanding for i in its), ZERO) - credit.get(account_id, ZERO)
+        if owed <= 0:
+            continue
+        acc = info[account_id]
+        sps = list(acc.service_points.all())
+        dues = [i.due_on for i in its if i.due_on is not None]
+        out.append(
+            WorkItem(
+                acc.number,
+                acc.customer.name,
+                sps[0].address if sps else "",
+                owed,
+                min(dues) if dues else None,
+                len(its),
+            )
+        )
+    out.sort(key=lambda w: (-w.outstanding, w.account_number))
+    return out[:limit]
