@@ -29,7 +29,10 @@ class OrderStatus(models.TextChoices):
 class PaymentOrder(models.Model):
     order_no = models.CharField(_("order number"), max_length=32, unique=True)
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.PROTECT, related_name="payment_orders", verbose_name=_("account")
+        "customers.Account",
+        on_delete=models.PROTECT,
+        related_name="payment_orders",
+        verbose_name=_("account"),
     )
     amount = MoneyField(_("amount"))
     status = models.CharField(

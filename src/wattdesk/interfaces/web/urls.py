@@ -6,8 +6,10 @@ from wattdesk.interfaces.web import views
 from wattdesk.interfaces.web.pages import audit as audit_pages
 from wattdesk.interfaces.web.pages import billing as billing_pages
 from wattdesk.interfaces.web.pages import bills as bill_pages
+from wattdesk.interfaces.web.pages import collection as collection_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
+from wattdesk.interfaces.web.pages import gateway as gateway_pages
 from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
@@ -20,10 +22,14 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("health/", views.health, name="health"),
+    path("portal/pay/", gateway_pages.portal_pay, name="portal_pay"),
+    path("portal/pay/result/", gateway_pages.portal_pay_result, name="portal_pay_result"),
+    path("gateway/callback/", gateway_pages.gateway_callback, name="gateway_callback"),
     path("portal/", include(portal_pages.urlpatterns)),
     path("", include(readings_pages.urlpatterns)),
     path("", include(billing_pages.urlpatterns)),
     path("", include(bill_pages.urlpatterns)),
+    path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),

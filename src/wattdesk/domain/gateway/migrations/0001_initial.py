@@ -7,67 +7,153 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CallbackNonce',
+            name="CallbackNonce",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('nonce', models.CharField(max_length=64, unique=True, verbose_name='nonce')),
-                ('body_sha256', models.CharField(max_length=64, verbose_name='body sha256')),
-                ('first_seen_at', models.DateTimeField(verbose_name='first seen at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("nonce", models.CharField(max_length=64, unique=True, verbose_name="nonce")),
+                ("body_sha256", models.CharField(max_length=64, verbose_name="body sha256")),
+                ("first_seen_at", models.DateTimeField(verbose_name="first seen at")),
             ],
             options={
-                'verbose_name': 'callback nonce',
-                'verbose_name_plural': 'callback nonces',
+                "verbose_name": "callback nonce",
+                "verbose_name_plural": "callback nonces",
             },
         ),
         migrations.CreateModel(
-            name='CallbackLog',
+            name="CallbackLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(verbose_name='received at')),
-                ('order_no', models.CharField(blank=True, max_length=64, verbose_name='order number')),
-                ('txn_id', models.CharField(blank=True, max_length=64, verbose_name='gateway transaction id')),
-                ('signature_ok', models.BooleanField(verbose_name='signature ok')),
-                ('outcome', models.CharField(choices=[('posted', 'posted'), ('duplicate', 'already processed'), ('failed', 'payment failed'), ('bad_signature', 'bad signature'), ('bad_request', 'bad request'), ('replay', 'replay refused'), ('unknown_order', 'unknown order'), ('amount_mismatch', 'amount mismatch'), ('conflict', 'conflict'), ('not_configured', 'gateway not configured')], max_length=24, verbose_name='outcome')),
-                ('http_status', models.PositiveSmallIntegerField(verbose_name='HTTP status')),
-                ('detail', models.CharField(blank=True, max_length=300, verbose_name='detail')),
-                ('body', models.TextField(verbose_name='body')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(verbose_name="received at")),
+                ("order_no", models.CharField(blank=True, max_length=64, verbose_name="order number")),
+                (
+                    "txn_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="gateway transaction id"),
+                ),
+                ("signature_ok", models.BooleanField(verbose_name="signature ok")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("posted", "posted"),
+                            ("duplicate", "already processed"),
+                            ("failed", "payment failed"),
+                            ("bad_signature", "bad signature"),
+                            ("bad_request", "bad request"),
+                            ("replay", "replay refused"),
+                            ("unknown_order", "unknown order"),
+                            ("amount_mismatch", "amount mismatch"),
+                            ("conflict", "conflict"),
+                            ("not_configured", "gateway not configured"),
+                        ],
+                        max_length=24,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("http_status", models.PositiveSmallIntegerField(verbose_name="HTTP status")),
+                ("detail", models.CharField(blank=True, max_length=300, verbose_name="detail")),
+                ("body", models.TextField(verbose_name="body")),
             ],
             options={
-                'verbose_name': 'gateway callback',
-                'verbose_name_plural': 'gateway callbacks',
-                'ordering': ('-received_at', '-id'),
-                'indexes': [models.Index(fields=['order_no'], name='cblog_order_idx')],
+                "verbose_name": "gateway callback",
+                "verbose_name_plural": "gateway callbacks",
+                "ordering": ("-received_at", "-id"),
+                "indexes": [models.Index(fields=["order_no"], name="cblog_order_idx")],
             },
         ),
         migrations.CreateModel(
-            name='PaymentOrder',
+            name="PaymentOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_no', models.CharField(max_length=32, unique=True, verbose_name='order number')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('status', models.CharField(choices=[('created', 'created'), ('paid', 'paid'), ('failed', 'failed'), ('expired', 'expired')], default='created', max_length=16, verbose_name='status')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='paid at')),
-                ('channel_txn_id', models.CharField(blank=True, max_length=64, verbose_name='gateway transaction id')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payment_orders', to='customers.account', verbose_name='account')),
-                ('customer_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payment_orders', to=settings.AUTH_USER_MODEL, verbose_name='customer login')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_no", models.CharField(max_length=32, unique=True, verbose_name="order number")),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("created", "created"),
+                            ("paid", "paid"),
+                            ("failed", "failed"),
+                            ("expired", "expired"),
+                        ],
+                        default="created",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                ("paid_at", models.DateTimeField(blank=True, null=True, verbose_name="paid at")),
+                (
+                    "channel_txn_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="gateway transaction id"),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payment_orders",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "customer_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payment_orders",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="customer login",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'payment order',
-                'verbose_name_plural': 'payment orders',
-                'ordering': ('-created_at', '-id'),
-                'indexes': [models.Index(fields=['channel_txn_id'], name='payorder_txn_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payorder_amount_positive'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'paid'), _negated=True), models.Q(('paid_at__isnull', False), models.Q(('channel_txn_id', ''), _negated=True)), _connector='OR'), name='payorder_paid_has_txn')],
+                "verbose_name": "payment order",
+                "verbose_name_plural": "payment orders",
+                "ordering": ("-created_at", "-id"),
+                "indexes": [models.Index(fields=["channel_txn_id"], name="payorder_txn_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gt", 0)), name="payorder_amount_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "paid"), _negated=True),
+                            models.Q(
+                                ("paid_at__isnull", False), models.Q(("channel_txn_id", ""), _negated=True)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="payorder_paid_has_txn",
+                    ),
+                ],
             },
         ),
     ]

@@ -1,0 +1,88 @@
+"""Online payment (在线缴费) in the customer portal, and the payment gateway's callback endpoint.
+
+* ``/portal/pay/``: the customer picks one of their accounts and an amount (default: what the account owes),
+  WattDesk creates a payment order and sends the browser to the gateway's pay page
+  (``settings.WATTDESK_GATEWAY_PAY_URL``) with the order number, the amount and the return URL.
+* ``/portal/pay/result/?order=``: the order's status (the gateway's callback arrives asynchronously).
+* ``POST /gateway/callback/``: public and CSRF-exempt — authenticated by the HMAC signature of the body
+  instead (docs/payments-gateway.md); the answer is a one-line JSON ``{"outcome", "detail"}`` with 200 for a
+  posted or already-processed payment, 4xx for a refusal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from wattdesk.application import gateway
+from wattdesk.application.errors import InputError
+from wattdesk.core import gateway_signing
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import accounts_for
+from wattdesk.domain.ledger.queries import balance
+from wattdesk.interfaces.web.access import capability_required, public
+
+
+def _accounts(request: HttpRequest) -> list[dict[str, object]]:
+    out = []
+    for account in accounts_for(request.user).order_by("number")[:50]:
+        owed = balance(account_id=account.pk)
+        out.append({"number": account.number, "due": owed if owed > 0 else Decimal("0.00")})
+    return out
+
+
+@capability_required(roles.PORTAL_USE)
+def portal_pay(request: HttpRequest) -> HttpResponse:
+    accounts = _accounts(request)
+    chosen = request.POST.get("account") or request.GET.get("account") or ""
+    if not chosen and accounts:
+        chosen = str(accounts[0]["number"])
+    due = next((a["due"] for a in accounts if a["number"] == chosen), Decimal("0.00"))
+    error = ""
+    amount = request.POST.get("amount", "").strip() or (str(due) if due else "")
+    status = 200
+    if request.method == "POST":
+        try:
+            order = gateway.create_order(
+                user=request.user, account_number=chosen, amount=amount, created_at=timezone.now()
+            )
+        except gateway.AccountNotFound:
+            raise Http404("account") from None
+        except InputError as exc:
+            error, status = str(exc), 400
+        else:
+            back = request.build_absolute_uri(reverse("web:portal_pay_result") + f"?order={order.order_no}")
+            query = urlencode({"order_no": order.order_no, "amount": str(order.amount), "return_url": back})
+            return redirect(f"{settings.WATTDESK_GATEWAY_PAY_URL}?{query}")
+    context = {"accounts": accounts, "chosen": chosen, "amount": amount, "error": error}
+    return render(request, "web/gateway/pay.html", context, status=status)
+
+
+@capability_required(roles.PORTAL_USE)
+def portal_pay_result(request: HttpRequest) -> HttpResponse:
+    order_no = request.GET.get("order", "").strip()
+    order = gateway.visible_orders(user=request.user).filter(order_no=order_no).first() if order_no else None
+    if order_no and order is None:
+        raise Http404("order")
+    recent = list(gateway.visible_orders(user=request.user)[:10])
+    return render(request, "web/gateway/result.html", {"order": order, "recent": recent})
+
+
+@public
+@csrf_exempt
+@require_POST
+def gateway_callback(request: HttpRequest) -> HttpResponseBase:
+    result = gateway.handle_callback(
+        body=request.body,
+        signature=request.headers.get(gateway_signing.SIGNATURE_HEADER, ""),
+        received_at=timezone.now(),
+    )
+    return JsonResponse({"outcome": result.outcome, "detail": result.detail}, status=result.http_status)
