@@ -1,0 +1,156 @@
+"""Reads for smart fee control (智能费控): what the daily pass needs per prepaid account, fetched in a fixed
+number of queries per chunk of accounts ("fetch, then calculate"), and the lists the page shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from wattdesk.domain.billing.models import Bill, BillStatus
+from wattdesk.domain.customers.models import Account, ServicePoint
+from wattdesk.domain.fee_control.models import CommandKind, CommandStatus, FeeControlState, MeterCommand
+from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
+from wattdesk.domain.tariffs.models import TariffAssignment
+
+PENDING = (CommandStatus.QUEUED, CommandStatus.SENT, CommandStatus.FAILED)
+
+
+@dataclass
+class PrepaidRow:
+    account_id: int
+    number: str
+    protected: bool
+    phone: str
+    service_point_id: int | None = None
+    capacity_kva: Decimal | None = None
+    contract_kw: Decimal | None = None
+    tariff_code: str | None = None
+    meter_id: int | None = None
+    meter_serial: str = ""
+    bill_end: date | None = None
+    bill_start: date | None = None
+    bill_kwh: Decimal | None = None
+    bill_total: Decimal | None = None
+    kwh_by_kind: dict[str, Decimal] = field(default_factory=dict)
+    intended_relay: str = "on"  # the relay state the latest live command asks for
+    pending: set[str] = field(default_factory=set)  # kinds of commands not yet acknowledged
+
+
+def prepaid_account_ids(*, account_ids: Iterable[int] | None = None) -> list[int]:
+    qs = Account.objects.filter(prepaid=True)
+    if account_ids is not None:
+        qs = qs.filter(pk__in=list(account_ids))
+    return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
+    """Account, service point, tariff code, meter, latest issued bill, readings since it and relay intent."""
+    rows = {
+        a: PrepaidRow(a, n, bool(p), ph or "")
+        for a, n, p, ph in Account.objects.filter(pk__in=account_ids).values_list(
+            "pk", "number", "customer__protected", "customer__phone"
+        )
+    }
+    sp_of: dict[int, int] = {}
+    for sp_id, acc, cap, ckw in (
+        ServicePoint.objects.filter(account_id__in=account_ids)
+        .order_by("account_id", "pk")
+        .values_list("pk", "account_id", "capacity_kva", "contract_kw")
+    ):
+        r = rows[acc]
+        if r.service_point_id is None:
+            r.service_point_id, r.capacity_kva, r.contract_kw = sp_id, cap, ckw
+            sp_of[sp_id] = acc
+    for sp_id, code in (
+        TariffAssignment.objects.filter(service_point_id__in=list(sp_of), effective_from__lte=day)
+        .exclude(effective_to__lte=day)
+        .order_by("service_point_id", "effective_from")
+        .values_list("service_point_id", "tariff_code")
+    ):
+        rows[sp_of[sp_id]].tariff_code = code  # the latest in force wins
+    meter_acc: dict[int, int] = {}
+    for meter_id, serial, sp_id in (
+        MeterInstallation.objects.filter(service_point_id__in=list(sp_of), installed_on__lte=day)
+        .exclude(removed_on__lte=day)
+        .order_by("installed_on", "pk")
+        .values_list("meter_id", "meter__serial", "service_point_id")
+    ):
+        r = rows[sp_of[sp_id]]
+        r.meter_id, r.meter_serial = meter_id, serial
+        meter_acc[meter_id] = r.account_id
+    for acc, start, end, kwh, total in (
+        Bill.objects.filter(account_id__in=account_ids, status=BillStatus.ISSUED, end__lte=day)
+        .order_by("account_id", "end", "version")
+        .values_list("account_id", "start", "end", "kwh", "total")
+    ):
+        r = rows[acc]
+        r.bill_start, r.bill_end, r.bill_kwh, r.bill_total = start, end, kwh, total
+    earliest = min((r.bill_end for r in rows.values() if r.bill_end), default=None)
+    readings = RegisterReading.objects.filter(
+        register__meter_id__in=list(meter_acc), read_on__lte=day, status__in=("valid", "estimated")
+    )
+    if earliest is not None:
+        readings = readings.filter(read_on__gt=earliest)
+    for meter_id, kind, read_on, cons in readings.values_list(
+        "register__meter_id", "register__kind", "read_on", "consumption"
+    ):
+        r = rows[meter_acc[meter_id]]
+        if cons is None or r.meter_id != meter_id:
+            continue
+        since = r.bill_end
+        if since is not None and read_on <= since:
+            continue
+        r.kwh_by_kind[kind] = r.kwh_by_kind.get(kind, Decimal(0)) + cons
+    for meter_id, kind, status in (
+        MeterCommand.objects.filter(meter_id__in=list(meter_acc))
+        .exclude(status=CommandStatus.EXPIRED)
+        .order_by("meter_id", "requested_at", "pk")
+        .values_list("meter_id", "kind", "status")
+    ):
+        r = rows[meter_acc[meter_id]]
+        r.intended_relay = "off" if kind == CommandKind.DISCONNECT else "on"
+        if status in PENDING:
+            r.pending.add(kind)
+    return [rows[a] for a in account_ids if a in rows]
+
+
+def existing_keys(*, keys: Iterable[str]) -> set[str]:
+    return set(MeterCommand.objects.filter(idem_key__in=list(keys)).values_list("idem_key", flat=True))
+
+
+def due_commands(*, now: object, ids: Iterable[int] | None = None) -> list[int]:
+    qs = MeterCommand.objects.filter(
+        status__in=(CommandStatus.QUEUED, CommandStatus.FAILED), next_attempt_at__lte=now
+    )
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return list(qs.order_by("requested_at", "pk").values_list("pk", flat=True))
+
+
+def latest_day(*, accounts: QuerySet[Account]) -> date | None:
+    return (
+        FeeControlState.objects.filter(account__in=accounts)
+        .order_by("-day")
+        .values_list("day", flat=True)
+        .first()
+    )
+
+
+def states(*, accounts: QuerySet[Account], day: date) -> QuerySet[FeeControlState]:
+    return (
+        FeeControlState.objects.filter(account__in=accounts, day=day)
+        .select_related("account", "account__customer")
+        .order_by("estimated_balance", "account__number")
+    )
+
+
+def commands(*, accounts: QuerySet[Account], limit: int = 200) -> QuerySet[MeterCommand]:
+    return (
+        MeterCommand.objects.filter(account__in=accounts)
+        .select_related("account", "meter")
+        .order_by("-requested_at", "-pk")[:limit]
+    )
