@@ -6,7 +6,6 @@ from wattdesk.interfaces.web import views
 from wattdesk.interfaces.web.pages import audit as audit_pages
 from wattdesk.interfaces.web.pages import billing as billing_pages
 from wattdesk.interfaces.web.pages import bills as bill_pages
-from wattdesk.interfaces.web.pages import collection as collection_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
 from wattdesk.interfaces.web.pages import gateway as gateway_pages
@@ -29,7 +28,6 @@ urlpatterns = [
     path("", include(readings_pages.urlpatterns)),
     path("", include(billing_pages.urlpatterns)),
     path("", include(bill_pages.urlpatterns)),
-    path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
