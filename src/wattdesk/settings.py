@@ -270,8 +270,6 @@ EMAIL_HOST = os.environ.get("WATTDESK_SMTP_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("WATTDESK_SMTP_PORT", "25"))
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = os.environ.get("WATTDESK_MAIL_FROM", "wattdesk@localhost")
-#: sandbox SMS / app-push gateways append here (one JSONL file per channel) and report delivery receipts
-WATTDESK_NOTIFY_SANDBOX_DIR = WATTDESK_DATA_DIR / "notify-sandbox"
 USE_TZ = True
 
 # --- static files ---------------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Adapters to external systems (AMI head-end, payment gateways ...)."""
+"""Adapters to the world outside WattDesk (notification gateways, ...): one module per external system."""

@@ -6,95 +6,246 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('customers', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DunningAction',
+            name="DunningAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField(verbose_name='day')),
-                ('kind', models.CharField(choices=[('reminder', 'reminder'), ('demand', 'demand for payment'), ('notice', 'disconnection notice'), ('final_notice', 'final notice'), ('disconnect', 'disconnect')], max_length=16, verbose_name='kind')),
-                ('step', models.CharField(max_length=32, verbose_name='step')),
-                ('segment', models.CharField(max_length=32, verbose_name='segment')),
-                ('channel', models.CharField(choices=[('email', 'e-mail'), ('sms', 'SMS'), ('push', 'app push'), ('call_task', 'phone call task'), ('visit_task', 'door visit task')], max_length=16, verbose_name='channel')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount owed')),
-                ('days_overdue', models.IntegerField(verbose_name='days overdue')),
-                ('planned_at', models.DateTimeField(blank=True, null=True, verbose_name='planned at')),
-                ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dunning_actions', to='customers.account', verbose_name='account')),
-                ('bill', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dunning_actions', to='billing.bill', verbose_name='debt (bill)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField(verbose_name="day")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("reminder", "reminder"),
+                            ("demand", "demand for payment"),
+                            ("notice", "disconnection notice"),
+                            ("final_notice", "final notice"),
+                            ("disconnect", "disconnect"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("step", models.CharField(max_length=32, verbose_name="step")),
+                ("segment", models.CharField(max_length=32, verbose_name="segment")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "e-mail"),
+                            ("sms", "SMS"),
+                            ("push", "app push"),
+                            ("call_task", "phone call task"),
+                            ("visit_task", "door visit task"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(
+                        decimal_places=2, max_digits=14, verbose_name="amount owed"
+                    ),
+                ),
+                ("days_overdue", models.IntegerField(verbose_name="days overdue")),
+                ("planned_at", models.DateTimeField(blank=True, null=True, verbose_name="planned at")),
+                ("reason", models.CharField(blank=True, max_length=300, verbose_name="reason")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dunning_actions",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dunning_actions",
+                        to="billing.bill",
+                        verbose_name="debt (bill)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dunning action',
-                'verbose_name_plural': 'dunning actions',
-                'ordering': ('-day', 'account', 'id'),
+                "verbose_name": "dunning action",
+                "verbose_name_plural": "dunning actions",
+                "ordering": ("-day", "account", "id"),
             },
         ),
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'e-mail'), ('sms', 'SMS'), ('push', 'app push'), ('call_task', 'phone call task'), ('visit_task', 'door visit task')], max_length=16, verbose_name='channel')),
-                ('recipient', models.CharField(max_length=254, verbose_name='recipient')),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='subject')),
-                ('body', models.TextField(verbose_name='body')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('sent', 'sent'), ('delivered', 'delivered'), ('failed', 'failed')], default='queued', max_length=16, verbose_name='status')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, verbose_name='attempts')),
-                ('last_error', models.CharField(blank=True, max_length=500, verbose_name='last error')),
-                ('provider_id', models.CharField(blank=True, max_length=100, verbose_name='provider message id')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('not_before', models.DateTimeField(blank=True, null=True, verbose_name='not before')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
-                ('action', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='message', to='dunning.dunningaction', verbose_name='dunning action')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "e-mail"),
+                            ("sms", "SMS"),
+                            ("push", "app push"),
+                            ("call_task", "phone call task"),
+                            ("visit_task", "door visit task"),
+                        ],
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("recipient", models.CharField(max_length=254, verbose_name="recipient")),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="subject")),
+                ("body", models.TextField(verbose_name="body")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("sent", "sent"),
+                            ("delivered", "delivered"),
+                            ("failed", "failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0, verbose_name="attempts")),
+                ("last_error", models.CharField(blank=True, max_length=500, verbose_name="last error")),
+                (
+                    "provider_id",
+                    models.CharField(blank=True, max_length=100, verbose_name="provider message id"),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                ("not_before", models.DateTimeField(blank=True, null=True, verbose_name="not before")),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="sent at")),
+                ("delivered_at", models.DateTimeField(blank=True, null=True, verbose_name="delivered at")),
+                (
+                    "action",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="message",
+                        to="dunning.dunningaction",
+                        verbose_name="dunning action",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'outbox message',
-                'verbose_name_plural': 'outbox messages',
-                'ordering': ('-created_at', '-id'),
+                "verbose_name": "outbox message",
+                "verbose_name_plural": "outbox messages",
+                "ordering": ("-created_at", "-id"),
             },
         ),
         migrations.CreateModel(
-            name='DisconnectionOrder',
+            name="DisconnectionOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('disconnect', 'disconnect'), ('restore', 'restore')], max_length=16, verbose_name='kind')),
-                ('status', models.CharField(choices=[('planned', 'planned'), ('notified', 'notified'), ('executed', 'executed'), ('cancelled', 'cancelled')], default='planned', max_length=16, verbose_name='status')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, default=0, max_digits=14, verbose_name='amount owed')),
-                ('planned_at', models.DateTimeField(verbose_name='planned at')),
-                ('executed_at', models.DateTimeField(blank=True, null=True, verbose_name='executed at')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason')),
-                ('cancel_reason', models.CharField(blank=True, max_length=300, verbose_name='cancel reason')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disconnection_orders', to='customers.account', verbose_name='account')),
-                ('bill', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.bill', verbose_name='debt (bill)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("disconnect", "disconnect"), ("restore", "restore")],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "planned"),
+                            ("notified", "notified"),
+                            ("executed", "executed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="planned",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="amount owed"
+                    ),
+                ),
+                ("planned_at", models.DateTimeField(verbose_name="planned at")),
+                ("executed_at", models.DateTimeField(blank=True, null=True, verbose_name="executed at")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                ("reason", models.CharField(blank=True, max_length=300, verbose_name="reason")),
+                ("cancel_reason", models.CharField(blank=True, max_length=300, verbose_name="cancel reason")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disconnection_orders",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="billing.bill",
+                        verbose_name="debt (bill)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'disconnection order',
-                'verbose_name_plural': 'disconnection orders',
-                'ordering': ('-planned_at', '-id'),
-                'indexes': [models.Index(fields=['kind', 'status'], name='dunning_order_status_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['planned', 'notified'])), fields=('account', 'kind'), name='dunning_order_one_open_uniq')],
+                "verbose_name": "disconnection order",
+                "verbose_name_plural": "disconnection orders",
+                "ordering": ("-planned_at", "-id"),
+                "indexes": [models.Index(fields=["kind", "status"], name="dunning_order_status_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["planned", "notified"])),
+                        fields=("account", "kind"),
+                        name="dunning_order_one_open_uniq",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='dunningaction',
-            index=models.Index(fields=['day', 'kind'], name='dunning_action_day_idx'),
+            model_name="dunningaction",
+            index=models.Index(fields=["day", "kind"], name="dunning_action_day_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dunningaction',
-            constraint=models.UniqueConstraint(fields=('account', 'bill', 'day', 'kind'), name='dunning_action_once_a_day_uniq'),
+            model_name="dunningaction",
+            constraint=models.UniqueConstraint(
+                fields=("account", "bill", "day", "kind"), name="dunning_action_once_a_day_uniq"
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['status', 'channel'], name='outbox_status_idx'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["status", "channel"], name="outbox_status_idx"),
         ),
     ]

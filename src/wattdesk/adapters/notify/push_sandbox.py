@@ -1,0 +1,15 @@
+"""App push through the local sandbox gateway (``<data dir>/notify-sandbox/push.jsonl``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from wattdesk.adapters.notify.sandbox import SandboxGateway
+
+
+def push_gateway(directory: Path | None = None) -> SandboxGateway:
+    return SandboxGateway(
+        channel="push", directory=directory or Path(settings.WATTDESK_DATA_DIR) / "notify-sandbox"
+    )
