@@ -56,6 +56,7 @@ PAYMENTS_COUNTER: Final = "payments.counter"  # counter payments and cash close 
 PAYMENTS_COLLECT: Final = "payments.collect"  # door-to-door collection and cash hand-over (走收, 交款)
 COLLECTION_WORK: Final = "collection.work"  # the collector's worklist and visit outcomes (催费工单)
 COLLECTION_ASSESS: Final = "collection.assess"  # collector KPI scorecards, supervisor dashboard (催费考核)
+DUNNING_MANAGE: Final = "dunning.manage"  # cancel a planned disconnection (with a reason, audited)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -78,6 +79,7 @@ ALL_CAPABILITIES: Final = frozenset(
         PAYMENTS_COLLECT,
         COLLECTION_WORK,
         COLLECTION_ASSESS,
+        DUNNING_MANAGE,
     }
 )
 
@@ -98,6 +100,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             COLLECTION_VIEW,
             PAYMENTS_COUNTER,
             COLLECTION_ASSESS,
+            DUNNING_MANAGE,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
@@ -124,6 +127,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             OUTLETS_PLAN,
             COLLECTION_VIEW,
             COLLECTION_ASSESS,
+            DUNNING_MANAGE,
         }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
