@@ -122,3 +122,13 @@ class TestFeeControlAgainstTheSandbox:
         assert headend.send(cmd) == headend.send(cmd)
         assert len(headend.operations()) == 1
         assert headend.meter_state("M9") == "off"
+
+
+class TestNightlyCommand:
+    def test_collect_nightly_runs_fee_control(self, prepaid: Any, capsys: Any) -> None:
+        from wattdesk.interfaces.commands.collect import _fee_control
+
+        _fee_control(DAY, NOW)
+        out = capsys.readouterr().out
+        assert "fee control 2024-05-10: 1 prepaid accounts {'disconnect': 1}" in out
+        assert MeterCommand.objects.get().status == "queued"

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"late fees {r.as_of}: {r.outcome}, {r.bills} bills, {r.total} 元, credits applied {r.credits_applied}"
         )
-        print("not run yet (later work): dunning steps, fee-control balances")
+        print("not run yet (later work): dunning steps")
+        _fee_control(args.date, timezone.now())
         return 0
     if action == "pay":
         from wattdesk.application.payments import post_payment
@@ -92,3 +93,23 @@ def run(args: argparse.Namespace) -> int:
             print(f"{rec.key}\tbilled {rec.billed}\tcollected {rec.collected}\trate {rec.rate}")
         return 0
     raise UserError(f"unknown action {action!r}")  # pragma: no cover - argparse restricts the choices
+
+
+def _fee_control(day: date, now: object) -> None:
+    """Fee-control balances for the day; commands are sent when WATTDESK_HEADEND_URL names a head-end."""
+    import os
+
+    from wattdesk.adapters.headend.http_headend import HttpHeadEnd
+    from wattdesk.application.fee_control import dispatch_commands, run_fee_control
+
+    fc = run_fee_control(day=day, now=now)  # type: ignore[arg-type]
+    print(
+        f"fee control {fc.day}: {fc.accounts} prepaid accounts {fc.decisions}, "
+        f"{fc.warnings_queued} warnings, {fc.commands_queued} meter commands queued"
+    )
+    url = os.environ.get("WATTDESK_HEADEND_URL", "").strip()
+    if url:
+        d = dispatch_commands(now=now, headend=HttpHeadEnd(url))  # type: ignore[arg-type]
+        print(
+            f"meter commands: {d.acknowledged} acknowledged, {d.failed} failed (retried later), {d.expired} expired"
+        )
