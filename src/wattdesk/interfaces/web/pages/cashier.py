@@ -1,0 +1,225 @@
+"""Back office: the cashier screen at a payment outlet (营业厅收费) and the door-to-door collector's phone
+screen (走收): find an account, see what it owes, take a payment, print / reprint (重打) the receipt, close
+the day (日结) or hand over the cash (交款). Views translate; the rules are in ``application.counter``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from wattdesk.application import counter as use_case
+from wattdesk.application.errors import InputError
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import accounts_for
+from wattdesk.domain.counter import queries
+from wattdesk.domain.counter.models import PaymentMethod, Receipt
+from wattdesk.domain.outlets.models import PaymentOutlet
+from wattdesk.domain.payments.models import PaymentChannel
+from wattdesk.interfaces.web import nav
+from wattdesk.interfaces.web.access import capability_required
+
+nav.register(nav.NavItem(section="staff", order=60, label=_("营业厅收费"), url_name="web:cashier",
+                         capability=roles.PAYMENTS_COUNTER, icon="💴"))  # fmt: skip
+nav.register(nav.NavItem(section="staff", order=61, label=_("走收"), url_name="web:collector",
+                         capability=roles.PAYMENTS_COLLECT, icon="🚶"))  # fmt: skip
+
+SESSION_OUTLET = "cashier_outlet"
+
+
+def _account(request: HttpRequest, number: str) -> Any:
+    number = (number or "").strip()
+    if not number:
+        return None
+    acc = accounts_for(request.user).filter(number=number).select_related("customer").first()
+    return acc
+
+
+def _receipts(request: HttpRequest) -> Any:
+    """Receipts the user may see: their own, or every receipt for a supervisor (admin)."""
+    if request.user.is_superuser:
+        return Receipt.objects.all()
+    return Receipt.objects.filter(user=request.user)
+
+
+@capability_required(roles.PAYMENTS_COUNTER)
+def cashier(request: HttpRequest) -> HttpResponse:
+    outlets = list(PaymentOutlet.objects.filter(active=True).order_by("code").values_list("code", "name"))
+    if "outlet" in request.GET:
+        request.session[SESSION_OUTLET] = request.GET["outlet"]
+    outlet = request.session.get(SESSION_OUTLET) or (outlets[0][0] if outlets else "")
+    number = request.GET.get("account", "")
+    acc = _account(request, number)
+    today = timezone.localdate()
+    ctx: dict[str, Any] = {
+        "outlets": outlets,
+        "outlet": outlet,
+        "number": number,
+        "account": acc,
+        "not_found": bool(number.strip()) and acc is None,
+        "due": queries.due(account_id=acc.pk) if acc else None,
+        "methods": PaymentMethod.choices,
+        "token": uuid.uuid4().hex,
+        "today": today,
+        "receipts": queries.receipts_of_day(
+            user_id=request.user.pk, business_date=today, channels=queries.COUNTER_CHANNELS
+        ).filter(outlet_code=outlet),
+        "totals": queries.counter_totals(cashier_id=request.user.pk, outlet_code=outlet, business_date=today),
+        "close": queries.cash_close(cashier_id=request.user.pk, outlet_code=outlet, business_date=today),
+        "closed": queries.day_closed(cashier_id=request.user.pk, business_date=today),
+    }
+    return render(request, "web/cashier/cashier.html", ctx)
+
+
+@capability_required(roles.PAYMENTS_COUNTER)
+@require_POST
+def cashier_pay(request: HttpRequest) -> HttpResponse:
+    number = request.POST.get("account", "")
+    if _account(request, number) is None:
+        raise Http404
+    try:
+        r = use_case.take_counter_payment(
+            account_number=number,
+            amount=request.POST.get("amount", ""),
+            method=request.POST.get("method", ""),
+            user=request.user,
+            outlet_code=request.POST.get("outlet", ""),
+            received_at=timezone.now(),
+            request_token=request.POST.get("token", ""),
+        )
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('web:cashier')}?account={number}")
+    return redirect(f"{reverse('web:cashier_receipt')}?no={r.receipt_no}")
+
+
+def _receipt_page(request: HttpRequest, *, reprint_no: int = 0) -> HttpResponse:
+    no = request.GET.get("no") or request.POST.get("no", "")
+    receipt = _receipts(request).filter(receipt_no=no).select_related("account__customer", "user").first()
+    if receipt is None:
+        raise Http404
+    back = "web:collector" if receipt.channel == PaymentChannel.COLLECTOR else "web:cashier"
+    return render(
+        request,
+        "web/cashier/receipt.html",
+        {
+            "r": receipt,
+            "reprint_no": reprint_no,
+            "back": back,
+            "mobile": receipt.channel == PaymentChannel.COLLECTOR,
+        },
+    )
+
+
+@capability_required(roles.PAYMENTS_COUNTER)
+def cashier_receipt(request: HttpRequest) -> HttpResponse:
+    return _receipt_page(request)
+
+
+@capability_required(roles.PAYMENTS_COUNTER)
+@require_POST
+def cashier_reprint(request: HttpRequest) -> HttpResponse:
+    try:
+        _receipt, n = use_case.reprint(
+            receipt_no=request.POST.get("no", ""), receipts=_receipts(request), user=request.user
+        )
+    except use_case.ReceiptNotFound:
+        raise Http404 from None
+    return _receipt_page(request, reprint_no=n)
+
+
+@capability_required(roles.PAYMENTS_COUNTER)
+@require_POST
+def cashier_close(request: HttpRequest) -> HttpResponse:
+    try:
+        result = use_case.close_day(
+            cashier=request.user,
+            outlet_code=request.POST.get("outlet", ""),
+            business_date=timezone.localdate(),
+            declared_cash=request.POST.get("declared_cash", ""),
+            reason=request.POST.get("reason", ""),
+            supervisor_note=request.POST.get("supervisor_note", ""),
+            closed_at=timezone.now(),
+        )
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:cashier")
+    if result.closed:
+        messages.success(request, f"日结完成 / day closed: {result.status}")
+    else:
+        messages.error(
+            request, f"现金差额 {result.discrepancy}：已记录，需主管批注后才能日结 / supervisor note required"
+        )
+    return redirect("web:cashier")
+
+
+# --- collector (走收), phone-sized ------------------------------------------------------------------------
+
+
+@capability_required(roles.PAYMENTS_COLLECT)
+def collector(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    total, count = queries.collected(collector_id=request.user.pk, business_date=today)
+    ctx = {
+        "work": queries.worklist(accounts=accounts_for(request.user)),
+        "token": uuid.uuid4().hex,
+        "today": today,
+        "collected": total,
+        "count": count,
+        "receipts": queries.receipts_of_day(
+            user_id=request.user.pk, business_date=today, channels=[PaymentChannel.COLLECTOR]
+        ),
+        "handover": queries.handover(collector_id=request.user.pk, business_date=today),
+    }
+    return render(request, "web/collector/collector.html", ctx)
+
+
+@capability_required(roles.PAYMENTS_COLLECT)
+@require_POST
+def collector_pay(request: HttpRequest) -> HttpResponse:
+    number = request.POST.get("account", "")
+    if _account(request, number) is None:
+        raise Http404
+    try:
+        r = use_case.collect_payment(
+            account_number=number,
+            amount=request.POST.get("amount", ""),
+            user=request.user,
+            received_at=timezone.now(),
+            request_token=request.POST.get("token", ""),
+        )
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:collector")
+    return redirect(f"{reverse('web:collector_receipt')}?no={r.receipt_no}")
+
+
+@capability_required(roles.PAYMENTS_COLLECT)
+def collector_receipt(request: HttpRequest) -> HttpResponse:
+    return _receipt_page(request)
+
+
+@capability_required(roles.PAYMENTS_COLLECT)
+@require_POST
+def collector_handover(request: HttpRequest) -> HttpResponse:
+    try:
+        h = use_case.hand_over(
+            collector=request.user,
+            business_date=timezone.localdate(),
+            handed_over=request.POST.get("handed_over", ""),
+            receiver_username=request.POST.get("receiver", ""),
+            reason=request.POST.get("reason", ""),
+            handed_at=timezone.now(),
+        )
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:collector")
+    messages.success(request, f"交款 {h.handed_over} → {h.receiver}（差额 {h.discrepancy}）")
+    return redirect("web:collector")
