@@ -1,0 +1,165 @@
+"""Back office: the collector's worklist (催费工单, phone-sized) and the supervisor's KPI scorecards (催费考核)
+with ranking, six-month trend and drill-down region → route → collector → accounts."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from wattdesk.application import collection as use_case
+from wattdesk.application.errors import InputError
+from wattdesk.domain.access import roles
+from wattdesk.domain.collection.models import VisitOutcome
+from wattdesk.interfaces.web import nav
+from wattdesk.interfaces.web.access import capability_required
+
+nav.register(
+    nav.NavItem(
+        section="staff",
+        order=70,
+        label=_("催费工单"),
+        url_name="web:collection_worklist",
+        capability=roles.COLLECTION_WORK,
+        icon="🧾",
+    )
+)
+nav.register(
+    nav.NavItem(
+        section="staff",
+        order=72,
+        label=_("催费考核"),
+        url_name="web:collection_scorecards",
+        capability=roles.COLLECTION_ASSESS,
+        icon="🏆",
+    )
+)
+
+WORKLIST_LIMIT = 200
+
+
+def _date(text: str | None, default: date) -> tuple[date, bool]:
+    if not text:
+        return default, True
+    try:
+        return date.fromisoformat(text), True
+    except ValueError:
+        return default, False
+
+
+@capability_required(roles.COLLECTION_WORK)
+def worklist(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    as_of, ok = _date(request.GET.get("as_of"), today)
+    errors = [] if ok else [_g("日期格式应为 YYYY-MM-DD。")]
+    status = 200
+    if request.method == "POST":
+        try:
+            promised = request.POST.get("promised_on") or None
+            use_case.record_visit(
+                collector=request.user,
+                account_number=request.POST.get("account", ""),
+                visited_at=timezone.now(),
+                outcome=request.POST.get("outcome", ""),
+                promised_on=date.fromisoformat(promised) if promised else None,
+                amount_collected=request.POST.get("amount_collected") or "0",
+                note=request.POST.get("note", ""),
+            )
+            return redirect(
+                f"{request.path}?as_of={as_of.isoformat()}&saved={request.POST.get('account', '')}"
+            )
+        except (InputError, ValueError) as exc:
+            errors.append(str(exc))
+            status = 400
+    rows = use_case.worklist(collector=request.user, as_of=as_of, limit=WORKLIST_LIMIT)
+    context = {
+        "rows": rows,
+        "as_of": as_of,
+        "errors": errors,
+        "outcomes": VisitOutcome.choices,
+        "saved": request.GET.get("saved", ""),
+    }
+    return render(request, "web/collection/worklist.html", context, status=status)
+
+
+def _trend_chart(cards: use_case.Scorecards, keys: list[str]) -> str:
+    series = [
+        {
+            "name": key if key != "all" else _g("全部"),
+            "type": "line",
+            "data": [round(float(v) * 100, 2) for v in cards.trend.get(key, [])],  # floats for plotting only
+        }
+        for key in keys
+    ]
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 0, "type": "scroll"},
+        "grid": {"top": 40, "left": 50, "right": 20, "bottom": 30},
+        "xAxis": {"type": "category", "data": cards.trend_periods},
+        "yAxis": {"type": "value", "name": _g("回收率 %"), "scale": True},
+        "series": series,
+    }
+    return json.dumps(option, ensure_ascii=False)
+
+
+@capability_required(roles.COLLECTION_ASSESS)
+def scorecards(request: HttpRequest) -> HttpResponse:
+    default_period = use_case.collectors_period_default(timezone.localdate())
+    period = request.GET.get("period") or default_period
+    by = request.GET.get("by") or "region"
+    region = request.GET.get("region") or None
+    route = request.GET.get("route") or None
+    collector = request.GET.get("collector") or None
+    try:
+        cards = use_case.scorecards(period=period, by=by, region=region, route=route)
+    except InputError as exc:
+        return render(
+            request,
+            "web/collection/scorecards.html",
+            {"errors": [str(exc)], "period": period, "by": by},
+            status=400,
+        )
+    accounts: list[Any] = []
+    collector_user = None
+    if collector:
+        collector_user = get_user_model().objects.filter(username=collector).first()
+        if collector_user is None:
+            return render(
+                request,
+                "web/collection/scorecards.html",
+                {"errors": [_g("没有这个催费员。")], "period": period, "by": by},
+                status=404,
+            )
+        _start, end = use_case.parse_period(period)
+        accounts = use_case.worklist(collector=collector_user, as_of=end, limit=WORKLIST_LIMIT)
+    keys = [r.key for r in cards.rows[:8]] + ["all"]
+    next_by = {"region": "route", "route": "collector", "collector": ""}[cards.by]
+    context = {
+        "cards": cards,
+        "period": period,
+        "by": by,
+        "region": region or "",
+        "route": route or "",
+        "collector": collector or "",
+        "collector_user": collector_user,
+        "accounts": accounts,
+        "next_by": next_by,
+        "chart_trend": _trend_chart(cards, keys),
+        "groupings": use_case.GROUPINGS,
+        "errors": [],
+    }
+    return render(request, "web/collection/scorecards.html", context)
+
+
+urlpatterns = [
+    path("collection/worklist/", worklist, name="collection_worklist"),
+    path("collection/scorecards/", scorecards, name="collection_scorecards"),
+]
