@@ -7,7 +7,6 @@ from wattdesk.interfaces.web.pages import audit as audit_pages
 from wattdesk.interfaces.web.pages import billing as billing_pages
 from wattdesk.interfaces.web.pages import bills as bill_pages
 from wattdesk.interfaces.web.pages import cashier as cashier_pages
-from wattdesk.interfaces.web.pages import cashier as cashier_pages
 from wattdesk.interfaces.web.pages import collection as collection_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
@@ -39,15 +38,6 @@ urlpatterns = [
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
     path("outlets/", outlet_pages.outlets, name="outlets"),
-    path("cashier/", cashier_pages.cashier, name="cashier"),
-    path("cashier/pay/", cashier_pages.cashier_pay, name="cashier_pay"),
-    path("cashier/receipt/", cashier_pages.cashier_receipt, name="cashier_receipt"),
-    path("cashier/reprint/", cashier_pages.cashier_reprint, name="cashier_reprint"),
-    path("cashier/close/", cashier_pages.cashier_close, name="cashier_close"),
-    path("collector/", cashier_pages.collector, name="collector"),
-    path("collector/pay/", cashier_pages.collector_pay, name="collector_pay"),
-    path("collector/receipt/", cashier_pages.collector_receipt, name="collector_receipt"),
-    path("collector/handover/", cashier_pages.collector_handover, name="collector_handover"),
     path("cashier/", cashier_pages.cashier, name="cashier"),
     path("cashier/pay/", cashier_pages.cashier_pay, name="cashier_pay"),
     path("cashier/receipt/", cashier_pages.cashier_receipt, name="cashier_receipt"),
