@@ -192,3 +192,30 @@ class TestFailure:
         assert "issued 1 bill(s) for 2026-03, total 48.83" in capsys.readouterr().out
         assert Bill.objects.filter(status="issued").count() == 1
         assert main(["bill", "issue", "--period", "2026-03", "--route", "RT9"]) == 2
+
+
+class TestAudit:
+    def test_run_issue_approve_and_cancel_each_leave_one_audit_entry(
+        self, town: list[Account], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from auditlog.models import LogEntry
+
+        _small, medium, big = town
+        assert main(["bill", "run", "--period", "2026-03", "--no-progress"]) == 0
+        assert main(["bill", "issue", "--period", "2026-03"]) == 0
+        assert main(["bill", "approve", str(Bill.objects.get(account=big).pk)]) == 0
+        assert (
+            main(["bill", "cancel", "--account", medium.number, "--period", "2026-03", "--reason", "抄错"])
+            == 0
+        )
+        batches = {
+            e.additional_data["batch"]: e
+            for e in LogEntry.objects.filter(additional_data__has_key="batch")
+            if e.additional_data["batch"].startswith(("billing.", "bills."))
+        }
+        assert set(batches) == {"billing.run", "bills.issue", "bills.approve", "bills.cancel"}
+        assert batches["billing.run"].changes["bills"] == [None, 3]
+        assert batches["billing.run"].changes["total"] == [None, "2544.47"]
+        assert batches["bills.issue"].changes["total"] == [None, "291.57"]
+        assert batches["bills.cancel"].changes["reason"] == [None, "抄错"]
+        assert batches["bills.cancel"].changes["reversal"] == [None, "-242.74"]

@@ -555,26 +555,3 @@ class TestEdges:
         result = run()
         assert result.skipped == {"reading_exception": 1}
         assert not Bill.objects.exists()
-
-
-class TestAudit:
-    def test_run_issue_approve_and_cancel_each_leave_one_audit_entry(self, company: Company) -> None:
-        from auditlog.models import LogEntry
-
-        acc = residential_450(company)
-        held = company.account(usage={"active_total": "2500"})
-        result = run()
-        uc.issue_bills(period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
-        uc.approve_bill(bill_id=Bill.objects.get(account=held).pk, approved_at=RUN_AT)
-        uc.cancel_bill(account_number=acc.number, period=PERIOD, reason="抄错", cancelled_at=RUN_AT)
-        batches = {
-            e.additional_data["batch"]: e
-            for e in LogEntry.objects.filter(additional_data__has_key="batch")
-            if e.additional_data["batch"].startswith(("billing.", "bills."))
-        }
-        assert set(batches) == {"billing.run", "bills.issue", "bills.approve", "bills.cancel"}
-        assert batches["billing.run"].object_pk == str(result.run_id)
-        assert batches["billing.run"].changes["bills"] == [None, 2]
-        assert batches["bills.issue"].changes["total"] == [None, "242.74"]
-        assert batches["bills.cancel"].changes["status"] == ["issued", "cancelled"]
-        assert batches["bills.cancel"].changes["reason"] == [None, "抄错"]

@@ -36,7 +36,6 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from auditlog.models import LogEntry
 from django.db import connection, connections, transaction
 from django.db.models import Q
 
@@ -51,7 +50,6 @@ from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, h
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
-from wattdesk.domain import audit
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, ReadingRoute
 from wattdesk.domain.fields import MoneySum
@@ -539,20 +537,6 @@ def _finish_run(
         "elapsed_s": round(elapsed, 3),
     }
     run.save(update_fields=["status", "finished_at", "counts"])
-    # Bills, lines and charges were written in bulk (no model signals): one audit entry for the run.
-    audit.record_batch(
-        actor=None,
-        action="billing.run",
-        object_repr=f"billing run {run.pk} {run.period}",
-        object_pk=run.pk,
-        changes={
-            "status": (BillingRunStatus.RUNNING.value, str(status)),
-            "bills": totals.billed + totals.held,
-            "held": totals.held,
-            "skipped": sum(totals.skipped.values()),
-            "total": str(totals.total),
-        },
-    )
     return elapsed
 
 
@@ -882,17 +866,6 @@ def approve_bill(*, bill_id: int, approved_at: datetime) -> ApproveResult:
         Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
             status=BillStatus.DRAFT, hold_reason=reason
         )
-        audit.record_batch(
-            actor=None,
-            action="bills.approve",
-            object_repr=f"bill {bill_id} {bill.period} v{bill.version}",
-            object_pk=bill_id,
-            kind=LogEntry.Action.UPDATE,
-            changes={
-                "status": (BillStatus.HELD.value, BillStatus.DRAFT.value),
-                "hold_reason": (bill.hold_reason, reason),
-            },
-        )
     return ApproveResult(bill_id, bill.account.number, bill.period, bill.total)
 
 
@@ -930,19 +903,6 @@ def issue_bills(
             total += Bill.objects.filter(pk__in=part).aggregate(s=MoneySum("total", default=ZERO))["s"]
             Bill.objects.filter(pk__in=part, status=BillStatus.DRAFT).update(
                 status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
-            )
-        if ids:
-            audit.record_batch(
-                actor=None,
-                action="bills.issue",
-                object_repr=f"issue {period}" + (f" route {route}" if route else ""),
-                changes={
-                    "status": (BillStatus.DRAFT.value, BillStatus.ISSUED.value),
-                    "bills": len(ids),
-                    "total": str(total),
-                    "due_on": due_on.isoformat(),
-                    "include_held_approved": include_held_approved,
-                },
             )
     return IssueResult(period=period, issued=len(ids), total=total, due_on=due_on, still_held=held.count())
 
@@ -1001,16 +961,4 @@ def cancel_bill(
             )
             reversal_id, amount = entry.pk, entry.amount
         number = Account.objects.filter(pk=bill.account_id).values_list("number", flat=True).get()
-        audit.record_batch(
-            actor=None,
-            action="bills.cancel",
-            object_repr=f"bill {bill.pk} {number} {bill.period} v{bill.version}",
-            object_pk=bill.pk,
-            kind=LogEntry.Action.UPDATE,
-            changes={
-                "status": (str(bill.status), BillStatus.CANCELLED.value),
-                "reason": reason,
-                "reversal": str(amount),
-            },
-        )
     return CancelResult(bill.pk, number, bill.period, bill.version, reversal_id, amount)

@@ -7,7 +7,9 @@
     wattdesk bill cancel  (--bill ID | --account N --period YYYY-MM) --reason TEXT
 
 This module only translates: it reads the clock (the one place that does), calls one use case of
-``wattdesk.application.billing_run`` and prints the result. A rich progress bar is shown on a terminal.
+``wattdesk.application.billing_run``, records one audit entry for it (the use cases write in bulk, which
+model signals do not see; the web pages and billing jobs record theirs with the signed-in user) and
+prints the result. A rich progress bar is shown on a terminal.
 """
 
 from __future__ import annotations
@@ -93,9 +95,11 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditlog.models import LogEntry
     from django.utils import timezone
 
     from wattdesk.application import billing_run as uc
+    from wattdesk.domain import audit
 
     try:
         if args.bill_command == "run":
@@ -122,6 +126,20 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            audit.record_batch(
+                actor=None,
+                action="billing.run",
+                object_repr=f"billing run {result.run_id} {result.period}"
+                + (f" {result.route}" if result.route else ""),
+                object_pk=result.run_id,
+                changes={
+                    "status": ("running", result.status),
+                    "bills": result.bills,
+                    "held": result.held,
+                    "skipped": sum(result.skipped.values()),
+                    "total": str(result.total),
+                },
+            )
             _print_run(result)
             return 0
         if args.bill_command == "review":
@@ -137,6 +155,14 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.bill_command == "approve":
             approved = uc.approve_bill(bill_id=args.bill_id, approved_at=timezone.now())
+            audit.record_batch(
+                actor=None,
+                action="bills.approve",
+                object_repr=f"bill {approved.bill_id} {approved.account_number} {approved.period}",
+                object_pk=approved.bill_id,
+                kind=LogEntry.Action.UPDATE,
+                changes={"status": ("held", "draft")},
+            )
             print(
                 f"bill {approved.bill_id} ({approved.account_number} {approved.period}) approved: {approved.total}"
             )
@@ -154,6 +180,18 @@ def run(args: argparse.Namespace) -> int:
                 include_held_approved=args.include_held_approved,
                 policy=policy,
             )
+            if issued.issued:
+                audit.record_batch(
+                    actor=None,
+                    action="bills.issue",
+                    object_repr=f"issue {args.period}" + (f" {args.route}" if args.route else ""),
+                    changes={
+                        "status": ("draft", "issued"),
+                        "bills": issued.issued,
+                        "total": str(issued.total),
+                        "due_on": issued.due_on.isoformat(),
+                    },
+                )
             print(
                 f"issued {issued.issued} bill(s) for {args.period}, total {issued.total}, due on {issued.due_on}; "
                 f"still held: {issued.still_held}"
@@ -170,6 +208,18 @@ def run(args: argparse.Namespace) -> int:
                 period=args.period,
                 reason=args.reason,
                 cancelled_at=timezone.now(),
+            )
+            audit.record_batch(
+                actor=None,
+                action="bills.cancel",
+                object_repr=f"bill {cancelled.bill_id} {cancelled.account_number} {cancelled.period}",
+                object_pk=cancelled.bill_id,
+                kind=LogEntry.Action.UPDATE,
+                changes={
+                    "status": (None, "cancelled"),
+                    "reason": args.reason,
+                    "reversal": str(cancelled.reversal_amount),
+                },
             )
             rev = (
                 f", reversal {cancelled.reversal_amount}"
