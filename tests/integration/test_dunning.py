@@ -258,3 +258,23 @@ class TestOutbox:
         lines = sms_gateway().sent()
         assert [line["to"] for line in lines] == ["13800001111", "13900000000"]
         assert "50.00" in lines[0]["body"]
+
+
+class TestNightlyCommand:
+    def test_collect_nightly_runs_dunning_and_the_outbox_idempotently(
+        self, account: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from wattdesk.interfaces.cli import main
+
+        customer(account, phone="13800001111")
+        issue_bill(account, "2025-02", "88.00", DUE)
+        assert main(["collect", "nightly", "--date", "2025-03-11"]) == 0
+        out = capsys.readouterr().out
+        assert "dunning 2025-03-11: 1 accounts in arrears, 1 actions (reminder 1), 1 messages" in out
+        assert "outbox: 1 sent, 0 to retry, 0 failed, 1 delivered, 0 undeliverable" in out
+        assert main(["collect", "nightly", "--date", "2025-03-11"]) == 0
+        out = capsys.readouterr().out
+        assert "dunning 2025-03-11: 1 accounts in arrears, 0 actions (none), 0 messages" in out
+        assert "outbox: 0 sent" in out
+        assert OutboxMessage.objects.get().status == "delivered"
+        assert len(sms_gateway().sent()) == 1

@@ -12,7 +12,7 @@ and prints the result.
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, datetime
 
 from wattdesk.interfaces.cli import UserError
 
@@ -46,6 +46,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default=None, choices=("region", "route", "class"))
 
 
+def _dunning(day: date, now: datetime) -> None:
+    """Differentiated dunning for the day (idempotent per day), then the outbox dispatch (sends only queued)."""
+    from wattdesk.application.dunning import run_dunning
+    from wattdesk.application.outbox import dispatch_outbox
+
+    d = run_dunning(day=day, now=now)
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(d.by_kind.items())) or "none"
+    print(
+        f"dunning {d.day}: {d.candidates} accounts in arrears, {d.actions} actions ({kinds}), "
+        f"{d.messages} messages, {d.notices} disconnection orders, {d.cancelled} cancelled, {d.restores} restores"
+    )
+    o = dispatch_outbox(now=now, limit=100_000)
+    print(
+        f"outbox: {o.sent} sent, {o.retried} to retry, {o.failed} failed, "
+        f"{o.delivered} delivered, {o.undeliverable} undeliverable"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
@@ -59,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"late fees {r.as_of}: {r.outcome}, {r.bills} bills, {r.total} 元, credits applied {r.credits_applied}"
         )
-        print("not run yet (later work): dunning steps")
+        _dunning(args.date, timezone.now())
         _fee_control(args.date, timezone.now())
         return 0
     if action == "pay":
