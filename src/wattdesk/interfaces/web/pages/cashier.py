@@ -34,6 +34,10 @@ nav.register(nav.NavItem(section="staff", order=61, label=_("走收"), url_name=
 SESSION_OUTLET = "cashier_outlet"
 
 
+def _uid(request: HttpRequest) -> int:
+    return int(request.user.pk or 0)  # the views are behind capability_required: a logged-in user
+
+
 def _account(request: HttpRequest, number: str) -> Any:
     number = (number or "").strip()
     if not number:
@@ -46,7 +50,7 @@ def _receipts(request: HttpRequest) -> Any:
     """Receipts the user may see: their own, or every receipt for a supervisor (admin)."""
     if request.user.is_superuser:
         return Receipt.objects.all()
-    return Receipt.objects.filter(user=request.user)
+    return Receipt.objects.filter(user_id=_uid(request))
 
 
 @capability_required(roles.PAYMENTS_COUNTER)
@@ -69,11 +73,11 @@ def cashier(request: HttpRequest) -> HttpResponse:
         "token": uuid.uuid4().hex,
         "today": today,
         "receipts": queries.receipts_of_day(
-            user_id=request.user.pk, business_date=today, channels=queries.COUNTER_CHANNELS
+            user_id=_uid(request), business_date=today, channels=queries.COUNTER_CHANNELS
         ).filter(outlet_code=outlet),
-        "totals": queries.counter_totals(cashier_id=request.user.pk, outlet_code=outlet, business_date=today),
-        "close": queries.cash_close(cashier_id=request.user.pk, outlet_code=outlet, business_date=today),
-        "closed": queries.day_closed(cashier_id=request.user.pk, business_date=today),
+        "totals": queries.counter_totals(cashier_id=_uid(request), outlet_code=outlet, business_date=today),
+        "close": queries.cash_close(cashier_id=_uid(request), outlet_code=outlet, business_date=today),
+        "closed": queries.day_closed(cashier_id=_uid(request), business_date=today),
     }
     return render(request, "web/cashier/cashier.html", ctx)
 
@@ -166,7 +170,7 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
 @capability_required(roles.PAYMENTS_COLLECT)
 def collector(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    total, count = queries.collected(collector_id=request.user.pk, business_date=today)
+    total, count = queries.collected(collector_id=_uid(request), business_date=today)
     ctx = {
         "work": queries.worklist(accounts=accounts_for(request.user)),
         "token": uuid.uuid4().hex,
@@ -174,9 +178,9 @@ def collector(request: HttpRequest) -> HttpResponse:
         "collected": total,
         "count": count,
         "receipts": queries.receipts_of_day(
-            user_id=request.user.pk, business_date=today, channels=[PaymentChannel.COLLECTOR]
+            user_id=_uid(request), business_date=today, channels=[PaymentChannel.COLLECTOR]
         ),
-        "handover": queries.handover(collector_id=request.user.pk, business_date=today),
+        "handover": queries.handover(collector_id=_uid(request), business_date=today),
     }
     return render(request, "web/collector/collector.html", ctx)
 
