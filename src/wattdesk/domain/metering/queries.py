@@ -274,11 +274,13 @@ def consumption_by_account(
     """
     sp = "register__meter__installations__service_point_id"
     acct = "register__meter__installations__service_point__account_id"
+    # One filter() call: conditions on the multi-valued installations relation in separate filter() calls
+    # would each get their own join, so the account filter (and the grouped service point) would not be tied
+    # to the installation that covers the reading date — double counting across meter exchanges.
+    extra = {f"{acct}__in": list(account_ids)} if account_ids is not None else {}
     base = RegisterReading.objects.filter(
-        _installed_at_read_date("register__meter__"), read_on__gte=period_start, read_on__lt=period_end
+        _installed_at_read_date("register__meter__"), read_on__gte=period_start, read_on__lt=period_end, **extra
     )
-    if account_ids is not None:
-        base = base.filter(**{f"{acct}__in": list(account_ids)})
     rows = (
         base.filter(status__in=BILLABLE_STATUSES, consumption__isnull=False)
         .values(sp, acct, "register__kind")
