@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-
 from payments_helpers import at, issue_bill
+
 from wattdesk.application import gateway
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments import post_payment
