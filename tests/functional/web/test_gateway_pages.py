@@ -23,7 +23,7 @@ def _own_account(company: Any) -> Account:
     user = get_user_model().objects.get(username=company.logins[roles.CUSTOMER].username)
     account = user.customer_login.customer.accounts.order_by("number").first()
     assert account is not None
-    return account  # type: ignore[no-any-return]
+    return account
 
 
 def test_home_links_to_online_payment(company: Any, client_for: ClientFor) -> None:
