@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditlog.context import auditlog_value
 from auditlog.middleware import AuditlogMiddleware
 from django.conf import settings
 from django.http import HttpRequest
 
 
 class AuditMiddleware(AuditlogMiddleware):  # type: ignore[misc]
+    def __call__(self, request: HttpRequest) -> Any:
+        # django-auditlog sets its context variable for the request but never resets it, so the actor of a
+        # finished request would stay attached to the thread and be credited with whatever that thread does
+        # next (a job, the next test). Restore the value the thread had before this request.
+        token = auditlog_value.set({})
+        try:
+            return super().__call__(request)
+        finally:
+            auditlog_value.reset(token)
+
     @staticmethod
     def _get_remote_addr(request: HttpRequest) -> Any:
         forwarded = request.headers.get("X-Forwarded-For", "")
