@@ -278,3 +278,29 @@ def test_cli_reconcile_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert r.stderr.strip().splitlines() == [
         f"wattdesk gateway: error: no statement file {tmp_path / 'x.csv'}"
     ]
+
+
+class TestReconcileCli:
+    def test_json_lists_mismatches_and_exits_1_then_0_when_clean(
+        self, order: PaymentOrder, tmp_path: Path, capsys: Any
+    ) -> None:
+        from wattdesk.interfaces.cli import main
+
+        assert call(body(order.order_no)).outcome == "posted"
+        stmt = write_statement(tmp_path / "s.csv", [("T7", "WDX", "3.00", "2026-11-27T08:00:00+08:00")])
+        assert main(["gateway", "reconcile", "--file", str(stmt), "--date", "2026-11-27", "--json"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert out == {
+            "date": "2026-11-27",
+            "mismatches": [
+                {"kind": "missing_in_statement", "txn_id": "T1", "order_no": order.order_no,
+                 "statement_amount": None, "wattdesk_amount": "120.50", "detail": ""},
+                {"kind": "missing_in_wattdesk", "txn_id": "T7", "order_no": "WDX",
+                 "statement_amount": "3.00", "wattdesk_amount": None, "detail": ""},
+            ],
+        }  # fmt: skip
+        clean = write_statement(
+            tmp_path / "c.csv", [("T1", order.order_no, "120.50", "2026-11-27T09:59:55+08:00")]
+        )
+        assert main(["gateway", "reconcile", "--file", str(clean), "--date", "2026-11-27"]) == 0
+        assert capsys.readouterr().out == "2026-11-27: 0 mismatch(es)\n"

@@ -12,6 +12,8 @@ from wattdesk.domain.customers.models import Account
 from wattdesk.domain.gateway.models import PaymentOrder
 from wattdesk.domain.payments.models import Payment, PaymentChannel
 
+CHUNK = 500
+
 
 def order(*, order_no: str) -> PaymentOrder | None:
     return PaymentOrder.objects.filter(order_no=order_no).select_related("account").first()
@@ -29,22 +31,19 @@ class PostedTxn:
     received_on: date
 
 
-def mobile_payments(*, txn_ids: list[str] | None = None, day: date | None = None) -> dict[str, PostedTxn]:
-    """Mobile-channel payments keyed by gateway transaction id: those of ``day`` (received_on) and/or those
-    with the given ids."""
-    qs = Payment.objects.filter(channel=PaymentChannel.MOBILE)
-    if day is not None and txn_ids is not None:
-        from django.db.models import Q
-
-        qs = qs.filter(Q(received_on=day) | Q(channel_txn_id__in=txn_ids))
-    elif day is not None:
-        qs = qs.filter(received_on=day)
-    elif txn_ids is not None:
-        qs = qs.filter(channel_txn_id__in=txn_ids)
-    rows = list(qs.values_list("channel_txn_id", "amount", "received_on"))
-    orders = dict(
-        PaymentOrder.objects.filter(channel_txn_id__in=[r[0] for r in rows]).values_list(
-            "channel_txn_id", "order_no"
+def mobile_payments(*, txn_ids: list[str], day: date) -> dict[str, PostedTxn]:
+    """Mobile-channel payments keyed by gateway transaction id: those received on ``day`` and those with the
+    given ids (any day)."""
+    base = Payment.objects.filter(channel=PaymentChannel.MOBILE)
+    rows = list(base.filter(received_on=day).values_list("channel_txn_id", "amount", "received_on"))
+    for i in range(0, len(txn_ids), CHUNK):  # bounded IN lists (SQLite variable limit)
+        chunk = txn_ids[i : i + CHUNK]
+        rows += base.filter(channel_txn_id__in=chunk).values_list("channel_txn_id", "amount", "received_on")
+    found = sorted({r[0] for r in rows})
+    orders: dict[str, str] = {}
+    for i in range(0, len(found), CHUNK):
+        chunk = found[i : i + CHUNK]
+        orders.update(
+            PaymentOrder.objects.filter(channel_txn_id__in=chunk).values_list("channel_txn_id", "order_no")
         )
-    )
     return {t: PostedTxn(t, orders.get(t, ""), a, d) for t, a, d in rows}

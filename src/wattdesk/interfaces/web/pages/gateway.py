@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -28,7 +29,19 @@ from wattdesk.core import gateway_signing
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.ledger.queries import balance
+from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required, public
+
+nav.register(
+    nav.NavItem(
+        section="portal",
+        order=15,
+        label=_("缴费"),
+        url_name="web:portal_pay",
+        capability=roles.PORTAL_USE,
+        icon="💳",
+    )
+)
 
 
 def _accounts(request: HttpRequest) -> list[dict[str, object]]:
