@@ -29,7 +29,12 @@ def test_pay_print_reprint_and_close(company: Any, client_for: Any) -> None:
     receipt = Receipt.objects.get()
     assert (receipt.amount, Payment.objects.get().channel_txn_id) == (Decimal("12.34"), receipt.receipt_no)
     body = client.get(r["Location"]).content.decode()
-    assert "@media print" in body and receipt.receipt_no in body and "12.34" in body
+    assert "data-print" in body and receipt.receipt_no in body and "12.34" in body
+    # print layout (80 mm receipt) lives in the shared stylesheet: the CSP allows no inline styles
+    from django.contrib.staticfiles import finders
+
+    css = open(finders.find("web/app.css"), encoding="utf-8").read()
+    assert ".receipt { border:none; max-width:none; width:80mm; }" in css
     again = client.post("/cashier/reprint/", {"no": receipt.receipt_no}).content.decode()
     assert 'data-testid="reprint-mark"' in again and "重打 #1" in again
     receipt.refresh_from_db()

@@ -81,14 +81,15 @@ class TestHome:
         assert "2026-12-20" in html and "2000.5 kWh" in html
         assert "99.99" not in html
 
-    def test_payment_and_advice_are_placeholders_without_buttons(
+    def test_pay_links_to_online_payment_and_advice_is_a_placeholder_without_buttons(
         self, company: Any, client_for: ClientFor
     ) -> None:
         html = client_for(roles.CUSTOMER).get("/portal/").content.decode()
-        for testid in ("placeholder-pay", "placeholder-advice"):
-            block = re.search(rf'data-testid="{testid}".*?</section>', html, re.S)
-            assert block is not None and "即将上线" in block.group(0)
-            assert "<button" not in block.group(0) and "href" not in block.group(0)
+        pay = re.search(r'data-testid="online-pay-link".*?</section>', html, re.S)
+        assert pay is not None and "/portal/pay/?account=" in pay.group(0)
+        block = re.search(r'data-testid="placeholder-advice".*?</section>', html, re.S)
+        assert block is not None and "即将上线" in block.group(0)
+        assert "<button" not in block.group(0) and "href" not in block.group(0)
 
     def test_several_accounts_get_a_selector_and_the_choice_is_remembered(
         self, company: Any, client_for: ClientFor
