@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from wattdesk.domain.counter.models import CashClose, Receipt
@@ -33,7 +34,7 @@ def test_pay_print_reprint_and_close(company: Any, client_for: Any) -> None:
     # print layout (80 mm receipt) lives in the shared stylesheet: the CSP allows no inline styles
     from django.contrib.staticfiles import finders
 
-    css = open(finders.find("web/app.css"), encoding="utf-8").read()
+    css = Path(finders.find("web/app.css")).read_text(encoding="utf-8")
     assert ".receipt { border:none; max-width:none; width:80mm; }" in css
     again = client.post("/cashier/reprint/", {"no": receipt.receipt_no}).content.decode()
     assert 'data-testid="reprint-mark"' in again and "重打 #1" in again
