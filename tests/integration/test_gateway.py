@@ -304,3 +304,20 @@ class TestReconcileCli:
         )
         assert main(["gateway", "reconcile", "--file", str(clean), "--date", "2026-11-27"]) == 0
         assert capsys.readouterr().out == "2026-11-27: 0 mismatch(es)\n"
+
+
+class TestExpire:
+    def test_expires_only_old_unpaid_orders_and_a_late_callback_still_posts(
+        self, order: PaymentOrder, account: Any, admin: Any
+    ) -> None:
+        young = gateway.create_order(
+            user=admin, account_number=account.number, amount="1.00", created_at=NOW + timedelta(hours=2)
+        )
+        assert gateway.expire_orders(before=NOW + timedelta(hours=1)) == 1
+        assert gateway.expire_orders(before=NOW + timedelta(hours=1)) == 0
+        order.refresh_from_db()
+        young.refresh_from_db()
+        assert (order.status, young.status) == ("expired", "created")
+        assert call(body(order.order_no)).outcome == "posted"
+        order.refresh_from_db()
+        assert order.status == "paid"

@@ -86,6 +86,22 @@ def create_order(*, user: Any, account_number: str, amount: Any, created_at: dat
         )
 
 
+def expire_orders(*, before: datetime) -> int:
+    """Expire the orders left unpaid since before ``before``; returns how many (idempotent)."""
+    if before.tzinfo is None:
+        raise InputError("before must be timezone-aware")
+    with transaction.atomic():
+        n = operations.expire_created(before=before)
+        if n:
+            audit.record_batch(
+                actor=None,
+                action="gateway.expire",
+                object_repr=f"payment orders created before {before.isoformat()}",
+                changes={"status": (OrderStatus.CREATED, OrderStatus.EXPIRED), "orders": n},
+            )
+        return n
+
+
 def visible_orders(*, user: Any) -> Any:
     return queries.orders_of(accounts=accounts_for(user))
 

@@ -47,6 +47,14 @@ def mark_failed(*, order_id: int) -> bool:
     )
 
 
+def expire_created(*, before: datetime) -> int:
+    """Orders still ``created`` that were created before ``before`` become ``expired`` (a late paid callback
+    still posts: money the gateway took is never refused)."""
+    return PaymentOrder.objects.filter(status=OrderStatus.CREATED, created_at__lt=before).update(
+        status=OrderStatus.EXPIRED
+    )
+
+
 def remember_nonce(*, nonce: str, body_sha256: str, seen_at: datetime) -> bool:
     """Record a callback message's nonce. False if the nonce was already used for a *different* body (a
     replay); True for a new nonce or a re-delivery of the very same message."""

@@ -1,6 +1,7 @@
 """`wattdesk gateway ...`: the mobile / online payment channel.
 
     wattdesk gateway reconcile --file statement-2026-11-27.csv --date 2026-11-27 [--json]
+    wattdesk gateway expire [--hours 24]      unpaid orders older than that become expired
 
 Lists every difference between the gateway's daily statement (对账单) and the mobile payments WattDesk posted
 that day; exit code 0 when they agree, 1 when there are mismatches, 2 on bad input.
@@ -12,6 +13,8 @@ import argparse
 import json
 from datetime import date
 from pathlib import Path
+
+from wattdesk.interfaces.cli import UserError
 
 NAME = "gateway"
 HELP = "mobile / online payments: reconcile the gateway's daily statement (对账)"
@@ -31,11 +34,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--file", type=Path, required=True, help="statement CSV: txn_id,order_no,amount,paid_at")
     p.add_argument("--date", type=_date, required=True, help="the statement's day, YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the mismatches as JSON")
+    p = sub.add_parser("expire", help="expire payment orders left unpaid for more than --hours")
+    p.add_argument("--hours", type=int, default=24, help="age in hours (default 24)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application.gateway import reconcile
+    from wattdesk.application.gateway import expire_orders, reconcile
 
+    if args.gateway_command == "expire":
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        if args.hours < 1:
+            raise UserError(f"--hours must be >= 1, got {args.hours}")
+        n = expire_orders(before=timezone.now() - timedelta(hours=args.hours))
+        print(f"{n} order(s) expired")
+        return 0
     mismatches = reconcile(statement_path=args.file, day=args.date)
     if args.json:
         rows = [
