@@ -1,4 +1,9 @@
-"""Use case: the demo — a synthetic county, one billing cycle for its latest month, and a report.
+"""Use case: the demo — a synthetic county with a year of bills and payments, the billing cycle of its latest
+month, and a report.
+
+Order: generate the county and its payment outlets; bill and issue the months before the latest one; pay
+them by each customer's payment behaviour (punctual / late / chronic arrears, preferred channel) with late
+fees; then run the latest month's billing cycle, whose hold check now compares with a year of history.
 
 The report's numbers are read back from the database after the run (bills, their customers' classes,
 reading exceptions), not taken from the generator's or the billing run's own counters.
@@ -16,6 +21,8 @@ from django.db.models import Count, F, Q, Sum
 
 from wattdesk.application.billing_run import RunResult, run_billing
 from wattdesk.application.synth import CountySummary, Progress, generate_county
+from wattdesk.application.synth.outlets import seed_outlets
+from wattdesk.application.synth_payments import bill_history, generate_payment_history
 from wattdesk.domain.access.operations import DemoLogin, create_demo_users
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.fields import MoneySum
@@ -35,6 +42,9 @@ class DemoReport:
     period: str
     county: CountySummary
     run: RunResult
+    history_periods: tuple[str, ...]
+    payments: int
+    payments_amount: Decimal
     bills: int  # live bills of the period (draft, held or issued)
     held: int
     kwh: Decimal
@@ -47,6 +57,11 @@ class DemoReport:
 
 def period_of(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
+
+
+def _previous_period(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
 
 
 def run_demo(
@@ -73,6 +88,14 @@ def run_demo(
     )
     t_synth = time.perf_counter() - t0
     period = period_of(end_month)
+    seed_outlets(seed=seed)
+
+    t_hist = time.perf_counter()
+    history = bill_history(months=max(months - 1, 1), end_period=_previous_period(period))
+    t_hist = time.perf_counter() - t_hist
+    t_pay = time.perf_counter()
+    payments = generate_payment_history(seed=seed, through=run_at.date())
+    t_pay = time.perf_counter() - t_pay
 
     def billing_progress(done: int, total: int) -> None:
         report("billing", done, total)
@@ -106,12 +129,17 @@ def run_demo(
     )
     timings = {f"synth: {k}": v for k, v in county.timings.items()}
     timings["synth"] = t_synth
+    timings["bill history"] = t_hist
+    timings["payment history"] = t_pay
     timings["billing run"] = t_bill
     timings["total"] = time.perf_counter() - t0
     return DemoReport(
         period=period,
         county=county,
         run=run,
+        history_periods=history.periods,
+        payments=payments.payments,
+        payments_amount=payments.amount,
         bills=totals["n"],
         held=live.filter(status=BillStatus.HELD).count(),
         kwh=_qty(totals["kwh"]),

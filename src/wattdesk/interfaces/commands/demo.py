@@ -174,6 +174,11 @@ def print_report(report: Any, console: Any) -> None:
         f"({c.readings:,} register readings, {c.interval_rows:,} interval rows), billed period "
         f"[bold]{report.period}[/bold]"
     )
+    if report.history_periods:
+        console.print(
+            f"history: bills issued for {report.history_periods[0]} .. {report.history_periods[-1]}; "
+            f"{report.payments:,} payments of {report.payments_amount:,.2f} 元 by each customer's behaviour"
+        )
     bills = Table(title=f"Bills {report.period} (from the database)")
     for col, just in (("class", "left"), ("bills", "right"), ("kWh", "right"), ("revenue (元)", "right")):
         bills.add_column(col, justify=just)  # type: ignore[arg-type]
