@@ -12,7 +12,8 @@ port, stopped at the end); in a child process: migrate, bulk-load N accounts wit
 demo logins and an API token for ``demo_billing_clerk``. Then ``wattdesk serve`` (waitress + WhiteNoise,
 DEBUG off) on a free 127.0.0.1 port, and a locust driver (headless, library mode, in its own process because
 locust monkey-patches with gevent) runs each scenario with 1 user (the peer: unloaded latency) and then with
-``--users`` users, closed loop with no think time:
+``--users`` users, closed loop with no think time (``--think S``: a mean pause of S seconds between a
+user's requests; the 1-user peer never pauses):
 
 1. ``360``: a logged-in billing clerk opens random customers' 360° pages ``/customers/<account>/``;
 2. ``search``: ``/customers/?q=`` with a random name fragment (``客户1234``) or account-number prefix;
@@ -202,6 +203,7 @@ def drive_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         for u in (1, users):
             cls = classes[name]
             cls.host = base
+            cls.wait_time = wait if u > 1 else constant(0)  # the 1-user peer: back to back, unloaded latency
             env = Environment(user_classes=[cls])
             runner = env.create_local_runner()
             runner.start(u, spawn_rate=u)
