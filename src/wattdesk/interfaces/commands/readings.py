@@ -33,6 +33,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--kind", choices=("register", "interval"), help="default: from the extension / CSV header"
     )
     p.add_argument("--as-of", help="today's date for the 'reading in the future' check (default: today)")
+    p = sub.add_parser("estimate", help="estimate the missing readings of a period before billing (估抄)")
+    p.add_argument("--period", required=True, help="YYYY-MM")
     p = sub.add_parser("exceptions", help="list open reading exceptions")
     p.add_argument("--period", help="YYYY-MM (default: all periods)")
     p.add_argument("--all", action="store_true", help="include resolved ones")
@@ -41,6 +43,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.readings_command == "import":
         return _import(args)
+    if args.readings_command == "estimate":
+        return _estimate(args)
     return _exceptions(args)
 
 
@@ -69,6 +73,17 @@ def _import(args: argparse.Namespace) -> int:
             print(err)
         raise UserError(f"{path.name}: {len(exc.errors)} bad row(s), nothing imported") from exc
     print(result.message)
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from wattdesk.application.estimation import estimate_period
+
+    result = estimate_period(period=args.period)
+    print(
+        f"{result.period}: {result.estimated} register readings estimated over {result.meters} meters "
+        f"({result.no_history} registers without history to estimate from)"
+    )
     return 0
 
 
