@@ -3,6 +3,7 @@ company: whatever the input, the API never answers 5xx. Bounded examples per ope
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,21 @@ from wattdesk.wsgi import application
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 
 EXAMPLES = 6
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Iterator[None]:
+    """Calls go through the real WSGI handler, whose request signals close "old" database connections; inside
+    the test's transaction that would close the PostgreSQL connection (Django's own test Client disconnects the
+    same receiver). SQLite in-memory test databases are never closed, which is why only PostgreSQL showed it."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
