@@ -10,27 +10,21 @@ the clock and the file, calls one use case and prints one line.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "bank"
 HELP = "bank withholding (代扣): export the deduction file, import the bank's return file"
 NEEDS_DJANGO = True
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bank_command", metavar="ACTION", required=True)
     p = sub.add_parser("export", help="write the deduction file of a day")
-    p.add_argument("--date", type=_date, required=True, help="the day, YYYY-MM-DD")
+    p.add_argument("--date", type=iso_date, required=True, help="the day, YYYY-MM-DD")
     p.add_argument("--out", required=True, help="file to write")
     p = sub.add_parser("import", help="import the bank's return file")
     p.add_argument("file", help="the return file (CSV)")

@@ -15,23 +15,18 @@ import argparse
 from datetime import date, datetime
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "collect"
 HELP = "revenue protection: nightly late fees, post a payment, aging, recovery rate (违约金 / 缴费 / 账龄 / 回收率)"
 NEEDS_DJANGO = True
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="collect_command", metavar="ACTION", required=True)
     p = sub.add_parser("nightly", help="the nightly pass for a date (late-fee accrual); idempotent")
-    p.add_argument("--date", type=_date, required=True, help="the day to accrue through, YYYY-MM-DD")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to accrue through, YYYY-MM-DD")
     p = sub.add_parser("pay", help="post a payment (idempotent per channel and transaction id)")
     p.add_argument("--account", required=True, help="account number")
     p.add_argument("--amount", required=True, help="amount in yuan, e.g. 120.50")
@@ -39,7 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--txn", required=True, help="channel transaction id (receipt / order number)")
     p.add_argument("--outlet", default="", help="payment outlet code")
     p = sub.add_parser("aging", help="outstanding debt by days past due")
-    p.add_argument("--as-of", type=_date, default=None, help="default: today")
+    p.add_argument("--as-of", type=iso_date, default=None, help="default: today")
     p.add_argument("--by", default="region", choices=("region", "route", "class"))
     p = sub.add_parser("recovery", help="recovery rate (电费回收率) of a billing period")
     p.add_argument("--period", required=True, help="billing period YYYY-MM")

@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from pathlib import Path
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "gateway"
 HELP = "mobile / online payments: reconcile the gateway's daily statement (对账)"
 NEEDS_DJANGO = True
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
-
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="gateway_command", metavar="ACTION", required=True)
     p = sub.add_parser("reconcile", help="compare the gateway's statement file for a day with WattDesk")
     p.add_argument("--file", type=Path, required=True, help="statement CSV: txn_id,order_no,amount,paid_at")
-    p.add_argument("--date", type=_date, required=True, help="the statement's day, YYYY-MM-DD")
+    p.add_argument("--date", type=iso_date, required=True, help="the statement's day, YYYY-MM-DD")
     p.add_argument("--json", action="store_true", help="print the mismatches as JSON")
     p = sub.add_parser("expire", help="expire payment orders left unpaid for more than --hours")
     p.add_argument("--hours", type=int, default=24, help="age in hours (default 24)")

@@ -10,18 +10,12 @@ visits and complaints (``generate_payment_history``). This module only translate
 from __future__ import annotations
 
 import argparse
-from datetime import date
+
+from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "synth-payments"
 HELP = "demo: a year of bills, payments by customer profile, collector assignments and visits (缴费行为模拟)"
 NEEDS_DJANGO = True
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from exc
 
 
 def _months(text: str) -> int:
@@ -36,7 +30,9 @@ def _months(text: str) -> int:
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True, help="random seed (same seed, same payments)")
-    parser.add_argument("--through", type=_date, default=None, help="pay through this day (default: today)")
+    parser.add_argument(
+        "--through", type=iso_date, default=None, help="pay through this day (default: today)"
+    )
     parser.add_argument(
         "--bill-months",
         type=_months,

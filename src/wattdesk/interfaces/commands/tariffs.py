@@ -13,21 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "tariffs"
 HELP = "import, list and show tariff versions (电价目录)"
 NEEDS_DJANGO = True
 
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +29,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     imp = sub.add_parser("import", help="validate and publish tariff files")
     imp.add_argument("files", nargs="*", type=Path, help="WattDesk tariff YAML/JSON or URDB v8 JSON")
     imp.add_argument("--examples", action="store_true", help="also import the shipped example tariffs")
-    imp.add_argument("--effective-from", type=_date, help="for URDB records without a start date")
+    imp.add_argument("--effective-from", type=iso_date, help="for URDB records without a start date")
     lst = sub.add_parser("list", help="list tariff versions")
-    lst.add_argument("--on", type=_date, help="only versions in force on this date")
+    lst.add_argument("--on", type=iso_date, help="only versions in force on this date")
     show = sub.add_parser("show", help="print a tariff version's document as JSON")
     show.add_argument("code")
-    show.add_argument("--on", type=_date, help="the version in force on this date (default: the latest)")
+    show.add_argument("--on", type=iso_date, help="the version in force on this date (default: the latest)")
 
 
 def run(args: argparse.Namespace) -> int:
