@@ -8,6 +8,8 @@ SQL Django writes for ``icontains``. At 1M accounts the old single OR query took
 the search now runs one capped, indexable query per key (application/customer_360.search_accounts).
 """
 
+from typing import Any
+
 from django.db import migrations
 
 FORWARD = [
@@ -26,13 +28,13 @@ BACKWARD = [
 ]
 
 
-def forward(apps, schema_editor):
+def forward(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
         for sql in FORWARD:
             schema_editor.execute(sql)
 
 
-def backward(apps, schema_editor):
+def backward(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
         for sql in BACKWARD:
             schema_editor.execute(sql)
