@@ -202,7 +202,7 @@ def waive_late_fee(*, bill_id: int, reason: str, user: Any, waived_at: datetime)
         raise WaiverRefused("a reason is required to waive a late fee")
     with transaction.atomic():
         fees = list(
-            LedgerEntry.objects.select_for_update()
+            LedgerEntry.objects.select_for_update(of=("self",))  # lock the entries, not the outer-joined side
             .filter(bill_id=bill_id, kind=LedgerEntryKind.LATE_FEE, reversed_by__isnull=True)
             .order_by("id")
         )
