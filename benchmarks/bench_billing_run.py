@@ -318,7 +318,7 @@ def naive_run(sample: int) -> float:
     from django.db import transaction
 
     from wattdesk.application.billing.determinants import build
-    from wattdesk.application.billing.fetch import pf_table
+    from wattdesk.application.reference_data import load_pf_table
     from wattdesk.core.rating import rate
     from wattdesk.core.tariff import parse_tariff
     from wattdesk.domain.billing.models import Bill, BillLine
@@ -341,7 +341,7 @@ def naive_run(sample: int) -> float:
                     sp = acc.service_points.get()
                     a = assignment_on(service_point_id=sp.pk, on=start)
                     v = version_in_force(code=a.tariff_code, on=start)
-                    tariff = parse_tariff(doc=v.document, pf_table=pf_table())
+                    tariff = parse_tariff(doc=v.document, pf_table=load_pf_table())
                     u = consumption_by_account(period_start=start, period_end=end, account_ids=[acc.pk])[
                         sp.pk
                     ]

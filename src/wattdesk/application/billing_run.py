@@ -47,6 +47,7 @@ from wattdesk.application.billing.determinants import (
     tier_year_start,
 )
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
+from wattdesk.application.reference_data import load_pf_table
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
@@ -548,7 +549,7 @@ def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | N
         try:
             base = ctx.tariffs.get((version.id, None))
             if base is None:
-                base = parse_tariff(doc=version.document, pf_table=fetch.pf_table())
+                base = parse_tariff(doc=version.document, pf_table=load_pf_table())
                 ctx.tariffs[(version.id, None)] = base
             if isinstance(base, TariffError):
                 raise base

@@ -34,9 +34,8 @@ from django.utils import timezone
 
 from wattdesk.adapters.headend.base import HeadEnd, PermanentError, RelayCommand, TransientError
 from wattdesk.application.billing.determinants import NotBillable, energy_by_period
-from wattdesk.application.billing.fetch import pf_table
 from wattdesk.application.errors import InputError
-from wattdesk.application.reference_data import load_holidays
+from wattdesk.application.reference_data import load_holidays, load_pf_table
 from wattdesk.core import fee_control as rules
 from wattdesk.core.tariff import Tariff, parse_tariff
 from wattdesk.domain import audit
@@ -82,7 +81,7 @@ class RunResult:
 @cache
 def _tariff(code: str, version_pk: int) -> Tariff:
     doc = TariffVersion.objects.values_list("document", flat=True).get(pk=version_pk)
-    return parse_tariff(doc=doc, pf_table=pf_table())
+    return parse_tariff(doc=doc, pf_table=load_pf_table())
 
 
 def _tariff_on(code: str, day: date) -> Tariff | None:

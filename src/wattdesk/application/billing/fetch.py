@@ -5,21 +5,17 @@ Fetch, then calculate: these functions return plain tuples / dataclasses; nothin
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q
 
 from wattdesk.application.billing import bulk
-from wattdesk.core.pf import PfTable, parse_pf_table
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, Customer, ServicePoint
 from wattdesk.domain.metering.models import (
@@ -42,13 +38,6 @@ CHUNK = 10_000  # ids per IN (...) list, under SQLite's and PostgreSQL's paramet
 def chunked(items: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-@cache
-def pf_table() -> PfTable:
-    """The power-factor adjustment table (config/pf-adjustment.csv), read once per process."""
-    text = resources.files("wattdesk.config").joinpath("pf-adjustment.csv").read_text(encoding="utf-8")
-    return parse_pf_table(csv.DictReader(text.splitlines()))
 
 
 # --- scope of a run ----------------------------------------------------------------------------------------
