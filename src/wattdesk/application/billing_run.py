@@ -47,6 +47,7 @@ from wattdesk.application.billing.determinants import (
     tier_year_start,
 )
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
+from wattdesk.application.errors import InputError
 from wattdesk.application.reference_data import load_pf_table
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
@@ -70,7 +71,7 @@ ProgressCallback = Callable[[int, int], None]
 # --- errors ------------------------------------------------------------------------------------------------
 
 
-class BillingInputError(ValueError):
+class BillingInputError(InputError):
     """Bad input from the caller (period format, unknown route or bill, a bill in the wrong state)."""
 
 

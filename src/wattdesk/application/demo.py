@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 
-from wattdesk.application.billing_run import RunResult, run_billing
+from wattdesk.application.billing_run import RunResult, add_months, period_str, run_billing
 from wattdesk.application.estimation import estimate_period
 from wattdesk.application.synth import CountySummary, Progress, generate_county
 from wattdesk.application.synth.outlets import seed_outlets
@@ -60,11 +60,6 @@ def period_of(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
-def _previous_period(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
-
-
 def run_demo(
     *,
     accounts: int,
@@ -92,7 +87,7 @@ def run_demo(
     seed_outlets(seed=seed)
 
     t_hist = time.perf_counter()
-    history = bill_history(months=max(months - 1, 1), end_period=_previous_period(period))
+    history = bill_history(months=max(months - 1, 1), end_period=period_str(add_months(end_month.replace(day=1), -1)))
     t_hist = time.perf_counter() - t_hist
     t_pay = time.perf_counter()
     payments = generate_payment_history(seed=seed, through=run_at.date())

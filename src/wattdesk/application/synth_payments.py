@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 
-from wattdesk.application.billing_run import issue_bills, run_billing
+from wattdesk.application.billing_run import add_months, issue_bills, parse_period, period_str, run_billing
 from wattdesk.application.errors import InputError
 from wattdesk.core.allocation import DEFAULT_POLICY, OpenItem, allocate
 from wattdesk.core.money import round_fen
@@ -69,10 +69,8 @@ def _next_month(d: date) -> date:
 
 
 def _prev_period(period: str, n: int) -> str:
-    y, m = int(period[:4]), int(period[5:7]) - n
-    while m < 1:
-        y, m = y - 1, m + 12
-    return f"{y:04d}-{m:02d}"
+    year, month = parse_period(period)
+    return period_str(add_months(date(year, month, 1), -n))
 
 
 # --- bill history --------------------------------------------------------------------------------------------
