@@ -57,6 +57,7 @@ PAYMENTS_COLLECT: Final = "payments.collect"  # door-to-door collection and cash
 COLLECTION_WORK: Final = "collection.work"  # the collector's worklist and visit outcomes (催费工单)
 COLLECTION_ASSESS: Final = "collection.assess"  # collector KPI scorecards, supervisor dashboard (催费考核)
 DUNNING_MANAGE: Final = "dunning.manage"  # cancel a planned disconnection (with a reason, audited)
+PAYMENTS_REVERSE: Final = "payments.reverse"  # reverse (冲正) a posted payment, with a reason, audited
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -80,6 +81,7 @@ ALL_CAPABILITIES: Final = frozenset(
         COLLECTION_WORK,
         COLLECTION_ASSESS,
         DUNNING_MANAGE,
+        PAYMENTS_REVERSE,
     }
 )
 
@@ -101,6 +103,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             PAYMENTS_COUNTER,
             COLLECTION_ASSESS,
             DUNNING_MANAGE,
+            PAYMENTS_REVERSE,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
