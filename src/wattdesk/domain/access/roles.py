@@ -58,6 +58,10 @@ COLLECTION_WORK: Final = "collection.work"  # the collector's worklist and visit
 COLLECTION_ASSESS: Final = "collection.assess"  # collector KPI scorecards, supervisor dashboard (催费考核)
 DUNNING_MANAGE: Final = "dunning.manage"  # cancel a planned disconnection (with a reason, audited)
 PAYMENTS_REVERSE: Final = "payments.reverse"  # reverse (冲正) a posted payment, with a reason, audited
+LEDGER_WAIVE_REQUEST: Final = "ledger.waive_request"  # ask for a late-fee waiver (approved by ledger.waive)
+DUNNING_APPROVE: Final = "dunning.approve"  # approve a notified disconnection once its notice has elapsed
+DUNNING_EXECUTE: Final = "dunning.execute"  # record a disconnection / restore as executed (field crew)
+PAYMENTS_RECONCILE: Final = "payments.reconcile"  # reconcile the gateway statement (对账)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -82,6 +86,10 @@ ALL_CAPABILITIES: Final = frozenset(
         COLLECTION_ASSESS,
         DUNNING_MANAGE,
         PAYMENTS_REVERSE,
+        LEDGER_WAIVE_REQUEST,
+        DUNNING_APPROVE,
+        DUNNING_EXECUTE,
+        PAYMENTS_RECONCILE,
     }
 )
 
@@ -104,6 +112,8 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             COLLECTION_ASSESS,
             DUNNING_MANAGE,
             PAYMENTS_REVERSE,
+            LEDGER_WAIVE_REQUEST,
+            PAYMENTS_RECONCILE,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),
@@ -116,9 +126,12 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             PAYMENTS_COUNTER,
             PAYMENTS_COLLECT,
             COLLECTION_WORK,
+            DUNNING_EXECUTE,
         }
     ),
-    CS_AGENT: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW}),
+    CS_AGENT: frozenset(
+        {CUSTOMERS_VIEW, READINGS_VIEW, BILLING_VIEW, LEDGER_VIEW, TARIFFS_VIEW, LEDGER_WAIVE_REQUEST}
+    ),
     MARKETING_MANAGER: frozenset(
         {
             DASHBOARD_VIEW,
@@ -131,6 +144,8 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             COLLECTION_VIEW,
             COLLECTION_ASSESS,
             DUNNING_MANAGE,
+            DUNNING_APPROVE,
+            PAYMENTS_RECONCILE,
         }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
