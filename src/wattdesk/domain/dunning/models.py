@@ -6,11 +6,14 @@
 * ``OutboxMessage``: a notification to send (e-mail, SMS, app push) or a task for a person (a call, a door
   visit). The dispatcher sends queued messages through the channel adapters, retries, and records the status
   (queued -> sent -> delivered, or failed after the last attempt). One message per action (``action`` unique).
-* ``DisconnectionOrder``: a planned disconnection (after the legal notice) or a restore after payment.
+* ``DisconnectionOrder``: a planned disconnection (after the legal notice) or a restore after payment; a
+  supervisor approves a notified disconnection (``approved_at``/``by``), the field crew records the execution
+  (``executed_at``/``by``, ``execution_note``) — see ``application/disconnection.py``.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -151,6 +154,27 @@ class DisconnectionOrder(models.Model):
     created_at = models.DateTimeField(_("created at"))
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=300, blank=True)
+    # a supervisor's approval of a notified disconnection once its notice period has elapsed (the status stays
+    # ``notified``: approved is "notified + approved_at", so every rule about open orders keeps holding)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    # who recorded the execution (the field crew) and what they noted
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("executed by"),
+    )
+    execution_note = models.CharField(_("execution note"), max_length=300, blank=True)
 
     class Meta:
         ordering = ("-planned_at", "-id")

@@ -9,13 +9,15 @@
   payment has not (live) allocated is a credit on the account (预存), applied to the next open item.
 * ``LateFeeAssessment``: the late fee posted for one bill by the accrual for one date (unique per bill and
   date); ``LateFeeRun``: one accrual per date (the nightly pass is idempotent for a date).
+* ``WaiverRequest``: a request to waive (减免) a bill's late fee, with a reason, decided by another user holding
+  ``ledger.waive`` (four-eyes); at most one pending request per bill (see ``application/waivers.py``).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from wattdesk.domain.fields import MoneyField
@@ -166,3 +168,52 @@ class LateFeeAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"late fee bill {self.bill_id} {self.as_of}: {self.amount}"
+
+
+class WaiverStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class WaiverRequest(models.Model):
+    bill = models.ForeignKey(
+        "billing.Bill", on_delete=models.PROTECT, related_name="waiver_requests", verbose_name=_("bill")
+    )
+    amount = MoneyField(_("late fee outstanding when requested"))
+    reason = models.CharField(_("reason"), max_length=300)
+    status = models.CharField(
+        _("status"), max_length=16, choices=WaiverStatus.choices, default=WaiverStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.CharField(_("decision note"), max_length=300, blank=True)
+    waived = MoneyField(_("amount waived"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("-requested_at", "-id")
+        verbose_name = _("late-fee waiver request")
+        verbose_name_plural = _("late-fee waiver requests")
+        indexes = (models.Index(fields=["status", "requested_at"], name="waiver_status_idx"),)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["bill"], condition=Q(status="pending"), name="waiver_one_pending_per_bill_uniq"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="waiver_amount_positive"),
+            # four-eyes: nobody decides their own request (NULL while pending passes the check)
+            models.CheckConstraint(condition=~Q(decided_by=F("requested_by")), name="waiver_four_eyes"),
+        )
+
+    def __str__(self) -> str:
+        return f"waiver bill {self.bill_id} {self.amount} ({self.status})"
