@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from wattdesk.application import counter as use_case
 from wattdesk.application.errors import InputError
+from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.counter import queries
@@ -115,6 +116,7 @@ def _receipt_page(request: HttpRequest, *, reprint_no: int = 0) -> HttpResponse:
         "web/cashier/receipt.html",
         {
             "r": receipt,
+            "amount_words": amount_in_words(receipt.amount),
             "reprint_no": reprint_no,
             "back": back,
             "mobile": receipt.channel == PaymentChannel.COLLECTOR,
