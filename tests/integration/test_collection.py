@@ -279,3 +279,96 @@ def test_record_visit_checks_route_and_promise(db: None) -> None:
         amount_collected="35.50",
     )
     assert (v.outcome, v.amount_collected, Visit.objects.count()) == ("paid", D("35.50"), 1)
+
+
+class TestRecoveryByCollector:
+    """March 2024 by hand (see the ``company`` fixture): billed a1 90 + a2 70 + a3 20 (alice: RA, RB) and a4 100
+    (bob: RC); collected against March: a1 90 (10 Apr), a2 10 (20 Apr: the 70 pays February's 60 first), a3 20
+    (12 Apr), a4 0."""
+
+    def _rows(self, **kw: Any) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        return {r.key: (r.billed, r.collected, r.rate) for r in collection.recovery_by_collector(**kw)}
+
+    def test_groups_by_the_collector_of_each_route(self, company: dict[str, Any]) -> None:
+        assert self._rows(period="2024-03") == {
+            "alice": (D("180.00"), D("120.00"), D("0.6667")),
+            "bob": (D("100.00"), D("0.00"), D("0.0000")),
+            "all": (D("280.00"), D("120.00"), D("0.4286")),
+        }
+
+    def test_a_route_handed_over_mid_period_goes_to_the_collector_holding_it_at_the_end(
+        self, company: dict[str, Any]
+    ) -> None:
+        rt, bob = company["routes"], company["bob"]
+        CollectorAssignment.objects.filter(route=rt["RB"]).update(to_date=date(2024, 3, 15))
+        CollectorAssignment.objects.create(user=bob, route=rt["RB"], from_date=date(2024, 3, 16))
+        # bob's RC assignment ends on 20 March, nobody takes it over: RC stays bob's for March
+        CollectorAssignment.objects.filter(route=rt["RC"]).update(to_date=date(2024, 3, 20))
+        # a route never assigned: its account is under "-"
+        rd = ReadingRoute.objects.create(code="RD", name="D段", region=rt["RA"].region)
+        issue_bill(_account(5, rd), "2024-03", "10.00", MAR)
+        assert self._rows(period="2024-03") == {
+            "-": (D("10.00"), D("0.00"), D("0.0000")),
+            "alice": (D("160.00"), D("100.00"), D("0.6250")),  # RA only: a1 90 + a2 70; 90 + 10
+            "bob": (D("120.00"), D("20.00"), D("0.1667")),  # RB (a3 20) + RC (a4 100)
+            "all": (D("290.00"), D("120.00"), D("0.4138")),
+        }
+        # April: RC's assignment ended in March, so RC has no collector in April
+        assert collection.period_collectors(period="2024-04") == {
+            rt["RA"].pk: (company["alice"].pk, "alice"),
+            rt["RB"].pk: (bob.pk, "bob"),
+        }
+
+    def test_as_of_cuts_the_collections_and_the_total_matches_the_payments_query(
+        self, company: dict[str, Any]
+    ) -> None:
+        from wattdesk.domain.payments.queries import recovery_rate
+
+        rows = self._rows(period="2024-03", as_of=date(2024, 4, 15))  # a2's 20 April payment not yet in
+        assert rows["alice"] == (D("180.00"), D("110.00"), D("0.6111"))
+        total = recovery_rate(period="2024-03", as_of=date(2024, 4, 15))[0]
+        assert rows["all"] == (total.billed, total.collected, total.rate)
+
+    def test_agrees_with_the_collector_scorecards(self, company: dict[str, Any]) -> None:
+        cards = collection.scorecards(period="2024-03", by="collector", trend=False)
+        rows = self._rows(period="2024-03")
+        assert {r.key: (r.billed, r.collected, r.recovery_rate) for r in cards.rows} == {
+            k: v for k, v in rows.items() if k != "all"
+        }
+
+    def test_refuses_a_bad_period(self, db: None) -> None:
+        with pytest.raises(InputError, match="YYYY-MM"):
+            collection.recovery_by_collector(period="2024-3")
+
+
+def test_aging_by_collector(company: dict[str, Any]) -> None:
+    """30 April 2024: a2 owes March 60 (70 less the 10 its 20 April payment left after February's 60; due
+    15 April: 15 days); a4 owes February 50 (due 15 March: 46 days) and March 100 (15 days); a1 and a3 owe
+    nothing."""
+    from wattdesk.domain.payments.queries import aging
+
+    rows = {r.key: (r.buckets["0-30"], r.buckets["31-60"], r.total) for r in collection.aging_by_collector(
+        as_of=date(2024, 4, 30))}  # fmt: skip
+    assert rows == {
+        "alice": (D("60.00"), D("0.00"), D("60.00")),
+        "bob": (D("100.00"), D("50.00"), D("150.00")),
+    }
+    by_route = {r.key: r.total for r in aging(as_of=date(2024, 4, 30), by="route")}
+    assert by_route == {"RA": D("60.00"), "RC": D("150.00")}
+
+
+def test_collect_cli_by_collector(company: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    from wattdesk.interfaces.cli import main
+
+    assert main(["collect", "recovery", "--period", "2024-03", "--by", "collector"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "alice\tbilled 180.00\tcollected 120.00\trate 0.6667",
+        "bob\tbilled 100.00\tcollected 0.00\trate 0.0000",
+        "all\tbilled 280.00\tcollected 120.00\trate 0.4286",
+    ]
+    assert main(["collect", "aging", "--as-of", "2024-04-30", "--by", "collector"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "collector\tnot_due\t0-30\t31-60\t61-90\t91-180\t>180\ttotal"
+    assert out[2] == "bob\t0.00\t100.00\t50.00\t0.00\t0.00\t0.00\t150.00"
+    assert main(["collect", "recovery", "--period", "2024-13", "--by", "collector"]) == 2
+    assert "YYYY-MM" in capsys.readouterr().err

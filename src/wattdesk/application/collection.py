@@ -6,6 +6,9 @@
   ``application.payments.post_payment``).
 * ``scorecards(period=, by=)``: KPIs per collector, route or region for a month, with ranking and a six-month
   trend of the recovery rate.
+* ``recovery_by_collector(period=)`` / ``aging_by_collector(as_of=)``: the payments reports
+  (``domain.payments.queries.recovery_rate`` / ``aging``) grouped by collector (the ``collector`` dimension of
+  ``wattdesk collect recovery|aging --by`` and of the API).
 
 KPI definitions (period P = one month [first day, first day of next month)):
 
@@ -18,9 +21,10 @@ KPI definitions (period P = one month [first day, first day of next month)):
   the bill's due date;
 * visits: visits made in P; complaints: complaints received in P.
 
-An account belongs to the route of its first service point; a route to the collector whose assignment is in
-force on the last day of P (the latest assignment when several are); a collector is ranked on the accounts
-of their routes, their own visits and the complaints naming them. Ranking: recovery rate descending, then
+An account belongs to the route of its first service point; a route to its collector for P
+(``period_collectors``: the assignment in force on the last day of P, the latest when several are; else the
+assignment that ended latest within P); a collector is ranked on the accounts of their routes, their own
+visits and the complaints naming them. Ranking: recovery rate descending, then
 arrears reduction descending, then on-time share descending, then key.
 """
 
@@ -37,13 +41,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from wattdesk.application.errors import InputError
 from wattdesk.core.money import quantize_ratio
 from wattdesk.core.worklist import DEFAULT_POLICY, Candidate, WorkItem, WorklistPolicy, prioritize
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit, VisitOutcome
-from wattdesk.domain.customers.models import Account, ServicePoint
+from wattdesk.domain.customers.models import Account, ReadingRoute, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments import queries as pay_queries
@@ -132,6 +136,27 @@ def assigned_routes(*, collector: Any, on: date) -> list[int]:
             )
         )
     )
+
+
+def period_collectors(*, period: str) -> dict[int, tuple[int, str]]:
+    """route id -> (user id, username) of the route's collector for ``period``.
+
+    The assignment in force on the period's last day (the latest one if several, as ``route_collectors``);
+    a route whose assignment ended during the period keeps the collector who held it latest in the period;
+    a route nobody was assigned to during the period has no collector.
+    """
+    start, end = parse_period(period)
+    last_day = end - timedelta(days=1)
+    best: dict[int, tuple[tuple[int, date, date, int], tuple[int, str]]] = {}
+    for route_id, user_id, username, from_date, to_date, pk in CollectorAssignment.objects.filter(
+        Q(from_date__lte=last_day) & (Q(to_date__isnull=True) | Q(to_date__gte=start))
+    ).values_list("route_id", "user_id", "user__username", "from_date", "to_date", "id"):
+        in_force = to_date is None or to_date >= last_day
+        # in force on the last day: latest start wins; otherwise the latest end, then the latest start
+        rank = (1, from_date, from_date, pk) if in_force else (0, to_date, from_date, pk)
+        if route_id not in best or rank > best[route_id][0]:
+            best[route_id] = (rank, (user_id, username))
+    return {route_id: owner for route_id, (_rank, owner) in best.items()}
 
 
 def route_collectors(*, on: date) -> dict[int, tuple[int, str]]:
@@ -485,9 +510,8 @@ def scorecards(
     """
     dim = _check_by(by)
     start, end = parse_period(period)
-    last_day = end - timedelta(days=1)
     places = account_places()
-    owners = route_collectors(on=last_day)
+    owners = period_collectors(period=period)
 
     def key_of(acc: int) -> str | None:
         place = places.get(acc)
@@ -644,3 +668,81 @@ def _count_events(
 def collectors_period_default(today: date) -> str:
     """The last complete month before ``today`` (the default scorecard period)."""
     return _period_of(date(today.year, today.month, 1) - timedelta(days=1))
+
+
+# --- recovery rate and aging by collector ------------------------------------------------------------------
+
+NO_COLLECTOR = "-"
+
+
+def _route_of(account_path: str) -> Subquery:
+    """The route id of the account's first service point (the rule of ``account_places``)."""
+    sp = ServicePoint.objects.filter(account_id=OuterRef(account_path)).order_by("pk").values("route_id")[:1]
+    return Subquery(sp)
+
+
+def _by_route(qs: Any, account_path: str) -> dict[int | None, Decimal]:
+    rows = (
+        qs.annotate(route_key=_route_of(account_path))
+        .values("route_key")
+        .annotate(s=MoneySum("amount"))
+        .values_list("route_key", "s")
+    )
+    return {route_id: s for route_id, s in rows}
+
+
+def recovery_by_collector(*, period: str, as_of: date | None = None) -> list[pay_queries.RecoveryRow]:
+    """电费回收率 of ``period`` by collector: ``recovery_rate``'s billed and collected (same definition, same
+    ``as_of`` cut-off) summed over the accounts of the routes each collector holds for the period
+    (``period_collectors``). Accounts of a route without a collector, or without a route, are under ``"-"``.
+    Rows sorted by username, then a final ``"all"`` row (equal to ``recovery_rate(period=)``'s)."""
+    parse_period(period)
+    billed_qs = LedgerEntry.objects.filter(
+        kind=LedgerEntryKind.CHARGE, bill__period=period, reversed_by__isnull=True
+    )
+    coll_qs = PaymentAllocation.objects.filter(
+        kind=LedgerEntryKind.CHARGE,
+        ledger_entry__bill__period=period,
+        ledger_entry__reversed_by__isnull=True,
+        payment__status=PaymentStatus.POSTED,
+    )
+    if as_of is not None:
+        coll_qs = coll_qs.filter(allocated_on__lte=as_of)
+    owners = period_collectors(period=period)
+
+    def key(route_id: int | None) -> str:
+        owner = owners.get(route_id) if route_id is not None else None
+        return owner[1] if owner else NO_COLLECTOR
+
+    billed: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    collected: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for route_id, s in _by_route(billed_qs, "account_id").items():
+        billed[key(route_id)] += s
+    for route_id, s in _by_route(coll_qs, "ledger_entry__account_id").items():
+        collected[key(route_id)] += s
+    rows = [_recovery_row(k, billed[k], collected[k]) for k in sorted(set(billed) | set(collected))]
+    rows.append(_recovery_row("all", sum(billed.values(), ZERO), sum(collected.values(), ZERO)))
+    return rows
+
+
+def _recovery_row(key: str, billed: Decimal, collected: Decimal) -> pay_queries.RecoveryRow:
+    rate = quantize_ratio(collected, billed) if billed else Decimal("0.0000")
+    return pay_queries.RecoveryRow(key, billed, collected, rate)
+
+
+def aging_by_collector(*, as_of: date) -> list[pay_queries.AgingRow]:
+    """账龄 on ``as_of`` by collector: ``aging(by="route")`` summed over the routes each collector is assigned
+    on ``as_of`` (``route_collectors``); routes without a collector and accounts without a route are
+    under ``"-"``. Sorted by username."""
+    owners = route_collectors(on=as_of)
+    code_to_id = {code: pk for pk, code in ReadingRoute.objects.values_list("pk", "code")}
+    table: dict[str, dict[str, Decimal]] = {}
+    for row in pay_queries.aging(as_of=as_of, by="route"):
+        route_id = code_to_id.get(row.key)
+        owner = owners.get(route_id) if route_id is not None else None
+        buckets = table.setdefault(
+            owner[1] if owner else NO_COLLECTOR, dict.fromkeys(pay_queries.BUCKETS, ZERO)
+        )
+        for b, amount in row.buckets.items():
+            buckets[b] += amount
+    return [pay_queries.AgingRow(k, v, sum(v.values(), ZERO)) for k, v in sorted(table.items())]

@@ -2,8 +2,8 @@
 
     wattdesk collect nightly  --date YYYY-MM-DD          late-fee accrual (idempotent for the date)
     wattdesk collect pay      --account N --amount A --channel counter --txn ID [--outlet CODE]
-    wattdesk collect aging    [--as-of YYYY-MM-DD] [--by region|route|class]
-    wattdesk collect recovery --period YYYY-MM [--by region|route|class]
+    wattdesk collect aging    [--as-of YYYY-MM-DD] [--by region|route|class|collector]
+    wattdesk collect recovery --period YYYY-MM [--by region|route|class|collector]
 
 This module only translates: it reads the clock (received_at / as-of defaults), calls one use case or query
 and prints the result.
@@ -35,10 +35,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--outlet", default="", help="payment outlet code")
     p = sub.add_parser("aging", help="outstanding debt by days past due")
     p.add_argument("--as-of", type=iso_date, default=None, help="default: today")
-    p.add_argument("--by", default="region", choices=("region", "route", "class"))
+    p.add_argument("--by", default="region", choices=("region", "route", "class", "collector"))
     p = sub.add_parser("recovery", help="recovery rate (电费回收率) of a billing period")
     p.add_argument("--period", required=True, help="billing period YYYY-MM")
-    p.add_argument("--by", default=None, choices=("region", "route", "class"))
+    p.add_argument("--by", default=None, choices=("region", "route", "class", "collector"))
 
 
 def _dunning(day: date, now: datetime) -> None:
@@ -94,7 +94,12 @@ def run(args: argparse.Namespace) -> int:
     if action == "aging":
         as_of = args.as_of or timezone.localdate()
         try:
-            rows = queries.aging(as_of=as_of, by=args.by)
+            if args.by == "collector":  # the collector of each route on as_of (application.collection)
+                from wattdesk.application.collection import aging_by_collector
+
+                rows = aging_by_collector(as_of=as_of)
+            else:
+                rows = queries.aging(as_of=as_of, by=args.by)
         except queries.UnknownDimension as exc:
             raise UserError(str(exc)) from exc
         print("\t".join([args.by, *queries.BUCKETS, "total"]))
@@ -102,7 +107,13 @@ def run(args: argparse.Namespace) -> int:
             print("\t".join([row.key, *(str(row.buckets[b]) for b in queries.BUCKETS), str(row.total)]))
         return 0
     if action == "recovery":
-        for rec in queries.recovery_rate(period=args.period, by=args.by):
+        if args.by == "collector":  # the collector of each route for the period (application.collection)
+            from wattdesk.application.collection import recovery_by_collector
+
+            recs = recovery_by_collector(period=args.period)
+        else:
+            recs = queries.recovery_rate(period=args.period, by=args.by)
+        for rec in recs:
             print(f"{rec.key}\tbilled {rec.billed}\tcollected {rec.collected}\trate {rec.rate}")
         return 0
     raise UserError(f"unknown action {action!r}")  # pragma: no cover - argparse restricts the choices
