@@ -151,9 +151,11 @@ def period_collectors(*, period: str) -> dict[int, tuple[int, str]]:
     for route_id, user_id, username, from_date, to_date, pk in CollectorAssignment.objects.filter(
         Q(from_date__lte=last_day) & (Q(to_date__isnull=True) | Q(to_date__gte=start))
     ).values_list("route_id", "user_id", "user__username", "from_date", "to_date", "id"):
-        in_force = to_date is None or to_date >= last_day
         # in force on the last day: latest start wins; otherwise the latest end, then the latest start
-        rank = (1, from_date, from_date, pk) if in_force else (0, to_date, from_date, pk)
+        if to_date is None or to_date >= last_day:
+            rank = (1, from_date, from_date, pk)
+        else:
+            rank = (0, to_date, from_date, pk)
         if route_id not in best or rank > best[route_id][0]:
             best[route_id] = (rank, (user_id, username))
     return {route_id: owner for route_id, (_rank, owner) in best.items()}
