@@ -102,6 +102,13 @@ def test_scorecards_drill_down(client_for: Callable[[str], Client], assigned: An
     user, _ = assigned
     by_coll = client.get("/collection/scorecards/?period=2026-10&by=collector").context["cards"]
     assert [r.key for r in by_coll.rows] == [user.username]
+    # recovery by collector: the collector's routes, the rest of the company under "-", and the total
+    page = client.get("/collection/scorecards/?period=2026-10&by=collector")
+    recovery = {r.key: r for r in page.context["recovery"]}
+    assert set(recovery) == {user.username, "-", "all"}
+    assert recovery[user.username].billed == by_coll.rows[0].billed > 0
+    assert recovery[user.username].billed + recovery["-"].billed == recovery["all"].billed == cards.total.billed
+    assert 'data-testid="recovery-by-collector"' in page.content.decode()
     accounts = client.get(f"/collection/scorecards/?period=2026-10&by=collector&collector={user.username}")
     assert accounts.status_code == 200
     assert 'data-chart="' in accounts.content.decode()

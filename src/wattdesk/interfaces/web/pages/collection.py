@@ -140,6 +140,12 @@ def scorecards(request: HttpRequest) -> HttpResponse:
             )
         _start, end = use_case.parse_period(period)
         accounts = use_case.worklist(collector=collector_user, as_of=end, limit=WORKLIST_LIMIT)
+    # company-wide recovery by collector, with the accounts of routes without a collector ("-")
+    recovery = (
+        use_case.recovery_by_collector(period=period)
+        if cards.by == "collector" and not region and not route
+        else []
+    )
     keys = [r.key for r in cards.rows[:8]] + ["all"]
     next_by = {"region": "route", "route": "collector", "collector": ""}[cards.by]
     context = {
@@ -151,6 +157,7 @@ def scorecards(request: HttpRequest) -> HttpResponse:
         "collector": collector or "",
         "collector_user": collector_user,
         "accounts": accounts,
+        "recovery": recovery,
         "next_by": next_by,
         "chart_trend": _trend_chart(cards, keys),
         "groupings": use_case.GROUPINGS,
