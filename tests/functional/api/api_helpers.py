@@ -43,6 +43,24 @@ def valid_reading(user: Any) -> dict[str, str]:
     }
 
 
+def payment_of(user: Any, txn: str) -> str:
+    """The id of a payment posted (through the use case) to the first account the user can see; "0" when the
+    user sees no account."""
+    from wattdesk.application.payments import post_payment
+
+    account = accounts_for(user).order_by("number").first()
+    if account is None:
+        return "0"
+    posted = post_payment(
+        account_number=account.number,
+        amount="2.00",
+        channel="counter",
+        channel_txn_id=txn,
+        received_at=timezone.now(),
+    )
+    return str(posted.payment_id)
+
+
 def visible(user: Any) -> dict[str, str]:
     """URL parts for one object of each kind the user can see ("-" where the scope is empty)."""
     account = accounts_for(user).order_by("number").first()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from api_helpers import user_of, valid_reading, visible
+from api_helpers import payment_of, user_of, valid_reading, visible
 from django.test import Client
 
 from wattdesk.domain.access import roles
@@ -54,6 +54,26 @@ ENDPOINTS = (
     Endpoint("GET", "/api/bills/{bill_id}", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills/{bill}"),
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
+    Endpoint("GET", "/api/payments", _any(roles.LEDGER_VIEW, roles.PORTAL_USE), "/api/payments?channel=bank"),
+    Endpoint(
+        "GET",
+        "/api/payments/{payment_id}",
+        _any(roles.LEDGER_VIEW, roles.PORTAL_USE),
+        "/api/payments/{payment}",
+    ),
+    Endpoint("POST", "/api/payments", _any(roles.PAYMENTS_COUNTER, roles.PAYMENTS_COLLECT), "/api/payments"),
+    Endpoint(
+        "POST",
+        "/api/payments/batch",
+        _any(roles.PAYMENTS_COUNTER, roles.PAYMENTS_COLLECT),
+        "/api/payments/batch",
+    ),
+    Endpoint(
+        "POST",
+        "/api/payments/{payment_id}/reverse",
+        _any(roles.PAYMENTS_REVERSE),
+        "/api/payments/{payment}/reverse",
+    ),
 )
 
 
@@ -71,7 +91,12 @@ def test_each_endpoint_answers_each_role_by_capability(
     caps = roles.CAPABILITIES[role]
     tariff = TariffVersion.objects.order_by("code").values_list("code", flat=True).first()
     parts = {**visible(user), "tariff": tariff, "period": company.period}
+    parts["payment"] = payment_of(user, f"perm-{role}")
     bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
+    pay = {"account": parts["account"], "amount": "1.00", "channel": "bank"}
+    bodies["/api/payments"] = {**pay, "channel_txn_id": f"perm-one-{role}"}
+    bodies["/api/payments/batch"] = [{**pay, "channel_txn_id": f"perm-batch-{role}"}]
+    bodies["/api/payments/{payment_id}/reverse"] = {"reason": "permission table"}
     if roles.READINGS_IMPORT in caps:
         bodies["/api/readings/bulk"] = [valid_reading(user)]
     else:

@@ -24,6 +24,7 @@ from wattdesk.interfaces.api.routers import (
     bills,
     customers,
     meters,
+    payments,
     readings,
     tariffs,
 )
@@ -56,6 +57,7 @@ api.add_router("/readings", readings.router)
 api.add_router("/tariffs", tariffs.router)
 api.add_router("/bills", bills.router)
 api.add_router("/billing-runs", billing_runs.router)
+api.add_router("/payments", payments.router)
 
 
 def _field_of(loc: Any) -> tuple[int | None, str]:
