@@ -10,9 +10,18 @@
   exponential backoff; every state change is written (and committed) as it happens, so the page shows
   queued / sent / acknowledged / failed / expired live. The command id sent is the ``idem_key``: a retry
   after a lost acknowledgement is answered with the same ack and the relay operates once.
-* ``on_top_up(account_number=, now=, headend=)``: after a prepaid top-up (post_payment(channel="prepaid")),
-  re-estimates the account and, when its meter is off and the estimated balance is now > 0, queues a restore
-  (keyed by the latest payment) and dispatches it at once.
+* ``restore_after_payment(account_id=, payment_id=, now=)``: called by ``post_payment`` inside the payment's
+  transaction for every posted payment, whatever the channel (counter, collector, gateway callback, bank
+  file, CLI, API): asks dunning for a restore order after an executed disconnection (``request_restores``),
+  and, when the account's meter is off through fee control and the estimated balance is now > 0, queues a
+  restore command (keyed by the payment) in the same transaction. The head-end is called only after the
+  commit (``transaction.on_commit``), with a short retry policy; what is still not acknowledged stays failed
+  with a due time and is sent by ``wattdesk collect dispatch`` / the nightly pass.
+* ``on_top_up(account_number=, now=, headend=)``: the same restore, dispatched at once to the given head-end.
+
+At most one open command (queued / sent / failed) per meter and kind (a partial UNIQUE index): queuing a
+restore while one is open returns the open one; queuing a command supersedes the open, not yet sent command
+of the other kind for the same meter (a disconnect overtaken by a top-up is never sent).
 
 The clock is the caller's: ``now`` is passed in; the dispatcher stamps ``acknowledged_at`` as ``now`` plus the
 elapsed monotonic time of the dispatch.
@@ -20,12 +29,13 @@ elapsed monotonic time of the dispatch.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.db import transaction
@@ -33,6 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from wattdesk.adapters.headend.base import HeadEnd, PermanentError, RelayCommand, TransientError
+from wattdesk.adapters.headend.http_headend import configured_headend
 from wattdesk.application.billing.determinants import NotBillable, energy_by_period
 from wattdesk.application.errors import InputError
 from wattdesk.application.reference_data import load_holidays, load_pf_table
@@ -41,11 +52,17 @@ from wattdesk.core.tariff import Tariff, parse_tariff
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.fee_control import queries
-from wattdesk.domain.fee_control.models import CommandKind, CommandStatus, FeeControlState, MeterCommand
+from wattdesk.domain.fee_control.models import (
+    CommandKind,
+    CommandStatus,
+    FeeControlState,
+    MeterCommand,
+)
 from wattdesk.domain.ledger import queries as ledger_queries
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffVersion
 
+log = logging.getLogger(__name__)
 CHUNK = 2000
 POLICY = rules.FeeControlPolicy()
 STATE_FIELDS = (
@@ -67,6 +84,11 @@ class RetryPolicy:
     max_attempts: int = 30
     base_delay: float = 0.05
     max_delay: float = 1.0
+
+
+#: after a payment the caller is waiting: a few quick attempts, the rest is left to the dispatcher
+PROMPT_RETRY = RetryPolicy(attempts_per_dispatch=4, max_attempts=30, base_delay=0.05, max_delay=0.4)
+OTHER_KIND = {CommandKind.DISCONNECT: CommandKind.RESTORE, CommandKind.RESTORE: CommandKind.DISCONNECT}
 
 
 @dataclass(frozen=True)
@@ -235,7 +257,13 @@ def run_fee_control(*, day: date, now: datetime, actor: Any = None) -> RunResult
         )
         known = queries.existing_keys(keys=[m.idem_key for m in commands])
         fresh = [m for m in commands if m.idem_key not in known]
+        for cmd_kind in (CommandKind.DISCONNECT, CommandKind.RESTORE):
+            _supersede(meter_ids=[m.meter_id for m in fresh if m.kind == cmd_kind], kind=OTHER_KIND[cmd_kind])
+        # ignore_conflicts: a command of the same kind already open for the meter (a top-up restore queued
+        # since the fetch) wins over this one: the partial UNIQUE index keeps one open command per kind
         MeterCommand.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
+        fresh_keys = [m.idem_key for m in fresh]
+        queued = len(queries.existing_keys(keys=fresh_keys)) if fresh_keys else 0
         warned = _warnings(computed, day, now)
         audit.record_batch(
             actor=actor,
@@ -244,11 +272,41 @@ def run_fee_control(*, day: date, now: datetime, actor: Any = None) -> RunResult
             changes={
                 "accounts": len(computed),
                 "decisions": counts,
-                "commands": len(fresh),
+                "commands": queued,
                 "warnings": warned,
             },
         )
-    return RunResult(day, len(computed), counts, warned, len(fresh))
+    return RunResult(day, len(computed), counts, warned, queued)
+
+
+def _supersede(*, meter_ids: Sequence[int], kind: str) -> int:
+    """Open commands of ``kind`` for these meters that were not sent yet (queued, or failed and waiting for
+    a retry) become superseded: the later command of the other kind is the one that counts. A command being
+    sent right now (``sent``) is left alone: it is dispatched before the new one (requested earlier)."""
+    n = 0
+    ids = list(dict.fromkeys(meter_ids))
+    for lo in range(0, len(ids), CHUNK):
+        n += MeterCommand.objects.filter(
+            meter_id__in=ids[lo : lo + CHUNK],
+            kind=kind,
+            status__in=(CommandStatus.QUEUED, CommandStatus.FAILED),
+        ).update(status=CommandStatus.SUPERSEDED, last_error="superseded by a later command")
+    return n
+
+
+def _queue_one(c: Computed, kind: str, key: str, now: datetime, reason: str) -> int:
+    """Queue one command for the account's meter, or return the command of that kind already open for it
+    (at most one open per meter and kind); an open command not yet sent is made due now."""
+    assert c.row.meter_id is not None
+    _supersede(meter_ids=[c.row.meter_id], kind=OTHER_KIND[CommandKind(kind)])
+    MeterCommand.objects.bulk_create([_command(c, kind, key, now, reason)], ignore_conflicts=True)
+    pk = queries.open_command(meter_id=c.row.meter_id, kind=kind)
+    if pk is None:  # acknowledged already (the same key sent before): nothing open, report that one
+        return MeterCommand.objects.values_list("pk", flat=True).get(idem_key=key)
+    MeterCommand.objects.filter(pk=pk, status__in=(CommandStatus.QUEUED, CommandStatus.FAILED)).update(
+        next_attempt_at=now
+    )
+    return pk
 
 
 @dataclass(frozen=True)
@@ -314,6 +372,70 @@ def dispatch_commands(
 
 
 @dataclass(frozen=True)
+class AfterPayment:
+    restore_orders: int  # dunning restore orders created (field crew, after an executed disconnection)
+    command_id: int | None  # the fee-control restore command queued (or already open) for the meter
+
+
+def _restore_if_due(
+    *, account_id: int, key_of: Callable[[str], str], now: datetime
+) -> tuple[Computed | None, int | None]:
+    """Re-estimate one account just after ``now`` (the payment is posted at ``now``) and queue a restore
+    when its meter is off and the estimated balance is > 0. Returns (the estimate, the command id)."""
+    day = timezone.localtime(now).date()
+    computed = _compute(account_ids=[account_id], day=day, now=now + timedelta(microseconds=1))
+    if not computed:
+        return None, None
+    c = computed[0]
+    if c.decision.action == "restore":
+        return c, _queue_one(c, CommandKind.RESTORE, key_of(c.row.number), now, "payment")
+    if c.row.meter_id is not None and c.estimate.estimated_balance > 0:
+        # a restore already open for the meter (queued by the nightly pass or an earlier payment, not
+        # acknowledged yet): that one is sent now rather than a second one queued
+        pk = queries.open_command(meter_id=c.row.meter_id, kind=CommandKind.RESTORE)
+        if pk is not None:
+            MeterCommand.objects.filter(
+                pk=pk, status__in=(CommandStatus.QUEUED, CommandStatus.FAILED)
+            ).update(next_attempt_at=now)
+            return c, pk
+    return c, None
+
+
+def restore_after_payment(*, account_id: int, payment_id: int, now: datetime) -> AfterPayment:
+    """Restore promptly after a payment (缴费后及时复电). Call it inside the payment's transaction: the restore
+    order / command is written with the payment (both or neither); the head-end is called after the commit
+    (``dispatch_after_commit``), never inside the payment's transaction."""
+    from wattdesk.application.dunning import request_restores
+
+    orders = request_restores(now=now, account_ids=[account_id])
+    command_id: int | None = None
+    if queries.restore_may_be_due(account_id=account_id):
+        _, command_id = _restore_if_due(
+            account_id=account_id, key_of=lambda number: f"{number}-restore-p{payment_id}", now=now
+        )
+        if command_id is not None:
+            dispatch_after_commit(command_ids=[command_id], now=now)
+    return AfterPayment(orders, command_id)
+
+
+def dispatch_after_commit(*, command_ids: Sequence[int], now: datetime) -> None:
+    """Send these commands to the configured head-end (``WATTDESK_HEADEND_URL``) once the current transaction
+    has committed (at once outside a transaction), with ``PROMPT_RETRY``. No head-end configured: they stay
+    queued for ``wattdesk collect dispatch``. A failure here never undoes or fails the committed payment."""
+    transaction.on_commit(partial(_dispatch_quietly, tuple(command_ids), now), robust=True)
+
+
+def _dispatch_quietly(command_ids: tuple[int, ...], now: datetime) -> None:
+    headend = configured_headend()
+    if headend is None:
+        return
+    try:
+        dispatch_commands(now=now, headend=headend, ids=command_ids, retry=PROMPT_RETRY)
+    except Exception:  # the payment is committed; the command stays due for the dispatcher
+        log.exception("dispatching meter commands %s after the payment failed", command_ids)
+
+
+@dataclass(frozen=True)
 class TopUpResult:
     account_number: str
     estimated_balance: Decimal | None
@@ -330,33 +452,26 @@ def on_top_up(
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
 ) -> TopUpResult:
-    """After a prepaid top-up: restore the meter at once if it is off and the money now covers the usage."""
+    """After a prepaid top-up: restore the meter at once (through ``headend``) if it is off and the money now
+    covers the usage. The restore queued by ``post_payment`` for the latest payment is the one sent."""
     account = Account.objects.filter(number=account_number).values_list("pk", "prepaid").first()
     if account is None:
         raise InputError(f"no account {account_number!r}")
     if not account[1]:
         return TopUpResult(account_number, None, None, "not_prepaid", None)
-    day = timezone.localtime(now).date()
-    computed = _compute(account_ids=[account[0]], day=day, now=now + timedelta(microseconds=1))
-    if not computed:
+    payment = (
+        Payment.objects.filter(account_id=account[0]).order_by("-pk").values_list("pk", flat=True).first()
+    )
+    with transaction.atomic():
+        c, pk = _restore_if_due(
+            account_id=account[0], key_of=lambda number: f"{number}-restore-p{payment}", now=now
+        )
+    if c is None:
         return TopUpResult(account_number, None, None, "not_controllable", None)
-    c = computed[0]
-    if c.decision.action != "restore":
+    if pk is None:
         return TopUpResult(
             account_number, c.estimate.estimated_balance, None, c.decision.reason or "ok", None
         )
-    payment = (
-        Payment.objects.filter(account_id=c.row.account_id)
-        .order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    key = f"{account_number}-restore-p{payment}"
-    cmd = MeterCommand.objects.filter(idem_key=key).first()
-    if cmd is None:
-        cmd = _command(c, CommandKind.RESTORE, key, now, "top_up")
-        MeterCommand.objects.bulk_create([cmd], ignore_conflicts=True)
-        cmd = MeterCommand.objects.get(idem_key=key)
-    dispatch_commands(now=now, headend=headend, ids=[cmd.pk], retry=retry, sleep=sleep)
-    cmd.refresh_from_db()
+    dispatch_commands(now=now, headend=headend, ids=[pk], retry=retry, sleep=sleep)
+    cmd = MeterCommand.objects.get(pk=pk)
     return TopUpResult(account_number, c.estimate.estimated_balance, cmd.pk, cmd.status, cmd.acknowledged_at)

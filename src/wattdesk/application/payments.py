@@ -6,7 +6,8 @@ winner's payment and answers ``duplicate`` having posted nothing. The account ro
 (``select_for_update``) and every unallocated credit of the account — this payment included — is allocated to
 the open items by ``core.allocation`` (oldest debt first, late fee before principal). Whatever is left stays
 as a credit (a negative balance) and is applied to the next bill by ``apply_credits`` (nightly pass, or the
-next payment).
+next payment). After posting, ``fee_control.restore_after_payment`` queues the restore of a disconnected
+account that the payment settles (same transaction; the head-end is called after the commit).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.fee_control import restore_after_payment
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger import operations as ledger_ops
@@ -153,6 +155,9 @@ def post_payment(
             return _result(existing, "duplicate", account.number)
         Account.objects.select_for_update().filter(pk=account.pk).first()
         operations.apply_credits(account_ids=[account.pk], allocated_on=received_on)
+        # restore promptly after payment (复电), whatever the channel: the restore order / meter command is
+        # written in this transaction; the head-end is called only after the commit
+        restore_after_payment(account_id=account.pk, payment_id=payment.pk, now=received_at)
         return _result(payment, "posted", account.number)
 
 

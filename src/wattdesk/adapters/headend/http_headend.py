@@ -12,6 +12,7 @@ been executed; the retry with the same id is answered with the first acknowledge
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -60,3 +61,16 @@ class HttpHeadEnd:
     def operations(self) -> list[dict[str, Any]]:
         ops = self._call("GET", "/log").get("operations", [])
         return list(ops) if isinstance(ops, list) else []
+
+
+def configured_headend() -> HttpHeadEnd | None:
+    """The head-end named by ``WATTDESK_HEADEND_URL`` (timeout ``WATTDESK_HEADEND_TIMEOUT`` seconds, default
+    2), or None when none is configured (commands then wait in the queue)."""
+    url = os.environ.get("WATTDESK_HEADEND_URL", "").strip()
+    if not url:
+        return None
+    try:
+        timeout = float(os.environ.get("WATTDESK_HEADEND_TIMEOUT", "") or 2.0)
+    except ValueError:
+        timeout = 2.0
+    return HttpHeadEnd(url, timeout=timeout if timeout > 0 else 2.0)

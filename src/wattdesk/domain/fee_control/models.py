@@ -6,7 +6,10 @@
   and is also the command id sent to the head-end, so queuing the same command twice adds nothing and
   re-sending it is answered with the same acknowledgement. Its life: queued -> sent -> acknowledged, or
   -> failed (a transient error; retried after ``next_attempt_at``) -> ... -> expired (gave up after the
-  maximum number of attempts).
+  maximum number of attempts), or -> superseded (a queued / failed command overtaken by a later command of
+  the other kind for the same meter before it was sent: a disconnect that a top-up made pointless).
+  At most one *open* command (queued, sent or failed) per meter and kind: a partial UNIQUE index, so a top-up
+  restore keyed by the payment and the nightly restore keyed by the day cannot both be queued for one meter.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ class CommandStatus(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("acknowledged")
     FAILED = "failed", _("failed")
     EXPIRED = "expired", _("expired")
+    SUPERSEDED = "superseded", _("superseded")
+
+
+#: a command still on its way to the meter (at most one per meter and kind)
+OPEN_STATUSES = (CommandStatus.QUEUED, CommandStatus.SENT, CommandStatus.FAILED)
 
 
 class MeterCommand(models.Model):
@@ -104,6 +112,11 @@ class MeterCommand(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="acknowledged") | Q(acknowledged_at__isnull=False),
                 name="metercmd_ack_has_time",
+            ),
+            models.UniqueConstraint(
+                fields=["meter", "kind"],
+                condition=Q(status__in=["queued", "sent", "failed"]),
+                name="metercmd_one_open_per_meter_kind",
             ),
         )
 

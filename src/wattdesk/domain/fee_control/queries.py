@@ -12,11 +12,19 @@ from django.db.models import QuerySet
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, ServicePoint
-from wattdesk.domain.fee_control.models import CommandKind, CommandStatus, FeeControlState, MeterCommand
+from wattdesk.domain.fee_control.models import (
+    OPEN_STATUSES,
+    CommandKind,
+    CommandStatus,
+    FeeControlState,
+    MeterCommand,
+)
 from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
 from wattdesk.domain.tariffs.models import TariffAssignment
 
-PENDING = (CommandStatus.QUEUED, CommandStatus.SENT, CommandStatus.FAILED)
+PENDING = OPEN_STATUSES
+#: commands that never reached the meter (given up, or overtaken by a later command): no relay intent
+DEAD = (CommandStatus.EXPIRED, CommandStatus.SUPERSEDED)
 
 
 @dataclass
@@ -107,7 +115,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
         r.kwh_by_kind[kind] = r.kwh_by_kind.get(kind, Decimal(0)) + cons
     for meter_id, kind, status in (
         MeterCommand.objects.filter(meter_id__in=list(meter_acc))
-        .exclude(status=CommandStatus.EXPIRED)
+        .exclude(status__in=DEAD)
         .order_by("meter_id", "requested_at", "pk")
         .values_list("meter_id", "kind", "status")
     ):
@@ -120,6 +128,31 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
 
 def existing_keys(*, keys: Iterable[str]) -> set[str]:
     return set(MeterCommand.objects.filter(idem_key__in=list(keys)).values_list("idem_key", flat=True))
+
+
+def open_command(*, meter_id: int, kind: str) -> int | None:
+    """The open (queued, sent or failed) command of this kind for the meter: there is at most one."""
+    return (
+        MeterCommand.objects.filter(meter_id=meter_id, kind=kind, status__in=PENDING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def restore_may_be_due(*, account_id: int) -> bool:
+    """Whether the account's latest live command is a disconnect, or a restore not acknowledged yet (one
+    indexed query: the cheap test run on every payment before the full re-estimate)."""
+    latest = (
+        MeterCommand.objects.filter(account_id=account_id)
+        .exclude(status__in=DEAD)
+        .order_by("-requested_at", "-pk")
+        .values_list("kind", "status")
+        .first()
+    )
+    if latest is None:
+        return False
+    kind, status = latest
+    return kind == CommandKind.DISCONNECT or status in PENDING
 
 
 def due_commands(*, now: object, ids: Iterable[int] | None = None) -> list[int]:
