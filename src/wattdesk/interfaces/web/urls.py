@@ -10,6 +10,7 @@ from wattdesk.interfaces.web.pages import cashier as cashier_pages
 from wattdesk.interfaces.web.pages import collection as collection_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
+from wattdesk.interfaces.web.pages import disconnection as disconnection_pages
 from wattdesk.interfaces.web.pages import dunning as dunning_pages
 from wattdesk.interfaces.web.pages import fee_control as fee_control_pages
 from wattdesk.interfaces.web.pages import gateway as gateway_pages
@@ -17,6 +18,7 @@ from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
 from wattdesk.interfaces.web.pages import tariffs as tariff_pages
+from wattdesk.interfaces.web.pages import waivers as waiver_pages
 
 app_name = "web"
 
@@ -28,11 +30,14 @@ urlpatterns = [
     path("portal/pay/", gateway_pages.portal_pay, name="portal_pay"),
     path("portal/pay/result/", gateway_pages.portal_pay_result, name="portal_pay_result"),
     path("gateway/callback/", gateway_pages.gateway_callback, name="gateway_callback"),
+    path("gateway/reconcile/", gateway_pages.gateway_reconcile, name="gateway_reconcile"),
     path("portal/", include(portal_pages.urlpatterns)),
     path("", include(readings_pages.urlpatterns)),
     path("", include(billing_pages.urlpatterns)),
     path("", include(bill_pages.urlpatterns)),
     path("", include(dunning_pages.urlpatterns)),
+    path("", include(disconnection_pages.urlpatterns)),
+    path("", include(waiver_pages.urlpatterns)),
     path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),

@@ -4,6 +4,9 @@
   WattDesk creates a payment order and sends the browser to the gateway's pay page
   (``settings.WATTDESK_GATEWAY_PAY_URL``) with the order number, the amount and the return URL.
 * ``/portal/pay/result/?order=``: the order's status (the gateway's callback arrives asynchronously).
+* ``/gateway/reconcile/`` (staff, ``payments.reconcile``): upload the gateway's statement file for a day, see every
+  mismatch by kind with counts (对账), or download them as CSV (the same upload with "export CSV"). A bad file is
+  refused with its row and column and nothing is stored; a good one leaves one audit entry.
 * ``POST /gateway/callback/``: public and CSRF-exempt — authenticated by the HMAC signature of the body
   instead (docs/payments-gateway.md); the answer is a one-line JSON ``{"outcome", "detail"}`` with 200 for a
   posted or already-processed payment, 4xx for a refusal.
@@ -11,6 +14,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -19,11 +23,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, Js
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from wattdesk.application import gateway
+from wattdesk.application import gateway, gateway_reconciliation
 from wattdesk.application.errors import InputError
 from wattdesk.core import gateway_signing
 from wattdesk.domain.access import roles
@@ -40,6 +45,17 @@ nav.register(
         url_name="web:portal_pay",
         capability=roles.PORTAL_USE,
         icon="💳",
+    )
+)
+
+nav.register(
+    nav.NavItem(
+        section="staff",
+        order=76,
+        label=_("线上缴费对账"),
+        url_name="web:gateway_reconcile",
+        capability=roles.PAYMENTS_RECONCILE,
+        icon="🧮",
     )
 )
 
@@ -99,3 +115,48 @@ def gateway_callback(request: HttpRequest) -> HttpResponseBase:
         received_at=timezone.now(),
     )
     return JsonResponse({"outcome": result.outcome, "detail": result.detail}, status=result.http_status)
+
+
+@capability_required(roles.PAYMENTS_RECONCILE)
+@require_http_methods(["GET", "POST"])
+def gateway_reconcile(request: HttpRequest) -> HttpResponse:
+    day_text = (request.POST.get("day") or request.GET.get("day") or "").strip()
+    context: dict[str, object] = {
+        "day": day_text or timezone.localdate().isoformat(),
+        "error": "",
+        "result": None,
+    }
+    if request.method == "GET":
+        return render(request, "web/gateway/reconcile.html", context)
+    upload = request.FILES.get("statement")
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        context["error"] = _g("日期格式应为 YYYY-MM-DD：%(v)s") % {"v": day_text[:20]}
+        return render(request, "web/gateway/reconcile.html", context, status=400)
+    if upload is None:
+        context["error"] = _g("请选择对账单文件")
+        return render(request, "web/gateway/reconcile.html", context, status=400)
+    if (upload.size or 0) > gateway_reconciliation.MAX_BYTES:
+        context["error"] = _g("对账单文件过大")
+        return render(request, "web/gateway/reconcile.html", context, status=400)
+    try:
+        result = gateway_reconciliation.reconcile_upload(
+            content=upload.read(),
+            day=day,
+            user=request.user,
+            now=timezone.now(),
+            name=upload.name or "statement",
+        )
+    except InputError as exc:
+        context["error"] = str(exc)
+        return render(request, "web/gateway/reconcile.html", context, status=400)
+    if request.POST.get("format") == "csv":
+        response = HttpResponse(
+            gateway_reconciliation.mismatches_csv(result.mismatches), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="reconciliation-{day.isoformat()}.csv"'
+        return response
+    context["result"] = result
+    context["counts"] = [(k, n) for k, n in result.counts.items()]
+    return render(request, "web/gateway/reconcile.html", context)
