@@ -40,7 +40,11 @@ SCOPED_PARAMS = frozenset({"number", "account", "account_number", "customer_numb
 
 #: Parameters naming something that is not a company object (a background job's id): a placeholder is used
 #: and the allowed role may get 404 for it (never 403).
-FREE_PARAMS: dict[str, list[str]] = {"job_id": ["no-such-job"], "order_id": ["999999"]}
+FREE_PARAMS: dict[str, list[str]] = {
+    "job_id": ["no-such-job"],
+    "order_id": ["999999"],
+    "waiver_id": ["999999"],
+}
 
 
 @dataclass(frozen=True)
