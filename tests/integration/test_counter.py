@@ -210,3 +210,79 @@ class TestTopUp:
                                      region=Region.objects.get())  # fmt: skip
         r = pay(acc, cashier, "50.00", "t1")
         assert r.channel == "prepaid" and Payment.objects.get().channel == "prepaid"
+
+
+def _collector(name: str, account: Any, amount: str, token: str) -> Any:
+    user = get_user_model().objects.create_user(username=name, password="x")
+    grant_role(user=user, role="collector")
+    counter.collect_payment(account_number=account.number, amount=amount, user=user,
+                            received_at=at(2024, 4, 1, 9), request_token=token)  # fmt: skip
+    return user
+
+
+class TestCloseWithHandovers:
+    """The collectors' cash handed over to the cashier is counted into the cashier's till (交款入柜)."""
+
+    def test_the_close_counts_the_handovers_received_at_the_outlet_once(
+        self, account: Any, outlet: Any, cashier: Any
+    ) -> None:
+        PaymentOutlet.objects.create(code="YYT02", name="东湖营业厅", kind="counter", lat=D("30.2"),
+                                     lon=D("120.2"), region=Region.objects.get())  # fmt: skip
+        zs1 = _collector("zs1", account, "80.00", "c1")
+        zs2 = _collector("zs2", account, "50.00", "c2")
+        zs3 = _collector("zs3", account, "30.00", "c3")
+        counter.hand_over(collector=zs1, business_date=DAY, handed_over="80.00", receiver_username="cashier1",
+                          handed_at=at(2024, 4, 1, 12), outlet_code="YYT01")  # fmt: skip
+        short = counter.hand_over(collector=zs2, business_date=DAY, handed_over="45.00",
+                                  receiver_username="cashier1", handed_at=at(2024, 4, 1, 13),
+                                  reason="短款 5 元")  # no outlet named  # fmt: skip
+        assert (short.discrepancy, short.outlet_code) == (D("-5.00"), "")
+        counter.hand_over(collector=zs3, business_date=DAY, handed_over="30.00", receiver_username="cashier1",
+                          handed_at=at(2024, 4, 1, 14), outlet_code="YYT02")  # fmt: skip
+        pay(account, cashier, "100.00", "t1")
+        pay(account, cashier, "20.00", "t2", method="card")
+        kw = {"cashier": cashier, "business_date": DAY, "closed_at": at(2024, 4, 1, 18)}
+        # counting only the counter's own cash no longer balances: 100 + 80 + 45 are in the till
+        with pytest.raises(InputError, match=r"225\.00 \(counter 100\.00 \+ hand-overs 125\.00\)"):
+            counter.close_day(outlet_code="YYT01", declared_cash="100.00", **kw)
+        result = counter.close_day(outlet_code="YYT01", declared_cash="225.00", **kw)
+        assert (result.status, result.expected_cash, result.handover_cash, result.handovers, result.discrepancy) == (
+            "balanced", D("225.00"), D("125.00"), 2, D("0.00"))  # fmt: skip
+        assert result.expected == {"cash": D("100.00"), "card": D("20.00"), "qr": D("0.00")}
+        row = CashClose.objects.get(outlet_code="YYT01")
+        assert (row.expected_cash, row.handover_cash, row.declared_cash) == (D("225.00"), D("125.00"), D("225.00"))
+        assert set(CashHandover.objects.filter(cash_close=row).values_list("collector__username", flat=True)) == {
+            "zs1", "zs2"}  # fmt: skip
+        # the other outlet's close counts the hand-over named there, and not the unnamed one again
+        other = counter.close_day(outlet_code="YYT02", declared_cash="30.00", **kw)
+        assert (other.status, other.expected_cash, other.handover_cash, other.handovers) == (
+            "balanced", D("30.00"), D("30.00"), 1)  # fmt: skip
+        # the cashier's day is closed: the till takes no more hand-overs
+        zs4 = _collector("zs4", account, "10.00", "c4")
+        with pytest.raises(counter.DayClosed, match="日结"):
+            counter.hand_over(collector=zs4, business_date=DAY, handed_over="10.00", receiver_username="cashier1",
+                              handed_at=at(2024, 4, 1, 19), outlet_code="YYT01")  # fmt: skip
+        assert CashHandover.objects.count() == 3
+
+    def test_a_pending_close_recounts_a_handover_received_after_it(
+        self, account: Any, outlet: Any, cashier: Any
+    ) -> None:
+        pay(account, cashier, "100.00", "t1")
+        kw = {"cashier": cashier, "outlet_code": "YYT01", "business_date": DAY, "closed_at": at(2024, 4, 1, 17)}
+        pending = counter.close_day(declared_cash="160.00", reason="多出 60 元", **kw)
+        assert (pending.status, pending.discrepancy, pending.handover_cash) == ("pending", D("60.00"), D("0.00"))
+        zs1 = _collector("zs1", account, "60.00", "c1")
+        counter.hand_over(collector=zs1, business_date=DAY, handed_over="60.00", receiver_username="cashier1",
+                          handed_at=at(2024, 4, 1, 17), outlet_code="YYT01")  # fmt: skip
+        done = counter.close_day(declared_cash="160.00", **kw)
+        assert (done.status, done.expected_cash, done.discrepancy) == ("balanced", D("160.00"), D("0.00"))
+        row = CashClose.objects.get()
+        assert (row.status, row.reason, row.handover_cash) == ("balanced", "", D("60.00"))
+        assert CashHandover.objects.get().cash_close == row
+
+    def test_a_handover_to_an_unknown_outlet_writes_nothing(self, account: Any, cashier: Any) -> None:
+        zs1 = _collector("zs1", account, "10.00", "c1")
+        with pytest.raises(InputError, match="outlet"):
+            counter.hand_over(collector=zs1, business_date=DAY, handed_over="10.00", receiver_username="cashier1",
+                              handed_at=at(2024, 4, 1, 17), outlet_code="NOPE")  # fmt: skip
+        assert CashHandover.objects.count() == 0

@@ -9,12 +9,18 @@ transaction id, so it posts exactly once. The receipt number is ``<outlet>-<YYYY
 
 Rules:
 * A cashier whose day is closed (``balanced`` or ``approved``) takes no more payments that day, at any outlet.
-* The close compares the declared cash with the system's cash takings (card and QR are settled by the
-  acquirer and shown for information). Equal -> ``balanced``. Different -> a reason is required (else
+* The close compares the declared cash with the system's cash: the cashier's cash takings at the outlet plus
+  the collectors' cash handed over to the cashier that day at that outlet or at no named outlet and not yet
+  counted by another close (交款入柜); card and QR are settled by the acquirer and shown for information.
+  Reversed (冲正) payments are out of the takings; the counter pays out no refunds, so none are deducted. Equal -> ``balanced``. Different -> a reason is required (else
   nothing is written); with a reason but no supervisor note the discrepancy is recorded as ``pending`` and
   the day stays open (refused); with a supervisor note it closes as ``approved``.
 * A collector hands over once per day; after the hand-over the collector takes no more cash that day. A
-  hand-over that does not match the cash collected needs a reason. The receiver must hold payments.counter.
+  hand-over that does not match the cash collected needs a reason. The receiver must hold payments.counter
+  and must not have closed their day (the till is closed). The close that counts a hand-over records it, so
+  a hand-over is counted once.
+* A cashier's payments, hand-overs received and close are serialized on the cashier's user row
+  (``SELECT ... FOR UPDATE``), so nothing lands in a till after its close has summed it.
 * A payment at the counter for a prepaid (费控) account is a top-up: channel ``prepaid``.
 
 The domain never reads the clock: ``received_at`` / ``closed_at`` / ``handed_at`` come from the interface.
@@ -97,6 +103,12 @@ def _token(request_token: str) -> str:
     if not token or len(token) > 64:
         raise InputError("request token must be 1 to 64 characters")
     return token
+
+
+def _lock_user(user: Any) -> None:
+    """Serialize a cashier's takings, hand-overs received and close (a no-op lock on SQLite, whose
+    transactions are IMMEDIATE and therefore serialized anyway)."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
 
 
 def _account(account_number: str) -> Account:
@@ -210,6 +222,7 @@ def take_counter_payment(
         if replay is not None:
             return replay
         day = timezone.localtime(received_at).date()
+        _lock_user(user)
         if queries.day_closed(cashier_id=user.pk, business_date=day):
             raise DayClosed(
                 f"the cash close (日结) of {day} is done: no more payments for this cashier today"
@@ -299,10 +312,13 @@ def reprint(*, receipt_no: str, receipts: Any, user: Any) -> tuple[Receipt, int]
 class CloseResult:
     status: str  # balanced | approved | pending
     closed: bool
-    expected: dict[str, Decimal]  # by method
+    expected: dict[str, Decimal]  # the counter takings by method
     declared_cash: Decimal
     discrepancy: Decimal  # declared - expected cash
     receipts: int
+    handover_cash: Decimal = ZERO  # collectors' cash counted into the till
+    handovers: int = 0
+    expected_cash: Decimal = ZERO  # counter cash + handover_cash
 
 
 def close_day(
@@ -322,6 +338,7 @@ def close_day(
     if not code:
         raise InputError("an outlet code is required")
     with transaction.atomic():
+        _lock_user(cashier)
         existing = (
             CashClose.objects.select_for_update()
             .filter(cashier_id=cashier.pk, outlet_code=code, business_date=business_date)
@@ -332,6 +349,13 @@ def close_day(
         expected = queries.counter_totals(
             cashier_id=cashier.pk, outlet_code=code, business_date=business_date
         )
+        handovers = list(
+            queries.handovers_for_close(
+                cashier_id=cashier.pk, outlet_code=code, business_date=business_date, close=existing
+            )
+        )
+        handover_cash = sum((h.handed_over for h in handovers), ZERO)
+        expected_cash = expected[PaymentMethod.CASH] + handover_cash
         count = (
             queries.receipts_of_day(
                 user_id=cashier.pk, business_date=business_date, channels=queries.COUNTER_CHANNELS
@@ -339,18 +363,20 @@ def close_day(
             .filter(outlet_code=code, payment__status="posted")
             .count()
         )
-        diff = declared - expected[PaymentMethod.CASH]
+        diff = declared - expected_cash
         if diff == 0:
             status = CloseStatus.BALANCED
         elif not reason:
             raise InputError(
-                f"declared cash {declared} differs from the system's {expected[PaymentMethod.CASH]} by {diff}: "
+                f"declared cash {declared} differs from the system's {expected_cash} "
+                f"(counter {expected[PaymentMethod.CASH]} + hand-overs {handover_cash}) by {diff}: "
                 "a reason is required"
             )
         else:
             status = CloseStatus.APPROVED if note else CloseStatus.PENDING
         fields = {
-            "expected_cash": expected[PaymentMethod.CASH],
+            "expected_cash": expected_cash,
+            "handover_cash": handover_cash,
             "expected_card": expected[PaymentMethod.CARD],
             "expected_qr": expected[PaymentMethod.QR],
             "receipts": count,
@@ -362,12 +388,27 @@ def close_day(
             "closed_at": closed_at,
         }
         if existing is None:
-            CashClose.objects.create(cashier=cashier, outlet_code=code, business_date=business_date, **fields)
+            close = CashClose.objects.create(
+                cashier=cashier, outlet_code=code, business_date=business_date, **fields
+            )
         else:
             for k, v in fields.items():
                 setattr(existing, k, v)
             existing.save()
-        return CloseResult(status, status in CLOSED_STATUSES, expected, declared, diff, count)
+            close = existing
+        if status in CLOSED_STATUSES and handovers:
+            CashHandover.objects.filter(pk__in=[h.pk for h in handovers]).update(cash_close=close)
+        return CloseResult(
+            status,
+            status in CLOSED_STATUSES,
+            expected,
+            declared,
+            diff,
+            count,
+            handover_cash=handover_cash,
+            handovers=len(handovers),
+            expected_cash=expected_cash,
+        )
 
 
 @dataclass(frozen=True)
@@ -376,6 +417,7 @@ class HandoverResult:
     handed_over: Decimal
     discrepancy: Decimal
     receiver: str
+    outlet_code: str = ""
 
 
 def hand_over(
@@ -386,9 +428,17 @@ def hand_over(
     receiver_username: str,
     handed_at: datetime,
     reason: str = "",
+    outlet_code: str = "",
 ) -> HandoverResult:
-    """The collector's cash hand-over (交款) of a day to a cashier."""
+    """The collector's cash hand-over (交款) of a day to a cashier, at ``outlet_code`` when named (an active
+    outlet): the cashier's close of the day at that outlet counts it into the till (an unnamed outlet: the
+    cashier's first close of the day that is done)."""
     amount = money(handed_over, name="handed-over cash", allow_zero=True)
+    code = (outlet_code or "").strip()
+    if code and not PaymentOutlet.objects.filter(code=code, active=True).exists():
+        raise InputError(f"no active payment outlet {outlet_code!r}")
+    if handed_at.tzinfo is None:
+        raise InputError("handed_at must be timezone-aware")
     receiver = (
         get_user_model().objects.filter(username=(receiver_username or "").strip(), is_active=True).first()
     )
@@ -400,6 +450,13 @@ def hand_over(
     with transaction.atomic():
         if queries.handover(collector_id=collector.pk, business_date=business_date) is not None:
             raise DayClosed(f"the cash of {business_date} has already been handed over")
+        _lock_user(receiver)
+        received_on = timezone.localtime(handed_at).date()
+        if queries.day_closed(cashier_id=receiver.pk, business_date=received_on):
+            raise DayClosed(
+                f"{receiver.get_username()} has done the cash close (日结) of {received_on}: hand the cash to "
+                "another cashier"
+            )
         expected, _count = queries.collected(collector_id=collector.pk, business_date=business_date)
         diff = amount - expected
         if diff and not reason:
@@ -417,7 +474,8 @@ def hand_over(
                     reason=reason if diff else "",
                     received_by=receiver,
                     handed_at=handed_at,
+                    outlet_code=code,
                 )
         except IntegrityError:
             raise DayClosed(f"the cash of {business_date} has already been handed over") from None
-        return HandoverResult(expected, amount, diff, receiver.get_username())
+        return HandoverResult(expected, amount, diff, receiver.get_username(), code)

@@ -46,3 +46,36 @@ def test_pay_print_reprint_and_close(company: Any, client_for: Any) -> None:
                                       "outlet": "YYT01", "token": "tok-2"})  # fmt: skip
     assert Payment.objects.count() == 1
     assert "日结" in client.get(r["Location"]).content.decode()
+
+
+def test_a_collectors_handover_is_counted_into_the_cashiers_close(company: Any, client_for: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    from wattdesk.domain.access.queries import accounts_for
+    from wattdesk.domain.counter.models import CashHandover
+
+    PaymentOutlet.objects.create(code="YYT01", name="营业厅", kind="counter", lat=Decimal("30"),
+                                 lon=Decimal("120"), region=Region.objects.order_by("code").first())  # fmt: skip
+    collector = client_for("collector")
+    user = get_user_model().objects.get(username=company.logins["collector"].username)
+    number = accounts_for(user).order_by("number").values_list("number", flat=True).first()
+    assert collector.post("/collector/pay/", {"account": number, "amount": "40.00", "token": "z1"}).status_code == 302
+    assert 'name="outlet"' in collector.get("/collector/").content.decode()
+    receiver = company.logins["billing_clerk"].username
+    r = collector.post("/collector/handover/", {"handed_over": "40.00", "receiver": receiver, "outlet": "YYT01"})
+    assert r.status_code == 302
+    assert CashHandover.objects.get().outlet_code == "YYT01"
+    cashier = client_for("billing_clerk")
+    acc = Account.objects.filter(bills__isnull=False).order_by("number").first()
+    cashier.post("/cashier/pay/", {"account": acc.number, "amount": "12.34", "method": "cash",
+                                   "outlet": "YYT01", "token": "tok-1"})  # fmt: skip
+    page = cashier.get("/cashier/?outlet=YYT01")
+    assert page.context["expected_cash"] == Decimal("52.34")
+    assert [h.handed_over for h in page.context["handovers"]] == [Decimal("40.00")]
+    assert 'data-testid="handovers-received"' in page.content.decode()
+    cashier.post("/cashier/close/", {"outlet": "YYT01", "declared_cash": "12.34"})
+    assert not CashClose.objects.filter(status="balanced").exists()  # the collector's 40 is in the till too
+    cashier.post("/cashier/close/", {"outlet": "YYT01", "declared_cash": "52.34"})
+    close = CashClose.objects.get()
+    assert (close.status, close.expected_cash, close.handover_cash) == ("balanced", Decimal("52.34"), Decimal("40.00"))
+    assert CashHandover.objects.get().cash_close == close

@@ -5,11 +5,14 @@ collector's cash hand-over (交款).
   payment's ``channel_txn_id`` (unique per outlet and day: ``<outlet>-<YYYYMMDD>-<seq>``, or
   ``ZS<user id>-<YYYYMMDD>-<seq>`` for a collector), so the payment posts exactly once. ``request_token``
   (UNIQUE) makes a double-submitted form return the first receipt. ``reprints`` counts reprints (重打).
-* ``CashClose``: the day's close for one cashier at one outlet: the system totals by method and the declared
-  cash count. ``balanced`` and ``approved`` (a discrepancy accepted with a supervisor note) are closed: the
+* ``CashClose``: the day's close for one cashier at one outlet: the system totals by method, the collectors'
+  cash handed over to the cashier (counted into the till: ``expected_cash`` = counter cash + ``handover_cash``)
+  and the declared cash count. ``balanced`` and ``approved`` (a discrepancy accepted with a supervisor note) are closed: the
   cashier takes no more payments that day. ``pending`` is a discrepancy recorded with its reason, waiting for
   a supervisor note.
-* ``CashHandover``: a collector hands the day's cash to a cashier; expected vs handed over.
+* ``CashHandover``: a collector hands the day's cash to a cashier; expected vs handed over. ``outlet_code`` is
+  the outlet where the cashier received it ("" when not named); ``cash_close`` is the close that counted it
+  into the cashier's till (set when that close is done; a hand-over is counted once).
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class CashClose(models.Model):
     expected_card = MoneyField(_("expected card"))
     expected_qr = MoneyField(_("expected QR"))
     receipts = models.PositiveIntegerField(_("receipts"))
+    handover_cash = MoneyField(_("cash handed over by collectors"), default=0)  # part of expected_cash
     declared_cash = MoneyField(_("declared cash"))
     discrepancy = MoneyField(_("discrepancy"))  # declared - expected cash
     reason = models.CharField(_("reason"), max_length=300, blank=True)
@@ -128,11 +132,21 @@ class CashHandover(models.Model):
         verbose_name=_("received by"),
     )
     handed_at = models.DateTimeField(_("handed at"))
+    outlet_code = models.CharField(_("outlet code"), max_length=32, blank=True)
+    cash_close = models.ForeignKey(
+        CashClose,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="handovers",
+        verbose_name=_("counted in cash close"),
+    )
 
     class Meta:
         ordering = ("-business_date", "collector")
         verbose_name = _("cash hand-over")
         verbose_name_plural = _("cash hand-overs")
+        indexes = (models.Index(fields=["received_by", "handed_at"], name="handover_receiver_at_idx"),)
         constraints = (
             models.UniqueConstraint(
                 fields=["collector", "business_date"], name="handover_collector_day_uniq"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from wattdesk.core.allocation import OpenItem
 from wattdesk.domain.counter.models import CLOSED_STATUSES, CashClose, CashHandover, PaymentMethod, Receipt
@@ -87,6 +88,42 @@ def collected(*, collector_id: int, business_date: date) -> tuple[Decimal, int]:
 
 def handover(*, collector_id: int, business_date: date) -> CashHandover | None:
     return CashHandover.objects.filter(collector_id=collector_id, business_date=business_date).first()
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[00:00, next 00:00) of ``day`` in the configured time zone."""
+    tz = timezone.get_default_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def handovers_for_close(
+    *, cashier_id: int, outlet_code: str, business_date: date, close: CashClose | None = None
+) -> QuerySet[CashHandover]:
+    """The collectors' hand-overs that the cashier's close at ``outlet_code`` on ``business_date`` counts into the
+    till: received by the cashier that day (``handed_at``) at that outlet or at no named outlet, and not
+    counted by another close. For a close that is done: the hand-overs it counted."""
+    if close is not None and close.status in CLOSED_STATUSES:
+        return (
+            CashHandover.objects.filter(cash_close=close)
+            .select_related("collector")
+            .order_by("handed_at", "id")
+        )
+    start, end = _day_bounds(business_date)
+    counted_elsewhere = Q(cash_close__isnull=True)
+    if close is not None:
+        counted_elsewhere |= Q(cash_close=close)
+    return (
+        CashHandover.objects.filter(
+            received_by_id=cashier_id,
+            handed_at__gte=start,
+            handed_at__lt=end,
+            outlet_code__in=[outlet_code, ""],
+        )
+        .filter(counted_elsewhere)
+        .select_related("collector")
+        .order_by("handed_at", "id")
+    )
 
 
 @dataclass(frozen=True)

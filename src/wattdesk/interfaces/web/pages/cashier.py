@@ -5,6 +5,7 @@ the day (日结) or hand over the cash (交款). Views translate; the rules are 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -63,6 +64,14 @@ def cashier(request: HttpRequest) -> HttpResponse:
     number = request.GET.get("account", "")
     acc = _account(request, number)
     today = timezone.localdate()
+    totals = queries.counter_totals(cashier_id=_uid(request), outlet_code=outlet, business_date=today)
+    close = queries.cash_close(cashier_id=_uid(request), outlet_code=outlet, business_date=today)
+    handovers = list(
+        queries.handovers_for_close(
+            cashier_id=_uid(request), outlet_code=outlet, business_date=today, close=close
+        )
+    )
+    handover_cash = sum((h.handed_over for h in handovers), Decimal("0.00"))
     ctx: dict[str, Any] = {
         "outlets": outlets,
         "outlet": outlet,
@@ -76,8 +85,11 @@ def cashier(request: HttpRequest) -> HttpResponse:
         "receipts": queries.receipts_of_day(
             user_id=_uid(request), business_date=today, channels=queries.COUNTER_CHANNELS
         ).filter(outlet_code=outlet),
-        "totals": queries.counter_totals(cashier_id=_uid(request), outlet_code=outlet, business_date=today),
-        "close": queries.cash_close(cashier_id=_uid(request), outlet_code=outlet, business_date=today),
+        "totals": totals,
+        "handovers": handovers,  # collectors' cash received into this till today (交款入柜)
+        "handover_cash": handover_cash,
+        "expected_cash": totals[PaymentMethod.CASH] + handover_cash,
+        "close": close,
         "closed": queries.day_closed(cashier_id=_uid(request), business_date=today),
     }
     return render(request, "web/cashier/cashier.html", ctx)
@@ -174,6 +186,7 @@ def collector(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     total, count = queries.collected(collector_id=_uid(request), business_date=today)
     ctx = {
+        "outlets": PaymentOutlet.objects.filter(active=True).order_by("code").values_list("code", "name"),
         "work": queries.worklist(accounts=accounts_for(request.user)),
         "token": uuid.uuid4().hex,
         "today": today,
@@ -223,6 +236,7 @@ def collector_handover(request: HttpRequest) -> HttpResponse:
             receiver_username=request.POST.get("receiver", ""),
             reason=request.POST.get("reason", ""),
             handed_at=timezone.now(),
+            outlet_code=request.POST.get("outlet", ""),
         )
     except InputError as exc:
         messages.error(request, str(exc))
