@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,42 @@ def expire_orders(*, before: datetime) -> int:
                 changes={"status": (OrderStatus.CREATED, OrderStatus.EXPIRED), "orders": n},
             )
         return n
+
+
+#: an unpaid order older than this is expired by the nightly pass (``WATTDESK_GATEWAY_ORDER_TTL_HOURS``)
+DEFAULT_ORDER_TTL_HOURS = 24
+
+
+def order_ttl() -> timedelta:
+    """How long an unpaid order stays payable: the setting or environment variable
+    ``WATTDESK_GATEWAY_ORDER_TTL_HOURS`` (whole hours >= 1), else 24 hours."""
+    raw = getattr(settings, "WATTDESK_GATEWAY_ORDER_TTL_HOURS", None)
+    if raw is None:
+        raw = os.environ.get("WATTDESK_GATEWAY_ORDER_TTL_HOURS", "").strip() or DEFAULT_ORDER_TTL_HOURS
+    try:
+        hours = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"WATTDESK_GATEWAY_ORDER_TTL_HOURS must be whole hours, got {raw!r}") from exc
+    if hours < 1:
+        raise InputError(f"WATTDESK_GATEWAY_ORDER_TTL_HOURS must be >= 1, got {hours}")
+    return timedelta(hours=hours)
+
+
+@dataclass(frozen=True)
+class ExpiryResult:
+    before: datetime
+    expired: int
+
+
+def expire_stale_orders(*, day: date, now: datetime, ttl: timedelta | None = None) -> ExpiryResult:
+    """The nightly pass for ``day``: expire the orders created more than ``ttl`` (default :func:`order_ttl`)
+    before the end of ``day`` (or before ``now`` when the pass runs during the day), so re-running an old
+    day expires only what was already stale then. Idempotent."""
+    if now.tzinfo is None:
+        raise InputError("now must be timezone-aware")
+    end_of_day = datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+    before = min(now, end_of_day) - (ttl if ttl is not None else order_ttl())
+    return ExpiryResult(before, expire_orders(before=before))
 
 
 def visible_orders(*, user: Any) -> Any:

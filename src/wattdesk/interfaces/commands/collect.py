@@ -1,6 +1,8 @@
 """`wattdesk collect ...`: revenue protection (电费回收) from the command line.
 
-    wattdesk collect nightly  --date YYYY-MM-DD          late-fee accrual (idempotent for the date)
+    wattdesk collect nightly  --date YYYY-MM-DD          late fees, dunning + outbox, fee control, expiry of
+                                                         unpaid gateway orders (idempotent for the date)
+    wattdesk collect dispatch [--watch SECONDS]          send the due meter commands to the head-end
     wattdesk collect pay      --account N --amount A --channel counter --txn ID [--outlet CODE]
     wattdesk collect aging    [--as-of YYYY-MM-DD] [--by region|route|class|collector]
     wattdesk collect recovery --period YYYY-MM [--by region|route|class|collector]
@@ -22,11 +24,14 @@ HELP = "revenue protection: nightly late fees, post a payment, aging, recovery r
 NEEDS_DJANGO = True
 
 
-
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="collect_command", metavar="ACTION", required=True)
     p = sub.add_parser("nightly", help="the nightly pass for a date (late-fee accrual); idempotent")
     p.add_argument("--date", type=iso_date, required=True, help="the day to accrue through, YYYY-MM-DD")
+    p = sub.add_parser("dispatch", help="send the due meter commands (费控) to WATTDESK_HEADEND_URL")
+    p.add_argument(
+        "--watch", type=float, default=None, metavar="SECONDS", help="keep going, polling every SECONDS"
+    )
     p = sub.add_parser("pay", help="post a payment (idempotent per channel and transaction id)")
     p.add_argument("--account", required=True, help="account number")
     p.add_argument("--amount", required=True, help="amount in yuan, e.g. 120.50")
@@ -74,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         )
         _dunning(args.date, timezone.now())
         _fee_control(args.date, timezone.now())
+        _expire_gateway_orders(args.date, timezone.now())
         return 0
+    if action == "dispatch":
+        return _dispatch(args.watch)
     if action == "pay":
         from wattdesk.application.payments import post_payment
 
@@ -121,9 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fee_control(day: date, now: object) -> None:
     """Fee-control balances for the day; commands are sent when WATTDESK_HEADEND_URL names a head-end."""
-    import os
-
-    from wattdesk.adapters.headend.http_headend import HttpHeadEnd
+    from wattdesk.adapters.headend.http_headend import configured_headend
     from wattdesk.application.fee_control import dispatch_commands, run_fee_control
 
     fc = run_fee_control(day=day, now=now)  # type: ignore[arg-type]
@@ -131,9 +137,43 @@ def _fee_control(day: date, now: object) -> None:
         f"fee control {fc.day}: {fc.accounts} prepaid accounts {fc.decisions}, "
         f"{fc.warnings_queued} warnings, {fc.commands_queued} meter commands queued"
     )
-    url = os.environ.get("WATTDESK_HEADEND_URL", "").strip()
-    if url:
-        d = dispatch_commands(now=now, headend=HttpHeadEnd(url))  # type: ignore[arg-type]
+    headend = configured_headend()
+    if headend is not None:
+        d = dispatch_commands(now=now, headend=headend)  # type: ignore[arg-type]
         print(
             f"meter commands: {d.acknowledged} acknowledged, {d.failed} failed (retried later), {d.expired} expired"
         )
+
+
+def _expire_gateway_orders(day: date, now: datetime) -> None:
+    """Unpaid gateway orders older than WATTDESK_GATEWAY_ORDER_TTL_HOURS (default 24) become expired."""
+    from wattdesk.application.gateway import expire_stale_orders
+
+    r = expire_stale_orders(day=day, now=now)
+    print(f"gateway orders: {r.expired} unpaid order(s) created before {r.before.isoformat()} expired")
+
+
+def _dispatch(watch: float | None) -> int:
+    import time
+
+    from django.utils import timezone
+
+    from wattdesk.adapters.headend.http_headend import configured_headend
+    from wattdesk.application.fee_control import dispatch_commands
+
+    headend = configured_headend()
+    if headend is None:
+        raise UserError("no head-end: set WATTDESK_HEADEND_URL (e.g. the sandbox: wattdesk sandbox headend)")
+    if watch is not None and watch <= 0:
+        raise UserError(f"--watch must be > 0 seconds, got {watch}")
+    while True:
+        d = dispatch_commands(now=timezone.now(), headend=headend)
+        if d.acknowledged or d.failed or d.expired or watch is None:
+            print(
+                f"meter commands: {d.acknowledged} acknowledged, {d.failed} failed (retried later), "
+                f"{d.expired} expired",
+                flush=True,
+            )
+        if watch is None:
+            return 0
+        time.sleep(watch)
