@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from api_helpers import payment_of, user_of, valid_reading, visible
+from collection_orders_helpers import order_parts
 from django.test import Client
+from django.utils import timezone
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import TariffVersion
@@ -74,6 +76,49 @@ ENDPOINTS = (
         _any(roles.PAYMENTS_REVERSE),
         "/api/payments/{payment}/reverse",
     ),
+    Endpoint(
+        "GET",
+        "/api/waivers",
+        _any(roles.LEDGER_WAIVE_REQUEST, roles.LEDGER_WAIVE),
+        "/api/waivers?status=pending",
+    ),
+    Endpoint("POST", "/api/waivers", _any(roles.LEDGER_WAIVE_REQUEST), "/api/waivers"),
+    Endpoint(
+        "POST",
+        "/api/waivers/{waiver_id}/approve",
+        _any(roles.LEDGER_WAIVE),
+        "/api/waivers/{waiver_approve}/approve",
+    ),
+    Endpoint(
+        "POST",
+        "/api/waivers/{waiver_id}/reject",
+        _any(roles.LEDGER_WAIVE),
+        "/api/waivers/{waiver_reject}/reject",
+    ),
+    Endpoint(
+        "GET",
+        "/api/disconnection-orders",
+        _any(roles.COLLECTION_VIEW),
+        "/api/disconnection-orders?status=awaiting",
+    ),
+    Endpoint(
+        "POST",
+        "/api/disconnection-orders/{order_id}/approve",
+        _any(roles.DUNNING_APPROVE),
+        "/api/disconnection-orders/{order_approve}/approve",
+    ),
+    Endpoint(
+        "POST",
+        "/api/disconnection-orders/{order_id}/execute",
+        _any(roles.DUNNING_EXECUTE),
+        "/api/disconnection-orders/{order_execute}/execute",
+    ),
+    Endpoint(
+        "POST",
+        "/api/disconnection-orders/{order_id}/cancel",
+        _any(roles.DUNNING_MANAGE),
+        "/api/disconnection-orders/{order_cancel}/cancel",
+    ),
 )
 
 
@@ -97,6 +142,13 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/payments"] = {**pay, "channel_txn_id": f"perm-one-{role}"}
     bodies["/api/payments/batch"] = [{**pay, "channel_txn_id": f"perm-batch-{role}"}]
     bodies["/api/payments/{payment_id}/reverse"] = {"reason": "permission table"}
+    parts.update(order_parts(user, timezone.now()))
+    bodies["/api/waivers"] = {"bill_id": int(parts["waiver_new_bill"]) or 1, "reason": "permission table"}
+    bodies["/api/waivers/{waiver_id}/approve"] = {"note": ""}
+    bodies["/api/waivers/{waiver_id}/reject"] = {"note": "permission table"}
+    bodies["/api/disconnection-orders/{order_id}/approve"] = {}
+    bodies["/api/disconnection-orders/{order_id}/execute"] = {"note": "permission table"}
+    bodies["/api/disconnection-orders/{order_id}/cancel"] = {"reason": "permission table"}
     if roles.READINGS_IMPORT in caps:
         bodies["/api/readings/bulk"] = [valid_reading(user)]
     else:
