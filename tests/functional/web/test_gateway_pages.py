@@ -67,3 +67,14 @@ def test_bad_amount_is_400_and_a_foreign_account_404(company: Any, client_for: C
     foreign = PaymentOrder.objects.create(order_no="WDX", account=other, amount=Decimal("1.00"),
                                           created_at="2026-11-27T10:00:00+08:00")  # fmt: skip
     assert client.get(f"/portal/pay/result/?order={foreign.order_no}").status_code == 404
+
+
+def test_the_pay_form_may_be_redirected_to_the_gateway_under_the_csp(
+    company: Any, client_for: ClientFor, settings: Any
+) -> None:
+    """Browsers apply form-action to the redirect after a form post: 'self' alone would block the payment."""
+    settings.WATTDESK_GATEWAY_PAY_URL = "http://gw.example:8700/pay"
+    page = client_for(roles.CUSTOMER).get(f"/portal/pay/?account={_own_account(company).number}")
+    csp = dict(part.split(" ", 1) for part in page["Content-Security-Policy"].split("; "))
+    assert csp["form-action"] == "'self' http://gw.example:8700"
+    assert csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'"

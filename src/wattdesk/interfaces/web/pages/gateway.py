@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -36,6 +36,7 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.ledger.queries import balance
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required, public
+from wattdesk.interfaces.web.security import CONTENT_SECURITY_POLICY
 
 nav.register(
     nav.NavItem(
@@ -92,7 +93,19 @@ def portal_pay(request: HttpRequest) -> HttpResponse:
             query = urlencode({"order_no": order.order_no, "amount": str(order.amount), "return_url": back})
             return redirect(f"{settings.WATTDESK_GATEWAY_PAY_URL}?{query}")
     context = {"accounts": accounts, "chosen": chosen, "amount": amount, "error": error}
-    return render(request, "web/gateway/pay.html", context, status=status)
+    return _allow_gateway_form_action(render(request, "web/gateway/pay.html", context, status=status))
+
+
+def _allow_gateway_form_action(response: HttpResponse) -> HttpResponse:
+    """The pay form posts to us and is redirected to the gateway's pay page; browsers apply the page's CSP
+    ``form-action`` to every redirect of a form submission, so ``'self'`` alone blocks the payment. This page's
+    policy also allows the gateway's origin (the security middleware keeps a header the view has set)."""
+    url = urlsplit(settings.WATTDESK_GATEWAY_PAY_URL)
+    policy = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {url.scheme}://{url.netloc}"
+    )
+    response["Content-Security-Policy"] = policy
+    return response
 
 
 @capability_required(roles.PORTAL_USE)
