@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from api_helpers import payment_of, user_of, valid_reading, visible
+from collection_helpers import visit_body
 from collection_orders_helpers import order_parts
 from django.test import Client
 from django.utils import timezone
@@ -56,6 +57,28 @@ ENDPOINTS = (
     Endpoint("GET", "/api/bills/{bill_id}", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills/{bill}"),
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
+    Endpoint(
+        "GET",
+        "/api/collection/worklist",
+        _any(roles.COLLECTION_WORK, roles.COLLECTION_ASSESS),
+        "/api/collection/worklist?as_of=2026-12-31",
+    ),
+    Endpoint("POST", "/api/collection/visits", _any(roles.COLLECTION_WORK), "/api/collection/visits"),
+    Endpoint(
+        "GET",
+        "/api/collection/scorecards",
+        _any(roles.COLLECTION_ASSESS),
+        "/api/collection/scorecards?period={period}&by=collector",
+    ),
+    Endpoint(
+        "GET", "/api/collection/aging", _any(roles.COLLECTION_ASSESS), "/api/collection/aging?by=collector"
+    ),
+    Endpoint(
+        "GET",
+        "/api/collection/recovery",
+        _any(roles.COLLECTION_ASSESS),
+        "/api/collection/recovery?period={period}&by=collector",
+    ),
     Endpoint("GET", "/api/payments", _any(roles.LEDGER_VIEW, roles.PORTAL_USE), "/api/payments?channel=bank"),
     Endpoint(
         "GET",
@@ -138,6 +161,7 @@ def test_each_endpoint_answers_each_role_by_capability(
     parts = {**visible(user), "tariff": tariff, "period": company.period}
     parts["payment"] = payment_of(user, f"perm-{role}")
     bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
+    bodies["/api/collection/visits"] = visit_body(user)
     pay = {"account": parts["account"], "amount": "1.00", "channel": "bank"}
     bodies["/api/payments"] = {**pay, "channel_txn_id": f"perm-one-{role}"}
     bodies["/api/payments/batch"] = [{**pay, "channel_txn_id": f"perm-batch-{role}"}]

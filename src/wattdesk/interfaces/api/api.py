@@ -22,6 +22,7 @@ from wattdesk.interfaces.api.routers import (
     accounts,
     billing_runs,
     bills,
+    collection,
     collection_orders,
     customers,
     meters,
@@ -58,6 +59,7 @@ api.add_router("/readings", readings.router)
 api.add_router("/tariffs", tariffs.router)
 api.add_router("/bills", bills.router)
 api.add_router("/billing-runs", billing_runs.router)
+api.add_router("/collection", collection.router)
 api.add_router("/waivers", collection_orders.waiver_router)
 api.add_router("/disconnection-orders", collection_orders.order_router)
 api.add_router("/payments", payments.router)
