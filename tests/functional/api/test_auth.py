@@ -28,6 +28,25 @@ class TestTokenAuth:
         )
         assert token.last_used_at is not None
 
+    def test_last_used_at_is_refreshed_at_most_once_a_minute(
+        self, api_for: Callable[[str], Client], tokens: dict[str, str]
+    ) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        token = ApiToken.objects.filter(
+            token_hash=hashlib.sha256(tokens[roles.BILLING_CLERK].encode()).hexdigest()
+        )
+        recent = timezone.now() - timedelta(seconds=10)
+        token.update(last_used_at=recent)
+        assert api_for(roles.BILLING_CLERK).get("/api/bills?page_size=1").status_code == 200
+        assert token.get().last_used_at == recent
+        stale = timezone.now() - timedelta(minutes=2)
+        token.update(last_used_at=stale)
+        assert api_for(roles.BILLING_CLERK).get("/api/bills?page_size=1").status_code == 200
+        assert token.get().last_used_at > stale + timedelta(minutes=1)
+
     def test_only_the_sha256_of_the_secret_is_stored(self, tokens: dict[str, str]) -> None:
         secret = tokens[roles.ADMIN]
         assert not ApiToken.objects.filter(token_hash=secret).exists()
