@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.late_fees import waive_late_fee
+from wattdesk.application.late_fees import WaiverRefused, waive_late_fee
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, bills_for, has_capability
@@ -157,12 +157,15 @@ def approve_waiver(*, request_id: int, user: Any, decided_at: datetime, note: st
     note = (note or "").strip()[:MAX_TEXT]
     with transaction.atomic():
         req = _pending_for_decision(request_id=request_id, user=user)
-        result = waive_late_fee(
-            bill_id=req.bill_id,
-            reason=f"{req.reason} (减免申请 #{req.pk})"[:MAX_TEXT],
-            user=user,
-            waived_at=decided_at,
-        )
+        try:
+            result = waive_late_fee(
+                bill_id=req.bill_id,
+                reason=f"{req.reason} (减免申请 #{req.pk})"[:MAX_TEXT],
+                user=user,
+                waived_at=decided_at,
+            )
+        except WaiverRefused as exc:  # e.g. the fee was waived directly in the meantime: nothing is written
+            raise WaiverRequestRefused(f"waiver request {req.pk}: {exc}") from exc
         WaiverRequest.objects.filter(pk=req.pk).update(
             status=WaiverStatus.APPROVED,
             decided_by=user,
