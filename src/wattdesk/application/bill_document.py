@@ -38,6 +38,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.utils import translation
 
 from wattdesk.application.billing_run import BillNotFound
 from wattdesk.core.chinese_numerals import amount_in_words
@@ -71,12 +72,15 @@ REGISTER_LABELS: dict[str, str] = {
     RegisterKind.REACTIVE: "无功",
     RegisterKind.MAX_DEMAND: "最大需量",
 }
-STATUS_LABELS: dict[str, str] = {
-    BillStatus.DRAFT: "待发行",
-    BillStatus.HELD: "待审核",
-    BillStatus.ISSUED: "已发行",
-    BillStatus.CANCELLED: "已作废",
-}
+
+
+def status_label(code: str) -> str:
+    """The bill status as every page names it: the model's label (``BillStatus``), in the deployment's language
+    (``settings.LANGUAGE_CODE``, Chinese by default) like the rest of the printed bill."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(BillStatus(code).label)
+
+
 CLASS_LABELS = {
     "residential": "居民生活",
     "commercial": "一般工商业",
@@ -321,7 +325,7 @@ def bill_document(*, bill_id: int) -> BillDocument:
         period=bill.period,
         version=bill.version,
         status=bill.status,
-        status_label=STATUS_LABELS.get(bill.status, bill.status),
+        status_label=status_label(bill.status),
         start=bill.start,
         end=bill.end,
         last_day=bill.end - timedelta(days=1),

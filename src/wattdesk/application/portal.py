@@ -105,14 +105,8 @@ def account_of(*, user: Any, number: str | None) -> Account:
 
 
 def status_label(status: str) -> str:
-    """A bill status in the customer's words."""
-    labels = {
-        BillStatus.DRAFT: _("已核算，待发行"),
-        BillStatus.ISSUED: _("已发行"),
-        BillStatus.HELD: _("审核中"),
-        BillStatus.CANCELLED: _("已作废"),
-    }
-    return str(labels.get(BillStatus(status), status))
+    """A bill status as every page names it: the model's label (``BillStatus``), in the active language."""
+    return str(BillStatus(status).label)
 
 
 def _summary(bill: Bill) -> BillSummary:
