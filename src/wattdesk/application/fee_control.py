@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -51,11 +51,10 @@ from wattdesk.core import fee_control as rules
 from wattdesk.core.tariff import Tariff, parse_tariff
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
-from wattdesk.domain.fee_control import queries
+from wattdesk.domain.fee_control import operations, queries
 from wattdesk.domain.fee_control.models import (
     CommandKind,
     CommandStatus,
-    FeeControlState,
     MeterCommand,
 )
 from wattdesk.domain.ledger import queries as ledger_queries
@@ -65,17 +64,6 @@ from wattdesk.domain.tariffs.models import TariffVersion
 log = logging.getLogger(__name__)
 CHUNK = 2000
 POLICY = rules.FeeControlPolicy()
-STATE_FIELDS = (
-    "ledger_balance",
-    "estimated_charge",
-    "kwh_since",
-    "measured",
-    "estimated_balance",
-    "days_left",
-    "decision",
-    "reason",
-    "computed_at",
-)
 
 
 @dataclass(frozen=True)
@@ -100,21 +88,18 @@ class RunResult:
     commands_queued: int
 
 
-@cache
-def _tariff(code: str, version_pk: int) -> Tariff:
-    doc = TariffVersion.objects.values_list("document", flat=True).get(pk=version_pk)
-    return parse_tariff(doc=doc, pf_table=load_pf_table())
-
-
 def _tariff_on(code: str, day: date) -> Tariff | None:
-    pk = (
+    """The tariff version in force on ``day``, parsed. Callers keep the result for one pass (one query and
+    one parse per code per pass); nothing is cached across passes, so a new version is seen at once (a
+    process-wide cache keyed by primary key also returned another database's tariff in tests)."""
+    doc = (
         TariffVersion.objects.filter(code=code, effective_from__lte=day)
         .exclude(effective_to__lte=day)
         .order_by("-effective_from")
-        .values_list("pk", flat=True)
+        .values_list("document", flat=True)
         .first()
     )
-    return None if pk is None else _tariff(code, pk)
+    return None if doc is None else parse_tariff(doc=doc, pf_table=load_pf_table())
 
 
 @dataclass(frozen=True)
@@ -133,11 +118,15 @@ def _compute(*, account_ids: Sequence[int], day: date, now: datetime) -> list[Co
     day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=local_now.tzinfo)
     posted_before = min(day_end, now)
     out: list[Computed] = []
+    tariffs: dict[str, Tariff | None] = {}
     for lo in range(0, len(account_ids), CHUNK):
         ids = list(account_ids[lo : lo + CHUNK])
         balances = ledger_queries.balances(account_ids=ids, posted_before=posted_before)
         for row in queries.prepaid_rows(account_ids=ids, day=day):
-            tariff = _tariff_on(row.tariff_code, day) if row.tariff_code else None
+            code = row.tariff_code
+            if code and code not in tariffs:
+                tariffs[code] = _tariff_on(code, day)  # one query per tariff code, not per account
+            tariff = tariffs.get(code) if code else None
             if tariff is None or row.meter_id is None:
                 continue  # not controllable: no tariff or no meter (shown nowhere; the pass counts skips)
             since = row.bill_end or day
@@ -225,36 +214,28 @@ def run_fee_control(*, day: date, now: datetime, actor: Any = None) -> RunResult
     computed = _compute(account_ids=ids, day=day, now=now)
     counts: dict[str, int] = {}
     with transaction.atomic():
-        states = []
+        states: list[operations.StateValues] = []
         commands = []
         for c in computed:
             counts[c.decision.action] = counts.get(c.decision.action, 0) + 1
             states.append(
-                FeeControlState(
-                    account_id=c.row.account_id,
-                    day=day,
-                    ledger_balance=c.ledger_balance,
-                    estimated_charge=c.estimate.charge,
-                    kwh_since=c.estimate.kwh,
-                    measured=c.estimate.measured,
-                    estimated_balance=c.estimate.estimated_balance,
-                    days_left=c.estimate.days_left,
-                    decision=c.decision.action,
-                    reason=c.decision.reason,
-                    computed_at=now,
+                (
+                    c.row.account_id,
+                    c.ledger_balance,
+                    c.estimate.charge,
+                    c.estimate.kwh,
+                    c.estimate.measured,
+                    c.estimate.estimated_balance,
+                    c.estimate.days_left,
+                    c.decision.action,
+                    c.decision.reason,
                 )
             )
             kind = c.decision.action
             if kind in ("disconnect", "restore") and kind not in c.row.pending:
                 key = f"{c.row.number}-{kind}-{day.isoformat()}"
                 commands.append(_command(c, kind, key, now, c.decision.reason))
-        FeeControlState.objects.bulk_create(
-            states,
-            batch_size=1000,
-            update_conflicts=True,
-            unique_fields=["account", "day"],
-            update_fields=list(STATE_FIELDS),
-        )
+        operations.upsert_states(day=day, computed_at=now, rows=states)
         known = queries.existing_keys(keys=[m.idem_key for m in commands])
         fresh = [m for m in commands if m.idem_key not in known]
         for cmd_kind in (CommandKind.DISCONNECT, CommandKind.RESTORE):

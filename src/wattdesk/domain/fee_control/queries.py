@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, ServicePoint
@@ -25,6 +26,27 @@ from wattdesk.domain.tariffs.models import TariffAssignment
 PENDING = OPEN_STATUSES
 #: commands that never reached the meter (given up, or overtaken by a later command): no relay intent
 DEAD = (CommandStatus.EXPIRED, CommandStatus.SUPERSEDED)
+
+
+QUANTUM = Decimal("0.0001")
+
+
+class QuantitySum(Sum):
+    """``Sum`` of a quantity column (4 decimals), exact on both engines: SQLite adds its float DECIMALs as
+    integer ten-thousandths (like ``fields.MoneySum`` does with fen); PostgreSQL's numeric is exact."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        clone = self.copy()
+        clone.template = "%(function)s(CAST(ROUND(%(expressions)s * 10000) AS INTEGER))"
+        return clone.as_sql(compiler, connection, **extra_context)
+
+    def convert_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value)
+        if connection.vendor == "sqlite":
+            amount = amount / 10000
+        return amount.quantize(QUANTUM)
 
 
 @dataclass
@@ -90,29 +112,42 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
         r = rows[sp_of[sp_id]]
         r.meter_id, r.meter_serial = meter_id, serial
         meter_acc[meter_id] = r.account_id
-    for acc, start, end, kwh, total in (
-        Bill.objects.filter(account_id__in=account_ids, status=BillStatus.ISSUED, end__lte=day)
-        .order_by("account_id", "end", "version")
-        .values_list("account_id", "start", "end", "kwh", "total")
+    latest_bill = (
+        Bill.objects.filter(account_id=OuterRef("pk"), status=BillStatus.ISSUED, end__lte=day)
+        .order_by("-end", "-version")
+        .values("pk")[:1]
+    )
+    bill_ids = [
+        b
+        for b in Account.objects.filter(pk__in=account_ids)
+        .annotate(b=Subquery(latest_bill))
+        .values_list("b", flat=True)
+        if b is not None
+    ]
+    for acc, start, end, kwh, total in Bill.objects.filter(pk__in=bill_ids).values_list(
+        "account_id", "start", "end", "kwh", "total"
     ):
         r = rows[acc]
         r.bill_start, r.bill_end, r.bill_kwh, r.bill_total = start, end, kwh, total
-    earliest = min((r.bill_end for r in rows.values() if r.bill_end), default=None)
-    readings = RegisterReading.objects.filter(
-        register__meter_id__in=list(meter_acc), read_on__lte=day, status__in=("valid", "estimated")
-    )
-    if earliest is not None:
-        readings = readings.filter(read_on__gt=earliest)
-    for meter_id, kind, read_on, cons in readings.values_list(
-        "register__meter_id", "register__kind", "read_on", "consumption"
-    ):
-        r = rows[meter_acc[meter_id]]
-        if cons is None or r.meter_id != meter_id:
-            continue
-        since = r.bill_end
-        if since is not None and read_on <= since:
-            continue
-        r.kwh_by_kind[kind] = r.kwh_by_kind.get(kind, Decimal(0)) + cons
+    # usage since the latest bill, summed by the database per meter and register kind: one query per distinct
+    # bill end (accounts of one billing cycle share it: a handful of queries per chunk)
+    meters_since: dict[date, list[int]] = {}
+    for meter_id, acc in meter_acc.items():
+        meters_since.setdefault(rows[acc].bill_end or day, []).append(meter_id)
+    for since, meter_ids in meters_since.items():
+        for meter_id, kind, kwh in (
+            RegisterReading.objects.filter(
+                register__meter_id__in=meter_ids,
+                read_on__gt=since,
+                read_on__lte=day,
+                status__in=("valid", "estimated"),
+                consumption__isnull=False,
+            )
+            .values("register__meter_id", "register__kind")
+            .annotate(kwh=QuantitySum("consumption"))
+            .values_list("register__meter_id", "register__kind", "kwh")
+        ):
+            rows[meter_acc[meter_id]].kwh_by_kind[kind] = kwh
     for meter_id, kind, status in (
         MeterCommand.objects.filter(meter_id__in=list(meter_acc))
         .exclude(status__in=DEAD)
