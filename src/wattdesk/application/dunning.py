@@ -143,18 +143,28 @@ def _recipient(channel: str, account: Account, address: str) -> str:
 
 
 def _candidates(day: date, policy: core.DunningPolicy) -> list[int]:
+    """Accounts that may owe: an open item (set-based superset, see ``possibly_open_items``) and at least one
+    unreversed bill charge due by ``day`` plus the earliest step's offset. The exact check (live open items,
+    positive balance) is made per chunk in :func:`run_dunning`."""
     earliest = min([s.days for s in policy.steps] + [policy.high_risk_first_days])
     last_due = day - timedelta(days=earliest)
-    return sorted(
-        set(
+    owing = sorted({r.account_id for rows in payment_queries.possibly_open_items() for r in rows})
+    out: list[int] = []
+    for i in range(0, len(owing), CHUNK):
+        part = owing[i : i + CHUNK]
+        out.extend(
             LedgerEntry.objects.filter(
+                account_id__in=part,
                 kind=LedgerEntryKind.CHARGE,
                 reversed_by__isnull=True,
                 bill__isnull=False,
                 bill__due_on__lte=last_due,
-            ).values_list("account_id", flat=True)
+            )
+            .order_by()
+            .values_list("account_id", flat=True)
+            .distinct()
         )
-    )
+    return sorted(set(out))
 
 
 def run_dunning(*, day: date, now: datetime, province: str = "default") -> DunningResult:

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from wattdesk.application.billing import bulk
 from wattdesk.application.errors import InputError
 from wattdesk.application.reference_data import _config_text
 from wattdesk.core.late_fee import Arrear, LateFeePolicy, Reduction, late_fee, policy_on
@@ -101,76 +102,18 @@ def accrue_late_fees(
             return AccrualResult(as_of, "already", c.get("bills", 0), Decimal(c.get("total", "0.00")), 0)
         applied = operations.apply_credits(account_ids=queries.accounts_with_credit(), allocated_on=as_of)
         last_due = as_of - timedelta(days=policy.start_offset_days)
-        charges = list(
-            LedgerEntry.objects.filter(
-                kind=LedgerEntryKind.CHARGE,
-                reversed_by__isnull=True,
-                bill__isnull=False,
-                bill__due_on__lte=last_due,
-            )
-            .order_by("id")
-            .values_list(
-                "id",
-                "account_id",
-                "amount",
-                "bill_id",
-                "bill__due_on",
-                "bill__period",
-                "account__customer__customer_class",
-            )
-        )
-        entries: list[LedgerEntry] = []
-        bill_ids: list[int] = []
-        for i in range(0, len(charges), CHUNK):
-            part = charges[i : i + CHUNK]
-            paid: dict[int, list[Reduction]] = defaultdict(list)
-            for entry_id, on, amount in PaymentAllocation.objects.filter(
-                ledger_entry_id__in=[r[0] for r in part], payment__status=PaymentStatus.POSTED
-            ).values_list("ledger_entry_id", "allocated_on", "amount"):
-                paid[entry_id].append(Reduction(on, amount))
-            arrears: list[Arrear] = []
-            for entry_id, _acc, amount, _bill, due_on, period, klass in part:
-                reductions = tuple(paid.get(entry_id, ()))
-                outstanding = amount - sum((r.amount for r in reductions), ZERO)
-                recent = any(r.on >= as_of - timedelta(days=CATCH_UP_DAYS) for r in reductions)
-                if due_on is not None and (outstanding > 0 or recent):
-                    category: Any = "residential" if klass == "residential" else "other"
-                    arrears.append(Arrear(entry_id, category, period, due_on, amount, reductions))
-            if not arrears:
-                continue
-            result = late_fee(arrears=arrears, as_of=as_of, policy=policy)
-            by_entry = {r[0]: r for r in part}
-            assessed = dict(
-                LateFeeAssessment.objects.filter(bill_id__in=[by_entry[a.item_id][3] for a in arrears])
-                .values("bill_id")
-                .annotate(s=MoneySum("amount"))
-                .values_list("bill_id", "s")
-            )
-            for line in result.lines:
-                _eid, account_id, _amt, bill_id, _due, period, _k = by_entry[line.item_id]
-                delta = line.amount - assessed.get(bill_id, ZERO)
-                if delta > 0:
-                    entries.append(
-                        LedgerEntry(
-                            account_id=account_id,
-                            kind=LedgerEntryKind.LATE_FEE,
-                            amount=delta,
-                            bill_id=bill_id,
-                            posted_at=posted_at,
-                            memo=f"{period} 违约金 至 {as_of.isoformat()}",
-                        )
-                    )
-                    bill_ids.append(bill_id)
-        created = LedgerEntry.objects.bulk_create(entries, batch_size=2000)
-        LateFeeAssessment.objects.bulk_create(
-            [
-                LateFeeAssessment(bill_id=b, as_of=as_of, amount=e.amount, ledger_entry_id=e.pk)
-                for b, e in zip(bill_ids, created, strict=True)
-            ],
-            batch_size=2000,
-        )
-        total = sum((e.amount for e in created), ZERO)
-        counts = {"bills": len(created), "total": str(total), "credits_applied": len(applied)}
+        since = as_of - timedelta(days=CATCH_UP_DAYS)
+        fees: list[tuple[int, int, Decimal, str]] = []  # account, bill, amount, period
+        # Only charges that may be open or were settled recently reach Python (a superset chosen in SQL,
+        # one range of entry ids at a time); the exact rule below is the same as for every charge.
+        for rows in queries.possibly_open_items(
+            kinds=(LedgerEntryKind.CHARGE,), due_on_lte=last_due, allocated_since=since
+        ):
+            for i in range(0, len(rows), CHUNK):
+                fees.extend(_accrue_part(rows[i : i + CHUNK], as_of=as_of, policy=policy))
+        created = _post(fees, as_of=as_of, posted_at=posted_at)
+        total = sum((f[2] for f in fees), ZERO)
+        counts = {"bills": created, "total": str(total), "credits_applied": len(applied)}
         LateFeeRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), counts=counts)
         audit.record_batch(
             actor=None,
@@ -179,7 +122,68 @@ def accrue_late_fees(
             object_pk=run.pk,
             changes=counts,
         )
-    return AccrualResult(as_of, "accrued", len(created), total, len(applied))
+    return AccrualResult(as_of, "accrued", created, total, len(applied))
+
+
+def _accrue_part(
+    part: list[queries.ItemRow], *, as_of: date, policy: LateFeePolicy
+) -> list[tuple[int, int, Decimal, str]]:
+    """The late fee still to post on each charge of ``part``: (account, bill, amount, period)."""
+    paid: dict[int, list[Reduction]] = defaultdict(list)
+    for entry_id, on, amount in PaymentAllocation.objects.filter(
+        ledger_entry_id__in=[r.entry_id for r in part], payment__status=PaymentStatus.POSTED
+    ).values_list("ledger_entry_id", "allocated_on", "amount"):
+        paid[entry_id].append(Reduction(on, amount))
+    arrears: list[Arrear] = []
+    for r in part:
+        reductions = tuple(paid.get(r.entry_id, ()))
+        outstanding = r.amount - sum((x.amount for x in reductions), ZERO)
+        recent = any(x.on >= as_of - timedelta(days=CATCH_UP_DAYS) for x in reductions)
+        if r.due_on is not None and (outstanding > 0 or recent):
+            category: Any = "residential" if r.customer_class == "residential" else "other"
+            arrears.append(Arrear(r.entry_id, category, r.period, r.due_on, r.amount, reductions))
+    if not arrears:
+        return []
+    result = late_fee(arrears=arrears, as_of=as_of, policy=policy)
+    by_entry = {r.entry_id: r for r in part}
+    assessed = dict(
+        LateFeeAssessment.objects.filter(bill_id__in=[by_entry[a.item_id].bill_id for a in arrears])
+        .values("bill_id")
+        .annotate(s=MoneySum("amount"))
+        .values_list("bill_id", "s")
+    )
+    out = []
+    for line in result.lines:
+        r = by_entry[line.item_id]
+        delta = line.amount - assessed.get(r.bill_id, ZERO)
+        if delta > 0:
+            out.append((r.account_id, r.bill_id, delta, r.period))
+    return out
+
+
+def _post(fees: list[tuple[int, int, Decimal, str]], *, as_of: date, posted_at: datetime) -> int:
+    """One late-fee ledger entry and its assessment per fee, written in bulk (COPY on PostgreSQL)."""
+    if not fees:
+        return 0
+    at: Any = posted_at
+    if connection.vendor == "sqlite":
+        at = connection.ops.adapt_datetimefield_value(posted_at)
+    ids = bulk.reserve_ids(LedgerEntry, len(fees))
+    kind = LedgerEntryKind.LATE_FEE.value
+    bulk.insert_rows(
+        LedgerEntry,
+        ("id", "account", "kind", "amount", "bill", "posted_at", "memo"),
+        (
+            (eid, acc, kind, amount, bill, at, f"{period} 违约金 至 {as_of.isoformat()}")
+            for eid, (acc, bill, amount, period) in zip(ids, fees, strict=True)
+        ),
+    )
+    bulk.insert_rows(
+        LateFeeAssessment,
+        ("bill", "as_of", "amount", "ledger_entry"),
+        ((bill, as_of, amount, eid) for eid, (_acc, bill, amount, _p) in zip(ids, fees, strict=True)),
+    )
+    return len(fees)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Max, Min, OuterRef, Q, Subquery
 
 from wattdesk.core.allocation import OpenItem
 from wattdesk.core.money import quantize_ratio
-from wattdesk.domain.customers.models import ServicePoint
+from wattdesk.domain.billing.models import Bill
+from wattdesk.domain.customers.models import Account, Customer, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments.models import Payment, PaymentAllocation, PaymentStatus
@@ -114,22 +116,146 @@ def credits(account_ids: Sequence[int]) -> dict[int, list[Credit]]:
 
 
 def accounts_with_credit() -> list[int]:
-    """Accounts that have a posted payment not fully allocated (candidates for applying credit)."""
-    totals = dict(
-        Payment.objects.filter(status=PaymentStatus.POSTED)
-        .values("account_id")
-        .annotate(s=MoneySum("amount"))
-        .values_list("account_id", "s")
-    )
-    used = dict(
-        PaymentAllocation.objects.filter(
-            payment__status=PaymentStatus.POSTED, ledger_entry__reversed_by__isnull=True
+    """Accounts that have a posted payment not fully allocated (candidates for applying credit).
+
+    Set-based in two steps, so the nightly pass does not sum every payment ever made: the database selects,
+    per range of payment ids, the posted payments that *may* have money left (the sum of all their
+    allocations is below the amount, or one of their allocations went to an entry that was reversed since);
+    then :func:`credits` checks those accounts exactly (live allocations only).
+    """
+    candidates: set[int] = set()
+    qn = connection.ops.quote_name
+    p, pa, le = Payment._meta.db_table, PaymentAllocation._meta.db_table, LedgerEntry._meta.db_table
+    sql = f"""
+        SELECT DISTINCT p.account_id
+        FROM {qn(p)} p
+        LEFT JOIN (
+            SELECT a.payment_id AS pid, SUM(a.amount) AS used
+            FROM {qn(pa)} a
+            WHERE a.payment_id > %s AND a.payment_id <= %s
+            GROUP BY a.payment_id
+        ) s ON s.pid = p.id
+        WHERE p.id > %s AND p.id <= %s AND p.status = %s
+          AND (s.pid IS NULL OR s.used < p.amount - {HALF_FEN}
+               OR p.id IN (SELECT a2.payment_id FROM {qn(pa)} a2
+                           WHERE a2.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s)))
+    """
+    with connection.cursor() as cur:
+        for lo, hi in _id_ranges(Payment):
+            cur.execute(sql, [lo, hi, lo, hi, PaymentStatus.POSTED.value, LedgerEntryKind.REVERSAL.value])
+            candidates.update(r[0] for r in cur.fetchall())
+    return sorted(credits(sorted(candidates)))
+
+
+#: a bound between "fully allocated" and "one fen short" that a floating-point SUM (SQLite) cannot cross
+HALF_FEN = "0.005"
+#: ids per range query of the set-based scans (a keyset over the primary key: bounded work per query)
+ID_SPAN = 200_000
+
+
+def _id_ranges(model: type[Any], span: int = ID_SPAN) -> Iterator[tuple[int, int]]:
+    """Consecutive half-open ranges ``(lo, hi]`` covering every primary key of ``model``'s table."""
+    bounds = model.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
+    if bounds["lo"] is None:
+        return
+    lo = bounds["lo"] - 1
+    while lo < bounds["hi"]:
+        yield lo, lo + span
+        lo += span
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """An unreversed bill item (charge or late fee) that may be open, with what the nightly pass needs."""
+
+    entry_id: int
+    account_id: int
+    kind: str
+    amount: Decimal
+    bill_id: int
+    due_on: date | None
+    period: str
+    customer_class: str
+
+
+def possibly_open_items(
+    *,
+    kinds: Sequence[str] = ITEM_KINDS,
+    due_on_lte: date | None = None,
+    allocated_since: date | None = None,
+    span: int = ID_SPAN,
+) -> Iterator[list[ItemRow]]:
+    """Unreversed bill items of ``kinds`` that may be open, in entry id order, one list per id range.
+
+    A superset, chosen in SQL so that settled history is never sent to Python: an item is returned when the
+    sum of *all* its allocations is below its amount (no allocation, partly paid), when one of its
+    allocations is on or after ``allocated_since`` (if given), or when it has an allocation from a payment
+    that was reversed (its money no longer counts). Callers check the exact live outstanding themselves
+    (:func:`_live_paid`, :func:`open_items`). ``due_on_lte``: only items of bills due on or before it.
+
+    Each query covers one range of ledger entry ids (keyset over the primary key, ``span`` ids): the
+    allocations of that range are summed through their ``ledger_entry`` index, the range's entries come
+    through the partial index of bill items, and only the remaining candidates are joined to their bill and
+    customer.
+    """
+    qn = connection.ops.quote_name
+    le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
+    bill, acc, cust = Bill._meta.db_table, Account._meta.db_table, Customer._meta.db_table
+    kinds = [str(k) for k in kinds]
+    kind_in = ", ".join(["%s"] * len(kinds))
+    recent = "OR s.latest >= %s" if allocated_since is not None else ""
+    due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    sql = f"""
+        WITH cand AS MATERIALIZED (
+            SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id
+            FROM {qn(le)} c
+            LEFT JOIN (
+                SELECT a.ledger_entry_id AS eid, SUM(a.amount) AS paid, MAX(a.allocated_on) AS latest
+                FROM {qn(pa)} a
+                WHERE a.ledger_entry_id > %s AND a.ledger_entry_id <= %s
+                GROUP BY a.ledger_entry_id
+            ) s ON s.eid = c.id
+            WHERE c.id > %s AND c.id <= %s AND c.kind IN ({kind_in}) AND c.bill_id IS NOT NULL
+              AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
+                   OR c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
+                               WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r
+                                                           WHERE r.kind = %s)))
         )
-        .values("payment__account_id")
-        .annotate(s=MoneySum("amount"))
-        .values_list("payment__account_id", "s")
-    )
-    return sorted(a for a, total in totals.items() if total > used.get(a, ZERO))
+        SELECT cand.id, cand.account_id, cand.kind, cand.amount, cand.bill_id, b.due_on, b.period,
+               cu.customer_class
+        FROM cand
+        JOIN {qn(bill)} b ON b.id = cand.bill_id
+        JOIN {qn(acc)} ac ON ac.id = cand.account_id
+        JOIN {qn(cust)} cu ON cu.id = ac.customer_id
+        WHERE NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = cand.id) {due}
+        ORDER BY cand.id
+    """
+    with connection.cursor() as cur:
+        for lo, hi in _id_ranges(LedgerEntry, span):
+            params: list[Any] = [lo, hi, lo, hi, *kinds]
+            if allocated_since is not None:
+                params.append(allocated_since)
+            params.append(LedgerEntryKind.REVERSAL.value)
+            if due_on_lte is not None:
+                params.append(due_on_lte)
+            cur.execute(sql, params)
+            rows = [
+                ItemRow(e, a, k, _money(amt), b, _date(d), per, cls)
+                for e, a, k, amt, b, d, per, cls in cur.fetchall()
+            ]
+            if rows:
+                yield rows
+
+
+def _money(value: Any) -> Decimal:
+    """A money column read through a raw cursor: Decimal on PostgreSQL, a float on SQLite (<= 15 digits)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _dimension_expr(by: Dimension, account_path: str) -> Subquery | str:
