@@ -142,6 +142,19 @@ ENDPOINTS = (
         _any(roles.DUNNING_MANAGE),
         "/api/disconnection-orders/{order_cancel}/cancel",
     ),
+    Endpoint(
+        "GET",
+        "/api/fee-control/accounts/{number}/states",
+        _any(roles.COLLECTION_VIEW, roles.PORTAL_USE),
+        "/api/fee-control/accounts/{account}/states",
+    ),
+    Endpoint(
+        "GET",
+        "/api/fee-control/accounts/{number}/commands",
+        _any(roles.COLLECTION_VIEW),
+        "/api/fee-control/accounts/{account}/commands",
+    ),
+    Endpoint("GET", "/api/fee-control/commands", _any(roles.COLLECTION_VIEW), "/api/fee-control/commands"),
 )
 
 

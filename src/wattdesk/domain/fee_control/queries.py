@@ -222,3 +222,32 @@ def commands(*, accounts: QuerySet[Account], limit: int = 200) -> QuerySet[Meter
         .select_related("account", "meter")
         .order_by("-requested_at", "-pk")[:limit]
     )
+
+
+def states_of(*, account_id: int) -> QuerySet[FeeControlState]:
+    """One account's daily states, newest first."""
+    return (
+        FeeControlState.objects.filter(account_id=account_id)
+        .select_related("account")
+        .order_by("-day", "-pk")
+    )
+
+
+def commands_of(*, account_id: int) -> QuerySet[MeterCommand]:
+    """One account's meter commands, newest first."""
+    return (
+        MeterCommand.objects.filter(account_id=account_id)
+        .select_related("account", "meter")
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def command_queue(*, accounts: QuerySet[Account], status: str = "open") -> QuerySet[MeterCommand]:
+    """The commands of these accounts: ``open`` (not yet acknowledged, neither given up nor superseded), one
+    status, or ``all``; the next due first (indexed by status and next attempt)."""
+    qs = MeterCommand.objects.filter(account__in=accounts).select_related("account", "meter")
+    if status == "open":
+        qs = qs.filter(status__in=PENDING)
+    elif status != "all":
+        qs = qs.filter(status=status)
+    return qs.order_by("next_attempt_at", "pk")

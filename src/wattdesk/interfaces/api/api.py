@@ -25,6 +25,7 @@ from wattdesk.interfaces.api.routers import (
     collection,
     collection_orders,
     customers,
+    fee_control,
     meters,
     payments,
     readings,
@@ -63,6 +64,7 @@ api.add_router("/collection", collection.router)
 api.add_router("/waivers", collection_orders.waiver_router)
 api.add_router("/disconnection-orders", collection_orders.order_router)
 api.add_router("/payments", payments.router)
+api.add_router("/fee-control", fee_control.router)
 
 
 def _field_of(loc: Any) -> tuple[int | None, str]:
