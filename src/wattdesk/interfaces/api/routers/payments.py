@@ -5,7 +5,7 @@
   the transaction id was used for another account or amount. An account outside the caller's scope is a 404.
 * ``POST /api/payments/batch`` (same capabilities): up to ``MAX_BATCH_ITEMS`` payments for bank / aggregator
   channels, validated whole (422 listing every bad item, 409 listing every conflicting one), then posted in
-  one transaction: all or nothing.
+  one transaction by ``post_payments`` (set-based): all or nothing.
 * ``GET /api/payments``, ``GET /api/payments/{id}`` (``ledger.view`` or ``portal.use``), scoped like the
   accounts; ``POST /api/payments/{id}/reverse`` (``payments.reverse``).
 
@@ -13,10 +13,8 @@ The interface decides "now" (``received_at`` default, ``reversed_at``) and passe
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -26,11 +24,14 @@ from ninja.pagination import paginate
 from ninja.params.functions import Body, Query
 
 from wattdesk.application.payments import (
+    BatchRejected,
     PaymentAlreadyReversed,
     PaymentConflict,
+    PaymentIn,
     PaymentNotFound,
     PostResult,
     post_payment,
+    post_payments,
     reverse_payment,
 )
 from wattdesk.domain.access import roles
@@ -59,14 +60,6 @@ POST_CAPS = (roles.PAYMENTS_COUNTER, roles.PAYMENTS_COLLECT)
 READ_CAPS = (roles.LEDGER_VIEW, roles.PORTAL_USE)
 
 Item = tuple[int | None, str, str]  # (index, field, reason)
-
-
-class _Conflict(Exception):
-    """A concurrent caller posted an item's transaction for another account or amount while we posted."""
-
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
-        self.index = index
 
 
 def _posted(r: PostResult) -> dict[str, Any]:
@@ -128,43 +121,9 @@ def create_payment(request: Any, payload: PaymentCreate) -> Status[dict[str, Any
     return Status(201 if result.outcome == "posted" else 200, _posted(result))
 
 
-def _conflicts(items: list[PaymentCreate]) -> list[Item]:
-    """Items whose (channel, txn) was already used — earlier in the batch or stored — for another account or
-    amount. Identical repeats are not conflicts: they answer ``duplicate``."""
-    seen: dict[tuple[str, str], tuple[str, Decimal]] = {}
-    out: list[Item] = []
-    stored: dict[tuple[str, str], tuple[str, Decimal]] = {}
-    channels = {str(i.channel) for i in items}
-    txns = {i.channel_txn_id for i in items}
-    for channel, txn, number, amount in Payment.objects.filter(
-        channel__in=channels, channel_txn_id__in=txns
-    ).values_list("channel", "channel_txn_id", "account__number", "amount"):
-        stored[(channel, txn)] = (number, amount)
-    for n, i in enumerate(items):
-        key = (str(i.channel), i.channel_txn_id)
-        mine = (i.account, i.amount)
-        earlier = stored.get(key) or seen.get(key)
-        if earlier is not None and earlier != mine:
-            where = "already posted" if key in stored else "used earlier in this batch"
-            out.append(
-                (
-                    n,
-                    "channel_txn_id",
-                    f"{key[0]} transaction {key[1]!r} {where} for another account or amount",
-                )
-            )
-        seen.setdefault(key, mine)
-    return out
-
-
-def _batch_error(status: int, errors: list[Item], what: str) -> Status[dict[str, Any]]:
-    bad = len({i for i, _, _ in errors})
+def _batch_error(status: int, errors: list[Item], detail: str) -> Status[dict[str, Any]]:
     return Status(
-        status,
-        {
-            "detail": f"{bad} {what} item(s), nothing posted",
-            "errors": [{"index": i, "field": f, "reason": r} for i, f, r in errors],
-        },
+        status, {"detail": detail, "errors": [{"index": i, "field": f, "reason": r} for i, f, r in errors]}
     )
 
 
@@ -195,19 +154,22 @@ def create_payments(
     rejected += _future(items, now)
     if rejected:
         raise ItemsRejected(sorted(rejected, key=lambda e: (e[0] or 0, e[1])))
-    conflicts = _conflicts(items)
-    if conflicts:
-        return _batch_error(409, conflicts, "conflicting")
+    batch = [
+        PaymentIn(
+            account_number=i.account,
+            amount=i.amount,
+            channel=str(i.channel),
+            channel_txn_id=i.channel_txn_id,
+            received_at=i.received_at or now,
+            outlet=i.outlet,
+            memo=i.memo,
+        )
+        for i in items
+    ]
     try:
-        with transaction.atomic():
-            results = []
-            for n, item in enumerate(items):
-                try:
-                    results.append(_post(item, user=user, now=now))
-                except PaymentConflict as exc:
-                    raise _Conflict(n, str(exc)) from exc
-    except _Conflict as exc:
-        return _batch_error(409, [(exc.index, "channel_txn_id", str(exc))], "conflicting")
+        results = post_payments(items=batch, user=user)
+    except BatchRejected as exc:
+        return _batch_error(409 if exc.conflict else 422, list(exc.errors), str(exc))
     posted = sum(r.outcome == "posted" for r in results)
     return Status(
         201 if posted else 200,
