@@ -132,6 +132,12 @@ def browsing(company: Company, live_server: Any, monkeypatch: pytest.MonkeyPatch
         try:
             yield Browsing(base_url=live_server.url, browser=browser)
         finally:
+            # While Playwright's loop "runs", asgiref's Local keys Django's connections to that context, so the
+            # test's ORM calls opened a second connection of this thread. Close it here, while that context is
+            # current: left open, PostgreSQL refuses to drop the test database at the end of the session.
+            from django.db import connections
+
+            connections.close_all()
             browser.close()
     finally:
         pw.stop()
