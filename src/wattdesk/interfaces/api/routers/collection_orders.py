@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.params.functions import Query
@@ -105,7 +105,7 @@ def _waiver_call(fn: Any, **kwargs: Any) -> WaiverRequest:
 
 
 @waiver_router.post("", response={201: WaiverRead}, summary="Ask for a bill's late fee to be waived")
-def create_waiver(request: Any, payload: WaiverCreate) -> tuple[int, WaiverRequest]:
+def create_waiver(request: Any, payload: WaiverCreate) -> Status[WaiverRequest]:
     user = require(request, roles.LEDGER_WAIVE_REQUEST)
     req = _waiver_call(
         waivers.request_waiver,
@@ -114,7 +114,7 @@ def create_waiver(request: Any, payload: WaiverCreate) -> tuple[int, WaiverReque
         user=user,
         requested_at=timezone.now(),
     )
-    return 201, req
+    return Status(201, req)
 
 
 @waiver_router.post("/{waiver_id}/approve", response=WaiverRead, summary="Approve: the late fee is waived")
