@@ -7,6 +7,10 @@ file with the row and the column (:class:`StatementError`), before anything runs
 ``application.gateway.reconcile`` on it (the same comparison as ``wattdesk gateway reconcile``), records one
 audit entry (``gateway.reconcile``: the day, the number of lines and the mismatch counts by kind) and returns
 every mismatch. Nothing else is stored: the statement itself is not kept.
+
+``fetch_statement(day=)`` downloads the day's statement from the gateway instead of an upload: the sandbox
+gateway (``wattdesk sandbox gateway``) serves it at ``/statement/YYYY-MM-DD.csv`` next to its pay page
+(``WATTDESK_GATEWAY_PAY_URL``), so the URL is derived from that setting.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import urllib.error
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from django.conf import settings
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.gateway import STATEMENT_COLUMNS, Mismatch, reconcile
@@ -39,6 +48,27 @@ KINDS = (
 
 class StatementError(InputError):
     """The uploaded statement is malformed; the message names the row and the column."""
+
+
+class StatementUnavailable(InputError):
+    """The gateway's statement could not be downloaded."""
+
+
+def statement_url(day: date) -> str:
+    """Where the gateway serves the statement of ``day`` (next to its pay page)."""
+    return urljoin(settings.WATTDESK_GATEWAY_PAY_URL, f"statement/{day.isoformat()}.csv")
+
+
+def fetch_statement(*, day: date, timeout: float = 10.0) -> bytes:
+    url = statement_url(day)
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise StatementUnavailable(f"the gateway URL {url} is not http(s)")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body: bytes = resp.read(MAX_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise StatementUnavailable(f"cannot download the gateway statement {url}: {exc}") from exc
+    return body
 
 
 @dataclass(frozen=True)

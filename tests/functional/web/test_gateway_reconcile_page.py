@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from django.test import Client
 from wattdesk.application.payments import post_payment
 from wattdesk.domain.access import roles
 from wattdesk.domain.customers.models import Account
+from wattdesk.sandbox.gateway_server import Gateway, make_server
 
 SH = ZoneInfo("Asia/Shanghai")
 HEADER = "txn_id,order_no,amount,paid_at\n"
@@ -99,3 +101,37 @@ def test_a_bad_upload_is_a_400_with_the_place_and_stores_nothing(
     html = r.content.decode()
     assert 'data-testid="reconcile-error"' in html and message in html
     assert audits() == 0
+
+
+def test_fetch_the_days_statement_from_the_sandbox_gateway(
+    paid: str, client_for: Callable[[str], Client], settings: Any, tmp_path: Any
+) -> None:
+    gw = Gateway(callback_url="http://127.0.0.1:9/none", secret="s", statement_dir=tmp_path, delays=())
+    gw.statement_path("2026-11-27").write_text(
+        HEADER + "GW1,,50.00,2026-11-27T10:00:00+08:00\nGW7,WD7,7.00,2026-11-27T10:30:00+08:00\n",
+        encoding="utf-8",
+    )
+    server = make_server(host="127.0.0.1", port=0, gateway=gw)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.WATTDESK_GATEWAY_PAY_URL = f"http://127.0.0.1:{server.server_address[1]}/pay"
+    try:
+        c = client_for(roles.BILLING_CLERK)
+        r = c.post("/gateway/reconcile/", {"day": "2026-11-27", "source": "gateway", "format": "csv"})
+        assert r.status_code == 200
+        assert r.content.decode().splitlines()[1:] == [
+            "missing_in_statement,GW2,,,20.00,",
+            "missing_in_wattdesk,GW7,WD7,7.00,,",
+        ]
+        # a day without payments on either side: the sandbox serves an empty statement, and it agrees
+        r = c.post("/gateway/reconcile/", {"day": "2026-11-26", "source": "gateway"})
+        assert r.status_code == 200 and 'data-testid="reconcile-agrees"' in r.content.decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # the gateway unreachable: a clear 400, nothing stored
+    before = audits()
+    r = client_for(roles.BILLING_CLERK).post(
+        "/gateway/reconcile/", {"day": "2026-11-27", "source": "gateway"}
+    )
+    assert r.status_code == 400 and "cannot download the gateway statement" in r.content.decode()
+    assert audits() == before

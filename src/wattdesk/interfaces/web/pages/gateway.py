@@ -142,24 +142,27 @@ def gateway_reconcile(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "web/gateway/reconcile.html", context)
     upload = request.FILES.get("statement")
+    fetch = request.POST.get("source") == "gateway"
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
         context["error"] = _g("日期格式应为 YYYY-MM-DD：%(v)s") % {"v": day_text[:20]}
         return render(request, "web/gateway/reconcile.html", context, status=400)
-    if upload is None:
+    if upload is None and not fetch:
         context["error"] = _g("请选择对账单文件")
         return render(request, "web/gateway/reconcile.html", context, status=400)
-    if (upload.size or 0) > gateway_reconciliation.MAX_BYTES:
+    if upload is not None and not fetch and (upload.size or 0) > gateway_reconciliation.MAX_BYTES:
         context["error"] = _g("对账单文件过大")
         return render(request, "web/gateway/reconcile.html", context, status=400)
     try:
+        if fetch:
+            content = gateway_reconciliation.fetch_statement(day=day)
+            name = gateway_reconciliation.statement_url(day)
+        else:
+            assert upload is not None
+            content, name = upload.read(), upload.name or "statement"
         result = gateway_reconciliation.reconcile_upload(
-            content=upload.read(),
-            day=day,
-            user=request.user,
-            now=timezone.now(),
-            name=upload.name or "statement",
+            content=content, day=day, user=request.user, now=timezone.now(), name=name
         )
     except InputError as exc:
         context["error"] = str(exc)
