@@ -57,7 +57,6 @@ from wattdesk.domain.fee_control.models import (
     CommandStatus,
     MeterCommand,
 )
-from wattdesk.domain.ledger import queries as ledger_queries
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffVersion
 
@@ -121,7 +120,7 @@ def _compute(*, account_ids: Sequence[int], day: date, now: datetime) -> list[Co
     tariffs: dict[str, Tariff | None] = {}
     for lo in range(0, len(account_ids), CHUNK):
         ids = list(account_ids[lo : lo + CHUNK])
-        balances = ledger_queries.balances(account_ids=ids, posted_before=posted_before)
+        balances = queries.balances(account_ids=ids, posted_before=posted_before)
         for row in queries.prepaid_rows(account_ids=ids, day=day):
             code = row.tariff_code
             if code and code not in tariffs:

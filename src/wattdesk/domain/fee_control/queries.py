@@ -3,13 +3,16 @@ number of queries per chunk of accounts ("fetch, then calculate"), and the lists
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, ServicePoint
@@ -20,6 +23,8 @@ from wattdesk.domain.fee_control.models import (
     FeeControlState,
     MeterCommand,
 )
+from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
 from wattdesk.domain.tariffs.models import TariffAssignment
 
@@ -77,17 +82,48 @@ def prepaid_account_ids(*, account_ids: Iterable[int] | None = None) -> list[int
     return list(qs.order_by("pk").values_list("pk", flat=True))
 
 
+def id_list(ids: Iterable[int]) -> RawSQL:
+    """``ids`` as the right-hand side of ``__in`` bound as ONE parameter (PostgreSQL: an array, SQLite: a JSON
+    array read by ``json_each``). A plain ``__in=[...]`` of thousands of ids had Django prepare every id of
+    every query through its field: a fifth of the daily pass at 50,000 accounts."""
+    values = [int(i) for i in ids]
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (values,), output_field=BigIntegerField())
+    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),), output_field=BigIntegerField())
+
+
+def balances(*, account_ids: Sequence[int], posted_before: datetime) -> dict[int, Decimal]:
+    """Ledger balances (exact, ``MoneySum``) of entries posted before ``posted_before``; 0.00 without any."""
+    found = dict(
+        LedgerEntry.objects.filter(account_id__in=id_list(account_ids), posted_at__lt=posted_before)
+        .values("account_id")
+        .annotate(s=MoneySum("amount"))
+        .values_list("account_id", "s")
+    )
+    zero = Decimal("0.00")
+    return {a: found.get(a, zero) for a in account_ids}
+
+
 def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
     """Account, service point, tariff code, meter, latest issued bill, readings since it and relay intent."""
-    rows = {
-        a: PrepaidRow(a, n, bool(p), ph or "")
-        for a, n, p, ph in Account.objects.filter(pk__in=account_ids).values_list(
-            "pk", "number", "customer__protected", "customer__phone"
-        )
-    }
+    latest_bill = (
+        Bill.objects.filter(account_id=OuterRef("pk"), status=BillStatus.ISSUED, end__lte=day)
+        .order_by("-end", "-version")
+        .values("pk")[:1]
+    )
+    rows: dict[int, PrepaidRow] = {}
+    bill_ids: list[int] = []
+    for a, n, p, ph, bill in (
+        Account.objects.filter(pk__in=id_list(account_ids))
+        .annotate(latest_bill=Subquery(latest_bill))
+        .values_list("pk", "number", "customer__protected", "customer__phone", "latest_bill")
+    ):
+        rows[a] = PrepaidRow(a, n, bool(p), ph or "")
+        if bill is not None:
+            bill_ids.append(bill)
     sp_of: dict[int, int] = {}
     for sp_id, acc, cap, ckw in (
-        ServicePoint.objects.filter(account_id__in=account_ids)
+        ServicePoint.objects.filter(account_id__in=id_list(account_ids))
         .order_by("account_id", "pk")
         .values_list("pk", "account_id", "capacity_kva", "contract_kw")
     ):
@@ -96,7 +132,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
             r.service_point_id, r.capacity_kva, r.contract_kw = sp_id, cap, ckw
             sp_of[sp_id] = acc
     for sp_id, code in (
-        TariffAssignment.objects.filter(service_point_id__in=list(sp_of), effective_from__lte=day)
+        TariffAssignment.objects.filter(service_point_id__in=id_list(sp_of), effective_from__lte=day)
         .exclude(effective_to__lte=day)
         .order_by("service_point_id", "effective_from")
         .values_list("service_point_id", "tariff_code")
@@ -104,7 +140,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
         rows[sp_of[sp_id]].tariff_code = code  # the latest in force wins
     meter_acc: dict[int, int] = {}
     for meter_id, serial, sp_id in (
-        MeterInstallation.objects.filter(service_point_id__in=list(sp_of), installed_on__lte=day)
+        MeterInstallation.objects.filter(service_point_id__in=id_list(sp_of), installed_on__lte=day)
         .exclude(removed_on__lte=day)
         .order_by("installed_on", "pk")
         .values_list("meter_id", "meter__serial", "service_point_id")
@@ -112,19 +148,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
         r = rows[sp_of[sp_id]]
         r.meter_id, r.meter_serial = meter_id, serial
         meter_acc[meter_id] = r.account_id
-    latest_bill = (
-        Bill.objects.filter(account_id=OuterRef("pk"), status=BillStatus.ISSUED, end__lte=day)
-        .order_by("-end", "-version")
-        .values("pk")[:1]
-    )
-    bill_ids = [
-        b
-        for b in Account.objects.filter(pk__in=account_ids)
-        .annotate(b=Subquery(latest_bill))
-        .values_list("b", flat=True)
-        if b is not None
-    ]
-    for acc, start, end, kwh, total in Bill.objects.filter(pk__in=bill_ids).values_list(
+    for acc, start, end, kwh, total in Bill.objects.filter(pk__in=id_list(bill_ids)).values_list(
         "account_id", "start", "end", "kwh", "total"
     ):
         r = rows[acc]
@@ -137,7 +161,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
     for since, meter_ids in meters_since.items():
         for meter_id, kind, kwh in (
             RegisterReading.objects.filter(
-                register__meter_id__in=meter_ids,
+                register__meter_id__in=id_list(meter_ids),
                 read_on__gt=since,
                 read_on__lte=day,
                 status__in=("valid", "estimated"),
@@ -149,7 +173,7 @@ def prepaid_rows(*, account_ids: Sequence[int], day: date) -> list[PrepaidRow]:
         ):
             rows[meter_acc[meter_id]].kwh_by_kind[kind] = kwh
     for meter_id, kind, status in (
-        MeterCommand.objects.filter(meter_id__in=list(meter_acc))
+        MeterCommand.objects.filter(meter_id__in=id_list(meter_acc))
         .exclude(status__in=DEAD)
         .order_by("meter_id", "requested_at", "pk")
         .values_list("meter_id", "kind", "status")
