@@ -173,7 +173,10 @@ def serve(
     server = HeadEndServer(
         (host, port), state_file=state_file, fail_rate=fail_rate, delay=delay, max_delay=max_delay
     )
-    print(f"sandbox head-end on {server.url} (fail rate {fail_rate}, delay {delay}..{server.max_delay} s)")
+    print(
+        f"sandbox head-end on {server.url} (fail rate {fail_rate}, delay {delay}..{server.max_delay} s)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
