@@ -131,3 +131,13 @@ def test_out_of_scope_and_bad_input(
     assert client_for(roles.BILLING_CLERK).post("/waivers/999999/approve/").status_code == 404
     r = agent.post("/waivers/request/", {"bill_id": "abc", "reason": "x"})
     assert r.status_code == 302 and not WaiverRequest.objects.exists()
+
+
+def test_the_customer_page_links_to_the_request_form_for_those_who_may_ask(
+    fee_bill: Bill, client_for: Callable[[str], Client]
+) -> None:
+    number = fee_bill.account.number
+    page = client_for(roles.CS_AGENT).get(f"/customers/{number}/").content.decode()
+    assert f'href="/waivers/?account={number}" data-testid="waiver-link"' in page
+    reader = client_for(roles.METER_READER).get(f"/customers/{number}/")
+    assert reader.status_code in (200, 404) and 'data-testid="waiver-link"' not in reader.content.decode()
