@@ -105,9 +105,14 @@ def accrue_late_fees(
         since = as_of - timedelta(days=CATCH_UP_DAYS)
         fees: list[tuple[int, int, Decimal, str]] = []  # account, bill, amount, period
         # Only charges that may be open or were settled recently reach Python (a superset chosen in SQL,
-        # one range of entry ids at a time); the exact rule below is the same as for every charge.
+        # one range of bills at a time); the exact rule below is the same as for every charge. A charge
+        # settled by its due date accrues nothing when accrual starts after the day a payment counts from.
+        free_by_due = policy.start_offset_days >= (1 if policy.payment_day_accrues else 0)
         for rows in queries.possibly_open_items(
-            kinds=(LedgerEntryKind.CHARGE,), due_on_lte=last_due, allocated_since=since
+            kinds=(LedgerEntryKind.CHARGE,),
+            due_on_lte=last_due,
+            allocated_since=since,
+            recent_after_due_only=free_by_due,
         ):
             for i in range(0, len(rows), CHUNK):
                 fees.extend(_accrue_part(rows[i : i + CHUNK], as_of=as_of, policy=policy))

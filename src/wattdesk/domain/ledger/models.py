@@ -89,14 +89,14 @@ class LedgerEntry(models.Model):
         indexes = (
             models.Index(fields=["account", "posted_at"], name="ledger_account_posted_idx"),
             models.Index(fields=["kind", "posted_at"], name="ledger_kind_posted_idx"),
-            # Bill items (charges, late fees) by id, with what the nightly pass reads: its range scans over
-            # entry ids read this small index instead of every payment row of the table (PostgreSQL: an
-            # index-only scan; SQLite keeps the partial index without the included columns).
+            # Bill items (charges, late fees) by bill, with what the nightly pass reads: its range scans over
+            # bill ids read this index only (PostgreSQL: an index-only scan; SQLite keeps the partial index
+            # without the included columns).
             models.Index(
-                fields=["id"],
-                name="ledger_bill_item_idx",
+                fields=["bill", "id"],
+                name="ledger_item_by_bill_idx",
                 condition=Q(kind__in=["charge", "late_fee"]) & Q(bill__isnull=False),
-                include=["account", "amount", "bill"],
+                include=["account", "kind", "amount"],
             ),
         )
         constraints = (

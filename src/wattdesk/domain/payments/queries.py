@@ -25,7 +25,7 @@ from django.db.models import Max, Min, OuterRef, Q, Subquery
 from wattdesk.core.allocation import OpenItem
 from wattdesk.core.money import quantize_ratio
 from wattdesk.domain.billing.models import Bill
-from wattdesk.domain.customers.models import Account, Customer, ServicePoint
+from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments.models import Payment, PaymentAllocation, PaymentStatus
@@ -183,68 +183,74 @@ def possibly_open_items(
     kinds: Sequence[str] = ITEM_KINDS,
     due_on_lte: date | None = None,
     allocated_since: date | None = None,
+    recent_after_due_only: bool = False,
     span: int = ID_SPAN,
 ) -> Iterator[list[ItemRow]]:
-    """Unreversed bill items of ``kinds`` that may be open, in entry id order, one list per id range.
+    """Unreversed bill items of ``kinds`` that may be open, one list per range of bill ids (ascending).
 
-    A superset, chosen in SQL so that settled history is never sent to Python: an item is returned when the
-    sum of *all* its allocations is below its amount (no allocation, partly paid), when one of its
-    allocations is on or after ``allocated_since`` (if given), or when it has an allocation from a payment
-    that was reversed (its money no longer counts). Callers check the exact live outstanding themselves
-    (:func:`_live_paid`, :func:`open_items`). ``due_on_lte``: only items of bills due on or before it.
+    A superset, chosen in SQL so that settled history never reaches Python: an item is returned when the
+    sum of its allocations is below its amount (no allocation, partly paid), when one of its allocations is
+    on or after ``allocated_since`` (if given; with ``recent_after_due_only``, only an allocation made after
+    the bill's due date counts: an item settled by its due date accrued nothing), or when it has an
+    allocation from a payment that was reversed (that money no longer counts). Callers check the exact live
+    outstanding themselves (:func:`_live_paid`, :func:`open_items`). ``due_on_lte``: only items of bills due
+    on or before it.
 
-    Each query covers one range of ledger entry ids (keyset over the primary key, ``span`` ids): the
-    allocations of that range are summed through their ``ledger_entry`` index, the range's entries come
-    through the partial index of bill items, and only the remaining candidates are joined to their bill and
-    customer.
+    Each query covers one range of bill ids (keyset over the bill primary key, ``span`` ids): the range's
+    bills, their items (``ledger_entry.bill`` index) and their allocations (``payment_allocation.bill``
+    index) are read by range and joined per range, so the work of one query does not grow with the tables.
+    Allocations are matched through the bill they name; an allocation naming another bill would only make
+    the item look less paid (still returned), so the result stays a superset.
     """
     qn = connection.ops.quote_name
     le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
-    bill, acc, cust = Bill._meta.db_table, Account._meta.db_table, Customer._meta.db_table
+    bill = Bill._meta.db_table
     kinds = [str(k) for k in kinds]
     kind_in = ", ".join(["%s"] * len(kinds))
-    recent = "OR s.latest >= %s" if allocated_since is not None else ""
+    recent = ""
+    if allocated_since is not None:
+        recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
     due = "AND b.due_on <= %s" if due_on_lte is not None else ""
     sql = f"""
-        WITH cand AS MATERIALIZED (
-            SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id
-            FROM {qn(le)} c
-            LEFT JOIN (
-                SELECT a.ledger_entry_id AS eid, SUM(a.amount) AS paid, MAX(a.allocated_on) AS latest
-                FROM {qn(pa)} a
-                WHERE a.ledger_entry_id > %s AND a.ledger_entry_id <= %s
-                GROUP BY a.ledger_entry_id
-            ) s ON s.eid = c.id
-            WHERE c.id > %s AND c.id <= %s AND c.kind IN ({kind_in}) AND c.bill_id IS NOT NULL
-              AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
-                   OR c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
-                               WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r
-                                                           WHERE r.kind = %s)))
-        )
-        SELECT cand.id, cand.account_id, cand.kind, cand.amount, cand.bill_id, b.due_on, b.period,
-               cu.customer_class
-        FROM cand
-        JOIN {qn(bill)} b ON b.id = cand.bill_id
-        JOIN {qn(acc)} ac ON ac.id = cand.account_id
-        JOIN {qn(cust)} cu ON cu.id = ac.customer_id
-        WHERE NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = cand.id) {due}
-        ORDER BY cand.id
+        SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period
+        FROM {qn(bill)} b
+        JOIN {qn(le)} c ON c.bill_id = b.id
+        LEFT JOIN (
+            SELECT a.ledger_entry_id AS eid, SUM(a.amount) AS paid, MAX(a.allocated_on) AS latest
+            FROM {qn(pa)} a
+            WHERE a.bill_id > %s AND a.bill_id <= %s
+            GROUP BY a.bill_id, a.ledger_entry_id
+        ) s ON s.eid = c.id
+        WHERE b.id > %s AND b.id <= %s {due}
+          AND c.bill_id > %s AND c.bill_id <= %s AND c.kind IN ({kind_in})
+          AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
+               OR c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
+                           WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s)))
+          AND NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = c.id)
+        ORDER BY c.bill_id, c.id
     """
     with connection.cursor() as cur:
-        for lo, hi in _id_ranges(LedgerEntry, span):
-            params: list[Any] = [lo, hi, lo, hi, *kinds]
+        for lo, hi in _id_ranges(Bill, span):
+            params: list[Any] = [lo, hi, lo, hi]
+            if due_on_lte is not None:
+                params.append(due_on_lte)
+            params += [lo, hi, *kinds]
             if allocated_since is not None:
                 params.append(allocated_since)
             params.append(LedgerEntryKind.REVERSAL.value)
-            if due_on_lte is not None:
-                params.append(due_on_lte)
             cur.execute(sql, params)
-            rows = [
-                ItemRow(e, a, k, _money(amt), b, _date(d), per, cls)
-                for e, a, k, amt, b, d, per, cls in cur.fetchall()
+            found = cur.fetchall()
+            if not found:
+                continue
+            classes = dict(
+                Account.objects.filter(pk__in={r[1] for r in found}).values_list(
+                    "pk", "customer__customer_class"
+                )
+            )
+            yield [
+                ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a])
+                for e, a, k, amt, b, d, per in found
             ]
-            if rows:
-                yield rows
 
 
 def _money(value: Any) -> Decimal:
