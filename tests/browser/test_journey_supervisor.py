@@ -1,10 +1,11 @@
 """Collection supervisor (催费考核, here the marketing manager): KPI scorecards ranked by region, route and
 collector, drill-down to one collector's accounts, the recovery-rate trend drawn by ECharts from our own static
-files; then the dunning and disconnection orders (催费与停复电), cancelling a planned disconnection."""
+files; then the dunning actions (催费与停复电) and the disconnection orders (停复电工单): one approved once its notice
+has run out, another cancelled with a reason."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -145,39 +146,82 @@ def test_supervisor_ranks_drills_down_and_sees_the_trend(
     assert_clean(browsing, page)
 
 
-def test_supervisor_cancels_a_planned_disconnection(
-    company: Any, two_collectors: dict[str, Any], page_for: Any, browsing: Any, shot: Any
+def test_supervisor_approves_one_disconnection_and_cancels_another(
+    company: Any, page_for: Any, browsing: Any, shot: Any
 ) -> None:
+    """Dated from today (approval compares the notice's planned time with the real clock): the 2026-10 bills
+    issued 100 days ago, the demand (催交) served 31 days ago, the notice (停电通知) 30 days ago — so every
+    planned disconnection's notice period is over, whatever holidays moved it."""
+    from django.utils import timezone
+
+    from wattdesk.application.billing_run import issue_bills
     from wattdesk.application.dunning import run_dunning
     from wattdesk.domain.dunning.models import DisconnectionOrder
 
     dunning_url = url_or_xfail("web:dunning")
-    # Weeks past the 2026-10 bills' due date: Monday's pass serves the demand (催交), Tuesday's the notice
-    # (停电通知) with its disconnection order planned a week later.
-    run_dunning(day=date(2027, 1, 11), now=datetime(2027, 1, 11, 9, tzinfo=SH))
-    day = date(2027, 1, 12)
-    run_dunning(day=day, now=datetime(2027, 1, 12, 9, tzinfo=SH))
-    order = DisconnectionOrder.objects.filter(kind="disconnect", status__in=["planned", "notified"]).first()
-    assert order is not None, "the pass planned disconnections for long-overdue accounts"
+    orders_url = url_or_xfail("web:disconnection_orders")
+    today = timezone.localdate()
+    issued_on = today - timedelta(days=100)
+    issue_bills(
+        period=company.period, issued_at=datetime.combine(issued_on, time(9), SH), issued_on=issued_on
+    )
+    for back in (31, 30):
+        day = today - timedelta(days=back)
+        run_dunning(day=day, now=datetime.combine(day, time(9), SH))
+    awaiting = list(
+        DisconnectionOrder.objects.filter(kind="disconnect", status="notified", approved_at__isnull=True)
+        .select_related("account")
+        .order_by("account__number")[:2]
+    )
+    assert len(awaiting) == 2, "the notice pass planned disconnections for long-overdue accounts"
+    approve, cancel = awaiting
 
+    # The day's dunning actions: the notices served.
     page = page_for("marketing_manager")
     page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="催费与停复电").click()
     expect(page).to_have_url(f"{browsing.base_url}{dunning_url}")
     page.get_by_test_id("dunning-day").get_by_label("日期").fill(day.isoformat())
     page.get_by_test_id("dunning-day").get_by_role("button", name="查看").click()
-    expect(page.get_by_test_id("dunning-actions").locator("tbody tr").first).to_contain_text(
-        order.account.number[:4]
-    )
+    actions = page.get_by_test_id("dunning-actions")
+    expect(actions.locator("tbody tr").filter(has_text=approve.account.number).first).to_be_visible()
+    expect(actions.locator("tbody tr").filter(has_text=cancel.account.number).first).to_be_visible()
     shot(page, "01-dunning-day")
 
-    row = (
-        page.get_by_test_id("dunning-orders").locator("tbody tr").filter(has_text=order.account.number).first
+    # The disconnection orders awaiting approval: approve one (the notice period is over).
+    page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="停复电工单").click()
+    expect(page).to_have_url(f"{browsing.base_url}{orders_url}")
+    filters = page.get_by_test_id("order-filters")
+    filters.get_by_label("状态").select_option("awaiting")
+    filters.get_by_role("button", name="查看").click()
+    row = page.get_by_test_id(f"order-{approve.pk}")
+    expect(row.get_by_test_id("order-state")).to_have_text("已通知·待批准")
+    shot(page, "02-orders-awaiting")
+    row.get_by_role("button", name="批准停电").click()
+    expect(page.locator("ul.messages li.success")).to_contain_text(str(approve.pk))
+    expect(page.get_by_test_id(f"order-{approve.pk}")).to_have_count(0)  # no longer awaiting
+    filters = page.get_by_test_id("order-filters")
+    filters.get_by_label("户号").fill(approve.account.number)
+    filters.get_by_label("状态").select_option("")
+    filters.get_by_role("button", name="查看").click()
+    expect(page.get_by_test_id(f"order-{approve.pk}").get_by_test_id("order-state")).to_have_text(
+        "已批准·待执行"
     )
-    expect(row).to_be_visible()
-    row.get_by_label("取消原因").fill("客户已承诺本周缴清")
-    row.get_by_role("button", name="取消停电").click()
+    expect(page.get_by_test_id(f"order-{approve.pk}")).to_contain_text("demo_marketing_manager")
+    shot(page, "03-order-approved")
+    approve.refresh_from_db()
+    assert approve.status == "notified" and approve.approved_at is not None
+    assert approve.approved_by.username == company.logins["marketing_manager"].username
+
+    # Cancel the other one on the dunning page, with a reason.
+    page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="催费与停复电").click()
+    row = page.get_by_test_id("dunning-orders").locator("tbody tr").filter(has_text=cancel.account.number)
+    expect(row.first).to_be_visible()
+    row.first.get_by_label("取消原因").fill("客户已承诺本周缴清")
+    row.first.get_by_role("button", name="取消停电").click()
     expect(page.get_by_test_id("dunning-orders")).to_contain_text("客户已承诺本周缴清")
-    shot(page, "02-disconnection-cancelled")
-    order.refresh_from_db()
-    assert (order.status, order.cancel_reason) == ("cancelled", "客户已承诺本周缴清")
+    shot(page, "04-disconnection-cancelled")
+    cancel.refresh_from_db()
+    assert (cancel.status, cancel.cancel_reason) == ("cancelled", "客户已承诺本周缴清")
+    approve.refresh_from_db()
+    assert approve.status == "notified"  # the approved one is untouched
     assert_clean(browsing, page, console=False)
