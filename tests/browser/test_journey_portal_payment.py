@@ -70,6 +70,12 @@ def sandbox_gateway(live_server: Any, settings: Any, tmp_path: Path) -> Iterator
         log.close()
 
 
+def assert_tables_fit(page: Any) -> None:
+    """No table hides columns behind its own sideways scroll on the phone (an order number is long)."""
+    widths = page.eval_on_selector_all(".table-wrap", "els => els.map(e => [e.scrollWidth, e.clientWidth])")
+    assert widths and all(scroll <= client for scroll, client in widths), widths
+
+
 def own_account(company: Any) -> Any:
     from django.contrib.auth import get_user_model
 
@@ -132,6 +138,7 @@ def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
         page.get_by_role("link", name="刷新", exact=True).tap()
     expect(status).to_have_text("已到账")
     assert_no_horizontal_overflow(page)
+    assert_tables_fit(page)
     shot(page, "03-result-paid")
 
     # Nothing left owing: on the pay form and on the home page.
