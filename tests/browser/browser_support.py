@@ -70,6 +70,12 @@ def assert_no_horizontal_overflow(page: Any) -> None:
     assert scroll_width <= width, f"{page.url}: page is {scroll_width}px wide on a {width}px screen"
 
 
+def assert_tables_fit(page: Any) -> None:
+    """No table on the page hides columns behind its own sideways scroll (``.table-wrap``), e.g. on a phone."""
+    widths = page.eval_on_selector_all(".table-wrap", "els => els.map(e => [e.scrollWidth, e.clientWidth])")
+    assert all(scroll <= client for scroll, client in widths), f"{page.url}: [scroll, client] {widths}"
+
+
 def assert_chart_rendered(chart: Any) -> None:
     """An ECharts chart was drawn inside ``chart``: a canvas (or svg) with a real size."""
     from playwright.sync_api import expect
@@ -92,6 +98,7 @@ def assert_clean(browsing: Any, page: Any, *, console: bool = True) -> None:
     assert errors == [], errors
     assert seen.failed_responses == [], seen.failed_responses
     assert seen.foreign_requests(browsing.base_url) == [], seen.foreign_requests(browsing.base_url)
+
 
 # Accessible names of the two menus as a Chinese user's screen reader hears them (the UI default language).
 MAIN_NAV = "主导航"

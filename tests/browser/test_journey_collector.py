@@ -10,7 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import MAIN_NAV, assert_clean, assert_no_horizontal_overflow, url_or_xfail
+from browser_support import (
+    MAIN_NAV,
+    assert_clean,
+    assert_no_horizontal_overflow,
+    assert_tables_fit,
+    url_or_xfail,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -121,6 +127,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
     ).to_have_count(0)
     expect(page.get_by_role("link", name=stored.receipt_no)).to_be_visible()
     assert_no_horizontal_overflow(page)
+    assert_tables_fit(page)
     shot(page, "03-collected")
 
     # A visit to another account that owes: it promises to pay (催费工单).

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import PORTAL_NAV, assert_no_horizontal_overflow, url_or_xfail
+from browser_support import PORTAL_NAV, assert_no_horizontal_overflow, assert_tables_fit, url_or_xfail
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -68,12 +68,6 @@ def sandbox_gateway(live_server: Any, settings: Any, tmp_path: Path) -> Iterator
             proc.kill()
             proc.wait()
         log.close()
-
-
-def assert_tables_fit(page: Any) -> None:
-    """No table hides columns behind its own sideways scroll on the phone (an order number is long)."""
-    widths = page.eval_on_selector_all(".table-wrap", "els => els.map(e => [e.scrollWidth, e.clientWidth])")
-    assert widths and all(scroll <= client for scroll, client in widths), widths
 
 
 def own_account(company: Any) -> Any:
