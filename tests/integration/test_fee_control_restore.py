@@ -21,7 +21,7 @@ from wattdesk.adapters.headend.http_headend import HttpHeadEnd
 from wattdesk.application.fee_control import RetryPolicy, dispatch_commands, run_fee_control
 from wattdesk.application.payments import post_payment
 from wattdesk.domain.dunning.models import DisconnectionOrder
-from wattdesk.domain.fee_control.models import MeterCommand
+from wattdesk.domain.fee_control.models import FeeControlState, MeterCommand
 from wattdesk.domain.metering.models import Meter, MeterInstallation
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
@@ -195,6 +195,30 @@ class TestRestoreAfterPayment:
         )
         assert [o["action"] for o in headend.operations()] == ["restore"]
         assert headend.meter_state(SERIAL) == "on"
+
+
+class TestNoDisconnectAfterPayment:
+    def test_a_payment_after_the_days_cut_off_stops_the_disconnect_of_that_day(self, prepaid: Any) -> None:
+        from wattdesk.domain.customers.models import Customer
+        from wattdesk.domain.dunning.models import OutboxMessage
+
+        Customer.objects.filter(pk=prepaid.customer_id).update(phone="13800000001")
+        # exhausted at the end of 05-10; paid at 05-11 09:00, before the pass for 05-10 runs at 10:00
+        post_payment(
+            account_number=prepaid.number,
+            amount="100.00",
+            channel="prepaid",
+            channel_txn_id="P-LATE",
+            received_at=at(2024, 5, 11, 9),
+        )
+        r = run_fee_control(day=DAY, now=at(2024, 5, 11, 10))
+        assert (r.commands_queued, r.warnings_queued, r.decisions) == (0, 0, {"warn": 1})
+        state = FeeControlState.objects.get(account=prepaid, day=DAY)
+        assert (state.ledger_balance, state.estimated_balance) == (D("52.00"), D("-69.34"))  # as of 05-10
+        assert (state.decision, state.reason) == ("warn", "paid_since")
+        assert not MeterCommand.objects.exists()
+        assert not OutboxMessage.objects.exists()
+        # (without the payment the same account is disconnected: ``disconnect()`` above relies on it)
 
 
 class TestOneOpenCommandPerMeter:

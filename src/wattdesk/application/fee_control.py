@@ -181,7 +181,7 @@ def _warnings(computed: Iterable[Computed], day: date, now: datetime) -> int:
     wanted = {
         f"费控预警 {c.row.number} {day.isoformat()}": c
         for c in computed
-        if c.decision.action in ("warn", "disconnect") and c.row.phone
+        if c.decision.action in ("warn", "disconnect") and c.row.phone and c.decision is not PAID_SINCE
     }
     if not wanted:
         return 0
@@ -213,9 +213,12 @@ def run_fee_control(*, day: date, now: datetime, actor: Any = None) -> RunResult
     computed = _compute(account_ids=ids, day=day, now=now)
     counts: dict[str, int] = {}
     with transaction.atomic():
+        paid_since = _paid_since(computed)
         states: list[operations.StateValues] = []
         commands = []
-        for c in computed:
+        for i, c in enumerate(computed):
+            if c.row.account_id in paid_since:
+                c = computed[i] = Computed(c.row, c.ledger_balance, c.estimate, PAID_SINCE)
             counts[c.decision.action] = counts.get(c.decision.action, 0) + 1
             states.append(
                 (
@@ -257,6 +260,28 @@ def run_fee_control(*, day: date, now: datetime, actor: Any = None) -> RunResult
             },
         )
     return RunResult(day, len(computed), counts, warned, queued)
+
+
+PAID_SINCE = rules.Decision("warn", "paid_since")
+
+
+def _paid_since(computed: list[Computed]) -> set[int]:
+    """Accounts the pass would disconnect that were credited after the fetch's cut-off (a payment posted after
+    the end of the day, or while the pass was computing). Their rows are locked first (``post_payment`` locks
+    the account too), so a payment either committed before this check and is seen here, or waits for this
+    pass to commit and then finds the disconnect (its restore supersedes it if unsent). Never cut a meter the
+    customer has just paid for; the next pass decides again."""
+    cut = {
+        c.row.account_id: c.ledger_balance
+        for c in computed
+        if c.decision.action == "disconnect" and "disconnect" not in c.row.pending
+    }
+    if not cut:
+        return set()
+    ids = sorted(cut)
+    list(Account.objects.select_for_update().filter(pk__in=queries.id_list(ids)).values_list("pk", flat=True))
+    latest = queries.balances(account_ids=ids, posted_before=None)
+    return {a for a in ids if latest[a] < cut[a]}
 
 
 def _supersede(*, meter_ids: Sequence[int], kind: str) -> int:

@@ -92,14 +92,13 @@ def id_list(ids: Iterable[int]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),), output_field=BigIntegerField())
 
 
-def balances(*, account_ids: Sequence[int], posted_before: datetime) -> dict[int, Decimal]:
-    """Ledger balances (exact, ``MoneySum``) of entries posted before ``posted_before``; 0.00 without any."""
-    found = dict(
-        LedgerEntry.objects.filter(account_id__in=id_list(account_ids), posted_at__lt=posted_before)
-        .values("account_id")
-        .annotate(s=MoneySum("amount"))
-        .values_list("account_id", "s")
-    )
+def balances(*, account_ids: Sequence[int], posted_before: datetime | None) -> dict[int, Decimal]:
+    """Ledger balances (exact, ``MoneySum``) of entries posted before ``posted_before`` (None: all entries);
+    0.00 without any."""
+    qs = LedgerEntry.objects.filter(account_id__in=id_list(account_ids))
+    if posted_before is not None:
+        qs = qs.filter(posted_at__lt=posted_before)
+    found = dict(qs.values("account_id").annotate(s=MoneySum("amount")).values_list("account_id", "s"))
     zero = Decimal("0.00")
     return {a: found.get(a, zero) for a in account_ids}
 
