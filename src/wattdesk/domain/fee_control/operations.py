@@ -31,7 +31,8 @@ def upsert_states(*, day: date, computed_at: datetime, rows: Sequence[StateValue
     """Write one ``FeeControlState`` per (account, ``day``): insert, or rewrite the day's row in place (UNIQUE
     (account, day)). ``rows``: (account_id, *STATE_COLUMNS). One multi-row ``INSERT ... ON CONFLICT DO
     UPDATE`` per 500 rows (SQLite >= 3.24 and PostgreSQL): the ORM's ``bulk_create(update_conflicts=...)``
-    prepared every value through its field and cost more than the estimate itself."""
+    prepared every value through its field and cost more than the estimate itself. PostgreSQL: one
+    ``INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT`` per 10,000 rows."""
     if not rows:
         return 0
     qn = connection.ops.quote_name
@@ -43,6 +44,21 @@ def upsert_states(*, day: date, computed_at: datetime, rows: Sequence[StateValue
     updates = ", ".join(f"{qn(c)} = excluded.{qn(c)}" for c in (*STATE_COLUMNS, "computed_at"))
     head = f"INSERT INTO {table} ({', '.join(qn(c) for c in cols)}) VALUES "
     tail = f" ON CONFLICT ({qn('account_id')}, {qn('day')}) DO UPDATE SET {updates}"
+    if connection.vendor == "postgresql":
+        # one statement per 10,000 rows, each column bound as one array: psycopg parses a statement of
+        # thousands of placeholders in Python on every call (11 s of 37 at 50,000 accounts)
+        cast = ("bigint", "numeric", "numeric", "numeric", "boolean", "numeric", "numeric", "text", "text")
+        names = ("a", *STATE_COLUMNS)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(qn(c) for c in cols)}) "
+            f"SELECT u.a, %s::date, {', '.join('u.' + c for c in STATE_COLUMNS)}, %s::timestamptz "
+            f"FROM unnest({', '.join(f'%s::{t}[]' for t in cast)}) AS u({', '.join(names)})" + tail
+        )
+        with connection.cursor() as cur:
+            for lo in range(0, len(rows), 10_000):
+                part = rows[lo : lo + 10_000]
+                cur.execute(sql, [day_v, at_v, *(list(col) for col in zip(*part, strict=True))])
+        return len(rows)
     with connection.cursor() as cur:
         for lo in range(0, len(rows), ROWS_PER_STATEMENT):
             part = rows[lo : lo + ROWS_PER_STATEMENT]
