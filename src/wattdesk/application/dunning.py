@@ -50,6 +50,7 @@ from wattdesk.domain.dunning.models import (
 )
 from wattdesk.domain.ledger import queries as ledger_queries
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments import queries as payment_queries
 
 ZERO = Decimal("0.00")
@@ -154,7 +155,7 @@ def _candidates(day: date, policy: core.DunningPolicy) -> list[int]:
         part = owing[i : i + CHUNK]
         out.extend(
             LedgerEntry.objects.filter(
-                account_id__in=part,
+                account_id__in=id_list(part),
                 kind=LedgerEntryKind.CHARGE,
                 reversed_by__isnull=True,
                 bill__isnull=False,
@@ -179,15 +180,15 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
         part = ids[i : i + CHUNK]
         items = payment_queries.open_items(part)
         balances = ledger_queries.balances(account_ids=part)
-        accounts = Account.objects.select_related("customer").in_bulk(list(items))
+        accounts = {a.pk: a for a in Account.objects.select_related("customer").filter(pk__in=id_list(items))}
         caps = dict(
-            ServicePoint.objects.filter(account_id__in=list(items))
+            ServicePoint.objects.filter(account_id__in=id_list(items))
             .values("account_id")
             .annotate(c=Max("capacity_kva"))
             .values_list("account_id", "c")
         )
         addresses = dict(
-            ServicePoint.objects.filter(account_id__in=list(items)).values_list("account_id", "address")
+            ServicePoint.objects.filter(account_id__in=id_list(items)).values_list("account_id", "address")
         )
         hist = queries.history(list(items))
         for account_id, open_ in items.items():

@@ -34,6 +34,7 @@ from wattdesk.domain.access.queries import has_capability
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger import operations as ledger_ops
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments import operations, queries
 from wattdesk.domain.payments.models import (
     LateFeeAssessment,
@@ -100,22 +101,28 @@ def accrue_late_fees(
             done = LateFeeRun.objects.get(as_of=as_of)
             c = done.counts
             return AccrualResult(as_of, "already", c.get("bills", 0), Decimal(c.get("total", "0.00")), 0)
-        applied = operations.apply_credits(account_ids=queries.accounts_with_credit(), allocated_on=as_of)
         last_due = as_of - timedelta(days=policy.start_offset_days)
         since = as_of - timedelta(days=CATCH_UP_DAYS)
-        fees: list[tuple[int, int, Decimal, str]] = []  # account, bill, amount, period
-        # Only charges that may be open or were settled recently reach Python (a superset chosen in SQL,
-        # one range of bills at a time); the exact rule below is the same as for every charge. A charge
-        # settled by its due date accrues nothing when accrual starts after the day a payment counts from.
+        # One set-based scan (a superset chosen in SQL, one range of bills at a time) finds the bill items
+        # that may be open or were settled recently; settled history never reaches Python. A charge settled
+        # by its due date is left out when accrual starts after the day a payment counts from (it accrued
+        # nothing). The scan is taken before credit is applied: applying credit only settles items that were
+        # open, so the superset still holds for the accrual.
         free_by_due = policy.start_offset_days >= (1 if policy.payment_day_accrues else 0)
-        for rows in queries.possibly_open_items(
-            kinds=(LedgerEntryKind.CHARGE,),
-            due_on_lte=last_due,
-            allocated_since=since,
-            recent_after_due_only=free_by_due,
-        ):
-            for i in range(0, len(rows), CHUNK):
-                fees.extend(_accrue_part(rows[i : i + CHUNK], as_of=as_of, policy=policy))
+        charges: list[queries.ItemRow] = []
+        owing: set[int] = set()
+        for rows in queries.possibly_open_items(allocated_since=since, recent_after_due_only=free_by_due):
+            for r in rows:
+                owing.add(r.account_id)
+                if r.kind == LedgerEntryKind.CHARGE and r.due_on is not None and r.due_on <= last_due:
+                    charges.append(r)
+        # credit can only be applied where an item is open: the accounts with credit among those that may owe
+        applied = operations.apply_credits(
+            account_ids=queries.accounts_with_credit(account_ids=sorted(owing)), allocated_on=as_of
+        )
+        fees: list[tuple[int, int, Decimal, str]] = []  # account, bill, amount, period
+        for i in range(0, len(charges), CHUNK):
+            fees.extend(_accrue_part(charges[i : i + CHUNK], as_of=as_of, policy=policy))
         created = _post(fees, as_of=as_of, posted_at=posted_at)
         total = sum((f[2] for f in fees), ZERO)
         counts = {"bills": created, "total": str(total), "credits_applied": len(applied)}
@@ -136,7 +143,7 @@ def _accrue_part(
     """The late fee still to post on each charge of ``part``: (account, bill, amount, period)."""
     paid: dict[int, list[Reduction]] = defaultdict(list)
     for entry_id, on, amount in PaymentAllocation.objects.filter(
-        ledger_entry_id__in=[r.entry_id for r in part], payment__status=PaymentStatus.POSTED
+        ledger_entry_id__in=id_list(r.entry_id for r in part), payment__status=PaymentStatus.POSTED
     ).values_list("ledger_entry_id", "allocated_on", "amount"):
         paid[entry_id].append(Reduction(on, amount))
     arrears: list[Arrear] = []
@@ -152,7 +159,7 @@ def _accrue_part(
     result = late_fee(arrears=arrears, as_of=as_of, policy=policy)
     by_entry = {r.entry_id: r for r in part}
     assessed = dict(
-        LateFeeAssessment.objects.filter(bill_id__in=[by_entry[a.item_id].bill_id for a in arrears])
+        LateFeeAssessment.objects.filter(bill_id__in=id_list(by_entry[a.item_id].bill_id for a in arrears))
         .values("bill_id")
         .annotate(s=MoneySum("amount"))
         .values_list("bill_id", "s")

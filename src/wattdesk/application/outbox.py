@@ -112,16 +112,31 @@ def dispatch_outbox(
                 )
                 done.append(msg)
                 sent += 1
-            if done:
-                OutboxMessage.objects.bulk_update(
-                    done, ["attempts", "status", "sent_at", "provider_id", "last_error"], batch_size=batch
-                )
-            if errors:
-                OutboxMessage.objects.bulk_update(
-                    errors, ["attempts", "status", "last_error"], batch_size=batch
-                )
+            _record(done, errors, now=now)
     delivered, undeliverable = collect_receipts(adapters=adapters)
     return DispatchResult(sent, retried, failed, delivered, undeliverable)
+
+
+def _record(done: list[OutboxMessage], errors: list[OutboxMessage], *, now: datetime) -> None:
+    """Write a batch's outcomes: one prepared UPDATE executed for many rows (``bulk_update`` builds a CASE
+    per field and row through the expression machinery: 60 s for 8,800 messages under load)."""
+    if not done and not errors:
+        return
+    qn = connection.ops.quote_name
+    table = qn(OutboxMessage._meta.db_table)
+    sent_at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cur:
+        if done:
+            cur.executemany(
+                f"UPDATE {table} SET attempts = %s, status = %s, sent_at = %s, provider_id = %s, last_error = '' "
+                "WHERE id = %s",
+                [(m.attempts, str(m.status), sent_at, m.provider_id, m.pk) for m in done],
+            )
+        if errors:
+            cur.executemany(
+                f"UPDATE {table} SET attempts = %s, status = %s, last_error = %s WHERE id = %s",
+                [(m.attempts, str(m.status), m.last_error, m.pk) for m in errors],
+            )
 
 
 def collect_receipts(*, adapters: Mapping[str, Adapter]) -> tuple[int, int]:

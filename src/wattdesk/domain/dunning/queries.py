@@ -15,6 +15,7 @@ from wattdesk.domain.dunning.models import (
     OrderStatus,
     OutboxMessage,
 )
+from wattdesk.domain.ledger.queries import id_list
 
 CHUNK = 5000
 
@@ -24,7 +25,7 @@ def history(account_ids: Sequence[int]) -> dict[tuple[int, int], list[DunningAct
     out: dict[tuple[int, int], list[DunningAction]] = defaultdict(list)
     ids = sorted(set(account_ids))
     for i in range(0, len(ids), CHUNK):
-        for a in DunningAction.objects.filter(account_id__in=ids[i : i + CHUNK]).only(
+        for a in DunningAction.objects.filter(account_id__in=id_list(ids[i : i + CHUNK])).only(
             "account_id", "bill_id", "kind", "step", "day", "planned_at"
         ):
             out[(a.account_id, a.bill_id)].append(a)

@@ -12,6 +12,7 @@ Every function reads in a fixed number of queries per chunk of accounts (no N+1)
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Min, OuterRef, Q, Subquery
 
 from wattdesk.core.allocation import OpenItem
@@ -28,6 +29,7 @@ from wattdesk.domain.billing.models import Bill
 from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments.models import Payment, PaymentAllocation, PaymentStatus
 
 ZERO = Decimal("0.00")
@@ -59,7 +61,7 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 def _live_paid(entry_ids: Iterable[int]) -> dict[int, Decimal]:
     rows = (
         PaymentAllocation.objects.filter(
-            ledger_entry_id__in=list(entry_ids), payment__status=PaymentStatus.POSTED
+            ledger_entry_id__in=id_list(entry_ids), payment__status=PaymentStatus.POSTED
         )
         .values("ledger_entry_id")
         .annotate(s=MoneySum("amount"))
@@ -74,7 +76,10 @@ def open_items(account_ids: Sequence[int]) -> dict[int, list[OpenItem]]:
     for part in _chunks(account_ids):
         rows = list(
             LedgerEntry.objects.filter(
-                account_id__in=part, kind__in=ITEM_KINDS, bill__isnull=False, reversed_by__isnull=True
+                account_id__in=id_list(part),
+                kind__in=ITEM_KINDS,
+                bill__isnull=False,
+                reversed_by__isnull=True,
             )
             .order_by("id")
             .values_list("id", "account_id", "kind", "amount", "bill_id", "bill__due_on", "bill__period")
@@ -94,13 +99,13 @@ def credits(account_ids: Sequence[int]) -> dict[int, list[Credit]]:
     result: dict[int, list[Credit]] = defaultdict(list)
     for part in _chunks(account_ids):
         payments = list(
-            Payment.objects.filter(account_id__in=part, status=PaymentStatus.POSTED)
+            Payment.objects.filter(account_id__in=id_list(part), status=PaymentStatus.POSTED)
             .order_by("received_at", "id")
             .values_list("id", "account_id", "received_on", "amount")
         )
         used = dict(
             PaymentAllocation.objects.filter(
-                payment__account_id__in=part,
+                payment__account_id__in=id_list(part),
                 payment__status=PaymentStatus.POSTED,
                 ledger_entry__reversed_by__isnull=True,
             )
@@ -115,35 +120,55 @@ def credits(account_ids: Sequence[int]) -> dict[int, list[Credit]]:
     return dict(result)
 
 
-def accounts_with_credit() -> list[int]:
+def accounts_with_credit(*, account_ids: Sequence[int] | None = None) -> list[int]:
     """Accounts that have a posted payment not fully allocated (candidates for applying credit).
 
-    Set-based in two steps, so the nightly pass does not sum every payment ever made: the database selects,
-    per range of payment ids, the posted payments that *may* have money left (the sum of all their
-    allocations is below the amount, or one of their allocations went to an entry that was reversed since);
-    then :func:`credits` checks those accounts exactly (live allocations only).
+    ``account_ids``: only among these (the nightly pass asks among the accounts that may owe something).
+    Set-based in two steps, so the nightly pass does not sum every payment ever made: the database selects
+    the posted payments that *may* have money left (the sum of all their allocations is below the amount,
+    or one of their allocations went to an entry that was reversed since), per chunk of accounts or, for
+    all accounts, per range of payment ids; then :func:`credits` checks those accounts exactly (live
+    allocations only).
     """
     candidates: set[int] = set()
     qn = connection.ops.quote_name
     p, pa, le = Payment._meta.db_table, PaymentAllocation._meta.db_table, LedgerEntry._meta.db_table
-    sql = f"""
-        SELECT DISTINCT p.account_id
-        FROM {qn(p)} p
-        LEFT JOIN (
-            SELECT a.payment_id AS pid, SUM(a.amount) AS used
-            FROM {qn(pa)} a
-            WHERE a.payment_id > %s AND a.payment_id <= %s
-            GROUP BY a.payment_id
-        ) s ON s.pid = p.id
-        WHERE p.id > %s AND p.id <= %s AND p.status = %s
-          AND (s.pid IS NULL OR s.used < p.amount - {HALF_FEN}
-               OR p.id IN (SELECT a2.payment_id FROM {qn(pa)} a2
-                           WHERE a2.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s)))
-    """
+    reversed_target = f"""
+        OR p.id IN (SELECT a2.payment_id FROM {qn(pa)} a2
+                    WHERE a2.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s))"""
+    tail = [PaymentStatus.POSTED.value, LedgerEntryKind.REVERSAL.value]
     with connection.cursor() as cur:
-        for lo, hi in _id_ranges(Payment):
-            cur.execute(sql, [lo, hi, lo, hi, PaymentStatus.POSTED.value, LedgerEntryKind.REVERSAL.value])
-            candidates.update(r[0] for r in cur.fetchall())
+        if account_ids is None:
+            sql = f"""
+                SELECT DISTINCT p.account_id
+                FROM {qn(p)} p
+                LEFT JOIN (
+                    SELECT a.payment_id AS pid, SUM(a.amount) AS used
+                    FROM {qn(pa)} a
+                    WHERE a.payment_id > %s AND a.payment_id <= %s
+                    GROUP BY a.payment_id
+                ) s ON s.pid = p.id
+                WHERE p.id > %s AND p.id <= %s AND p.status = %s
+                  AND (s.pid IS NULL OR s.used < p.amount - {HALF_FEN} {reversed_target})
+            """
+            for lo, hi in _id_ranges(Payment):
+                candidates.update(r[0] for r in _serial(cur, sql, [lo, hi, lo, hi, *tail]))
+        else:
+            for part in _chunks(account_ids):
+                marks, arg = _id_set(part)
+                sql = f"""
+                    SELECT DISTINCT p.account_id
+                    FROM {qn(p)} p
+                    LEFT JOIN (
+                        SELECT a.payment_id AS pid, SUM(a.amount) AS used
+                        FROM {qn(pa)} a JOIN {qn(p)} p2 ON p2.id = a.payment_id
+                        WHERE p2.account_id IN ({marks})
+                        GROUP BY a.payment_id
+                    ) s ON s.pid = p.id
+                    WHERE p.account_id IN ({marks}) AND p.status = %s
+                      AND (s.pid IS NULL OR s.used < p.amount - {HALF_FEN} {reversed_target})
+                """
+                candidates.update(r[0] for r in _serial(cur, sql, [arg, arg, *tail]))
     return sorted(credits(sorted(candidates)))
 
 
@@ -216,11 +241,12 @@ def possibly_open_items(
         FROM {qn(bill)} b
         JOIN {qn(le)} c ON c.bill_id = b.id
         LEFT JOIN (
-            SELECT a.ledger_entry_id AS eid, SUM(a.amount) AS paid, MAX(a.allocated_on) AS latest
+            SELECT a.bill_id AS bid, a.ledger_entry_id AS eid, SUM(a.amount) AS paid,
+                   MAX(a.allocated_on) AS latest
             FROM {qn(pa)} a
             WHERE a.bill_id > %s AND a.bill_id <= %s
             GROUP BY a.bill_id, a.ledger_entry_id
-        ) s ON s.eid = c.id
+        ) s ON s.bid = c.bill_id AND s.eid = c.id
         WHERE b.id > %s AND b.id <= %s {due}
           AND c.bill_id > %s AND c.bill_id <= %s AND c.kind IN ({kind_in})
           AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
@@ -238,12 +264,11 @@ def possibly_open_items(
             if allocated_since is not None:
                 params.append(allocated_since)
             params.append(LedgerEntryKind.REVERSAL.value)
-            cur.execute(sql, params)
-            found = cur.fetchall()
+            found = _serial(cur, sql, params)
             if not found:
                 continue
             classes = dict(
-                Account.objects.filter(pk__in={r[1] for r in found}).values_list(
+                Account.objects.filter(pk__in=id_list({r[1] for r in found})).values_list(
                     "pk", "customer__customer_class"
                 )
             )
@@ -251,6 +276,28 @@ def possibly_open_items(
                 ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a])
                 for e, a, k, amt, b, d, per in found
             ]
+
+
+def _id_set(ids: Sequence[int]) -> tuple[str, Any]:
+    """A raw-SQL ``IN (...)`` right-hand side bound as one parameter (see ``ledger.queries.id_list``)."""
+    values = [int(i) for i in ids]
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[])", values
+    return "SELECT value FROM json_each(%s)", json.dumps(values)
+
+
+def _serial(cur: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run one range query without parallel workers on PostgreSQL: each worker would rebuild the whole merge
+    of the range (three times the work on a small machine for the same wall time at best)."""
+    if connection.vendor != "postgresql":
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    with transaction.atomic():
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cur.execute(sql, params)
+        rows = list(cur.fetchall())
+        cur.execute("SET LOCAL max_parallel_workers_per_gather TO DEFAULT")
+    return rows
 
 
 def _money(value: Any) -> Decimal:
