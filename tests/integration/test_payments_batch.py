@@ -194,3 +194,74 @@ class TestPostPayments:
             ),
         ]
         assert written() == stored
+
+
+FLAT = {
+    "code": "T-FLAT",
+    "name": "flat",
+    "effective_from": "2024-01-01",
+    "customer_class": "residential",
+    "currency": "CNY",
+    "rounding": "per_line",
+    "calendar": {"semantics": "real", "holidays": False},
+    "energy": {"periods": [{"key": "flat", "name": "平", "tiers": [{"rate": "0.5000"}]}]},
+    "funds": [{"code": "fund", "name": "基金", "rate": "0.02"}],
+}
+
+
+class TestRestoreAfterABatch:
+    """A batch restores exactly what post_payment would (``restore_after_payment``), though it asks only for
+    the accounts with a disconnection order or a meter command."""
+
+    def test_settling_an_executed_disconnection_creates_the_restore_order(
+        self, make_account: Callable[..., Any]
+    ) -> None:
+        from wattdesk.domain.dunning.models import DisconnectionOrder
+
+        cut, other = make_account(), make_account()
+        bill = issue_bill(cut, "2024-03", "80.00", date(2024, 4, 20))
+        issue_bill(other, "2024-03", "80.00", date(2024, 4, 20))
+        DisconnectionOrder.objects.create(
+            account=cut,
+            bill=bill,
+            kind="disconnect",
+            status="executed",
+            amount=D("80.00"),
+            planned_at=at(2024, 4, 25, 9),
+            executed_at=at(2024, 4, 25, 9),
+            created_at=at(2024, 4, 22, 9),
+        )
+        post_payments(items=[item(other, "80.00", "D-1"), item(cut, "80.00", "D-2", day=2)])
+        order = DisconnectionOrder.objects.get(kind="restore")
+        assert (order.account_id, order.status, order.planned_at) == (cut.pk, "planned", at(2024, 4, 2))
+
+    def test_a_prepaid_meter_cut_by_fee_control_gets_its_restore_command(
+        self, make_account: Callable[..., Any]
+    ) -> None:
+        from wattdesk.application.fee_control import run_fee_control
+        from wattdesk.domain.fee_control.models import MeterCommand
+        from wattdesk.domain.metering.models import Meter, MeterInstallation
+        from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+
+        account, plain = make_account(prepaid=True), make_account()
+        TariffVersion.objects.create(
+            code="T-FLAT", version="1", effective_from=date(2024, 1, 1), name="flat", document=FLAT
+        )
+        sp = account.service_points.get()
+        TariffAssignment.objects.create(
+            service_point=sp, tariff_code="T-FLAT", effective_from=date(2024, 1, 1)
+        )
+        meter = Meter.objects.create(serial="M-PRE-B", multiplier=D(1), digits=6)
+        MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2024, 1, 1))
+        issue_bill(account, "2024-04", "52.00", date(2024, 5, 20))
+        assert run_fee_control(day=date(2024, 5, 10), now=at(2024, 5, 10)).commands_queued == 1
+        paid_at = at(2024, 5, 10, 11)
+        results = post_payments(
+            items=[
+                PaymentIn(plain.number, "5.00", "bank", "F-1", paid_at),
+                PaymentIn(account.number, "200.00", "bank", "F-2", paid_at),
+            ]
+        )
+        restore = MeterCommand.objects.get(kind="restore")
+        assert restore.idem_key == f"{account.number}-restore-p{results[1].payment_id}"
+        assert restore.account_id == account.pk

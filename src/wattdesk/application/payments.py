@@ -29,6 +29,8 @@ from wattdesk.application.errors import InputError
 from wattdesk.application.fee_control import restore_after_payment
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
+from wattdesk.domain.dunning.models import DisconnectionOrder
+from wattdesk.domain.fee_control.models import MeterCommand
 from wattdesk.domain.ledger import operations as ledger_ops
 from wattdesk.domain.ledger import queries as ledger_queries
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
@@ -396,7 +398,8 @@ def _post_batch(batch: list[_Item], user: Any) -> list[PostResult]:
         for day, account_ids in sorted(by_day.items()):
             operations.apply_credits(account_ids=account_ids, allocated_on=day)
         latest = {p.account_id: p for p in sorted(posted, key=lambda p: (p.received_at, p.pk))}
-        for account_id, p in sorted(latest.items()):
+        for account_id in sorted(_may_restore(list(latest))):
+            p = latest[account_id]
             restore_after_payment(account_id=account_id, payment_id=p.pk, now=p.received_at)
         audit.record_batch(
             actor=user,
@@ -406,6 +409,21 @@ def _post_batch(batch: list[_Item], user: Any) -> list[PostResult]:
         )
     payments = {**stored, **{(p.channel, p.channel_txn_id): p for p in posted}}
     return _batch_results(batch, payments, {p.pk for p in posted})
+
+
+def _may_restore(account_ids: list[int]) -> set[int]:
+    """The accounts for which ``restore_after_payment`` can have anything to do: those with any disconnection
+    order (dunning) or any meter command (fee control) at all — a superset of what it checks. Two queries per
+    batch instead of its two per account (three quarters of a batch's time when called for every account)."""
+    found: set[int] = set()
+    for model in (DisconnectionOrder, MeterCommand):
+        for part in range(0, len(account_ids), queries.CHUNK):
+            found.update(
+                model.objects.filter(account_id__in=account_ids[part : part + queries.CHUNK])
+                .values_list("account_id", flat=True)
+                .distinct()
+            )
+    return found
 
 
 def _batch_results(batch: list[_Item], payments: dict[_Key, Payment], new_ids: set[int]) -> list[PostResult]:
