@@ -22,6 +22,7 @@ One audit entry per pass (``dunning.run``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,9 +32,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max, Q
 
+from wattdesk.application.billing import bulk
 from wattdesk.application.errors import InputError
 from wattdesk.application.reference_data import _config_text, load_holidays
 from wattdesk.core import dunning as core
@@ -234,8 +236,8 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                 pending.append((row, act, account, debt, addresses.get(account_id, "")))
     with transaction.atomic():
         try:
-            with transaction.atomic():
-                DunningAction.objects.bulk_create(actions, batch_size=2000)
+            with transaction.atomic(), connection.wrap_database_errors:
+                _insert(DunningAction, actions)
         except IntegrityError:
             # a concurrent pass for the same day wrote first: this one changes nothing
             return DunningResult(day, candidates, 0, {}, 0, 0, 0, 0)
@@ -273,7 +275,8 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                         reason=act.reason[:300],
                     )
                 )
-        OutboxMessage.objects.bulk_create(messages, batch_size=2000)
+        with connection.wrap_database_errors:
+            _insert(OutboxMessage, messages)
         DisconnectionOrder.objects.bulk_create(orders, batch_size=2000)
         cancelled = _cancel_paid_or_protected()
         restores = request_restores(now=now)
@@ -298,6 +301,44 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                 },
             )
     return result
+
+
+def _insert(model: type[Any], objs: Sequence[Any]) -> None:
+    """Insert unsaved instances in bulk with the billing writer (COPY on PostgreSQL) and set their ids.
+
+    ``bulk_create`` prepares every field of every row through the expression machinery: 10 s for 17,600
+    rows under load, minutes for a first night at a million accounts. Values are taken from the instances
+    (model defaults included), datetimes adapted for the engine, JSON dumped."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    prep: list[Any] = []
+    for f in fields:
+        if isinstance(f, models.DateTimeField):
+            prep.append(connection.ops.adapt_datetimefield_value)
+        elif isinstance(f, models.JSONField):
+            prep.append(lambda v, f=f: f.get_db_prep_value(v, connection))
+        else:
+            prep.append(None)
+    ids = bulk.reserve_ids(model, len(objs))
+    attnames = [f.attname for f in fields]
+    bulk.insert_rows(
+        model,
+        ["id", *(f.name for f in fields)],
+        (
+            (
+                pk,
+                *(
+                    getattr(o, a) if fn is None else fn(getattr(o, a))
+                    for a, fn in zip(attnames, prep, strict=True)
+                ),
+            )
+            for pk, o in zip(ids, objs, strict=True)
+        ),
+    )
+    for pk, o in zip(ids, objs, strict=True):
+        o.pk = pk
+        o._state.adding = False
 
 
 def _cancel_paid_or_protected() -> int:
