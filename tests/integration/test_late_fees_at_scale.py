@@ -145,6 +145,7 @@ class TestSetBasedSelection:
         every_account = [a.pk for a in company.values()]
         for items in queries.open_items(every_account).values():
             assert {i.item_id for i in items} <= found
+        assert queries.open_items_among(rows) == queries.open_items(every_account)
         ontime = company["ontime"].pk
         assert ontime not in {r.account_id for r in rows}  # paid long ago: never read again
         # the bounced payment made the reversed account's bills open again

@@ -145,13 +145,24 @@ def _recipient(channel: str, account: Account, address: str) -> str:
     return c.phone  # sms, call_task
 
 
-def _candidates(day: date, policy: core.DunningPolicy) -> list[int]:
+def _possibly_open() -> dict[int, list[payment_queries.ItemRow]]:
+    """Every bill item that may be open, by account (one set-based scan: settled history stays in SQL)."""
+    out: dict[int, list[payment_queries.ItemRow]] = {}
+    for rows in payment_queries.possibly_open_items():
+        for r in rows:
+            out.setdefault(r.account_id, []).append(r)
+    return out
+
+
+def _candidates(
+    day: date, policy: core.DunningPolicy, possibly: dict[int, list[payment_queries.ItemRow]] | None = None
+) -> list[int]:
     """Accounts that may owe: an open item (set-based superset, see ``possibly_open_items``) and at least one
     unreversed bill charge due by ``day`` plus the earliest step's offset. The exact check (live open items,
     positive balance) is made per chunk in :func:`run_dunning`."""
     earliest = min([s.days for s in policy.steps] + [policy.high_risk_first_days])
     last_due = day - timedelta(days=earliest)
-    owing = sorted({r.account_id for rows in payment_queries.possibly_open_items() for r in rows})
+    owing = sorted(possibly if possibly is not None else _possibly_open())
     out: list[int] = []
     for i in range(0, len(owing), CHUNK):
         part = owing[i : i + CHUNK]
@@ -174,13 +185,14 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
     policy = load_policy(province)
     holidays = load_holidays().holidays
     tz = _tz()
-    ids = _candidates(day, policy)
+    possibly = _possibly_open()
+    ids = _candidates(day, policy, possibly)
     actions: list[DunningAction] = []
     pending: list[tuple[DunningAction, core.Action, Account, core.Debt, str]] = []
     candidates = 0
     for i in range(0, len(ids), CHUNK):
         part = ids[i : i + CHUNK]
-        items = payment_queries.open_items(part)
+        items = payment_queries.open_items_among([r for a in part for r in possibly[a]])
         balances = ledger_queries.balances(account_ids=part)
         accounts = {a.pk: a for a in Account.objects.select_related("customer").filter(pk__in=id_list(items))}
         caps = dict(

@@ -94,6 +94,22 @@ def open_items(account_ids: Sequence[int]) -> dict[int, list[OpenItem]]:
     return dict(result)
 
 
+def open_items_among(rows: Sequence[ItemRow]) -> dict[int, list[OpenItem]]:
+    """The open items among candidate rows of :func:`possibly_open_items` (exact: live allocations), by
+    account, in entry order. Equal to :func:`open_items` of those accounts when ``rows`` holds every row the
+    scan returned for them (their open items are among those rows), without reading their settled history."""
+    result: dict[int, list[OpenItem]] = defaultdict(list)
+    ordered = sorted(rows, key=lambda r: r.entry_id)
+    paid: dict[int, Decimal] = {}
+    for i in range(0, len(ordered), CHUNK):
+        paid.update(_live_paid(r.entry_id for r in ordered[i : i + CHUNK]))
+    for r in ordered:
+        left = r.amount - paid.get(r.entry_id, ZERO)
+        if left > 0:
+            result[r.account_id].append(OpenItem(r.entry_id, r.bill_id, r.kind, r.due_on, r.period, left))  # type: ignore[arg-type]
+    return dict(result)
+
+
 def credits(account_ids: Sequence[int]) -> dict[int, list[Credit]]:
     """Each account's posted payments with unallocated money, oldest first; accounts without are absent."""
     result: dict[int, list[Credit]] = defaultdict(list)
