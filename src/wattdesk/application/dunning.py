@@ -289,7 +289,7 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                 )
         with connection.wrap_database_errors:
             _insert(OutboxMessage, messages)
-        DisconnectionOrder.objects.bulk_create(orders, batch_size=2000)
+            _insert(DisconnectionOrder, orders)
         cancelled = _cancel_paid_or_protected()
         restores = request_restores(now=now)
         by_kind: dict[str, int] = {}
