@@ -4,21 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_search_indexes'),
-        ('fee_control', '0001_initial'),
-        ('metering', '0001_initial'),
+        ("customers", "0002_search_indexes"),
+        ("fee_control", "0001_initial"),
+        ("metering", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='metercommand',
-            name='status',
-            field=models.CharField(choices=[('queued', 'queued'), ('sent', 'sent'), ('acknowledged', 'acknowledged'), ('failed', 'failed'), ('expired', 'expired'), ('superseded', 'superseded')], default='queued', max_length=16, verbose_name='status'),
+            model_name="metercommand",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "queued"),
+                    ("sent", "sent"),
+                    ("acknowledged", "acknowledged"),
+                    ("failed", "failed"),
+                    ("expired", "expired"),
+                    ("superseded", "superseded"),
+                ],
+                default="queued",
+                max_length=16,
+                verbose_name="status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='metercommand',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'sent', 'failed'])), fields=('meter', 'kind'), name='metercmd_one_open_per_meter_kind'),
+            model_name="metercommand",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["queued", "sent", "failed"])),
+                fields=("meter", "kind"),
+                name="metercmd_one_open_per_meter_kind",
+            ),
         ),
     ]
