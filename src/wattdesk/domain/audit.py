@@ -50,7 +50,12 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("billing.BillingRun", {"include_fields": ["status", "finished_at"]}),
     ("billing.Bill", {"include_fields": ["status", "hold_reason", "total", "kwh", "due_on", "replaces"]}),
     ("billing.BillLine", {}),
-    ("ledger.LedgerEntry", {}),  # append-only: its entries are creates
+    # append-only: its entries are creates. Its own columns only: with the default (every field) auditlog also
+    # reads the reverse one-to-ones (payment, reversal, late-fee assessment) on every posting, 3 SELECTs each.
+    (
+        "ledger.LedgerEntry",
+        {"include_fields": ["account", "kind", "amount", "bill", "posted_at", "reverses", "memo"]},
+    ),
     ("fee_control.MeterCommand", {"include_fields": ["status", "attempts", "ack_id", "acknowledged_at"]}),
     ("counter.Receipt", {}),
     ("counter.CashClose", {}),
