@@ -7,6 +7,11 @@ posts the difference to what was already assessed on that bill (``LateFeeAssessm
 date, waived amounts included so a waiver is not re-charged) as one ``LedgerEntry(kind=late_fee)``. Because
 it posts a cumulative difference, skipped nights are caught up and a re-run for an earlier date posts nothing.
 The policy version in force on D applies to the whole computation.
+
+At scale the charges are not all read: one set-based scan (``payments.queries.possibly_open_items``, per range of
+bill ids) returns a superset of the charges the rule above can post for — not fully allocated, allocated to in the
+catch-up window after the due date, or touched by a reversed payment — and only those reach Python; the fees are
+written with the billing run's bulk writer (COPY on PostgreSQL).
 """
 
 from __future__ import annotations
