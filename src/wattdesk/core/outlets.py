@@ -418,4 +418,9 @@ class _Model:
         lo = np.concatenate([flo, np.zeros(n_cols - m)])
         hi = np.concatenate([fhi, np.ones(n_cols - m)])
         integrality = np.concatenate([np.ones(m), np.zeros(n_cols - m)])
+        if min_covered is not None:
+            # z integral in the second stage: with z continuous and the coverage row a hair below the optimum,
+            # HiGHS (scipy 1.x) reported a worse plan as optimal (a dual bound above a feasible plan's cost;
+            # found by tests/unit/core/test_outlets.py against enumeration). Binary z is the textbook MCLP.
+            integrality[m + p :] = 1.0
         return self._run(np.concatenate(c_parts), cons, lo, hi, integrality, time_limit_s)
