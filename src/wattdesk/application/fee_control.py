@@ -57,6 +57,7 @@ from wattdesk.domain.fee_control.models import (
     CommandStatus,
     MeterCommand,
 )
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffVersion
 
@@ -279,7 +280,7 @@ def _paid_since(computed: list[Computed]) -> set[int]:
     if not cut:
         return set()
     ids = sorted(cut)
-    list(Account.objects.select_for_update().filter(pk__in=queries.id_list(ids)).values_list("pk", flat=True))
+    list(Account.objects.select_for_update().filter(pk__in=id_list(ids)).values_list("pk", flat=True))
     latest = queries.balances(account_ids=ids, posted_before=None)
     return {a for a in ids if latest[a] < cut[a]}
 

@@ -3,16 +3,13 @@ number of queries per chunk of accounts ("fetch, then calculate"), and the lists
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-from django.db.models import BigIntegerField, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import OuterRef, QuerySet, Subquery, Sum
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, ServicePoint
@@ -25,6 +22,7 @@ from wattdesk.domain.fee_control.models import (
 )
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
 from wattdesk.domain.tariffs.models import TariffAssignment
 
@@ -80,16 +78,6 @@ def prepaid_account_ids(*, account_ids: Iterable[int] | None = None) -> list[int
     if account_ids is not None:
         qs = qs.filter(pk__in=list(account_ids))
     return list(qs.order_by("pk").values_list("pk", flat=True))
-
-
-def id_list(ids: Iterable[int]) -> RawSQL:
-    """``ids`` as the right-hand side of ``__in`` bound as ONE parameter (PostgreSQL: an array, SQLite: a JSON
-    array read by ``json_each``). A plain ``__in=[...]`` of thousands of ids had Django prepare every id of
-    every query through its field: a fifth of the daily pass at 50,000 accounts."""
-    values = [int(i) for i in ids]
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", (values,), output_field=BigIntegerField())
-    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),), output_field=BigIntegerField())
 
 
 def balances(*, account_ids: Sequence[int], posted_before: datetime | None) -> dict[int, Decimal]:

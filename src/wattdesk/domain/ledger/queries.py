@@ -20,8 +20,7 @@ ZERO = Decimal("0.00")
 def id_list(ids: Iterable[int]) -> RawSQL:
     """``ids`` as the right-hand side of ``__in`` bound as ONE parameter (PostgreSQL: an array; SQLite: a JSON
     array read by ``json_each``). A plain ``__in=[...]`` of 5,000 ids has Django prepare and psycopg convert
-    every id of every query: most of the time of the nightly pass's per-chunk reads. (Same technique as
-    ``domain.fee_control.queries.id_list``.)"""
+    every id of every query: most of the time of the nightly pass's per-chunk reads."""
     values = [int(i) for i in ids]
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::bigint[])", (values,), output_field=BigIntegerField())
