@@ -19,41 +19,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import CustomerClass, Region, ServicePoint
-from wattdesk.domain.fields import QUANTITY_DECIMAL_PLACES, MoneySum, QuantityField
+from wattdesk.domain.fields import MoneySum, QuantitySum
 from wattdesk.domain.metering.models import ReadingException
 
 ZERO_MONEY = Decimal("0.00")
 ZERO_KWH = Decimal("0.0000")
-KWH_QUANTUM = Decimal(1).scaleb(-QUANTITY_DECIMAL_PLACES)
 TREND_PERIODS = 12
-
-
-class QuantitySum(Sum):
-    """``Sum`` of a quantity column (kWh), exact to 0.0001 on every engine (same idea as ``MoneySum``).
-
-    SQLite adds DECIMAL columns as floats; this adds integer 1/10000 units there instead.
-    """
-
-    def __init__(self, expression: Any, **extra: Any) -> None:
-        extra.setdefault("output_field", QuantityField())
-        super().__init__(expression, **extra)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        clone = self.copy()
-        clone.template = "%(function)s(CAST(ROUND(%(expressions)s * 10000) AS INTEGER))"
-        return clone.as_sql(compiler, connection, **extra_context)
-
-    def convert_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if value is None:
-            return ZERO_KWH
-        amount = Decimal(value)
-        if connection.vendor == "sqlite":
-            amount = amount / 10000
-        return amount.quantize(KWH_QUANTUM)
 
 
 @dataclass(frozen=True)
@@ -153,7 +128,7 @@ def _totals_by_period(periods: Iterable[str]) -> dict[str, PeriodTotals]:
         .filter(period__in=list(periods))
         .values("period")
         .annotate(
-            kwh=QuantitySum("kwh"),
+            kwh=QuantitySum("kwh", default=ZERO_KWH),
             revenue=MoneySum("total", default=ZERO_MONEY),
             issued=Count("id", filter=Q(status=BillStatus.ISSUED)),
             held=Count("id", filter=Q(status=BillStatus.HELD)),
@@ -179,7 +154,11 @@ def _by_class(period: str) -> tuple[Slice, ...]:
         _live()
         .filter(period=period)
         .values("account__customer__customer_class")
-        .annotate(kwh=QuantitySum("kwh"), revenue=MoneySum("total", default=ZERO_MONEY), n=Count("id"))
+        .annotate(
+            kwh=QuantitySum("kwh", default=ZERO_KWH),
+            revenue=MoneySum("total", default=ZERO_MONEY),
+            n=Count("id"),
+        )
         .order_by()
     )
     found = {r["account__customer__customer_class"]: r for r in rows}
@@ -205,7 +184,11 @@ def _by_region(period: str) -> tuple[Slice, ...]:
         .filter(period=period)
         .annotate(region_id=first_region)
         .values("region_id")
-        .annotate(kwh=QuantitySum("kwh"), revenue=MoneySum("total", default=ZERO_MONEY), n=Count("id"))
+        .annotate(
+            kwh=QuantitySum("kwh", default=ZERO_KWH),
+            revenue=MoneySum("total", default=ZERO_MONEY),
+            n=Count("id"),
+        )
         .order_by()
     )
     regions = {

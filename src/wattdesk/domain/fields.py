@@ -71,33 +71,56 @@ class CoordinateField(_FixedDecimalField):
     decimal_places_default = COORDINATE_DECIMAL_PLACES
 
 
-class MoneySum(models.Sum):
-    """``Sum`` of a money column that is exact to the fen on every engine.
+class _ExactSum(models.Sum):
+    """``Sum`` of a fixed-decimal column that is exact on every engine.
 
     SQLite keeps DECIMAL columns as 64-bit floats and ``SUM`` adds them as floats, so a plain ``Sum`` of
-    1,000 × 0.10 comes back as 99.9999999999986. On SQLite this aggregate adds integer fen instead
-    (``SUM(CAST(ROUND(x * 100) AS INTEGER))``) and converts back; on PostgreSQL ``numeric`` is already exact.
-    The result is always a Decimal with two places, or ``default`` (None unless given) for no rows.
-    ``distinct`` is not supported.
+    1,000 × 0.10 comes back as 99.9999999999986. On SQLite this aggregate adds integer units of the column's
+    last decimal instead (``SUM(CAST(ROUND(x * 10**places) AS INTEGER))``) and converts back; on PostgreSQL
+    ``numeric`` is already exact. The result is a Decimal with the column's places, or ``default`` (None
+    unless given) for no rows. ``distinct`` is not supported.
     """
+
+    places = 2
 
     def __init__(self, expression: Any, *, default: Any = None, **extra: Any) -> None:
         if extra.get("distinct"):
-            raise TypeError("MoneySum does not support distinct=True")
-        extra.setdefault("output_field", MoneyField())
-        self._money_default = default
+            raise TypeError(f"{type(self).__name__} does not support distinct=True")
+        extra.setdefault("output_field", self._field())
+        self._exact_default = default
         super().__init__(expression, **extra)
+
+    def _field(self) -> models.Field[Any, Any]:
+        raise NotImplementedError
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         # Set the template on a copy: Aggregate.as_sql() rejects template= together with filter=.
         clone = self.copy()
-        clone.template = "%(function)s(CAST(ROUND(%(expressions)s * 100) AS INTEGER))"
+        clone.template = f"%(function)s(CAST(ROUND(%(expressions)s * {10**self.places}) AS INTEGER))"
         return clone.as_sql(compiler, connection, **extra_context)
 
     def convert_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if value is None:
-            return self._money_default
+            return self._exact_default
         amount = Decimal(value)
         if connection.vendor == "sqlite":
-            amount = amount / 100
-        return amount.quantize(FEN)
+            amount = amount.scaleb(-self.places)
+        return amount.quantize(Decimal(1).scaleb(-self.places))
+
+
+class MoneySum(_ExactSum):
+    """``Sum`` of a money column, exact to the fen on every engine (see ``_ExactSum``)."""
+
+    places = 2
+
+    def _field(self) -> models.Field[Any, Any]:
+        return MoneyField()
+
+
+class QuantitySum(_ExactSum):
+    """``Sum`` of a quantity column (kWh, kvarh), exact to 0.0001 on every engine (see ``_ExactSum``)."""
+
+    places = QUANTITY_DECIMAL_PLACES
+
+    def _field(self) -> models.Field[Any, Any]:
+        return QuantityField()

@@ -7,9 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, ServicePoint
@@ -20,7 +19,7 @@ from wattdesk.domain.fee_control.models import (
     FeeControlState,
     MeterCommand,
 )
-from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.fields import MoneySum, QuantitySum
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.metering.models import MeterInstallation, RegisterReading
@@ -31,25 +30,6 @@ PENDING = OPEN_STATUSES
 DEAD = (CommandStatus.EXPIRED, CommandStatus.SUPERSEDED)
 
 
-QUANTUM = Decimal("0.0001")
-
-
-class QuantitySum(Sum):
-    """``Sum`` of a quantity column (4 decimals), exact on both engines: SQLite adds its float DECIMALs as
-    integer ten-thousandths (like ``fields.MoneySum`` does with fen); PostgreSQL's numeric is exact."""
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        clone = self.copy()
-        clone.template = "%(function)s(CAST(ROUND(%(expressions)s * 10000) AS INTEGER))"
-        return clone.as_sql(compiler, connection, **extra_context)
-
-    def convert_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if value is None:
-            return None
-        amount = Decimal(value)
-        if connection.vendor == "sqlite":
-            amount = amount / 10000
-        return amount.quantize(QUANTUM)
 
 
 @dataclass
