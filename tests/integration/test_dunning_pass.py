@@ -160,6 +160,24 @@ class TestNightlyPass:
         assert request_restores(now=paid_at, account_ids=[account.pk]) == 0  # idempotent
         assert request_restores(now=paid_at) == 0
 
+    def test_a_back_dated_payment_restores_once_dated_at_the_cut(self, account: Any) -> None:
+        customer(account, phone="13800001111")
+        issue_bill(account, "2025-02", "300.00", DUE)
+        nightly(date(2025, 3, 30))
+        nightly(date(2025, 4, 10))
+        cut_at = datetime(2025, 4, 17, 9, 5, tzinfo=SH)
+        DisconnectionOrder.objects.filter(kind="disconnect").update(status="executed", executed_at=cut_at)
+        post_payment(  # a bank item received before the crew cut, posted after it
+            account_number=account.number,
+            amount="300.00",
+            channel="bank",
+            channel_txn_id="B1",
+            received_at=datetime(2025, 4, 17, 8, 0, tzinfo=SH),
+        )
+        restore = DisconnectionOrder.objects.get(kind="restore")
+        assert (restore.planned_at, restore.created_at) == (cut_at, cut_at)
+        assert request_restores(now=now_on(date(2025, 4, 18), 10)) == 0  # not asked again
+
     def test_a_paid_account_has_its_notified_cut_cancelled(self, account: Any) -> None:
         customer(account, phone="13800001111")
         issue_bill(account, "2025-02", "300.00", DUE)

@@ -306,6 +306,18 @@ class TestReconcileCli:
         assert capsys.readouterr().out == "2026-11-27: 0 mismatch(es)\n"
 
 
+def test_a_reversed_mobile_payment_is_not_money_wattdesk_holds(order: PaymentOrder, tmp_path: Path) -> None:
+    """The gateway settled T1 but WattDesk reversed (冲正) the payment: reconciliation must show it."""
+    from wattdesk.application.payments import reverse_payment
+
+    assert call(body(order.order_no)).outcome == "posted"
+    stmt = write_statement(tmp_path / "s.csv", [("T1", order.order_no, "120.50", "2026-11-27T09:59:55+08:00")])
+    assert gateway.reconcile(statement_path=stmt, day=date(2026, 11, 27)) == []
+    reverse_payment(channel="mobile", channel_txn_id="T1", reason="duplicate", reversed_at=NOW + timedelta(hours=1))
+    kinds = [m.kind for m in gateway.reconcile(statement_path=stmt, day=date(2026, 11, 27))]
+    assert kinds == ["missing_in_wattdesk"]
+
+
 class TestExpire:
     def test_expires_only_old_unpaid_orders_and_a_late_callback_still_posts(
         self, order: PaymentOrder, account: Any, admin: Any

@@ -233,7 +233,8 @@ class TestRestoreAfterABatch:
         )
         post_payments(items=[item(other, "80.00", "D-1"), item(cut, "80.00", "D-2", day=2)])
         order = DisconnectionOrder.objects.get(kind="restore")
-        assert (order.account_id, order.status, order.planned_at) == (cut.pk, "planned", at(2024, 4, 2))
+        # the payment (received 04-02) is dated before the cut (04-25): the restore is dated at the cut
+        assert (order.account_id, order.status, order.planned_at) == (cut.pk, "planned", at(2024, 4, 25, 9))
 
     def test_a_prepaid_meter_cut_by_fee_control_gets_its_restore_command(
         self, make_account: Callable[..., Any]

@@ -42,7 +42,7 @@ from wattdesk.core import disconnection as rules
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, has_capability
-from wattdesk.domain.customers.models import Customer
+from wattdesk.domain.customers.models import Account, Customer
 from wattdesk.domain.dunning.models import DisconnectionOrder, OrderKind, OrderStatus
 from wattdesk.domain.ledger.queries import balance
 
@@ -144,6 +144,11 @@ def execute_order(*, order_id: int, user: Any, now: datetime, note: str = "") ->
     if len(note) > MAX_NOTE:
         raise OrderRefused(f"the note is longer than {MAX_NOTE} characters")
     with transaction.atomic():
+        # Lock the account first, as post_payment does: a payment committing meanwhile either is seen in the
+        # balance below or waits and then finds the order executed (and asks for the restore).
+        account_id = DisconnectionOrder.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        if account_id is not None:
+            Account.objects.select_for_update().filter(pk=account_id).first()
         order = _locked(order_id, user)
         owed = balance(account_id=order.account_id)
         why = rules.execution_refusal(

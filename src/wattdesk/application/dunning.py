@@ -379,7 +379,9 @@ def _cancel_paid_or_protected() -> int:
 
 def request_restores(*, now: datetime, account_ids: list[int] | None = None) -> int:
     """Create a ``restore`` order at ``now`` for each account whose latest executed disconnection has no
-    restore after it and whose ledger balance is <= 0. Idempotent (one open restore per account)."""
+    restore after it and whose ledger balance is <= 0. Idempotent (one open restore per account). A ``now``
+    before the cut (a back-dated payment, e.g. a bank item received before the crew cut) is moved to the cut's
+    time: a restore is never dated before the disconnection it undoes (else the next pass would ask again)."""
     cut = DisconnectionOrder.objects.filter(kind=OrderKind.DISCONNECT, status=OrderStatus.EXECUTED)
     if account_ids is not None:
         cut = cut.filter(account_id__in=account_ids)
@@ -404,8 +406,8 @@ def request_restores(*, now: datetime, account_ids: list[int] | None = None) -> 
                 account_id=a,
                 kind=OrderKind.RESTORE,
                 status=OrderStatus.PLANNED,
-                planned_at=now,
-                created_at=now,
+                planned_at=max(now, latest_cut[a] or now),
+                created_at=max(now, latest_cut[a] or now),
                 reason="arrears paid: restore promptly (缴清后及时复电)",
             )
             for a in paid

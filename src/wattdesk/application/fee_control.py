@@ -407,10 +407,13 @@ def _restore_if_due(
     return c, None
 
 
-def restore_after_payment(*, account_id: int, payment_id: int, now: datetime) -> AfterPayment:
+def restore_after_payment(
+    *, account_id: int, payment_id: int, now: datetime, dispatch: bool = True
+) -> AfterPayment:
     """Restore promptly after a payment (缴费后及时复电). Call it inside the payment's transaction: the restore
     order / command is written with the payment (both or neither); the head-end is called after the commit
-    (``dispatch_after_commit``), never inside the payment's transaction."""
+    (``dispatch_after_commit``), never inside the payment's transaction. ``dispatch=False``: the caller sends
+    the returned command itself (a batch sends all of its commands in one dispatch after its commit)."""
     from wattdesk.application.dunning import request_restores
 
     orders = request_restores(now=now, account_ids=[account_id])
@@ -419,7 +422,7 @@ def restore_after_payment(*, account_id: int, payment_id: int, now: datetime) ->
         _, command_id = _restore_if_due(
             account_id=account_id, key_of=lambda number: f"{number}-restore-p{payment_id}", now=now
         )
-        if command_id is not None:
+        if command_id is not None and dispatch:
             dispatch_after_commit(command_ids=[command_id], now=now)
     return AfterPayment(orders, command_id)
 

@@ -36,6 +36,8 @@ from wattdesk.core.late_fee import Arrear, LateFeePolicy, Reduction, late_fee, p
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
+from wattdesk.domain.billing.models import Bill
+from wattdesk.domain.customers.models import Account
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger import operations as ledger_ops
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
@@ -222,6 +224,10 @@ def waive_late_fee(*, bill_id: int, reason: str, user: Any, waived_at: datetime)
     if not reason:
         raise WaiverRefused("a reason is required to waive a late fee")
     with transaction.atomic():
+        # Lock the account as post_payment / reverse_payment do: the credit freed below is allocated once.
+        account_id = Bill.objects.filter(pk=bill_id).values_list("account_id", flat=True).first()
+        if account_id is not None:
+            Account.objects.select_for_update().filter(pk=account_id).first()
         fees = list(
             LedgerEntry.objects.select_for_update(of=("self",))  # lock the entries, not the outer-joined side
             .filter(bill_id=bill_id, kind=LedgerEntryKind.LATE_FEE, reversed_by__isnull=True)

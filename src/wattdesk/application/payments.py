@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.fee_control import restore_after_payment
+from wattdesk.application.fee_control import dispatch_after_commit, restore_after_payment
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.dunning.models import DisconnectionOrder
@@ -398,9 +398,16 @@ def _post_batch(batch: list[_Item], user: Any) -> list[PostResult]:
         for day, account_ids in sorted(by_day.items()):
             operations.apply_credits(account_ids=account_ids, allocated_on=day)
         latest = {p.account_id: p for p in sorted(posted, key=lambda p: (p.received_at, p.pk))}
+        commands: list[int] = []
         for account_id in sorted(_may_restore(list(latest))):
             p = latest[account_id]
-            restore_after_payment(account_id=account_id, payment_id=p.pk, now=p.received_at)
+            after = restore_after_payment(
+                account_id=account_id, payment_id=p.pk, now=p.received_at, dispatch=False
+            )
+            if after.command_id is not None:
+                commands.append(after.command_id)
+        if commands:  # one dispatch for the whole batch after its commit, not one per account
+            dispatch_after_commit(command_ids=commands, now=max(p.received_at for p in posted))
         audit.record_batch(
             actor=user,
             action="payments.batch",

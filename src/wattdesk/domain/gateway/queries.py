@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.gateway.models import PaymentOrder
-from wattdesk.domain.payments.models import Payment, PaymentChannel
+from wattdesk.domain.payments.models import Payment, PaymentChannel, PaymentStatus
 
 CHUNK = 500
 
@@ -33,8 +33,9 @@ class PostedTxn:
 
 def mobile_payments(*, txn_ids: list[str], day: date) -> dict[str, PostedTxn]:
     """Mobile-channel payments keyed by gateway transaction id: those received on ``day`` and those with the
-    given ids (any day)."""
-    base = Payment.objects.filter(channel=PaymentChannel.MOBILE)
+    given ids (any day). Only posted payments: a reversed (冲正) one is not money WattDesk holds, so the
+    gateway's line for it shows as a mismatch."""
+    base = Payment.objects.filter(channel=PaymentChannel.MOBILE, status=PaymentStatus.POSTED)
     rows = list(base.filter(received_on=day).values_list("channel_txn_id", "amount", "received_on"))
     for i in range(0, len(txn_ids), CHUNK):  # bounded IN lists (SQLite variable limit)
         chunk = txn_ids[i : i + CHUNK]
