@@ -279,6 +279,44 @@ class TestOutbox:
         assert "50.00" in lines[0]["body"]
 
 
+class _Recorder:
+    """An adapter that notes, at each send, which messages the database already holds as sent."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def send(self, message: Any, *, now: datetime) -> str:
+        self.seen.append(OutboxMessage.objects.filter(status="sent").count())
+        return f"rec-{message.message_id}"
+
+    def receipts(self) -> list[Any]:
+        return []
+
+
+class TestOutboxTransactions:
+    def _three_messages(self, make_account: Any) -> None:
+        for phone in ("13800001111", "13800002222", "13800003333"):
+            a = customer(make_account(), phone=phone)
+            issue_bill(a, "2025-02", "50.00", DUE)
+        nightly(date(2025, 3, 11))
+        assert OutboxMessage.objects.filter(status="queued").count() == 3
+
+    def test_a_batch_is_recorded_at_its_commit(self, make_account: Any) -> None:
+        self._three_messages(make_account)
+        rec = _Recorder()
+        r = dispatch_outbox(now=now_on(date(2025, 3, 11), 8), adapters={"sms": rec}, batch_seconds=3600)
+        assert (r.sent, rec.seen) == (3, [0, 0, 0])  # one transaction: nothing recorded before its end
+
+    def test_a_slow_provider_ends_the_transaction_after_the_time_budget(self, make_account: Any) -> None:
+        self._three_messages(make_account)
+        rec = _Recorder()
+        r = dispatch_outbox(now=now_on(date(2025, 3, 11), 8), adapters={"sms": rec}, batch_seconds=0)
+        # every send beyond the first of a transaction is over budget: each is recorded before the next
+        assert (r.sent, rec.seen) == (3, [0, 1, 2])
+        assert OutboxMessage.objects.filter(status="sent").count() == 3
+        assert dispatch_outbox(now=now_on(date(2025, 3, 11), 9), adapters={"sms": rec}).sent == 0
+
+
 class TestNightlyCommand:
     def test_collect_nightly_runs_dunning_and_the_outbox_idempotently(
         self, account: Any, capsys: pytest.CaptureFixture[str]

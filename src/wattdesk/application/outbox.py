@@ -9,7 +9,8 @@ Then it collects the gateways' delivery receipts and moves ``sent`` messages to 
 Messages are claimed and recorded in short transactions of ``batch`` messages (``select_for_update(
 skip_locked=True)`` where the database has it), so two dispatchers never send the same message and a crash
 loses at most the record of one batch of sends (``batch=1`` gives one send per transaction, as before; the
-default, 100, keeps a nightly pass of 100,000 messages from paying 100,000 commits). Outcomes are written
+default, 100, keeps a nightly pass of 100,000 messages from paying 100,000 commits), and a transaction stops
+sending after ``batch_seconds`` (2 s) so that a slow provider does not hold the database (SQLite has one writer). Outcomes are written
 with one UPDATE per outcome and batch. Re-running sends nothing twice: only ``queued`` messages are sent.
 Receipts are matched against the channel's ``sent`` messages (those not yet delivered), not against every
 receipt the gateway ever reported, and applied with one UPDATE per (outcome, time) group.
@@ -17,6 +18,7 @@ receipt the gateway ever reported, and applied with one UPDATE per (outcome, tim
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +36,9 @@ from wattdesk.domain.dunning.models import OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 3
 BATCH = 100  # messages claimed, sent and recorded per transaction
+#: ... or fewer: a transaction stops sending after this long (a slow SMTP server must not hold SQLite's single
+#: write lock for a whole batch: other writers wait at most busy_timeout, 20 s)
+BATCH_SECONDS = 2.0
 RECEIPT_CHUNK = 5000
 
 
@@ -70,6 +75,7 @@ def dispatch_outbox(
     adapters: Mapping[str, Adapter] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     batch: int = BATCH,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> DispatchResult:
     if limit < 1:
         raise ValueError("limit must be at least 1")
@@ -83,11 +89,18 @@ def dispatch_outbox(
         .values_list("pk", flat=True)[:limit]
     )
     sent = retried = failed = 0
-    for lo in range(0, len(ids), batch):
+    pos = 0
+    while pos < len(ids):
         with transaction.atomic():
             done: list[OutboxMessage] = []
             errors: list[OutboxMessage] = []
-            for msg in _claim(ids[lo : lo + batch]):
+            claimed = ids[pos : pos + batch]
+            handled = 0
+            started = time.monotonic()
+            for msg in _claim(claimed):
+                if handled and time.monotonic() - started > batch_seconds:
+                    break  # a slow provider: commit what went out; the rest of the claim comes next
+                handled = claimed.index(msg.pk) + 1
                 adapter = adapters.get(msg.channel)
                 msg.attempts += 1
                 try:
@@ -113,6 +126,7 @@ def dispatch_outbox(
                 done.append(msg)
                 sent += 1
             _record(done, errors, now=now)
+        pos += handled or len(claimed)  # nothing claimable (taken by another dispatcher): move on
     delivered, undeliverable = collect_receipts(adapters=adapters)
     return DispatchResult(sent, retried, failed, delivered, undeliverable)
 
