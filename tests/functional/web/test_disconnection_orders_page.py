@@ -115,24 +115,51 @@ def test_supervisor_approves_only_once_the_notice_has_elapsed(
     )
 
 
+def _crew_clock(monkeypatch: pytest.MonkeyPatch, at: Any) -> None:
+    """The page reads the clock once per request (``timezone.now()``): pin it for the execute POST."""
+    from types import SimpleNamespace
+
+    from wattdesk.interfaces.web.pages import disconnection as page
+
+    monkeypatch.setattr(page, "timezone", SimpleNamespace(now=lambda: at))
+
+
+def _next_working_day(hour: int, minute: int = 0) -> Any:
+    """A time on the next day, after today, on which a cut is permitted at 10:00 (no weekend / holiday rule
+    is assumed: the policy and the holiday calendar decide), at ``hour:minute`` local time."""
+    day = timezone.localtime(timezone.now()).replace(hour=10, minute=0, second=0, microsecond=0)
+    for _ in range(60):
+        day += timedelta(days=1)
+        if is_permitted(day, load_policy(), load_holidays().holidays):
+            return day.replace(hour=hour, minute=minute)
+    raise AssertionError("no permitted day in the next 60 days")
+
+
 def test_the_crew_records_the_execution_rechecked_now(
-    orders: dict[str, DisconnectionOrder], company: Any, client_for: Callable[[str], Client]
+    orders: dict[str, DisconnectionOrder],
+    company: Any,
+    client_for: Callable[[str], Client],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client_for(roles.MARKETING_MANAGER).post(f"/disconnection-orders/{orders['due'].pk}/approve/")
     crew = client_for(roles.COLLECTOR)
     page = crew.get("/disconnection-orders/?status=approved").content.decode()
     assert 'data-testid="order-execute"' in page
-    permitted = is_permitted(timezone.localtime(timezone.now()), load_policy(), load_holidays().holidays)
+    night = _next_working_day(23, 30)
+    assert not is_permitted(night, load_policy(), load_holidays().holidays)
+    _crew_clock(monkeypatch, night)
     r = crew.post(f"/disconnection-orders/{orders['due'].pk}/execute/", {"note": "已拉闸"})
     assert r.status_code == 302
     due = DisconnectionOrder.objects.get(pk=orders["due"].pk)
-    if permitted:  # the rule is the clock's: in the day the cut is recorded, at night / on a holiday refused
-        assert (due.status, due.executed_by, due.execution_note) == (
-            "executed", user(company, roles.COLLECTOR), "已拉闸",
-        )  # fmt: skip
-    else:
-        assert due.status == "notified" and due.executed_at is None
-        assert "no disconnection" in crew.get(r["Location"]).content.decode()
+    assert due.status == "notified" and due.executed_at is None  # no cut at night
+    assert "no disconnection" in crew.get(r["Location"]).content.decode()
+    morning = _next_working_day(10)
+    _crew_clock(monkeypatch, morning)
+    r = crew.post(f"/disconnection-orders/{orders['due'].pk}/execute/", {"note": "已拉闸"})
+    due = DisconnectionOrder.objects.get(pk=orders["due"].pk)
+    assert (due.status, due.executed_at, due.executed_by, due.execution_note) == (
+        "executed", morning, user(company, roles.COLLECTOR), "已拉闸",
+    )  # fmt: skip
     # not approved yet: refused whatever the hour
     crew.post(f"/disconnection-orders/{orders['early'].pk}/execute/")
     assert DisconnectionOrder.objects.get(pk=orders["early"].pk).status == "notified"
