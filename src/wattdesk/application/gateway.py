@@ -16,6 +16,7 @@ Nothing here reads the clock: ``created_at`` / ``received_at`` come from the int
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import secrets
@@ -324,38 +325,56 @@ def read_statement(path: Path) -> list[StatementLine]:
         raise InputError(f"no statement file {path}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read statement file {path}: {exc}") from exc
-    reader = csv.reader(text.splitlines())
+    return parse_statement(text, name=str(path))
+
+
+def parse_statement(text: str, *, name: str) -> list[StatementLine]:
+    """Parse a statement's text (CSV: a quoted field may hold a line break; rows are counted as records)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _statement_rows(reader, name=name)
+    except csv.Error as exc:
+        raise InputError(f"{name} line {reader.line_num}: {exc}") from exc
+
+
+def _statement_rows(reader: Any, *, name: str) -> list[StatementLine]:
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != STATEMENT_COLUMNS:
-        raise InputError(f"{path}: the header must be {','.join(STATEMENT_COLUMNS)}")
+        raise InputError(f"{name}: the header must be {','.join(STATEMENT_COLUMNS)}")
     out: list[StatementLine] = []
     for number, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(STATEMENT_COLUMNS):
             raise InputError(
-                f"{path} line {number}: expected {len(STATEMENT_COLUMNS)} columns, got {len(row)}"
+                f"{name} line {number}: expected {len(STATEMENT_COLUMNS)} columns, got {len(row)}"
             )
         txn, order_no, amount_text, paid_text = (c.strip() for c in row)
         if not txn:
-            raise InputError(f"{path} line {number}: empty txn_id")
+            raise InputError(f"{name} line {number}: empty txn_id")
         try:
             amount = Decimal(amount_text)
             paid_at = datetime.fromisoformat(paid_text)
         except (InvalidOperation, ValueError) as exc:
             raise InputError(
-                f"{path} line {number}: bad amount or paid_at ({amount_text!r}, {paid_text!r})"
+                f"{name} line {number}: bad amount or paid_at ({amount_text!r}, {paid_text!r})"
             ) from exc
         if not amount.is_finite() or paid_at.tzinfo is None:
-            raise InputError(f"{path} line {number}: amount must be a number and paid_at carry a UTC offset")
+            raise InputError(f"{name} line {number}: amount must be a number and paid_at carry a UTC offset")
         out.append(StatementLine(number, txn, order_no, amount, paid_at))
     return out
 
 
-def reconcile(*, statement_path: Path, day: date) -> list[Mismatch]:
-    """Every difference between the gateway's statement for ``day`` and WattDesk's mobile payments received
-    that day (received_on = the gateway's paid_at, local time), sorted by kind then transaction id."""
-    lines = read_statement(statement_path)
+def reconcile(
+    *, day: date, statement_path: Path | None = None, lines: list[StatementLine] | None = None
+) -> list[Mismatch]:
+    """Every difference between the gateway's statement for ``day`` (a file, or lines already parsed by
+    :func:`parse_statement`) and WattDesk's mobile payments received that day (received_on = the gateway's
+    paid_at, local time), sorted by kind then transaction id."""
+    if lines is None:
+        if statement_path is None:
+            raise InputError("a statement file or its parsed lines is needed")
+        lines = read_statement(statement_path)
     posted = queries.mobile_payments(txn_ids=[ln.txn_id for ln in lines], day=day)
     mismatches: list[Mismatch] = []
     seen: set[str] = set()

@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.gateway import STATEMENT_COLUMNS, Mismatch, reconcile
+from wattdesk.application.gateway import STATEMENT_COLUMNS, Mismatch, parse_statement, reconcile
 from wattdesk.domain import audit
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -140,11 +138,10 @@ def check_statement(content: bytes, *, name: str = "statement") -> int:
 def reconcile_upload(
     *, content: bytes, day: date, user: Any, now: datetime, name: str = "statement"
 ) -> Reconciliation:
-    lines = check_statement(content, name=name)
-    with tempfile.TemporaryDirectory(prefix="wattdesk-statement-") as tmp:
-        path = Path(tmp) / "statement.csv"
-        path.write_bytes(content)
-        mismatches = tuple(reconcile(statement_path=path, day=day))
+    check_statement(content, name=name)  # row / column errors before anything runs
+    parsed = parse_statement(content.decode("utf-8-sig"), name=name)  # the same CSV reading: one parse
+    lines = len(parsed)
+    mismatches = tuple(reconcile(lines=parsed, day=day))
     found = Counter(m.kind for m in mismatches)
     counts = {k: found.get(k, 0) for k in KINDS} | {k: v for k, v in found.items() if k not in KINDS}
     audit.record_batch(
