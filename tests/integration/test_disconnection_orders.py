@@ -18,8 +18,8 @@ from wattdesk.application.disconnection import (
     cancel_order,
     execute_order,
     orders_for,
-    restore_after_payment,
 )
+from wattdesk.application.dunning import request_restores
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments import post_payment
 from wattdesk.domain.dunning.models import DisconnectionOrder
@@ -194,8 +194,8 @@ class TestRestore:
         )
         evening = datetime(2024, 6, 11, 19, 5, tzinfo=SH)
         # post_payment may already have asked for the restore; asking again creates no second one
-        restore_after_payment(account_ids=[account.pk], now=evening)
-        assert restore_after_payment(account_ids=[account.pk], now=evening) == 0
+        request_restores(account_ids=[account.pk], now=evening)
+        assert request_restores(account_ids=[account.pk], now=evening) == 0
         [restore] = orders_for(user=people["crew"], kind="restore", status="planned")
         late = datetime(2024, 6, 11, 22, 0, tzinfo=SH)  # night: restoring is always allowed
         done = execute_order(order_id=restore.pk, user=people["crew"], now=late, note="已复电")

@@ -34,7 +34,6 @@ from wattdesk.application.dunning import (
     OrderCancelRefused,
     cancel_disconnection,
     load_policy,
-    request_restores,
 )
 from wattdesk.application.errors import InputError
 from wattdesk.application.reference_data import load_holidays
@@ -195,12 +194,6 @@ def cancel_order(*, order_id: int, reason: str, user: Any) -> DisconnectionOrder
         raise OrderRefused(str(exc)) from exc
 
 
-def restore_after_payment(*, account_ids: list[int], now: datetime) -> int:
-    """Restore orders for accounts that were cut and owe nothing now (``application.dunning``'s rule)."""
-    with transaction.atomic():
-        return request_restores(now=now, account_ids=account_ids)
-
-
 def display_status(order: DisconnectionOrder) -> str:
     """The status a person reads: notified orders are "awaiting" approval or "approved"."""
     if order.status == OrderStatus.NOTIFIED:
@@ -218,5 +211,4 @@ __all__ = [
     "display_status",
     "execute_order",
     "orders_for",
-    "restore_after_payment",
 ]
