@@ -130,9 +130,11 @@ class TestCashClose:
             counter.close_day(cashier=cashier, outlet_code="YYT01", business_date=DAY, declared_cash="130.20",
                               closed_at=at(2024, 4, 1, 18))  # fmt: skip
 
-    def test_a_discrepancy_needs_a_reason_then_a_supervisor_note(
+    def test_a_discrepancy_needs_a_reason_then_another_users_approval(
         self, account: Any, outlet: Any, cashier: Any
     ) -> None:
+        from django.db import IntegrityError, transaction
+
         pay(account, cashier, "100.00", "t1")
         kw = {
             "cashier": cashier,
@@ -148,19 +150,39 @@ class TestCashClose:
         row = CashClose.objects.get()
         assert (row.status, row.reason, row.expected_cash, row.declared_cash) == (
             "pending", "短款 10 元", D("100.00"), D("90.00"))  # fmt: skip
-        pay(account, cashier, "5.00", "t2", hour=18)  # the day is still open
-        done = counter.close_day(
-            declared_cash="95.00", reason="短款 10 元", supervisor_note="主管王某核实", **kw
+        manager = get_user_model().objects.create_user(username="mgr1", password="x")
+        grant_role(user=manager, role="marketing_manager")
+        # the cashier cannot approve their own shortfall (no capability; and four eyes in the database)
+        with pytest.raises(counter.CloseRefused, match="close_approve"):
+            counter.approve_close(close_id=row.pk, user=cashier, note="我自己核实", approved_at=at(2024, 4, 1, 19))
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CashClose.objects.filter(pk=row.pk).update(status="approved", supervisor_note="x", approved_by=cashier)
+        admin = get_user_model().objects.create_user(username="cashier-admin", password="x")
+        grant_role(user=admin, role="admin")
+        pay(account, admin, "1.00", "a1")  # an admin can take payments and approve, but not their own close
+        own = counter.close_day(cashier=admin, outlet_code="YYT01", business_date=DAY, declared_cash="0.00",
+                                reason="短款", closed_at=at(2024, 4, 1, 18))  # fmt: skip
+        assert own.status == "pending"
+        own_row = CashClose.objects.get(cashier=admin)
+        with pytest.raises(counter.CloseRefused, match="own"):
+            counter.approve_close(close_id=own_row.pk, user=admin, note="ok", approved_at=at(2024, 4, 1, 19))
+        # a payment after the pending close changes the takings: the approval is refused, the cashier closes again
+        pay(account, cashier, "5.00", "t2", hour=18)
+        with pytest.raises(counter.CloseRefused, match="changed"):
+            counter.approve_close(close_id=row.pk, user=manager, note="主管王某核实", approved_at=at(2024, 4, 1, 19))
+        with pytest.raises(counter.CloseRefused, match="note"):
+            counter.approve_close(close_id=row.pk, user=manager, note=" ", approved_at=at(2024, 4, 1, 19))
+        again = counter.close_day(declared_cash="95.00", reason="短款 10 元", **kw)
+        assert (again.status, again.closed) == ("pending", False)
+        done = counter.approve_close(
+            close_id=row.pk, user=manager, note="主管王某核实", approved_at=at(2024, 4, 1, 19)
         )
-        assert (done.status, done.closed, done.discrepancy) == ("approved", True, D("-10.00"))
-        row.refresh_from_db()
-        assert (row.status, row.supervisor_note, row.expected_cash) == (
-            "approved",
-            "主管王某核实",
-            D("105.00"),
-        )
+        assert (done.status, done.supervisor_note, done.expected_cash, done.approved_by) == (
+            "approved", "主管王某核实", D("105.00"), manager)  # fmt: skip
         with pytest.raises(counter.DayClosed):
             pay(account, cashier, "1.00", "t3", hour=19)
+        with pytest.raises(counter.CloseRefused, match="not pending"):
+            counter.approve_close(close_id=row.pk, user=manager, note="again", approved_at=at(2024, 4, 1, 20))
 
 
 class TestCollector:

@@ -329,11 +329,11 @@ def close_day(
     declared_cash: Any,
     closed_at: datetime,
     reason: str = "",
-    supervisor_note: str = "",
 ) -> CloseResult:
-    """The cashier's daily cash close (日结) at one outlet; see the module docstring for the rules."""
+    """The cashier's daily cash close (日结) at one outlet; see the module docstring for the rules. A
+    discrepancy with a reason is recorded ``pending``: another user approves it (:func:`approve_close`)."""
     declared = money(declared_cash, name="declared cash", allow_zero=True)
-    reason, note = (reason or "").strip()[:300], (supervisor_note or "").strip()[:300]
+    reason = (reason or "").strip()[:300]
     code = (outlet_code or "").strip()
     if not code:
         raise InputError("an outlet code is required")
@@ -373,7 +373,7 @@ def close_day(
                 "a reason is required"
             )
         else:
-            status = CloseStatus.APPROVED if note else CloseStatus.PENDING
+            status = CloseStatus.PENDING
         fields = {
             "expected_cash": expected_cash,
             "handover_cash": handover_cash,
@@ -383,7 +383,7 @@ def close_day(
             "declared_cash": declared,
             "discrepancy": diff,
             "reason": reason if diff else "",
-            "supervisor_note": note if diff else "",
+            "supervisor_note": "",
             "status": status,
             "closed_at": closed_at,
         }
@@ -409,6 +409,57 @@ def close_day(
             handovers=len(handovers),
             expected_cash=expected_cash,
         )
+
+
+class CloseRefused(InputError):
+    """The cash close cannot be approved (capability, four eyes, state, or the takings changed)."""
+
+
+def approve_close(*, close_id: int, user: Any, note: str, approved_at: datetime) -> CashClose:
+    """Approve (主管审核) a pending cash close with a discrepancy: a user holding ``payments.close_approve``
+    who is not the cashier, with a note. The takings are summed again under the cashier's lock: if they
+    changed since the close was recorded (a payment or a hand-over after it), the approval is refused and the
+    cashier closes again. The close then counts its hand-overs, like a balanced close. Audited."""
+    if user is None or not has_capability(user, roles.PAYMENTS_CLOSE_APPROVE):
+        raise CloseRefused("approving a cash close needs the payments.close_approve capability")
+    note = (note or "").strip()
+    if not note:
+        raise CloseRefused("a note is required to approve a cash close")
+    with transaction.atomic():
+        close = CashClose.objects.filter(pk=close_id).select_related("cashier").first()
+        if close is None:
+            raise CloseRefused(f"no cash close {close_id}")
+        _lock_user(close.cashier)
+        close = CashClose.objects.select_for_update().get(pk=close_id)
+        if close.cashier_id == user.pk:
+            raise CloseRefused("a cashier cannot approve their own cash close (four eyes)")
+        if close.status != CloseStatus.PENDING:
+            raise CloseRefused(f"the cash close is {close.status}, not pending")
+        cashier_id, code, day = close.cashier_id, close.outlet_code, close.business_date
+        expected = queries.counter_totals(cashier_id=cashier_id, outlet_code=code, business_date=day)
+        handovers = list(
+            queries.handovers_for_close(cashier_id=cashier_id, outlet_code=code, business_date=day, close=close)
+        )
+        now_expected = expected[PaymentMethod.CASH] + sum((h.handed_over for h in handovers), ZERO)
+        if now_expected != close.expected_cash:
+            raise CloseRefused(
+                f"the takings changed since the close was recorded ({close.expected_cash} -> {now_expected}): "
+                "the cashier must close again"
+            )
+        CashClose.objects.filter(pk=close.pk).update(
+            status=CloseStatus.APPROVED, supervisor_note=note[:300], approved_by=user, approved_at=approved_at
+        )
+        if handovers:
+            CashHandover.objects.filter(pk__in=[h.pk for h in handovers]).update(cash_close=close)
+        audit.record_batch(
+            actor=user,
+            action="counter.close_approve",
+            object_repr=f"cash close {close.outlet_code} {close.business_date} cashier {close.cashier_id}",
+            object_pk=close.pk,
+            changes={"status": ("pending", "approved"), "discrepancy": str(close.discrepancy), "note": note},
+        )
+        close.refresh_from_db()
+    return close
 
 
 @dataclass(frozen=True)

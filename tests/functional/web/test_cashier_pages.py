@@ -79,3 +79,30 @@ def test_a_collectors_handover_is_counted_into_the_cashiers_close(company: Any, 
     close = CashClose.objects.get()
     assert (close.status, close.expected_cash, close.handover_cash) == ("balanced", Decimal("52.34"), Decimal("40.00"))
     assert CashHandover.objects.get().cash_close == close
+
+
+def test_a_shortfall_is_approved_by_a_manager_not_by_the_cashier(company: Any, client_for: Any) -> None:
+    PaymentOutlet.objects.create(code="YYT01", name="营业厅", kind="counter", lat=Decimal("30"),
+                                 lon=Decimal("120"), region=Region.objects.order_by("code").first())  # fmt: skip
+    cashier = client_for("billing_clerk")
+    acc = Account.objects.filter(bills__isnull=False).order_by("number").first()
+    cashier.post("/cashier/pay/", {"account": acc.number, "amount": "20.00", "method": "cash",
+                                   "outlet": "YYT01", "token": "tok-s"})  # fmt: skip
+    # the close form has no approval field any more; a posted one is ignored
+    page = cashier.get("/cashier/").content.decode()
+    assert 'name="supervisor_note"' not in page
+    cashier.post("/cashier/close/", {"outlet": "YYT01", "declared_cash": "18.00", "reason": "短款 2 元",
+                                     "supervisor_note": "自批"})  # fmt: skip
+    close = CashClose.objects.get()
+    assert (close.status, close.supervisor_note) == ("pending", "")
+    assert cashier.get("/cashier/closes/").status_code == 403
+    assert cashier.post(f"/cashier/closes/{close.pk}/approve/", {"note": "ok"}).status_code == 403
+    manager = client_for("marketing_manager")
+    listing = manager.get("/cashier/closes/").content.decode()
+    assert f'data-testid="close-{close.pk}"' in listing and "短款 2 元" in listing
+    r = manager.post(f"/cashier/closes/{close.pk}/approve/", {"note": "已核实"})
+    assert r.status_code == 302
+    close.refresh_from_db()
+    assert (close.status, close.supervisor_note) == ("approved", "已核实")
+    assert close.approved_by is not None and close.approved_by != close.cashier
+    assert "已核实" in manager.get("/cashier/closes/").content.decode()

@@ -44,6 +44,7 @@ FREE_PARAMS: dict[str, list[str]] = {
     "job_id": ["no-such-job"],
     "order_id": ["999999"],
     "waiver_id": ["999999"],
+    "close_id": ["999999"],
 }
 
 

@@ -62,6 +62,7 @@ LEDGER_WAIVE_REQUEST: Final = "ledger.waive_request"  # ask for a late-fee waive
 DUNNING_APPROVE: Final = "dunning.approve"  # approve a notified disconnection once its notice has elapsed
 DUNNING_EXECUTE: Final = "dunning.execute"  # record a disconnection / restore as executed (field crew)
 PAYMENTS_RECONCILE: Final = "payments.reconcile"  # reconcile the gateway statement (对账)
+PAYMENTS_CLOSE_APPROVE: Final = "payments.close_approve"  # approve another cashier's 日结 with a discrepancy
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -90,6 +91,7 @@ ALL_CAPABILITIES: Final = frozenset(
         DUNNING_APPROVE,
         DUNNING_EXECUTE,
         PAYMENTS_RECONCILE,
+        PAYMENTS_CLOSE_APPROVE,
     }
 )
 
@@ -146,6 +148,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             DUNNING_MANAGE,
             DUNNING_APPROVE,
             PAYMENTS_RECONCILE,
+            PAYMENTS_CLOSE_APPROVE,
         }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from wattdesk.domain.fields import MoneyField
@@ -93,6 +93,15 @@ class CashClose(models.Model):
     discrepancy = MoneyField(_("discrepancy"))  # declared - expected cash
     reason = models.CharField(_("reason"), max_length=300, blank=True)
     supervisor_note = models.CharField(_("supervisor note"), max_length=300, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cash_closes_approved",
+        verbose_name=_("approved by"),
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=CloseStatus.choices)
     closed_at = models.DateTimeField(_("closed at"))
 
@@ -106,6 +115,11 @@ class CashClose(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="approved") | ~Q(supervisor_note=""), name="cashclose_approved_has_note"
+            ),
+            # four eyes: a discrepancy is approved by someone other than the cashier
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("cashier")),
+                name="cashclose_not_self_approved",
             ),
         )
 

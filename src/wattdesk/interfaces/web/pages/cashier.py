@@ -22,7 +22,7 @@ from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.counter import queries
-from wattdesk.domain.counter.models import PaymentMethod, Receipt
+from wattdesk.domain.counter.models import CashClose, CloseStatus, PaymentMethod, Receipt
 from wattdesk.domain.outlets.models import PaymentOutlet
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.interfaces.web import nav
@@ -32,6 +32,8 @@ nav.register(nav.NavItem(section="staff", order=60, label=_("营业厅收费"), 
                          capability=roles.PAYMENTS_COUNTER, icon="💴"))  # fmt: skip
 nav.register(nav.NavItem(section="staff", order=61, label=_("走收"), url_name="web:collector",
                          capability=roles.PAYMENTS_COLLECT, icon="🚶"))  # fmt: skip
+nav.register(nav.NavItem(section="staff", order=62, label=_("日结审核"), url_name="web:cash_closes",
+                         capability=roles.PAYMENTS_CLOSE_APPROVE, icon="🧾"))  # fmt: skip
 
 SESSION_OUTLET = "cashier_outlet"
 
@@ -163,7 +165,6 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
             business_date=timezone.localdate(),
             declared_cash=request.POST.get("declared_cash", ""),
             reason=request.POST.get("reason", ""),
-            supervisor_note=request.POST.get("supervisor_note", ""),
             closed_at=timezone.now(),
         )
     except InputError as exc:
@@ -173,9 +174,39 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"日结完成 / day closed: {result.status}")
     else:
         messages.error(
-            request, f"现金差额 {result.discrepancy}：已记录，需主管批注后才能日结 / supervisor note required"
+            request, f"现金差额 {result.discrepancy}：已记录，待主管审核后日结 / awaiting a supervisor's approval"
         )
     return redirect("web:cashier")
+
+
+# --- cash close approval (日结审核): four eyes on a discrepancy --------------------------------------------
+
+
+@capability_required(roles.PAYMENTS_CLOSE_APPROVE)
+def cash_closes(request: HttpRequest) -> HttpResponse:
+    ctx = {
+        "pending": CashClose.objects.filter(status=CloseStatus.PENDING)
+        .select_related("cashier")
+        .order_by("business_date", "outlet_code", "cashier_id"),
+        "recent": CashClose.objects.filter(status=CloseStatus.APPROVED)
+        .select_related("cashier", "approved_by")
+        .order_by("-approved_at")[:20],
+    }
+    return render(request, "web/cashier/closes.html", ctx)
+
+
+@capability_required(roles.PAYMENTS_CLOSE_APPROVE)
+@require_POST
+def cash_close_approve(request: HttpRequest, close_id: int) -> HttpResponse:
+    try:
+        close = use_case.approve_close(
+            close_id=close_id, user=request.user, note=request.POST.get("note", ""), approved_at=timezone.now()
+        )
+    except InputError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"日结已审核 / cash close approved: {close.outlet_code} {close.business_date}")
+    return redirect("web:cash_closes")
 
 
 # --- collector (走收), phone-sized ------------------------------------------------------------------------
