@@ -699,17 +699,7 @@ def recovery_by_collector(*, period: str, as_of: date | None = None) -> list[pay
     (``period_collectors``). Accounts of a route without a collector, or without a route, are under ``"-"``.
     Rows sorted by username, then a final ``"all"`` row (equal to ``recovery_rate(period=)``'s)."""
     parse_period(period)
-    billed_qs = LedgerEntry.objects.filter(
-        kind=LedgerEntryKind.CHARGE, bill__period=period, reversed_by__isnull=True
-    )
-    coll_qs = PaymentAllocation.objects.filter(
-        kind=LedgerEntryKind.CHARGE,
-        ledger_entry__bill__period=period,
-        ledger_entry__reversed_by__isnull=True,
-        payment__status=PaymentStatus.POSTED,
-    )
-    if as_of is not None:
-        coll_qs = coll_qs.filter(allocated_on__lte=as_of)
+    billed_qs, coll_qs = pay_queries.recovery_querysets(period=period, as_of=as_of)
     owners = period_collectors(period=period)
 
     def key(route_id: int | None) -> str:
@@ -722,14 +712,11 @@ def recovery_by_collector(*, period: str, as_of: date | None = None) -> list[pay
         billed[key(route_id)] += s
     for route_id, s in _by_route(coll_qs, "ledger_entry__account_id").items():
         collected[key(route_id)] += s
-    rows = [_recovery_row(k, billed[k], collected[k]) for k in sorted(set(billed) | set(collected))]
-    rows.append(_recovery_row("all", sum(billed.values(), ZERO), sum(collected.values(), ZERO)))
+    rows = [
+        pay_queries.recovery_row(k, billed[k], collected[k]) for k in sorted(set(billed) | set(collected))
+    ]
+    rows.append(pay_queries.recovery_row("all", sum(billed.values(), ZERO), sum(collected.values(), ZERO)))
     return rows
-
-
-def _recovery_row(key: str, billed: Decimal, collected: Decimal) -> pay_queries.RecoveryRow:
-    rate = quantize_ratio(collected, billed) if billed else Decimal("0.0000")
-    return pay_queries.RecoveryRow(key, billed, collected, rate)
 
 
 def aging_by_collector(*, as_of: date) -> list[pay_queries.AgingRow]:

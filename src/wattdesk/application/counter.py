@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -39,7 +39,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments import PaymentConflict, PostResult, post_payment
+from wattdesk.application.payments import PaymentConflict, PostResult, money, post_payment
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
@@ -83,19 +83,6 @@ class ReceiptRead:
     outlet_code: str
     business_date: date
     balance: Decimal | None  # the account's balance after posting (None when replayed)
-
-
-def money(value: Any, *, name: str = "amount", allow_zero: bool = False) -> Decimal:
-    """A yuan amount with at most two decimals (> 0, or >= 0 with ``allow_zero``)."""
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise InputError(f"{name} {value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
-        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InputError(f"{name} {value} has more than two decimals (fen)")
-    return amount.quantize(Decimal("0.01"))
 
 
 def _token(request_token: str) -> str:
@@ -438,7 +425,9 @@ def approve_close(*, close_id: int, user: Any, note: str, approved_at: datetime)
         cashier_id, code, day = close.cashier_id, close.outlet_code, close.business_date
         expected = queries.counter_totals(cashier_id=cashier_id, outlet_code=code, business_date=day)
         handovers = list(
-            queries.handovers_for_close(cashier_id=cashier_id, outlet_code=code, business_date=day, close=close)
+            queries.handovers_for_close(
+                cashier_id=cashier_id, outlet_code=code, business_date=day, close=close
+            )
         )
         now_expected = expected[PaymentMethod.CASH] + sum((h.handed_over for h in handovers), ZERO)
         if now_expected != close.expected_cash:

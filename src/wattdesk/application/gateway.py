@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments import PaymentConflict, post_payment
+from wattdesk.application.payments import PaymentConflict, money, post_payment
 from wattdesk.core import gateway_signing
 from wattdesk.domain import audit
 from wattdesk.domain.access.queries import accounts_for
@@ -51,18 +51,12 @@ class AccountNotFound(InputError):
 # --- orders ----------------------------------------------------------------------------------------------
 
 
-def _money(value: Any, what: str = "amount") -> Decimal:
-    try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise InputError(f"{what} {value!r} is not a number") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise InputError(f"{what} must be > 0, got {value}")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InputError(f"{what} {value} has more than two decimals (fen)")
+def _money(value: Any) -> Decimal:
+    """An online amount: ``payments.money`` within the online limit."""
+    amount = money(value)
     if amount > MAX_ORDER_AMOUNT:
-        raise InputError(f"{what} {value} is above the online limit of {MAX_ORDER_AMOUNT}")
-    return amount.quantize(Decimal("0.01"))
+        raise InputError(f"amount {value} is above the online limit of {MAX_ORDER_AMOUNT}")
+    return amount
 
 
 def new_order_no(created_at: datetime) -> str:

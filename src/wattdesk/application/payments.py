@@ -71,15 +71,17 @@ class PostResult:
     balance: Decimal  # the account's ledger balance after posting (negative = credit)
 
 
-def _amount(value: Any) -> Decimal:
+def money(value: Any, *, name: str = "amount", allow_zero: bool = False) -> Decimal:
+    """A yuan amount from user input, with at most two decimals (> 0, or >= 0 with ``allow_zero``); the one
+    parser of amounts for every payment channel (counter, collector, gateway, API, CLI)."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InputError(f"amount {value!r} is not a number") from exc
-    if not amount.is_finite() or amount <= 0:
-        raise InputError(f"amount must be > 0, got {value}")
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InputError(f"{name} {value!r} is not a number") from None
+    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
+        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     if amount != amount.quantize(Decimal("0.01")):
-        raise InputError(f"amount {value} has more than two decimals (fen)")
+        raise InputError(f"{name} {value} has more than two decimals (fen)")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -113,7 +115,7 @@ def post_payment(
     memo: str = "",
 ) -> PostResult:
     """Post one payment, idempotently per (channel, channel_txn_id)."""
-    value = _amount(amount)
+    value = money(amount)
     if channel not in PaymentChannel.values:
         raise InputError(f"unknown channel {channel!r}: use one of {', '.join(PaymentChannel.values)}")
     txn = (channel_txn_id or "").strip()
@@ -265,7 +267,7 @@ class _Item:
 def _item_errors(index: int, item: PaymentIn) -> list[tuple[int, str, str]]:
     errors = []
     try:
-        _amount(item.amount)
+        money(item.amount)
     except InputError as exc:
         errors.append((index, "amount", str(exc)))
     if item.channel not in PaymentChannel.values:
@@ -304,7 +306,7 @@ def post_payments(*, items: Sequence[PaymentIn], user: Any = None) -> list[PostR
     if errors:
         raise BatchRejected(errors)
     batch = [
-        _Item(n, ids[i.account_number], _amount(i.amount), (i.channel, i.channel_txn_id.strip()), i)
+        _Item(n, ids[i.account_number], money(i.amount), (i.channel, i.channel_txn_id.strip()), i)
         for n, i in enumerate(items)
     ]
     with transaction.atomic():

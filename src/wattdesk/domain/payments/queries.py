@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, OuterRef, Q, Subquery
+from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
 
 from wattdesk.core.allocation import OpenItem
 from wattdesk.core.money import quantize_ratio
@@ -411,6 +411,29 @@ def recovery_rate(*, period: str, by: str | None = None, as_of: date | None = No
     plus, when grouped, a final "all" row.
     """
     dim = _check_dimension(by) if by else None
+    billed_qs, coll_qs = recovery_querysets(period=period, as_of=as_of)
+    if dim is None:
+        billed = {"all": billed_qs.aggregate(s=MoneySum("amount", default=ZERO))["s"]}
+        collected = {"all": coll_qs.aggregate(s=MoneySum("amount", default=ZERO))["s"]}
+    else:
+        b_expr = _dimension_expr(dim, "account__")
+        c_expr = _dimension_expr(dim, "ledger_entry__account__")
+        billed = _grouped(billed_qs, b_expr)
+        collected = _grouped(coll_qs, c_expr)
+    rows = [
+        recovery_row(k, billed.get(k, ZERO), collected.get(k, ZERO))
+        for k in sorted(set(billed) | set(collected))
+    ]
+    if dim is not None:
+        rows.append(recovery_row("all", sum(billed.values(), ZERO), sum(collected.values(), ZERO)))
+    return rows
+
+
+def recovery_querysets(
+    *, period: str, as_of: date | None = None
+) -> tuple[QuerySet[LedgerEntry], QuerySet[PaymentAllocation]]:
+    """What the recovery rate sums: the period's unreversed charge entries (billed), and the live allocations
+    of posted payments to them, allocated on or before ``as_of`` when given (collected)."""
     billed_qs = LedgerEntry.objects.filter(
         kind=LedgerEntryKind.CHARGE, bill__period=period, reversed_by__isnull=True
     )
@@ -422,20 +445,7 @@ def recovery_rate(*, period: str, by: str | None = None, as_of: date | None = No
     )
     if as_of is not None:
         coll_qs = coll_qs.filter(allocated_on__lte=as_of)
-    if dim is None:
-        billed = {"all": billed_qs.aggregate(s=MoneySum("amount", default=ZERO))["s"]}
-        collected = {"all": coll_qs.aggregate(s=MoneySum("amount", default=ZERO))["s"]}
-    else:
-        b_expr = _dimension_expr(dim, "account__")
-        c_expr = _dimension_expr(dim, "ledger_entry__account__")
-        billed = _grouped(billed_qs, b_expr)
-        collected = _grouped(coll_qs, c_expr)
-    rows = [
-        _row(k, billed.get(k, ZERO), collected.get(k, ZERO)) for k in sorted(set(billed) | set(collected))
-    ]
-    if dim is not None:
-        rows.append(_row("all", sum(billed.values(), ZERO), sum(collected.values(), ZERO)))
-    return rows
+    return billed_qs, coll_qs
 
 
 def _grouped(qs: object, expr: Subquery | str) -> dict[str, Decimal]:
@@ -446,6 +456,6 @@ def _grouped(qs: object, expr: Subquery | str) -> dict[str, Decimal]:
     return {str(k or "-"): v for k, v in rows}
 
 
-def _row(key: str, billed: Decimal, collected: Decimal) -> RecoveryRow:
+def recovery_row(key: str, billed: Decimal, collected: Decimal) -> RecoveryRow:
     rate = quantize_ratio(collected, billed) if billed else Decimal("0.0000")
     return RecoveryRow(key, billed, collected, rate)
