@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sample_company import END_MONTH, PASSWORD, PERIOD  # noqa: F401  (re-exported for the journeys)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,15 +50,11 @@ def login(page: Any, username: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="登录").click()
 
 
-def url_or_xfail(name: str, *args: Any) -> str:
-    """The URL of a named route; while the page is still being built (no such route) the journey is an
-    xfail that names it, so the report lists what is missing instead of failing or hiding it."""
-    from django.urls import NoReverseMatch, reverse
+def url_of(name: str, *args: Any) -> str:
+    """The URL of a named route (every page of the journeys exists: a missing one fails the journey)."""
+    from django.urls import reverse
 
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        pytest.xfail(f"page {name} not built yet")
+    return reverse(name, args=args)
 
 
 def assert_no_horizontal_overflow(page: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import MAIN_NAV, assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_clean, url_of
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ def test_clerk_finds_a_customer_opens_360_and_expands_a_bill(
 ) -> None:
     from wattdesk.domain.billing.models import Bill
 
-    url_or_xfail("web:customer_search")
+    url_of("web:customer_search")
     bill = Bill.objects.filter(period=company.period).select_related("account").order_by("account__number")[0]
     number = bill.account.number
 
@@ -55,7 +55,7 @@ def test_clerk_uploads_readings_with_a_bad_row_and_sees_row_and_column(
 ) -> None:
     from wattdesk.domain.metering.models import MeterRegister
 
-    url_or_xfail("web:readings")
+    url_of("web:readings")
     good, other = MeterRegister.objects.select_related("meter").order_by("meter__serial", "kind")[:2]
     csv = tmp_path / "readings-2026-11.csv"
     csv.write_text(
@@ -91,7 +91,7 @@ def test_clerk_uploads_readings_with_a_bad_row_and_sees_row_and_column(
 def test_clerk_launches_a_billing_run_and_watches_it_finish(
     company: Any, page_for: Any, browsing: Any, shot: Any
 ) -> None:
-    url_or_xfail("web:billing_runs")
+    url_of("web:billing_runs")
     page = page_for("billing_clerk")
     menu(page, "电费核算")
     form = page.get_by_test_id("launch-form")
@@ -122,7 +122,7 @@ def test_clerk_reviews_held_bills_and_approves_one(
 ) -> None:
     from wattdesk.domain.billing.models import Bill
 
-    url_or_xfail("web:billing_review")
+    url_of("web:billing_review")
     page = page_for("billing_clerk")
     menu(page, "异常账单审核")
     page.get_by_label("账期").fill(company.period)
@@ -147,7 +147,7 @@ def test_clerk_reviews_held_bills_and_approves_one(
 def test_clerk_opens_a_bill_document_and_downloads_its_pdf(
     company: Any, page_for: Any, browsing: Any, shot: Any
 ) -> None:
-    url_or_xfail("web:bills")
+    url_of("web:bills")
     page = page_for("billing_clerk")
     menu(page, "账单查询")
     bills = page.get_by_test_id("bills")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from browser_support import MAIN_NAV, assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_clean, url_of
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -53,7 +53,7 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     from wattdesk.domain.ledger.queries import balance
     from wattdesk.domain.payments.models import Payment
 
-    cashier_url = url_or_xfail("web:cashier")
+    cashier_url = url_of("web:cashier")
     make_outlet()
     account = owing_account(PAID)
     number = account.number

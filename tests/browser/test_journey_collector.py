@@ -15,7 +15,7 @@ from browser_support import (
     assert_clean,
     assert_no_horizontal_overflow,
     assert_tables_fit,
-    url_or_xfail,
+    url_of,
 )
 from playwright.sync_api import expect
 
@@ -76,7 +76,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
     from wattdesk.domain.ledger.queries import balance
     from wattdesk.domain.payments.models import Payment
 
-    collector_url = url_or_xfail("web:collector")
+    collector_url = url_of("web:collector")
     user, mine, others = collector_on_own_routes(company)
 
     page = page_for("collector", "phone")
@@ -131,7 +131,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
     shot(page, "03-collected")
 
     # A visit to another account that owes: it promises to pay (催费工单).
-    page.goto(f"{url_or_xfail('web:collection_worklist')}?as_of={AS_OF}")
+    page.goto(f"{url_of('web:collection_worklist')}?as_of={AS_OF}")
     item = page.get_by_test_id("work-item").first
     expect(item).to_be_visible()
     visited = item.get_attribute("data-account") or ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_of
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def test_dashboard_charts_render_offline(
     role: str, company: Any, page_for: Any, browsing: Any, shot: Any
 ) -> None:
-    dashboard_url = url_or_xfail("web:dashboard")
+    dashboard_url = url_of("web:dashboard")
     page = page_for(role)
     if not page.url.endswith(dashboard_url):
         page.get_by_role("navigation", name=MAIN_NAV).get_by_role("link", name="经营看板").click()

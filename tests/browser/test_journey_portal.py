@@ -12,7 +12,7 @@ from browser_support import (
     assert_chart_rendered,
     assert_clean,
     assert_no_horizontal_overflow,
-    url_or_xfail,
+    url_of,
 )
 from playwright.sync_api import expect
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_customer_portal_on_a_phone(company: Any, page_for: Any, browsing: Any, shot: Any) -> None:
-    home_url = url_or_xfail("web:portal_home")
+    home_url = url_of("web:portal_home")
     page = page_for("customer", "phone")
     expect(page).to_have_url(f"{browsing.base_url}{home_url}")
     assert page.viewport_size == {"width": 375, "height": 812}

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import PORTAL_NAV, assert_no_horizontal_overflow, assert_tables_fit, url_or_xfail
+from browser_support import PORTAL_NAV, assert_no_horizontal_overflow, assert_tables_fit, url_of
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -88,7 +88,7 @@ def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
     from wattdesk.domain.ledger.queries import balance
     from wattdesk.domain.payments.models import Payment
 
-    pay_url = url_or_xfail("web:portal_pay")
+    pay_url = url_of("web:portal_pay")
     issue_bills(
         period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
     )

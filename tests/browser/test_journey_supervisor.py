@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_or_xfail
+from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_of
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -83,7 +83,7 @@ def test_supervisor_ranks_drills_down_and_sees_the_trend(
     from wattdesk.domain.customers.models import Account, ReadingRoute, Region
     from wattdesk.domain.ledger.queries import balance
 
-    cards_url = url_or_xfail("web:collection_scorecards")
+    cards_url = url_of("web:collection_scorecards")
     first, paid = two_collectors["first"], two_collectors["paid"]
     period = company.period
 
@@ -158,8 +158,8 @@ def test_supervisor_approves_one_disconnection_and_cancels_another(
     from wattdesk.application.dunning import run_dunning
     from wattdesk.domain.dunning.models import DisconnectionOrder
 
-    dunning_url = url_or_xfail("web:dunning")
-    orders_url = url_or_xfail("web:disconnection_orders")
+    dunning_url = url_of("web:dunning")
+    orders_url = url_of("web:disconnection_orders")
     today = timezone.localdate()
     issued_on = today - timedelta(days=100)
     issue_bills(
