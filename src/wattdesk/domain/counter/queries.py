@@ -12,7 +12,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from wattdesk.core.allocation import OpenItem
-from wattdesk.domain.counter.models import CLOSED_STATUSES, CashClose, CashHandover, PaymentMethod, Receipt
+from wattdesk.domain.counter.models import (
+    CLOSED_STATUSES,
+    CashClose,
+    CashHandover,
+    CloseStatus,
+    PaymentMethod,
+    Receipt,
+)
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.payments import queries as payment_queries
@@ -171,3 +178,21 @@ def worklist(*, accounts: QuerySet[Account], limit: int = 200) -> list[WorkItem]
         )
     out.sort(key=lambda w: (-w.outstanding, w.account_number))
     return out[:limit]
+
+
+def pending_closes() -> QuerySet[CashClose]:
+    """Cash closes with a discrepancy waiting for approval (日结审核), oldest day first."""
+    return (
+        CashClose.objects.filter(status=CloseStatus.PENDING)
+        .select_related("cashier")
+        .order_by("business_date", "outlet_code", "cashier_id")
+    )
+
+
+def approved_closes(*, limit: int = 20) -> QuerySet[CashClose]:
+    """The latest approved cash closes, most recent approval first."""
+    return (
+        CashClose.objects.filter(status=CloseStatus.APPROVED)
+        .select_related("cashier", "approved_by")
+        .order_by("-approved_at")[:limit]
+    )

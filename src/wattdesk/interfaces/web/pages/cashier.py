@@ -22,7 +22,7 @@ from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.counter import queries
-from wattdesk.domain.counter.models import CashClose, CloseStatus, PaymentMethod, Receipt
+from wattdesk.domain.counter.models import PaymentMethod, Receipt
 from wattdesk.domain.outlets.models import PaymentOutlet
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.interfaces.web import nav
@@ -184,14 +184,7 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
 
 @capability_required(roles.PAYMENTS_CLOSE_APPROVE)
 def cash_closes(request: HttpRequest) -> HttpResponse:
-    ctx = {
-        "pending": CashClose.objects.filter(status=CloseStatus.PENDING)
-        .select_related("cashier")
-        .order_by("business_date", "outlet_code", "cashier_id"),
-        "recent": CashClose.objects.filter(status=CloseStatus.APPROVED)
-        .select_related("cashier", "approved_by")
-        .order_by("-approved_at")[:20],
-    }
+    ctx = {"pending": queries.pending_closes(), "recent": queries.approved_closes()}
     return render(request, "web/cashier/closes.html", ctx)
 
 
