@@ -38,6 +38,11 @@ nav.register(nav.NavItem(section="staff", order=62, label=_("日结审核"), url
 SESSION_OUTLET = "cashier_outlet"
 
 
+def _outlets() -> list[tuple[str, str]]:
+    """The active payment outlets (code, name) a cashier or collector can pick."""
+    return list(PaymentOutlet.objects.filter(active=True).order_by("code").values_list("code", "name"))
+
+
 def _uid(request: HttpRequest) -> int:
     return int(request.user.pk or 0)  # the views are behind capability_required: a logged-in user
 
@@ -59,7 +64,7 @@ def _receipts(request: HttpRequest) -> Any:
 
 @capability_required(roles.PAYMENTS_COUNTER)
 def cashier(request: HttpRequest) -> HttpResponse:
-    outlets = list(PaymentOutlet.objects.filter(active=True).order_by("code").values_list("code", "name"))
+    outlets = _outlets()
     if "outlet" in request.GET:
         request.session[SESSION_OUTLET] = request.GET["outlet"]
     outlet = request.session.get(SESSION_OUTLET) or (outlets[0][0] if outlets else "")
@@ -174,7 +179,8 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"日结完成 / day closed: {result.status}")
     else:
         messages.error(
-            request, f"现金差额 {result.discrepancy}：已记录，待主管审核后日结 / awaiting a supervisor's approval"
+            request,
+            f"现金差额 {result.discrepancy}：已记录，待主管审核后日结 / awaiting a supervisor's approval",
         )
     return redirect("web:cashier")
 
@@ -193,12 +199,17 @@ def cash_closes(request: HttpRequest) -> HttpResponse:
 def cash_close_approve(request: HttpRequest, close_id: int) -> HttpResponse:
     try:
         close = use_case.approve_close(
-            close_id=close_id, user=request.user, note=request.POST.get("note", ""), approved_at=timezone.now()
+            close_id=close_id,
+            user=request.user,
+            note=request.POST.get("note", ""),
+            approved_at=timezone.now(),
         )
     except InputError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"日结已审核 / cash close approved: {close.outlet_code} {close.business_date}")
+        messages.success(
+            request, f"日结已审核 / cash close approved: {close.outlet_code} {close.business_date}"
+        )
     return redirect("web:cash_closes")
 
 
@@ -210,7 +221,7 @@ def collector(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     total, count = queries.collected(collector_id=_uid(request), business_date=today)
     ctx = {
-        "outlets": PaymentOutlet.objects.filter(active=True).order_by("code").values_list("code", "name"),
+        "outlets": _outlets(),
         "work": queries.worklist(accounts=accounts_for(request.user)),
         "token": uuid.uuid4().hex,
         "today": today,
