@@ -318,7 +318,7 @@ def naive_run(sample: int) -> float:
     from django.db import transaction
 
     from wattdesk.application.billing.determinants import build
-    from wattdesk.application.reference_data import load_pf_table
+    from wattdesk.application.tariffs.reference_data import load_pf_table
     from wattdesk.core.rating import rate
     from wattdesk.core.tariff import parse_tariff
     from wattdesk.domain.billing.models import Bill, BillLine
@@ -411,7 +411,7 @@ def run_worker(n: int, sample: int, batch_size: int, workers: int | None) -> dic
     _setup()
     from django.db import connection
 
-    from wattdesk.application.billing_run import default_workers, run_billing
+    from wattdesk.application.billing.run import default_workers, run_billing
     from wattdesk.domain.billing.models import BillLine
 
     naive = naive_run(sample)

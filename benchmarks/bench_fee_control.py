@@ -203,9 +203,9 @@ def naive_daily(sample: int) -> float:
     from django.db import transaction
     from django.db.models import Sum
 
-    from wattdesk.application import fee_control as fc
     from wattdesk.application.billing.determinants import energy_by_period
-    from wattdesk.application.reference_data import load_holidays
+    from wattdesk.application.fee_control.prepaid import prepaid as fc
+    from wattdesk.application.tariffs.reference_data import load_holidays
     from wattdesk.core import fee_control as rules
     from wattdesk.domain.billing.models import Bill
     from wattdesk.domain.customers.models import Account
@@ -334,8 +334,8 @@ def top_up_latency(k: int, fail_rate: float, delay: float, max_delay: float) -> 
     from django.utils import timezone
 
     from wattdesk.adapters.headend.http_headend import HttpHeadEnd
-    from wattdesk.application.fee_control import RetryPolicy, dispatch_commands
-    from wattdesk.application.payments import post_payment
+    from wattdesk.application.fee_control.prepaid import RetryPolicy, dispatch_commands
+    from wattdesk.application.payments.posting import post_payment
     from wattdesk.domain.fee_control.models import MeterCommand
 
     tmp = Path(tempfile.mkdtemp(prefix="wd-headend-"))
@@ -417,7 +417,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection
 
-    from wattdesk.application.fee_control import run_fee_control
+    from wattdesk.application.fee_control.prepaid import run_fee_control
 
     call_command("migrate", verbosity=0)
     info = load(args.accounts)

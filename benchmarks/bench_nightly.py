@@ -513,7 +513,7 @@ def naive_late_fees(sample: int, as_of: date) -> dict[str, float]:
 
     from django.db import transaction
 
-    from wattdesk.application.late_fees import end_of_day, load_policies
+    from wattdesk.application.ledger.late_fees import end_of_day, load_policies
     from wattdesk.core.late_fee import Arrear, Reduction, late_fee, policy_on
     from wattdesk.domain.customers.models import Account
     from wattdesk.domain.ledger.models import LedgerEntry
@@ -579,10 +579,10 @@ def naive_late_fees(sample: int, as_of: date) -> dict[str, float]:
 
 def nightly(day: date) -> dict[str, Any]:
     """The steps of `wattdesk collect nightly --date day`, each timed."""
-    from wattdesk.application.dunning import run_dunning
-    from wattdesk.application.fee_control import run_fee_control
-    from wattdesk.application.late_fees import accrue_late_fees
-    from wattdesk.application.outbox import dispatch_outbox
+    from wattdesk.application.dunning.nightly import run_dunning
+    from wattdesk.application.dunning.outbox import dispatch_outbox
+    from wattdesk.application.fee_control.prepaid import run_fee_control
+    from wattdesk.application.ledger.late_fees import accrue_late_fees
 
     now = datetime(day.year, day.month, day.day, 22, tzinfo=SH)
     out: dict[str, Any] = {"day": day.isoformat()}

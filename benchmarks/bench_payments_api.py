@@ -74,7 +74,7 @@ def setup_worker(n: int, serial: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from wattdesk.application.billing_run import issue_bills, run_billing
+    from wattdesk.application.billing.run import issue_bills, run_billing
     from wattdesk.domain.access.operations import create_demo_users
     from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
     from wattdesk.interfaces.api.tokens import create_token
@@ -110,7 +110,7 @@ def serial_peer(count: int) -> dict[str, Any]:
     from django.db import connection
     from django.utils import timezone
 
-    from wattdesk.application.payments import post_payment
+    from wattdesk.application.payments.posting import post_payment
 
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")

@@ -85,7 +85,7 @@ def setup_worker(n: int) -> dict[str, Any]:
     sys.path.insert(0, str(BENCH))
     from bench_billing_run import PERIOD, load_company
 
-    from wattdesk.application.billing_run import run_billing
+    from wattdesk.application.billing.run import run_billing
     from wattdesk.domain.access.operations import create_demo_users
     from wattdesk.domain.billing.models import Bill
     from wattdesk.domain.customers.models import Account

@@ -27,9 +27,9 @@ class Company:
 
 def build_company(settings: Any) -> Company:
     """Generate, bill and create the logins; ``settings`` is pytest-django's settings fixture."""
-    from wattdesk.application.billing_run import run_billing
-    from wattdesk.application.synth import generate_county
+    from wattdesk.application.billing.run import run_billing
     from wattdesk.domain.access.operations import create_demo_users
+    from wattdesk.synthetic import generate_county
 
     # PBKDF2 at full strength costs ~0.4 s per login created; tests don't need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -31,7 +31,7 @@ def collector_on_own_routes(company: Any) -> tuple[Any, set[str], set[str]]:
     Returns the user, the account numbers in scope and those that owe outside it."""
     from django.contrib.auth import get_user_model
 
-    from wattdesk.application.billing_run import issue_bills
+    from wattdesk.application.billing.run import issue_bills
     from wattdesk.domain.access.queries import accounts_for
     from wattdesk.domain.collection.models import CollectorAssignment
     from wattdesk.domain.counter import queries

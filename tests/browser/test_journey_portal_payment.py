@@ -82,7 +82,7 @@ def own_account(company: Any) -> Any:
 def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
     company: Any, sandbox_gateway: str, page_for: Any, browsing: Any, shot: Any
 ) -> None:
-    from wattdesk.application.billing_run import issue_bills
+    from wattdesk.application.billing.run import issue_bills
     from wattdesk.domain.gateway.models import PaymentOrder
     from wattdesk.domain.ledger.models import LedgerEntry
     from wattdesk.domain.ledger.queries import balance

@@ -27,8 +27,8 @@ def two_collectors(company: Any) -> dict[str, Any]:
     of the second's. So demo_collector ranks first, the second collector second with nothing collected."""
     from django.contrib.auth import get_user_model
 
-    from wattdesk.application.billing_run import issue_bills
-    from wattdesk.application.payments import post_payment
+    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.payments.posting import post_payment
     from wattdesk.domain.access import roles
     from wattdesk.domain.access.operations import grant_role
     from wattdesk.domain.collection.models import CollectorAssignment
@@ -154,8 +154,8 @@ def test_supervisor_approves_one_disconnection_and_cancels_another(
     planned disconnection's notice period is over, whatever holidays moved it."""
     from django.utils import timezone
 
-    from wattdesk.application.billing_run import issue_bills
-    from wattdesk.application.dunning import run_dunning
+    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.dunning.nightly import run_dunning
     from wattdesk.domain.dunning.models import DisconnectionOrder
 
     dunning_url = url_of("web:dunning")

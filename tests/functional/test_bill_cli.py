@@ -172,7 +172,7 @@ class TestFailure:
     def test_a_failed_run_says_so_in_one_line_and_exits_1(
         self, town: list[Account], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from wattdesk.application import billing_run as uc
+        from wattdesk.application.billing import run as uc
 
         def broken(ctx: object, batch: object) -> None:
             raise OSError("disk full")

@@ -11,9 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from wattdesk.application.payments.posting.channels import gateway
 
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
-from wattdesk.application import gateway
 from wattdesk.application.errors import InputError
 from wattdesk.domain.fee_control.models import MeterCommand
 from wattdesk.domain.gateway.models import PaymentOrder

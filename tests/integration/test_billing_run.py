@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from wattdesk.application import billing_run as uc
+from wattdesk.application.billing import run as uc
 from wattdesk.domain.billing.models import Bill, BillingRun, BillLine
 from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
 from wattdesk.domain.ledger.models import LedgerEntry

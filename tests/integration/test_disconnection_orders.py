@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from django.contrib.auth.models import Group
 from payments_helpers import SH, issue_bill
 
-from wattdesk.application.disconnection import (
+from wattdesk.application.dunning.disconnection import (
     OrderNotFound,
     OrderRefused,
     approve_order,
@@ -19,9 +19,9 @@ from wattdesk.application.disconnection import (
     execute_order,
     orders_for,
 )
-from wattdesk.application.dunning import request_restores
+from wattdesk.application.dunning.nightly import request_restores
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments import post_payment
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.dunning.models import DisconnectionOrder
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from payments_helpers import SH, issue_bill
 
 from wattdesk.adapters.notify.sms_sandbox import sms_gateway
-from wattdesk.application.dunning import cancel_disconnection, request_restores, run_dunning
-from wattdesk.application.outbox import dispatch_outbox
-from wattdesk.application.payments import post_payment
+from wattdesk.application.dunning.nightly import cancel_disconnection, request_restores, run_dunning
+from wattdesk.application.dunning.outbox import dispatch_outbox
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.dunning.models import DisconnectionOrder, DunningAction, OutboxMessage
 
 pytestmark = pytest.mark.django_db

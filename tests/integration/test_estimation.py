@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from wattdesk.application.billing_run import run_billing
+from wattdesk.application.billing.run import run_billing
 from wattdesk.application.errors import InputError
-from wattdesk.application.estimation import estimate_period
-from wattdesk.application.synth import generate_county
+from wattdesk.application.metering.estimation import estimate_period
 from wattdesk.domain.metering.models import RegisterReading
+from wattdesk.synthetic import generate_county
 
 
 @pytest.mark.django_db

@@ -15,8 +15,13 @@ from payments_helpers import at, issue_bill
 
 from wattdesk.adapters.headend.base import RelayCommand
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
-from wattdesk.application.fee_control import RetryPolicy, dispatch_commands, on_top_up, run_fee_control
-from wattdesk.application.payments import post_payment
+from wattdesk.application.fee_control.prepaid import (
+    RetryPolicy,
+    dispatch_commands,
+    on_top_up,
+    run_fee_control,
+)
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.fee_control.models import FeeControlState, MeterCommand
 from wattdesk.domain.metering.models import Meter, MeterInstallation
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from payments_helpers import at, issue_bill
 
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
-from wattdesk.application.fee_control import RetryPolicy, dispatch_commands, run_fee_control
-from wattdesk.application.payments import post_payment
+from wattdesk.application.fee_control.prepaid import RetryPolicy, dispatch_commands, run_fee_control
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.dunning.models import DisconnectionOrder
 from wattdesk.domain.fee_control.models import FeeControlState, MeterCommand
 from wattdesk.domain.metering.models import Meter, MeterInstallation

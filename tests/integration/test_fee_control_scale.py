@@ -11,7 +11,7 @@ from typing import Any
 
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.fee_control import run_fee_control
+from wattdesk.application.fee_control.prepaid import run_fee_control
 from wattdesk.domain.fee_control.models import FeeControlState
 from wattdesk.domain.fee_control.queries import prepaid_rows
 from wattdesk.domain.ledger.operations import post_entry

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from payments_helpers import at, issue_bill
+from wattdesk.application.payments.posting.channels import gateway
 
-from wattdesk.application import gateway
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments import post_payment
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.core.gateway_signing import sign
 from wattdesk.domain.gateway.models import CallbackLog, PaymentOrder
 from wattdesk.domain.ledger.models import LedgerEntry
@@ -308,7 +308,7 @@ class TestReconcileCli:
 
 def test_a_reversed_mobile_payment_is_not_money_wattdesk_holds(order: PaymentOrder, tmp_path: Path) -> None:
     """The gateway settled T1 but WattDesk reversed (冲正) the payment: reconciliation must show it."""
-    from wattdesk.application.payments import reverse_payment
+    from wattdesk.application.payments.posting import reverse_payment
 
     assert call(body(order.order_no)).outcome == "posted"
     stmt = write_statement(tmp_path / "s.csv", [("T1", order.order_no, "120.50", "2026-11-27T09:59:55+08:00")])

@@ -10,14 +10,14 @@ import pytest
 from auditlog.models import LogEntry
 from payments_helpers import at
 
-from wattdesk.application.gateway_reconciliation import (
+from wattdesk.application.payments.channels.gateway_reconciliation import (
     KINDS,
     StatementError,
     check_statement,
     mismatches_csv,
     reconcile_upload,
 )
-from wattdesk.application.payments import post_payment
+from wattdesk.application.payments.posting import post_payment
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 27)

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import Group
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.late_fees import WaiverRefused, accrue_late_fees, waive_late_fee
-from wattdesk.application.payments import post_payment
+from wattdesk.application.ledger.late_fees import WaiverRefused, accrue_late_fees, waive_late_fee
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import balance
 

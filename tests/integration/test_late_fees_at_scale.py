@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.dunning import _candidates, load_policy
-from wattdesk.application.late_fees import CATCH_UP_DAYS, accrue_late_fees, load_policies
-from wattdesk.application.payments import post_payment, reverse_payment
+from wattdesk.application.dunning.nightly import _candidates, load_policy
+from wattdesk.application.ledger.late_fees import CATCH_UP_DAYS, accrue_late_fees, load_policies
+from wattdesk.application.payments.posting import post_payment, reverse_payment
 from wattdesk.core.late_fee import Arrear, Reduction, late_fee, policy_on
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger import operations as ledger_ops

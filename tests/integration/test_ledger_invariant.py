@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.late_fees import accrue_late_fees
-from wattdesk.application.payments import post_payment, reverse_payment
+from wattdesk.application.ledger.late_fees import accrue_late_fees
+from wattdesk.application.payments.posting import post_payment, reverse_payment
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import balance

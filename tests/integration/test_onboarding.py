@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from wattdesk.application.onboarding import import_accounts
-from wattdesk.application.reference_data import example_tariff_paths
+from wattdesk.application.customers.onboarding import import_accounts
 from wattdesk.application.tabular import ImportRejected
-from wattdesk.application.tariff_catalog import import_tariff_files
+from wattdesk.application.tariffs.catalog import import_tariff_files
+from wattdesk.application.tariffs.reference_data import example_tariff_paths
 from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
 from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister
 from wattdesk.domain.tariffs.models import TariffAssignment

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from wattdesk.application import outlet_planning as uc
 from wattdesk.application.errors import InputError
-from wattdesk.application.synth import generate_county
-from wattdesk.application.synth.outlets import SeedError, outlet_rows, seed_outlets
+from wattdesk.application.outlets import planning as uc
 from wattdesk.core import outlets as core
 from wattdesk.domain.outlets.models import CandidateSite, PaymentOutlet
 from wattdesk.interfaces.cli import main
+from wattdesk.synthetic import generate_county
+from wattdesk.synthetic.outlets import SeedError, outlet_rows, seed_outlets
 
 
 @pytest.fixture

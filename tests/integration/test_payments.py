@@ -10,7 +10,7 @@ import pytest
 from payments_helpers import at, issue_bill
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments import PaymentConflict, post_payment, reverse_payment
+from wattdesk.application.payments.posting import PaymentConflict, post_payment, reverse_payment
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.operations import post_entry
 from wattdesk.domain.ledger.queries import balance

@@ -12,7 +12,7 @@ from auditlog.models import LogEntry
 from django.db import transaction
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.payments import (
+from wattdesk.application.payments.posting import (
     BatchRejected,
     PaymentIn,
     PostResult,
@@ -239,7 +239,7 @@ class TestRestoreAfterABatch:
     def test_a_prepaid_meter_cut_by_fee_control_gets_its_restore_command(
         self, make_account: Callable[..., Any]
     ) -> None:
-        from wattdesk.application.fee_control import run_fee_control
+        from wattdesk.application.fee_control.prepaid import run_fee_control
         from wattdesk.domain.fee_control.models import MeterCommand
         from wattdesk.domain.metering.models import Meter, MeterInstallation
         from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion

@@ -1,4 +1,4 @@
-"""Integration tests for wattdesk.application.readings_import and the metering queries (SQLite + PostgreSQL)."""
+"""Integration tests for wattdesk.application.metering.readings_import and the metering queries (SQLite + PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from wattdesk.application.readings_import import ImportRejected, RowError, import_readings
+from wattdesk.application.metering.readings_import import ImportRejected, RowError, import_readings
 from wattdesk.domain.metering import operations, queries
 from wattdesk.domain.metering.models import (
     ImportBatch,

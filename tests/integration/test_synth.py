@@ -13,7 +13,6 @@ import polars as pl
 import pytest
 from django.db import transaction
 
-from wattdesk.application.synth import CountySummary, SynthError, generate_county
 from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
 from wattdesk.domain.metering.models import (
     IntervalFile,
@@ -23,6 +22,7 @@ from wattdesk.domain.metering.models import (
     RegisterReading,
 )
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+from wattdesk.synthetic import CountySummary, SynthError, generate_county
 
 N, MONTHS, SEED = 200, 3, 42
 END = date(2026, 3, 1)
@@ -240,8 +240,8 @@ class TestDemo:
         from datetime import datetime
         from zoneinfo import ZoneInfo
 
-        from wattdesk.application.demo import run_demo
         from wattdesk.domain.billing.models import Bill
+        from wattdesk.synthetic.demo import run_demo
 
         report = run_demo(
             accounts=N,

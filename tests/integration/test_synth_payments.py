@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from wattdesk.application import synth_payments as sp
-from wattdesk.application.billing_run import run_billing
-from wattdesk.application.payments import post_payment
-from wattdesk.application.synth import generate_county
+from wattdesk.application.billing.run import run_billing
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.access.operations import create_demo_users
 from wattdesk.domain.collection.models import CollectorAssignment, Visit
 from wattdesk.domain.customers.models import Account
@@ -23,6 +21,8 @@ from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import balances
 from wattdesk.domain.payments import queries
 from wattdesk.domain.payments.models import LateFeeAssessment, Payment, PaymentAllocation
+from wattdesk.synthetic import generate_county
+from wattdesk.synthetic import payments as sp
 
 pytestmark = pytest.mark.django_db(transaction=False)
 SH = ZoneInfo("Asia/Shanghai")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.reference_data import example_tariff_paths
-from wattdesk.application.tariff_catalog import catalog, import_tariff_files
+from wattdesk.application.tariffs.catalog import catalog, import_tariff_files
+from wattdesk.application.tariffs.reference_data import example_tariff_paths
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.queries import version_in_force
 from wattdesk.interfaces.cli import main

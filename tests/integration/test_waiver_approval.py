@@ -12,8 +12,8 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError
 from payments_helpers import at, issue_bill
 
-from wattdesk.application.late_fees import accrue_late_fees, waive_late_fee
-from wattdesk.application.waivers import (
+from wattdesk.application.ledger.late_fees import accrue_late_fees, waive_late_fee
+from wattdesk.application.ledger.waivers import (
     WaiverNotFound,
     WaiverRequestRefused,
     approve_waiver,

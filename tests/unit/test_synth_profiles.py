@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from wattdesk.application.synth import population as pop
-from wattdesk.application.synth import profiles as prof
+from wattdesk.synthetic import population as pop
+from wattdesk.synthetic import profiles as prof
 
 
 def _monthly_means(axis: prof.HourAxis, comps: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ def valid_reading(user: Any) -> dict[str, str]:
 def payment_of(user: Any, txn: str) -> str:
     """The id of a payment posted (through the use case) to the first account the user can see; "0" when the
     user sees no account."""
-    from wattdesk.application.payments import post_payment
+    from wattdesk.application.payments.posting import post_payment
 
     account = accounts_for(user).order_by("number").first()
     if account is None:

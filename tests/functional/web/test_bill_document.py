@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.bill_document import BillNotFound, bill_document, render_pdf
-from wattdesk.application.billing_run import issue_bills
+from wattdesk.application.billing.document import BillNotFound, bill_document, render_pdf
+from wattdesk.application.billing.run import issue_bills
 from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for

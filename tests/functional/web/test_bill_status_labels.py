@@ -9,7 +9,8 @@ from typing import Any
 from django.test import Client
 from django.utils import translation
 
-from wattdesk.application import bill_document, portal
+from wattdesk.application.billing import document as bill_document
+from wattdesk.application.portal.screens import screens as portal
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.interfaces.web.templatetags.labels import bill_status

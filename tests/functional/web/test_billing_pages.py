@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from wattdesk.application import billing_jobs
-from wattdesk.application.billing_run import cancel_bill
+from wattdesk.application.billing import jobs as billing_jobs
+from wattdesk.application.billing.run import cancel_bill
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillStatus
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind

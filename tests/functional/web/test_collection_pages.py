@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.billing_run import issue_bills
+from wattdesk.application.billing.run import issue_bills
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection.models import CollectorAssignment, Visit
 from wattdesk.domain.customers.models import ServicePoint

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.customer_360 import mask_phone
+from wattdesk.application.customers.customer_360 import mask_phone
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.billing.models import Bill, BillLine

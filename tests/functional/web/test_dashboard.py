@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.staticfiles import finders
 from django.test import Client
 
-from wattdesk.application.dashboard import Change
+from wattdesk.application.analytics.dashboard import Change
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.metering.models import ReadingException

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from wattdesk.application.dunning import load_policy
-from wattdesk.application.reference_data import load_holidays
+from wattdesk.application.dunning.nightly import load_policy
+from wattdesk.application.tariffs.reference_data import load_holidays
 from wattdesk.core.dunning import is_permitted
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for

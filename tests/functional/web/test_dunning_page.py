@@ -12,8 +12,8 @@ from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.billing_run import issue_bills
-from wattdesk.application.dunning import run_dunning
+from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.dunning.nightly import run_dunning
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.billing.models import Bill

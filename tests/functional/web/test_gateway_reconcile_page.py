@@ -13,7 +13,7 @@ from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from wattdesk.application.payments import post_payment
+from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.access import roles
 from wattdesk.domain.customers.models import Account
 from wattdesk.sandbox.gateway_server import Gateway, make_server

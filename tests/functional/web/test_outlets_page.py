@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from wattdesk.application.synth.outlets import seed_outlets
+from wattdesk.synthetic.outlets import seed_outlets
 
 
 @pytest.fixture

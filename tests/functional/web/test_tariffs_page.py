@@ -9,8 +9,8 @@ from typing import Any
 
 from django.test import Client
 
-from wattdesk.application.reference_data import example_tariff_paths
-from wattdesk.application.tariff_catalog import import_tariff_files
+from wattdesk.application.tariffs.catalog import import_tariff_files
+from wattdesk.application.tariffs.reference_data import example_tariff_paths
 from wattdesk.domain.tariffs.models import TariffVersion
 
 

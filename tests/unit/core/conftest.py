@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wattdesk.application.reference_data import load_pf_table
+from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.pf import PfTable
 
 

@@ -327,7 +327,7 @@ SHIPPED = sorted(
 def test_shipped_tariff_real_calendar_with_kvarh(path: Path, pf_table: PfTable) -> None:
     import yaml
 
-    from wattdesk.application.reference_data import load_holidays
+    from wattdesk.application.tariffs.reference_data import load_holidays
 
     tariff = parse_tariff(doc=yaml.safe_load(path.read_text()), pf_table=pf_table)
     holidays = load_holidays()

@@ -8,7 +8,7 @@
   (queued -> sent -> delivered, or failed after the last attempt). One message per action (``action`` unique).
 * ``DisconnectionOrder``: a planned disconnection (after the legal notice) or a restore after payment; a
   supervisor approves a notified disconnection (``approved_at``/``by``), the field crew records the execution
-  (``executed_at``/``by``, ``execution_note``) — see ``application/disconnection.py``.
+  (``executed_at``/``by``, ``execution_note``) — see ``application/dunning/disconnection.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
 * ``LateFeeAssessment``: the late fee posted for one bill by the accrual for one date (unique per bill and
   date); ``LateFeeRun``: one accrual per date (the nightly pass is idempotent for a date).
 * ``WaiverRequest``: a request to waive (减免) a bill's late fee, with a reason, decided by another user holding
-  ``ledger.waive`` (four-eyes); at most one pending request per bill (see ``application/waivers.py``).
+  ``ledger.waive`` (four-eyes); at most one pending request per bill (see ``application/ledger/waivers.py``).
 """
 
 from __future__ import annotations

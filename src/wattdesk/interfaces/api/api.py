@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
-from wattdesk.application.billing_run import BillingInputError
+from wattdesk.application.billing.run import BillingInputError
 from wattdesk.application.errors import InputError
 from wattdesk.interfaces.api.auth import AUTH
 from wattdesk.interfaces.api.errors import ItemsRejected

@@ -1,6 +1,6 @@
 """`wattdesk accounts import FILE`: batch onboarding (批量开户) of customers, accounts, service points, meters
 and tariff assignments from a CSV or Excel file. The columns are documented in
-``wattdesk.application.onboarding`` and docs/master-data.md. A bad file writes nothing and lists every bad row.
+``wattdesk.application.customers.onboarding`` and docs/master-data.md. A bad file writes nothing and lists every bad row.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application.onboarding import import_accounts
+    from wattdesk.application.customers.onboarding import import_accounts
     from wattdesk.application.tabular import ImportRejected
 
     if not args.file.is_file():

@@ -3,7 +3,7 @@
     wattdesk bank export --date YYYY-MM-DD --out FILE     the deduction file of the day (same day = same file)
     wattdesk bank import FILE                              the bank's return file (idempotent; bad file: exit 2)
 
-Layouts: docs/bank-withholding.md. The work is ``wattdesk.application.bank_withholding``; this module reads
+Layouts: docs/bank-withholding.md. The work is ``wattdesk.application.payments.channels.bank_withholding``; this module reads
 the clock and the file, calls one use case and prints one line.
 """
 
@@ -33,7 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from wattdesk.application import bank_withholding as uc
+    from wattdesk.application.payments.posting.channels import bank_withholding as uc
 
     now = timezone.now()
     if args.bank_command == "export":

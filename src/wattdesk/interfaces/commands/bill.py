@@ -7,7 +7,7 @@
     wattdesk bill cancel  (--bill ID | --account N --period YYYY-MM) --reason TEXT
 
 This module only translates: it reads the clock (the one place that does), calls one use case of
-``wattdesk.application.billing_run``, records one audit entry for it (the use cases write in bulk, which
+``wattdesk.application.billing.run``, records one audit entry for it (the use cases write in bulk, which
 model signals do not see; the web pages and billing jobs record theirs with the signed-in user) and
 prints the result. A rich progress bar is shown on a terminal.
 """
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from auditlog.models import LogEntry
     from django.utils import timezone
 
-    from wattdesk.application import billing_run as uc
+    from wattdesk.application.billing import run as uc
     from wattdesk.domain import audit
 
     try:

@@ -48,8 +48,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _dunning(day: date, now: datetime) -> None:
     """Differentiated dunning for the day (idempotent per day), then the outbox dispatch (sends only queued)."""
-    from wattdesk.application.dunning import run_dunning
-    from wattdesk.application.outbox import dispatch_outbox
+    from wattdesk.application.dunning.nightly import run_dunning
+    from wattdesk.application.dunning.outbox import dispatch_outbox
 
     d = run_dunning(day=day, now=now)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(d.by_kind.items())) or "none"
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     action = args.collect_command
     if action == "nightly":
-        from wattdesk.application.late_fees import accrue_late_fees
+        from wattdesk.application.ledger.late_fees import accrue_late_fees
 
         r = accrue_late_fees(as_of=args.date)
         print(
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "dispatch":
         return _dispatch(args.watch)
     if action == "pay":
-        from wattdesk.application.payments import post_payment
+        from wattdesk.application.payments.posting import post_payment
 
         res = post_payment(
             account_number=args.account,
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         as_of = args.as_of or timezone.localdate()
         try:
             if args.by == "collector":  # the collector of each route on as_of (application.collection)
-                from wattdesk.application.collection import aging_by_collector
+                from wattdesk.application.collection.collectors import aging_by_collector
 
                 rows = aging_by_collector(as_of=as_of)
             else:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "recovery":
         if args.by == "collector":  # the collector of each route for the period (application.collection)
-            from wattdesk.application.collection import recovery_by_collector
+            from wattdesk.application.collection.collectors import recovery_by_collector
 
             recs = recovery_by_collector(period=args.period)
         else:
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 def _fee_control(day: date, now: object) -> None:
     """Fee-control balances for the day; commands are sent when WATTDESK_HEADEND_URL names a head-end."""
     from wattdesk.adapters.headend.http_headend import configured_headend
-    from wattdesk.application.fee_control import dispatch_commands, run_fee_control
+    from wattdesk.application.fee_control.prepaid import dispatch_commands, run_fee_control
 
     fc = run_fee_control(day=day, now=now)  # type: ignore[arg-type]
     print(
@@ -147,7 +147,7 @@ def _fee_control(day: date, now: object) -> None:
 
 def _expire_gateway_orders(day: date, now: datetime) -> None:
     """Unpaid gateway orders older than WATTDESK_GATEWAY_ORDER_TTL_HOURS (default 24) become expired."""
-    from wattdesk.application.gateway import expire_stale_orders
+    from wattdesk.application.payments.channels.gateway import expire_stale_orders
 
     r = expire_stale_orders(day=day, now=now)
     print(f"gateway orders: {r.expired} unpaid order(s) created before {r.before.isoformat()} expired")
@@ -159,7 +159,7 @@ def _dispatch(watch: float | None) -> int:
     from django.utils import timezone
 
     from wattdesk.adapters.headend.http_headend import configured_headend
-    from wattdesk.application.fee_control import dispatch_commands
+    from wattdesk.application.fee_control.prepaid import dispatch_commands
 
     headend = configured_headend()
     if headend is None:

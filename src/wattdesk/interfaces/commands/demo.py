@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from wattdesk.application.billing_run import BillingInputError
-    from wattdesk.application.demo import run_demo
-    from wattdesk.application.synth import SynthError
+    from wattdesk.application.billing.run import BillingInputError
     from wattdesk.interfaces.commands.synth import last_full_month
+    from wattdesk.synthetic import SynthError
+    from wattdesk.synthetic.demo import run_demo
 
     console.print(f"[bold]WattDesk demo[/bold] database: {where}")
     call_command("migrate", verbosity=0)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(str(exc)) from None
     print_report(report, console)
 
-    from wattdesk.application.demo import create_demo_logins
+    from wattdesk.synthetic.demo import create_demo_logins
 
     password, generated = demo_password()
     logins = create_demo_logins(password=password)

@@ -33,7 +33,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application.gateway import expire_orders, reconcile
+    from wattdesk.application.payments.channels.gateway import expire_orders, reconcile
 
     if args.gateway_command == "expire":
         from datetime import timedelta

@@ -6,7 +6,7 @@
 
 ``plan --json`` prints {"before": {"coverage", "mean_km", ...}, "after": {...}, "sites": [...], ...}.
 Numbers are validated here and by the use case; bad values exit 2 with one line. The work is
-``wattdesk.application.outlet_planning``; ``seed`` is ``wattdesk.application.synth.outlets.seed_outlets``.
+``wattdesk.application.outlets.planning``; ``seed`` is ``wattdesk.synthetic.outlets.seed_outlets``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _km_text(x: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application import outlet_planning as uc
+    from wattdesk.application.outlets import planning as uc
 
     if args.action == "coverage":
         report = uc.coverage(radius_km=_km("--radius-km", args.radius_km))
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  close {s.code} {s.name} ({s.lat:.5f}, {s.lon:.5f})")
         return 0
     if args.action == "seed":
-        from wattdesk.application.synth.outlets import seed_outlets
+        from wattdesk.synthetic.outlets import seed_outlets
 
         summary = seed_outlets(seed=_int("--seed", args.seed, 0))
         print(f"seeded {summary.outlets} payment outlets and {summary.candidates} candidate sites")

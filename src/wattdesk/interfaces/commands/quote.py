@@ -7,7 +7,7 @@
 ``energyratestructure``), detected from the content. --load is CSV or Parquet with columns
 ``timestamp,kwh`` (+ optional ``kvarh``, ``account``). The default calendar is PySAM's for URDB records
 (so bills agree with NREL PySAM) and the real calendar (with public holidays) for WattDesk tariffs.
-This module only translates arguments and output; the work is ``wattdesk.application.quote``.
+This module only translates arguments and output; the work is ``wattdesk.application.billing.quote``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application import quote as uc
-    from wattdesk.application.reference_data import load_holidays
+    from wattdesk.application.billing import quote as uc
+    from wattdesk.application.tariffs.reference_data import load_holidays
 
     try:
         loaded = uc.load_tariff(path=args.tariff)
@@ -86,7 +86,7 @@ def _print_table(quotes: tuple[object, ...], tariff_name: str, currency: str, se
     from rich.console import Console
     from rich.table import Table
 
-    from wattdesk.application.quote import AccountQuote
+    from wattdesk.application.billing.quote import AccountQuote
 
     console = Console()
     for q in quotes:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from wattdesk.application.readings_import import import_readings
+    from wattdesk.application.metering.readings_import import import_readings
     from wattdesk.application.tabular import ImportRejected
 
     path = Path(args.file)
@@ -77,7 +77,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from wattdesk.application.estimation import estimate_period
+    from wattdesk.application.metering.estimation import estimate_period
 
     result = estimate_period(period=args.period)
     print(

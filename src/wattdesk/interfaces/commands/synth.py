@@ -73,8 +73,8 @@ def run_synth(args: argparse.Namespace, console: Any) -> Any:
     from django.utils import timezone
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from wattdesk.application.synth import SynthError, generate_county
     from wattdesk.interfaces.cli import UserError
+    from wattdesk.synthetic import SynthError, generate_county
 
     call_command("migrate", verbosity=0)
     end_month = args.end_month or last_full_month(timezone.localdate())

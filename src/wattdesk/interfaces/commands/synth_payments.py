@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
     from wattdesk.application.errors import InputError
-    from wattdesk.application.synth_payments import bill_history, generate_payment_history
     from wattdesk.interfaces.cli import UserError
+    from wattdesk.synthetic.payments import bill_history, generate_payment_history
 
     through = args.through or timezone.localdate()
     try:

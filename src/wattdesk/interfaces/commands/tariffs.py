@@ -38,8 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wattdesk.application import tariff_catalog as uc
-    from wattdesk.application.reference_data import example_tariff_paths
+    from wattdesk.application.tariffs import catalog as uc
+    from wattdesk.application.tariffs.reference_data import example_tariff_paths
     from wattdesk.domain.tariffs.queries import version_in_force
 
     if args.action == "import":

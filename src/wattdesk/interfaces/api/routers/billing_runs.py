@@ -12,7 +12,7 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 from ninja.params.functions import Query
 
-from wattdesk.application.billing_run import run_billing
+from wattdesk.application.billing.run import run_billing
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import BillingRun
 from wattdesk.interfaces.api.deps import Pages, require

@@ -19,7 +19,8 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.params.functions import Query
 
-from wattdesk.application import disconnection, waivers
+from wattdesk.application.dunning.nightly import disconnection
+from wattdesk.application.ledger import waivers
 from wattdesk.domain.access import roles
 from wattdesk.domain.dunning.models import DisconnectionOrder
 from wattdesk.domain.payments.models import WaiverRequest, WaiverStatus

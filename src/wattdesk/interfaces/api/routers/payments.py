@@ -23,7 +23,7 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 from ninja.params.functions import Body, Query
 
-from wattdesk.application.payments import (
+from wattdesk.application.payments.posting import (
     BatchRejected,
     PaymentAlreadyReversed,
     PaymentConflict,

@@ -1,6 +1,6 @@
 """Register readings: GET /api/readings (readings.view), POST /api/readings/bulk (readings.import).
 
-The bulk endpoint is the readings import (``wattdesk.application.readings_import``) with a JSON body: the items
+The bulk endpoint is the readings import (``wattdesk.application.metering.readings_import``) with a JSON body: the items
 become the rows of a readings file, validated whole by the import (and VEE'd by
 ``metering.operations.record_register_readings``); any bad item is a 422 listing every bad item and nothing is
 stored. Meters outside the caller's scope are unknown meters.
@@ -18,7 +18,7 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 from ninja.params.functions import Body, Query
 
-from wattdesk.application.readings_import import REGISTER_COLUMNS, import_register_readings
+from wattdesk.application.metering.readings_import import REGISTER_COLUMNS, import_register_readings
 from wattdesk.application.tabular import ImportRejected
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import meters_for

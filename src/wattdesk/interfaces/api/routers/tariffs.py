@@ -9,7 +9,7 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.params.functions import Path, Query
 
-from wattdesk.application.tariff_catalog import catalog
+from wattdesk.application.tariffs.catalog import catalog
 from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.queries import version_in_force

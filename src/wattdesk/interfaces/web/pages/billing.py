@@ -27,8 +27,8 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application import billing_jobs
-from wattdesk.application.billing_run import (
+from wattdesk.application.billing import jobs as billing_jobs
+from wattdesk.application.billing.run import (
     PERIOD_RE,
     BillingInputError,
     add_months,

@@ -16,8 +16,8 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from wattdesk.application.bill_document import bill_document, render_pdf
-from wattdesk.application.billing_run import PERIOD_RE, add_months, period_str
+from wattdesk.application.billing.document import bill_document, render_pdf
+from wattdesk.application.billing.run import PERIOD_RE, add_months, period_str
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for
 from wattdesk.domain.billing.models import BillStatus

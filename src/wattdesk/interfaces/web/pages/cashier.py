@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from wattdesk.application import counter as use_case
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.posting.channels import counter as use_case
 from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application import customer_360 as use_case
+from wattdesk.application.customers import customer_360 as use_case
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, bills_for
 from wattdesk.domain.metering.models import RegisterKind

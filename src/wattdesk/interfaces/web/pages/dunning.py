@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application.dunning import OrderCancelRefused, cancel_disconnection
+from wattdesk.application.dunning.nightly import OrderCancelRefused, cancel_disconnection
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, has_capability
 from wattdesk.domain.dunning import queries

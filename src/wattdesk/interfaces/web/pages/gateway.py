@@ -28,8 +28,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from wattdesk.application import gateway, gateway_reconciliation
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.posting.channels import gateway, gateway_reconciliation
 from wattdesk.core import gateway_signing
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for

@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application import outlet_planning as use_case
 from wattdesk.application.errors import InputError
+from wattdesk.application.outlets import planning as use_case
 from wattdesk.domain.access import roles
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required

@@ -1,7 +1,7 @@
 """Customer self-service portal (客户自助服务, /portal/): home, a bill explained, usage charts, bill history
 with PDF download, the tariff in force. Mobile first (375 px); every view needs ``portal.use``.
 
-Each view translates the request, makes one call into ``wattdesk.application.portal`` (which scopes every
+Each view translates the request, makes one call into ``wattdesk.application.portal.screens`` (which scopes every
 read through ``accounts_for`` / ``bills_for``) and renders. The account shown is chosen with ``?account=``
 and remembered in the session; an account or bill that is not the user's is a 404.
 """
@@ -17,7 +17,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application import portal
+from wattdesk.application.portal.screens import screens as portal
 from wattdesk.domain.access import roles
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -82,7 +82,7 @@ def portal_bill(request: HttpRequest, bill_id: int) -> HttpResponse:
 @capability_required(roles.PORTAL_USE)
 def portal_bill_pdf(request: HttpRequest, bill_id: int) -> HttpResponse:
     """The bill document (PDF) of one of the user's bills (scoped first, then rendered by bill_document)."""
-    from wattdesk.application.bill_document import bill_document, render_pdf
+    from wattdesk.application.billing.document import bill_document, render_pdf
 
     bill = get_object_or_404(portal.visible_bills(user=request.user), pk=bill_id)
     pdf = render_pdf(bill_document(bill_id=bill.pk))

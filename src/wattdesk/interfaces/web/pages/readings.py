@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from wattdesk.application.billing_run import PERIOD_RE, add_months, period_str
+from wattdesk.application.billing.run import PERIOD_RE, add_months, period_str
 from wattdesk.application.errors import InputError
-from wattdesk.application.readings_import import import_readings
+from wattdesk.application.metering.readings_import import import_readings
 from wattdesk.application.tabular import ImportRejected
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability, meters_for

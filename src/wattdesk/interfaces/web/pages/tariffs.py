@@ -19,9 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application import tariff_catalog
 from wattdesk.application.errors import InputError
-from wattdesk.application.reference_data import parse_tariff_document
+from wattdesk.application.tariffs import catalog as tariff_catalog
+from wattdesk.application.tariffs.reference_data import parse_tariff_document
 from wattdesk.core.tariff import Period, Schedule, Tariff
 from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import TariffVersion

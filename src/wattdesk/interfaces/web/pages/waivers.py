@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application import waivers
 from wattdesk.application.errors import InputError
+from wattdesk.application.ledger import waivers
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
 from wattdesk.interfaces.web import nav

@@ -1,0 +1,966 @@
+"""Use cases of the billing cycle (电费核算): run a period, review held bills, issue, cancel.
+
+``run_billing`` is fetch -> calculate -> write, one batch of accounts at a time:
+
+1. fetch (``application.billing.fetch``, raw SQL over an account-id range; its usage query follows the rule
+   of ``domain.metering.queries.consumption_by_account`` and a test keeps them equal): service points,
+   tariff assignments and versions, validated usage of the period, the accounts' recent bills;
+2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
+   (``core.rating``), the hold-for-review check (``application.billing.hold``);
+3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
+   statements (``application.billing.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite).
+
+A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
+accounts that already have a live (not cancelled) bill for the period are skipped, and the partial unique
+index "one live bill per account and period" makes a duplicate impossible even for two concurrent runs.
+Batches run in forked worker processes (PostgreSQL) or with a background writer thread (SQLite).
+
+The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / ``cancelled_at`` (and a
+``clock`` for the run's finish time). Rules and CLI: docs/billing.md.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.util
+import os
+import queue
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection, connections, transaction
+from django.db.models import Q
+
+from wattdesk.application.billing import bulk, fetch
+from wattdesk.application.billing.determinants import (
+    NotBillable,
+    build,
+    tier_year_fraction,
+    tier_year_start,
+)
+from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
+from wattdesk.application.errors import InputError
+from wattdesk.application.tariffs.reference_data import load_pf_table
+from wattdesk.core.rating import Determinants, Line, RatingError
+from wattdesk.core.rating import rate as rate_exact
+from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
+from wattdesk.domain.customers.models import Account, ReadingRoute
+from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.operations import reverse_entry
+
+ZERO = Decimal(0)
+QTY_STEP = Decimal("0.0001")
+RATE_STEP = Decimal("0.000001")
+DEFAULT_BATCH_SIZE = 10_000
+PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+SKIP_EXAMPLES = 20  # account numbers kept per skip reason in BillingRun.counts
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+class BillingInputError(InputError):
+    """Bad input from the caller (period format, unknown route or bill, a bill in the wrong state)."""
+
+
+class BillNotFound(BillingInputError):
+    pass
+
+
+class BillStateError(BillingInputError):
+    pass
+
+
+# --- value objects -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    period: str
+    route: str | None
+    status: str
+    accounts: int  # accounts in scope without a live bill when the run started
+    already_billed: int  # accounts in scope that had a live bill already (earlier run)
+    billed: int  # bills written by this run that can be issued (status draft)
+    held: int  # bills written by this run and held for review; bills written = billed + held
+    estimated: int
+    skipped: Mapping[str, int]
+    kwh: Decimal
+    total: Decimal
+    revenue_by_class: Mapping[str, Decimal]
+    elapsed_s: float
+    batches: int
+
+    @property
+    def bills(self) -> int:
+        """Bills written by this run (draft + held)."""
+        return self.billed + self.held
+
+
+@dataclass(frozen=True)
+class IssuePolicy:
+    """Policy data for issuing (发行): the payment term. 缴费期限 is set by the supply contract / provincial
+    rule; 15 days after issue is a common default — configure it, do not trust this constant."""
+
+    due_days: int = 15
+
+    def __post_init__(self) -> None:
+        if self.due_days < 0:
+            raise ValueError("due_days must not be negative")
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    period: str
+    issued: int
+    total: Decimal
+    due_on: date
+    still_held: int
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    bill_id: int
+    account_number: str
+    period: str
+    version: int
+    reversal_id: int | None
+    reversal_amount: Decimal
+
+
+@dataclass(frozen=True)
+class HeldBill:
+    bill_id: int
+    account_number: str
+    period: str
+    version: int
+    total: Decimal
+    kwh: Decimal
+    hold_reason: str
+    history_median: Decimal | None
+
+
+@dataclass(frozen=True)
+class ApproveResult:
+    bill_id: int
+    account_number: str
+    period: str
+    total: Decimal
+
+
+# --- periods -----------------------------------------------------------------------------------------------
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    m = PERIOD_RE.match(period or "")
+    if not m:
+        raise BillingInputError(f"period must be YYYY-MM (e.g. 2026-03), got {period!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def add_months(d: date, n: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return date(y, m + 1, d.day)
+
+
+def period_str(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def account_window(year: int, month: int, billing_day: int) -> tuple[date, date]:
+    """The billing period [start, end) of an account: from its billing day (1-28) to the same day a month on."""
+    start = date(year, month, billing_day)
+    return start, add_months(start, 1)
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ctx:
+    period: str
+    year: int
+    month: int
+    run_id: int
+    run_at: datetime
+    policy: HoldPolicy
+    versions: dict[str, list[fetch.TariffVersionRow]]
+    blocked: set[int]
+    tariffs: dict[tuple[int, Decimal | None], Tariff | TariffError] = field(default_factory=dict)
+    memo: dict[tuple[int, Determinants], Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """What one batch writes, plus its counters. Bills, lines and charges are plain tuples."""
+
+    bills: list[tuple[Any, ...]] = field(default_factory=list)  # without id
+    lines: list[list[tuple[Any, ...]]] = field(default_factory=list)  # per bill, without bill id
+    charges: list[tuple[int, Decimal]] = field(default_factory=list)  # (account_id, amount) per bill
+    billed: int = 0
+    held: int = 0
+    estimated: int = 0
+    kwh: Decimal = ZERO
+    total: Decimal = ZERO
+    by_class: defaultdict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    skipped: Counter[str] = field(default_factory=Counter)
+    skip_examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+BILL_FIELDS = (
+    "id",
+    "account",
+    "period",
+    "version",
+    "status",
+    "start",
+    "end",
+    "kwh",
+    "total",
+    "due_on",
+    "issued_at",
+    "run",
+    "hold_reason",
+    "replaces",
+)
+LINE_FIELDS = ("bill", "seq", "code", "description", "quantity", "unit", "rate", "amount", "rule")
+LEDGER_FIELDS = ("account", "kind", "amount", "bill", "posted_at", "reverses", "memo")
+
+ESTIMATED_NOTE = (
+    "note.estimated",
+    "本期含估抄示数, 下次实抄后多退少补 (estimated reading, trued up at the next actual read)",
+)
+
+
+def run_billing(
+    *,
+    period: str,
+    run_at: datetime,
+    route: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    hold_policy: HoldPolicy = DEFAULT_HOLD_POLICY,
+    progress: ProgressCallback | None = None,
+    clock: Callable[[], datetime] | None = None,
+    pipeline: bool = True,
+    workers: int | None = None,
+) -> RunResult:
+    """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent).
+
+    Parallelism (results are identical either way; every batch is one transaction):
+
+    * ``workers`` > 1: batches are prepared and written by that many forked worker processes, each with
+      its own database connection (default: :func:`default_workers`);
+    * ``workers`` = 1 and ``pipeline``: each batch is written on a second thread (its own connection) while
+      the next one is fetched and rated.
+
+    Both are switched off (one connection, synchronous) when the caller already holds a transaction, since
+    the batches must then join it, and for an in-memory SQLite database, which other connections cannot
+    share safely.
+    """
+    year, month = parse_period(period)
+    if batch_size < 1:
+        raise BillingInputError("batch size must be at least 1")
+    route_id = None
+    if route:
+        route_id = ReadingRoute.objects.filter(code=route).values_list("id", flat=True).first()
+        if route_id is None:
+            raise BillingInputError(f"unknown reading route {route!r}")
+    t0 = time.perf_counter()
+    month_start = date(year, month, 1)
+    latest_end = add_months(date(year, month, 28), 1)
+    run = BillingRun.objects.create(
+        period=period, route_id=route_id, started_at=run_at, status=BillingRunStatus.RUNNING
+    )
+    ids, already = fetch.candidate_accounts(
+        period=period, month_start=month_start, latest_end=latest_end, route_id=route_id
+    )
+    ctx = _Ctx(
+        period=period,
+        year=year,
+        month=month,
+        run_id=run.pk,
+        run_at=run_at,
+        policy=hold_policy,
+        versions=fetch.tariff_versions(),
+        blocked=fetch.blocked_accounts(period=period, month_start=month_start, latest_end=latest_end),
+    )
+    totals = _Batch()
+    if progress:
+        progress(0, len(ids))
+    parallel = _can_write_in_background(True)
+    if workers is None:
+        workers = default_workers()
+    n_workers = workers if parallel else 1
+    if n_workers < 1:
+        raise BillingInputError("workers must be at least 1")
+    parts = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    if n_workers > 1 and len(parts) > 1:
+        try:
+            n_batches = _run_in_processes(ctx, parts, n_workers, totals, progress, len(ids))
+        except BaseException:
+            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            raise
+    else:
+        writer = _Writer(ctx, totals, len(ids), progress, threaded=parallel and pipeline)
+        try:
+            for part in parts:
+                writer.submit(_prepare_batch(ctx, part), len(part))
+            writer.close()
+        except BaseException:
+            writer.close(raise_error=False)  # a batch already handed over is finished (whole) or not at all
+            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            raise
+        n_batches = writer.batches
+    elapsed = _finish_run(run, totals, len(ids), already, BillingRunStatus.FINISHED, clock, run_at, t0)
+    return RunResult(
+        run_id=run.pk,
+        period=period,
+        route=route,
+        status=BillingRunStatus.FINISHED,
+        accounts=len(ids),
+        already_billed=already,
+        billed=totals.billed,
+        held=totals.held,
+        estimated=totals.estimated,
+        skipped=dict(totals.skipped),
+        kwh=totals.kwh,
+        total=totals.total,
+        revenue_by_class=dict(totals.by_class),
+        elapsed_s=elapsed,
+        batches=n_batches,
+    )
+
+
+# --- worker processes ----------------------------------------------------------------------------------------
+
+_FORK_CTX: _Ctx | None = None  # the run's context, inherited by forked workers (never pickled)
+
+
+def _process_batch(account_ids: Sequence[int]) -> _Batch:
+    """Worker process: prepare and write one batch; return its counters (rows dropped to keep IPC small)."""
+    assert _FORK_CTX is not None
+    batch = _prepare_batch(_FORK_CTX, account_ids)
+    _write_batch(_FORK_CTX, batch)
+    batch.bills, batch.lines, batch.charges = [], [], []
+    return batch
+
+
+def _worker_init() -> None:
+    """Close the worker's own connection when the worker process exits (multiprocessing finalizer)."""
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+def _run_in_processes(
+    ctx: _Ctx,
+    parts: Sequence[Sequence[int]],
+    n_workers: int,
+    totals: _Batch,
+    progress: ProgressCallback | None,
+    n: int,
+) -> int:
+    """Hand batches to forked workers, at most two per worker in flight; merge what committed.
+
+    On the first failure no further batch is handed out; batches already running finish (each is whole
+    or nothing) and are counted, then the error is raised.
+    """
+    global _FORK_CTX
+    _FORK_CTX = ctx
+    connections.close_all()  # children must open their own connections, never share the parent's socket
+    done_accounts = 0
+    committed = 0
+    error: BaseException | None = None
+    pool = ProcessPoolExecutor(
+        max_workers=n_workers, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init
+    )
+    try:
+        pending: dict[Future[_Batch], int] = {}
+        queue_ = list(reversed(parts))
+        while queue_ or pending:
+            while queue_ and error is None and len(pending) < 2 * n_workers:
+                part = queue_.pop()
+                pending[pool.submit(_process_batch, part)] = len(part)
+            if not pending:
+                break
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                size = pending.pop(fut)
+                exc = fut.exception()
+                if exc is not None:
+                    error = error or exc
+                    continue
+                _merge(totals, fut.result())
+                committed += 1
+                done_accounts += size
+                if progress:
+                    progress(done_accounts, n)
+            if error is not None:
+                queue_.clear()
+    except BaseException as exc:
+        error = error or exc
+        for fut in list(pending):
+            fut.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORK_CTX = None
+    if error is not None:
+        raise error
+    return committed
+
+
+def default_workers() -> int:
+    """PostgreSQL: one process per CPU (at most 4) where processes can be forked. SQLite: 1 (one writer at
+    a time; measured slower with two processes on two cores, docs/performance.md) with the background
+    writer thread."""
+    if connection.vendor == "postgresql" and "fork" in multiprocessing.get_all_start_methods():
+        return max(1, min(os.cpu_count() or 1, 4))
+    return 1
+
+
+def _can_write_in_background(pipeline: bool) -> bool:
+    if not pipeline or connection.in_atomic_block:
+        return False
+    in_memory = connection.vendor == "sqlite" and bool(
+        getattr(connection, "is_in_memory_db", lambda: False)()
+    )
+    return not in_memory
+
+
+class _Writer:
+    """Writes prepared batches, one transaction each, on a background thread (or inline).
+
+    At most one batch waits while another is written, which bounds memory. ``totals`` only ever count
+    committed batches. An error in the writer stops the run at the next ``submit``.
+    """
+
+    def __init__(
+        self, ctx: _Ctx, totals: _Batch, n: int, progress: ProgressCallback | None, *, threaded: bool
+    ) -> None:
+        self.ctx, self.totals, self.n, self.progress = ctx, totals, n, progress
+        self.done = 0
+        self.batches = 0
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        if threaded:
+            self.queue: queue.Queue[tuple[_Batch, int] | None] = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._loop, name="billing-writer", daemon=True)
+            self.thread.start()
+
+    def _write(self, batch: _Batch, accounts: int) -> None:
+        _write_batch(self.ctx, batch)
+        _merge(self.totals, batch)
+        self.batches += 1
+        self.done += accounts
+        if self.progress:
+            self.progress(self.done, self.n)
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None:
+                    return
+                if self.error is None:
+                    try:
+                        self._write(*item)
+                    except BaseException as exc:
+                        self.error = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    def submit(self, batch: _Batch, accounts: int) -> None:
+        if self.thread is None:
+            self._write(batch, accounts)
+            return
+        if self.error is not None:
+            raise self.error
+        self.queue.put((batch, accounts))
+
+    def close(self, *, raise_error: bool = True) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+def _merge(into: _Batch, b: _Batch) -> None:
+    into.billed += b.billed
+    into.held += b.held
+    into.estimated += b.estimated
+    into.kwh += b.kwh
+    into.total += b.total
+    for cls, amount in b.by_class.items():
+        into.by_class[cls] += amount
+    into.skipped.update(b.skipped)
+    for reason, numbers in b.skip_examples.items():
+        room = SKIP_EXAMPLES - len(into.skip_examples[reason])
+        if room > 0:
+            into.skip_examples[reason].extend(numbers[:room])
+
+
+def _finish_run(
+    run: BillingRun,
+    totals: _Batch,
+    accounts: int,
+    already: int,
+    status: str,
+    clock: Callable[[], datetime] | None,
+    run_at: datetime,
+    t0: float,
+) -> float:
+    elapsed = time.perf_counter() - t0
+    run.status = status
+    run.finished_at = clock() if clock else run_at + timedelta(seconds=elapsed)
+    run.counts = {
+        "accounts": accounts,
+        "already_billed": already,
+        "billed": totals.billed,
+        "held": totals.held,
+        "estimated": totals.estimated,
+        "skipped": dict(totals.skipped),
+        "skipped_examples": {k: v for k, v in totals.skip_examples.items() if v},
+        "kwh": str(totals.kwh),
+        "total": str(totals.total),
+        "revenue_by_class": {k: str(v) for k, v in totals.by_class.items()},
+        "elapsed_s": round(elapsed, 3),
+    }
+    run.save(update_fields=["status", "finished_at", "counts"])
+    return elapsed
+
+
+def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | None) -> Tariff:
+    """Parsed tariff of a version, with the PF rule on the service point's standard; cached per run."""
+    key = (version.id, pf_standard)
+    cached = ctx.tariffs.get(key)
+    if cached is None:
+        try:
+            base = ctx.tariffs.get((version.id, None))
+            if base is None:
+                base = parse_tariff(doc=version.document, pf_table=load_pf_table())
+                ctx.tariffs[(version.id, None)] = base
+            if isinstance(base, TariffError):
+                raise base
+            cached = base
+            if pf_standard is not None and base.power_factor is not None:
+                std = pf_standard.quantize(Decimal("0.01"))
+                if std != base.power_factor.standard:
+                    if std not in base.power_factor.table.rows:
+                        raise TariffError("power_factor.standard", f"no adjustment table for standard {std}")
+                    cached = replace(base, power_factor=replace(base.power_factor, standard=std))
+        except TariffError as exc:
+            cached = exc
+        ctx.tariffs[key] = cached
+    if isinstance(cached, TariffError):
+        raise NotBillable("tariff_error", f"{version.code} {version.version}: {cached}")
+    return cached
+
+
+def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
+    """Fetch and calculate one batch (no writes)."""
+    out = _Batch()
+    lo, hi = account_ids[0], account_ids[-1]
+    wanted = set(account_ids)
+    sps = [sp for sp in fetch.service_points(lo=lo, hi=hi) if sp.account_id in wanted]
+    by_account: dict[int, list[fetch.SpRow]] = defaultdict(list)
+    for sp in sps:
+        by_account[sp.account_id].append(sp)
+    # exact per-account windows; one usage query per billing day present in the batch
+    windows: dict[int, tuple[date, date]] = {}
+    days: set[int] = set()
+    for acc_id, rows in by_account.items():
+        first = rows[0]
+        start, end = account_window(ctx.year, ctx.month, first.billing_day)
+        if first.opened_on >= end or (first.closed_on is not None and first.closed_on < start):
+            _skip(out, "not_in_service", first.account_number)
+            continue
+        windows[acc_id] = (start, end)
+        days.add(first.billing_day)
+    usage: dict[int, fetch.Usage] = {}
+    for day in sorted(days):
+        start, end = account_window(ctx.year, ctx.month, day)
+        found = fetch.usage(lo=lo, hi=hi, start=start, end=end)
+        usage.update(
+            (sp_id, u)
+            for sp_id, u in found.items()
+            if u.account_id in windows and windows[u.account_id][0] == start
+        )
+    latest_start = max((w[0] for w in windows.values()), default=date(ctx.year, ctx.month, 1))
+    assigned = fetch.assignments(lo=lo, hi=hi, on_or_before=latest_start)
+    # 12 months back at least: the hold rule's history and the year to date of annual tiers
+    since = period_str(add_months(date(ctx.year, ctx.month, 1), -max(12, ctx.policy.max_history)))
+    past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
+    versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
+
+    # determinants per service point, grouped by tariff for rating
+    units: list[tuple[int, Tariff, Determinants]] = []  # (account_id, tariff, det) in account order
+    account_units: dict[int, list[int]] = {}
+    estimated: set[int] = set()
+    for acc_id, (start, end) in windows.items():
+        rows = by_account[acc_id]
+        number = rows[0].account_number
+        if acc_id in ctx.blocked:
+            _skip(out, "reading_exception", number)
+            continue
+        prev = versions_now.get(acc_id)
+        if prev is not None and prev[2]:
+            _skip(out, "already_billed", number)  # billed by a concurrent run since the scope was read
+            continue
+        try:
+            dets: list[tuple[Tariff, Determinants]] = []
+            for sp in rows:
+                dets.append(_determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past))
+                u = usage.get(sp.sp_id)
+                if u is not None and u.estimated:
+                    estimated.add(acc_id)
+        except NotBillable as nb:
+            _skip(out, nb.reason, number)
+            estimated.discard(acc_id)
+            continue
+        account_units[acc_id] = list(range(len(units), len(units) + len(dets)))
+        units.extend((acc_id, t, d) for t, d in dets)
+
+    rated = _rate_units(ctx, units)
+
+    for acc_id, idxs in account_units.items():
+        rows = by_account[acc_id]
+        first = rows[0]
+        if any(isinstance(rated[i], NotBillable) for i in idxs):
+            err = next(rated[i] for i in idxs if isinstance(rated[i], NotBillable))
+            assert isinstance(err, NotBillable)
+            _skip(out, err.reason, first.account_number)
+            continue
+        start, end = windows[acc_id]
+        lines: list[tuple[Any, ...]] = []
+        total = ZERO
+        kwh = ZERO
+        seq = 0
+        for i in idxs:
+            bill = rated[i]
+            assert isinstance(bill, _Rated)
+            kwh += bill.kwh
+            total += bill.total
+            for row in bill.rows:
+                seq += 1
+                lines.append((seq, *row))
+        if acc_id in estimated:
+            seq += 1
+            lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
+        history_totals = [t for _p, _k, t in past.get(acc_id, ())]
+        reason = hold_reason(
+            total=total, history=history_totals, customer_class=first.customer_class, policy=ctx.policy
+        )
+        prev = versions_now.get(acc_id)
+        version, replaces = (prev[0] + 1, prev[1]) if prev is not None else (1, None)
+        status = BillStatus.HELD if reason else BillStatus.DRAFT
+        out.bills.append(
+            (
+                acc_id,
+                ctx.period,
+                version,
+                status,
+                start,
+                end,
+                kwh,
+                total,
+                None,
+                None,
+                ctx.run_id,
+                reason,
+                replaces,
+            )
+        )
+        out.lines.append(lines)
+        out.charges.append((acc_id, total))
+        if reason:
+            out.held += 1
+        else:
+            out.billed += 1
+        out.estimated += acc_id in estimated
+        out.kwh += kwh
+        out.total += total
+        out.by_class[first.customer_class] += total
+    return out
+
+
+def _determinants(
+    ctx: _Ctx,
+    sp: fetch.SpRow,
+    start: date,
+    end: date,
+    u: fetch.Usage | None,
+    assigned: Mapping[int, list[tuple[date, date | None, str]]],
+    past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
+) -> tuple[Tariff, Determinants]:
+    if u is not None and u.exceptions:
+        raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
+    if u is None or not u.readings:
+        raise NotBillable("no_readings", "no billable reading dated in the period")
+    a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), start)
+    if a is None:
+        raise NotBillable("no_tariff", "no tariff assignment in force at the period start")
+    version = fetch.version_in_force(ctx.versions.get(a[2], ()), start)
+    if version is None:
+        raise NotBillable("no_tariff_version", f"tariff {a[2]} has no version in force on {start}")
+    tariff = _tariff(ctx, version, sp.pf_standard)
+    ytd = ZERO
+    fraction = Decimal(1)
+    if tariff.energy.tier_basis == "annual":
+        ty_start = tier_year_start(period_start=start, start_month=tariff.energy.tier_year_start_month)
+        since = period_str(ty_start)
+        ytd = sum((k for p, k, _t in past.get(sp.account_id, ()) if p >= since), ZERO)
+        fraction = tier_year_fraction(tier_year_begins=ty_start, on_tariff_since=max(sp.opened_on, a[0]))
+    det = build(
+        tariff=tariff,
+        start=start,
+        end=end,
+        kwh_by_kind=u.kwh_by_kind,
+        kvarh=u.kvarh,
+        max_kw=u.max_kw,
+        capacity_kva=sp.capacity_kva,
+        contract_kw=sp.contract_kw,
+        pf_assessed=sp.pf_standard is not None,
+        ytd_kwh_before=ytd,
+        fraction=fraction,
+    )
+    return tariff, det
+
+
+@dataclass(frozen=True, slots=True)
+class _Rated:
+    """A rated unit as the writer needs it: total, kWh and the line rows (without bill id and seq)."""
+
+    total: Decimal
+    kwh: Decimal
+    rows: tuple[tuple[Any, ...], ...]
+
+
+RATING_MEMO_LIMIT = 200_000
+
+
+def _rate_units(ctx: _Ctx, units: Sequence[tuple[int, Tariff, Determinants]]) -> list[_Rated | NotBillable]:
+    """Rate every (account, tariff, determinants) unit with the exact path.
+
+    Rating is pure, so equal determinants on the same tariff give the same bill: results are memoised per
+    run (bounded), which pays off on real data where many households read the same whole-kWh usage.
+    The vector path (core.rating.vector) equals the exact path to the fen but returns only line codes and
+    amounts; a bill line also needs its quantity, unit price and description, so the run rates exactly.
+    """
+    out: list[_Rated | NotBillable] = []
+    memo = ctx.memo
+    for _acc, tariff, det in units:
+        key = (id(tariff), det)
+        hit = memo.get(key)
+        if hit is None:
+            try:
+                bill = rate_exact(tariff=tariff, det=det)
+                hit = _Rated(bill.total, det.kwh, tuple(_line_row(ln) for ln in bill.lines))
+            except RatingError as exc:
+                hit = NotBillable("rating_error", str(exc))
+            if len(memo) >= RATING_MEMO_LIMIT:
+                memo.clear()
+            memo[key] = hit
+        out.append(hit)
+    return out
+
+
+def _line_row(ln: Line) -> tuple[Any, ...]:
+    return (
+        ln.code[:64],
+        ln.description[:200],
+        ln.quantity.quantize(QTY_STEP, rounding=ROUND_HALF_UP),
+        ln.unit[:16],
+        ln.rate.quantize(RATE_STEP, rounding=ROUND_HALF_UP),
+        ln.amount,
+        ln.rule[:64],
+    )
+
+
+def _skip(out: _Batch, reason: str, account_number: str) -> None:
+    out.skipped[reason] += 1
+    examples = out.skip_examples[reason]
+    if len(examples) < SKIP_EXAMPLES:
+        examples.append(account_number)
+
+
+def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
+    """Write one batch in one transaction: bills, lines, ledger charges. All or nothing."""
+    if not batch.bills:
+        return
+    posted_at: Any = ctx.run_at
+    if connection.vendor == "sqlite":
+        posted_at = connection.ops.adapt_datetimefield_value(posted_at)
+    with transaction.atomic():
+        ids = bulk.reserve_ids(Bill, len(batch.bills))
+        bulk.insert_rows(Bill, BILL_FIELDS, ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)))
+        bulk.insert_rows(
+            BillLine,
+            LINE_FIELDS,
+            ((bid, *ln) for bid, lines in zip(ids, batch.lines, strict=True) for ln in lines),
+        )
+        bulk.insert_rows(
+            LedgerEntry,
+            LEDGER_FIELDS,
+            (
+                (acc, LedgerEntryKind.CHARGE.value, amount, bid, posted_at, None, f"{ctx.period} 电费")
+                for bid, (acc, amount) in zip(ids, batch.charges, strict=True)
+                if amount != 0
+            ),
+        )
+
+
+# --- review, approve, issue, cancel ------------------------------------------------------------------------
+
+
+APPROVED_PREFIX = "approved "
+
+
+def list_held_bills(*, period: str, limit: int = 200) -> list[HeldBill]:
+    """Bills held for review in a period, largest first, with the median of the account's history."""
+    parse_period(period)
+    rows = list(
+        Bill.objects.filter(period=period, status=BillStatus.HELD)
+        .order_by("-total", "id")
+        .values_list("id", "account_id", "account__number", "version", "total", "kwh", "hold_reason")[:limit]
+    )
+    y, m = parse_period(period)
+    since = period_str(add_months(date(y, m, 1), -DEFAULT_HOLD_POLICY.max_history))
+    past: dict[int, list[Decimal]] = defaultdict(list)
+    for acc_id, total in (
+        Bill.objects.filter(account_id__in=[r[1] for r in rows], period__gte=since, period__lt=period)
+        .exclude(status=BillStatus.CANCELLED)
+        .values_list("account_id", "total")
+    ):
+        past[acc_id].append(total)
+    out = []
+    for bill_id, acc_id, number, version, total, kwh, reason in rows:
+        totals = past.get(acc_id, [])
+        med = median(totals).quantize(Decimal("0.01")) if totals else None
+        out.append(HeldBill(bill_id, number, period, version, total, kwh, reason, med))
+    return out
+
+
+def approve_bill(*, bill_id: int, approved_at: datetime) -> ApproveResult:
+    """A reviewer accepts a held bill: it becomes a draft again (issuable with --include-held-approved).
+
+    The original hold reason is kept, prefixed with ``approved <date>:``, so the review stays visible.
+    """
+    with transaction.atomic():
+        bill = Bill.objects.select_for_update().select_related("account").filter(pk=bill_id).first()
+        if bill is None:
+            raise BillNotFound(f"no bill with id {bill_id}")
+        if bill.status != BillStatus.HELD:
+            raise BillStateError(f"bill {bill_id} is {bill.status}, only a held bill can be approved")
+        reason = f"{APPROVED_PREFIX}{approved_at:%Y-%m-%d %H:%M}: {bill.hold_reason}"
+        Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
+            status=BillStatus.DRAFT, hold_reason=reason
+        )
+    return ApproveResult(bill_id, bill.account.number, bill.period, bill.total)
+
+
+def issue_bills(
+    *,
+    period: str,
+    issued_at: datetime,
+    issued_on: date,
+    route: str | None = None,
+    include_held_approved: bool = False,
+    policy: IssuePolicy = IssuePolicy(),
+) -> IssueResult:
+    """Issue (发行) the draft bills of a period: status -> issued, due date set. One bulk UPDATE.
+
+    Bills that were held and later approved are issued only with ``include_held_approved``; bills still held
+    are never issued. An issued bill is frozen: nothing but ``cancel_bill`` (status only) touches it again.
+    """
+    parse_period(period)
+    qs = Bill.objects.filter(period=period, status=BillStatus.DRAFT)
+    if not include_held_approved:
+        qs = qs.filter(hold_reason="")
+    held = Bill.objects.filter(period=period, status=BillStatus.HELD)
+    if route:
+        route_id = ReadingRoute.objects.filter(code=route).values_list("id", flat=True).first()
+        if route_id is None:
+            raise BillingInputError(f"unknown reading route {route!r}")
+        on_route = Q(account__service_points__route_id=route_id)
+        qs = Bill.objects.filter(pk__in=qs.filter(on_route).values("pk"))
+        held = held.filter(on_route).distinct()
+    due_on = issued_on + timedelta(days=policy.due_days)
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        total = ZERO
+        for part in fetch.chunked(ids):
+            total += Bill.objects.filter(pk__in=part).aggregate(s=MoneySum("total", default=ZERO))["s"]
+            Bill.objects.filter(pk__in=part, status=BillStatus.DRAFT).update(
+                status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
+            )
+    return IssueResult(period=period, issued=len(ids), total=total, due_on=due_on, still_held=held.count())
+
+
+def cancel_bill(
+    *,
+    reason: str,
+    cancelled_at: datetime,
+    bill_id: int | None = None,
+    account_number: str | None = None,
+    period: str | None = None,
+) -> CancelResult:
+    """Cancel (作废) a bill: status -> cancelled and a reversal of its ledger charge. Amounts never change.
+
+    The next ``run_billing`` for the period bills the account again as version + 1, ``replaces`` = this bill.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingInputError("a reason is required to cancel a bill")
+    with transaction.atomic():
+        qs = Bill.objects.select_for_update()
+        if bill_id is not None:
+            bill = qs.filter(pk=bill_id).first()
+            if bill is None:
+                raise BillNotFound(f"no bill with id {bill_id}")
+        else:
+            if not account_number or not period:
+                raise BillingInputError("give a bill id, or an account number and a period")
+            parse_period(period)
+            if not Account.objects.filter(number=account_number).exists():
+                raise BillNotFound(f"no account {account_number!r}")
+            bill = (
+                qs.filter(account__number=account_number, period=period)
+                .exclude(status=BillStatus.CANCELLED)
+                .first()
+            )
+            if bill is None:
+                raise BillNotFound(f"account {account_number} has no live bill for {period}")
+        if bill.status == BillStatus.CANCELLED:
+            raise BillStateError(f"bill {bill.pk} is already cancelled")
+        updated = Bill.objects.filter(pk=bill.pk, status=bill.status).update(status=BillStatus.CANCELLED)
+        if updated != 1:  # pragma: no cover - the row lock makes this unreachable
+            raise BillStateError(f"bill {bill.pk} changed while cancelling it")
+        reversal_id = None
+        amount = ZERO
+        charge = (
+            LedgerEntry.objects.filter(bill_id=bill.pk, kind=LedgerEntryKind.CHARGE, reversed_by__isnull=True)
+            .order_by("id")
+            .first()
+        )
+        if charge is not None:
+            entry = reverse_entry(
+                entry_id=charge.pk,
+                posted_at=cancelled_at,
+                memo=f"作废 {bill.period} v{bill.version}: {reason}"[:300],
+            )
+            reversal_id, amount = entry.pk, entry.amount
+        number = Account.objects.filter(pk=bill.account_id).values_list("number", flat=True).get()
+    return CancelResult(bill.pk, number, bill.period, bill.version, reversal_id, amount)
