@@ -12,7 +12,9 @@ import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parents[1]
 URDB_DIR = Path(
-    os.environ.get("WATTDESK_URDB_DIR", Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "urdb-tariffs")
+    os.environ.get(
+        "WATTDESK_URDB_DIR", Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "urdb-tariffs"
+    )
 )
 
 

@@ -252,7 +252,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/lockout.html"
 # Behind a reverse proxy (WATTDESK_HTTPS) the client address is the one the proxy appended.
 AXES_IPWARE_PROXY_COUNT = 1 if WATTDESK_HTTPS else None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if WATTDESK_HTTPS else ["REMOTE_ADDR"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if WATTDESK_HTTPS else ["REMOTE_ADDR"]
+)
 # Audit trail: JSON before/after values (a tariff document diffs leaf by leaf on the audit page).
 AUDITLOG_STORE_JSON_CHANGES = True
 

@@ -154,9 +154,13 @@ class TestCashClose:
         grant_role(user=manager, role="marketing_manager")
         # the cashier cannot approve their own shortfall (no capability; and four eyes in the database)
         with pytest.raises(counter.CloseRefused, match="close_approve"):
-            counter.approve_close(close_id=row.pk, user=cashier, note="我自己核实", approved_at=at(2024, 4, 1, 19))
+            counter.approve_close(
+                close_id=row.pk, user=cashier, note="我自己核实", approved_at=at(2024, 4, 1, 19)
+            )
         with pytest.raises(IntegrityError), transaction.atomic():
-            CashClose.objects.filter(pk=row.pk).update(status="approved", supervisor_note="x", approved_by=cashier)
+            CashClose.objects.filter(pk=row.pk).update(
+                status="approved", supervisor_note="x", approved_by=cashier
+            )
         admin = get_user_model().objects.create_user(username="cashier-admin", password="x")
         grant_role(user=admin, role="admin")
         pay(account, admin, "1.00", "a1")  # an admin can take payments and approve, but not their own close
@@ -169,7 +173,9 @@ class TestCashClose:
         # a payment after the pending close changes the takings: the approval is refused, the cashier closes again
         pay(account, cashier, "5.00", "t2", hour=18)
         with pytest.raises(counter.CloseRefused, match="changed"):
-            counter.approve_close(close_id=row.pk, user=manager, note="主管王某核实", approved_at=at(2024, 4, 1, 19))
+            counter.approve_close(
+                close_id=row.pk, user=manager, note="主管王某核实", approved_at=at(2024, 4, 1, 19)
+            )
         with pytest.raises(counter.CloseRefused, match="note"):
             counter.approve_close(close_id=row.pk, user=manager, note=" ", approved_at=at(2024, 4, 1, 19))
         again = counter.close_day(declared_cash="95.00", reason="短款 10 元", **kw)
@@ -272,7 +278,11 @@ class TestCloseWithHandovers:
             "balanced", D("225.00"), D("125.00"), 2, D("0.00"))  # fmt: skip
         assert result.expected == {"cash": D("100.00"), "card": D("20.00"), "qr": D("0.00")}
         row = CashClose.objects.get(outlet_code="YYT01")
-        assert (row.expected_cash, row.handover_cash, row.declared_cash) == (D("225.00"), D("125.00"), D("225.00"))
+        assert (row.expected_cash, row.handover_cash, row.declared_cash) == (
+            D("225.00"),
+            D("125.00"),
+            D("225.00"),
+        )
         assert set(CashHandover.objects.filter(cash_close=row).values_list("collector__username", flat=True)) == {
             "zs1", "zs2"}  # fmt: skip
         # the other outlet's close counts the hand-over named there, and not the unnamed one again
@@ -290,9 +300,18 @@ class TestCloseWithHandovers:
         self, account: Any, outlet: Any, cashier: Any
     ) -> None:
         pay(account, cashier, "100.00", "t1")
-        kw = {"cashier": cashier, "outlet_code": "YYT01", "business_date": DAY, "closed_at": at(2024, 4, 1, 17)}
+        kw = {
+            "cashier": cashier,
+            "outlet_code": "YYT01",
+            "business_date": DAY,
+            "closed_at": at(2024, 4, 1, 17),
+        }
         pending = counter.close_day(declared_cash="160.00", reason="多出 60 元", **kw)
-        assert (pending.status, pending.discrepancy, pending.handover_cash) == ("pending", D("60.00"), D("0.00"))
+        assert (pending.status, pending.discrepancy, pending.handover_cash) == (
+            "pending",
+            D("60.00"),
+            D("0.00"),
+        )
         zs1 = _collector("zs1", account, "60.00", "c1")
         counter.hand_over(collector=zs1, business_date=DAY, handed_over="60.00", receiver_username="cashier1",
                           handed_at=at(2024, 4, 1, 17), outlet_code="YYT01")  # fmt: skip

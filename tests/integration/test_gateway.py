@@ -311,9 +311,13 @@ def test_a_reversed_mobile_payment_is_not_money_wattdesk_holds(order: PaymentOrd
     from wattdesk.application.payments.posting import reverse_payment
 
     assert call(body(order.order_no)).outcome == "posted"
-    stmt = write_statement(tmp_path / "s.csv", [("T1", order.order_no, "120.50", "2026-11-27T09:59:55+08:00")])
+    stmt = write_statement(
+        tmp_path / "s.csv", [("T1", order.order_no, "120.50", "2026-11-27T09:59:55+08:00")]
+    )
     assert gateway.reconcile(statement_path=stmt, day=date(2026, 11, 27)) == []
-    reverse_payment(channel="mobile", channel_txn_id="T1", reason="duplicate", reversed_at=NOW + timedelta(hours=1))
+    reverse_payment(
+        channel="mobile", channel_txn_id="T1", reason="duplicate", reversed_at=NOW + timedelta(hours=1)
+    )
     kinds = [m.kind for m in gateway.reconcile(statement_path=stmt, day=date(2026, 11, 27))]
     assert kinds == ["missing_in_wattdesk"]
 

@@ -75,7 +75,11 @@ class TestReconcileUpload:
         self, posted: Any, django_user_model: Any
     ) -> None:
         user = django_user_model.objects.create_user("fin2", password="x")
-        content = (HEADER + 'T9,"WD\nX",5.00,2026-11-27T13:00:00+08:00\n' + "T8,WD\u2028Y,6.00,2026-11-27T13:00:00+08:00\n").encode()
+        content = (
+            HEADER
+            + 'T9,"WD\nX",5.00,2026-11-27T13:00:00+08:00\n'
+            + "T8,WD\u2028Y,6.00,2026-11-27T13:00:00+08:00\n"
+        ).encode()
         result = reconcile_upload(content=content, day=DAY, user=user, now=at(2026, 11, 28, 9))
         got = [(m.kind, m.txn_id, m.order_no) for m in result.mismatches if m.kind == "missing_in_wattdesk"]
         assert result.lines == 2

@@ -41,13 +41,19 @@ def _file(tmp_path: Path, text: str) -> Path:
 
 
 class TestImportAccounts:
-    def test_creates_customers_accounts_points_meters_and_tariffs(self, catalog: None, tmp_path: Path) -> None:
+    def test_creates_customers_accounts_points_meters_and_tariffs(
+        self, catalog: None, tmp_path: Path
+    ) -> None:
         result = import_accounts(path=_file(tmp_path, GOOD))
         assert (result.customers, result.accounts, result.service_points, result.meters) == (2, 3, 3, 3)
         assert Customer.objects.get(number="C001").accounts.count() == 2
         assert Customer.objects.get(number="E001").kind == "enterprise"
         sp = ServicePoint.objects.get(number="SP003")
-        assert (sp.capacity_kva, sp.contract_kw, sp.pf_standard) == (Decimal(1250), Decimal(800), Decimal("0.90"))
+        assert (sp.capacity_kva, sp.contract_kw, sp.pf_standard) == (
+            Decimal(1250),
+            Decimal(800),
+            Decimal("0.90"),
+        )
         assert sp.route.region.code == "R2"
         assert Meter.objects.get(serial="M003").multiplier == Decimal(80)
         assert sorted(MeterRegister.objects.filter(meter__serial="M003").values_list("kind", flat=True)) == [
@@ -80,7 +86,9 @@ class TestImportAccounts:
         }
         assert Customer.objects.count() == Account.objects.count() == Meter.objects.count() == 0
 
-    def test_duplicates_and_unknown_tariffs_are_found_before_writing(self, catalog: None, tmp_path: Path) -> None:
+    def test_duplicates_and_unknown_tariffs_are_found_before_writing(
+        self, catalog: None, tmp_path: Path
+    ) -> None:
         import_accounts(path=_file(tmp_path, GOOD))
         again = HEADER + (
             "C001,张三,residential,1950,A010,2025-01-01,SP010,城关镇1号,R1,RT1,TA1,0.22,0,,,,,M001,1,active_total,BJ-RES-TIER\n"
@@ -90,7 +98,9 @@ class TestImportAccounts:
         with pytest.raises(ImportRejected) as err:
             import_accounts(path=_file(tmp_path, again))
         assert [str(e) for e in err.value.errors] == ["row 4, service_point_number: 'SP011' is also on row 3"]
-        fixed = again.replace("SP011,城关镇1号,R1,RT1,TA1,0.22,0,,,,,M012", "SP012,城关镇1号,R1,RT1,TA1,0.22,0,,,,,M012")
+        fixed = again.replace(
+            "SP011,城关镇1号,R1,RT1,TA1,0.22,0,,,,,M012", "SP012,城关镇1号,R1,RT1,TA1,0.22,0,,,,,M012"
+        )
         with pytest.raises(ImportRejected) as err:
             import_accounts(path=_file(tmp_path, fixed))
         assert [str(e) for e in err.value.errors] == [
@@ -104,11 +114,15 @@ class TestAccountsCommand:
     def test_bad_file_is_exit_2_with_rows_listed(
         self, catalog: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        path = _file(tmp_path, HEADER + "C1,x,residential,,A1,2025-01-01,SP1,addr,R1,,,,,,,,,M1,0,,BJ-RES-TIER\n")
+        path = _file(
+            tmp_path, HEADER + "C1,x,residential,,A1,2025-01-01,SP1,addr,R1,,,,,,,,,M1,0,,BJ-RES-TIER\n"
+        )
         assert main(["accounts", "import", str(path)]) == 2
         captured = capsys.readouterr()
         assert "row 2, multiplier: must be at least 0.0001: '0'" in captured.out
-        assert captured.err.strip() == "wattdesk accounts: error: onboarding.csv: 1 bad row(s), nothing imported"
+        assert (
+            captured.err.strip() == "wattdesk accounts: error: onboarding.csv: 1 bad row(s), nothing imported"
+        )
 
     def test_good_file(self, catalog: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["accounts", "import", str(_file(tmp_path, GOOD))]) == 0

@@ -93,5 +93,3 @@ def parse_decimal(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return d if d.is_finite() else None
-
-

@@ -87,7 +87,9 @@ def run_demo(
     seed_outlets(seed=seed)
 
     t_hist = time.perf_counter()
-    history = bill_history(months=max(months - 1, 1), end_period=period_str(add_months(end_month.replace(day=1), -1)))
+    history = bill_history(
+        months=max(months - 1, 1), end_period=period_str(add_months(end_month.replace(day=1), -1))
+    )
     t_hist = time.perf_counter() - t_hist
     t_pay = time.perf_counter()
     payments = generate_payment_history(seed=seed, through=run_at.date())

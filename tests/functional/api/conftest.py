@@ -1,7 +1,7 @@
 """API test fixtures: one API token per role on top of ``company`` (tests/functional/conftest.py).
 
-    def test_x(api_for):
-        response = api_for("billing_clerk").get("/api/bills")   # Authorization: Bearer <that role's token>
+def test_x(api_for):
+    response = api_for("billing_clerk").get("/api/bills")   # Authorization: Bearer <that role's token>
 """
 
 from __future__ import annotations

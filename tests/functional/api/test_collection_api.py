@@ -65,7 +65,10 @@ class TestWorklist:
             f"/api/collection/worklist?as_of={AS_OF}&collector={user.username}"
         )
         assert seen.status_code == 200 and seen.json() == mine
-        assert api_for(roles.MARKETING_MANAGER).get("/api/collection/worklist?collector=nobody").status_code == 404
+        assert (
+            api_for(roles.MARKETING_MANAGER).get("/api/collection/worklist?collector=nobody").status_code
+            == 404
+        )
         # roles with neither capability
         for role in (roles.METER_READER, roles.CS_AGENT, roles.ANALYST, roles.CUSTOMER):
             assert api_for(role).get("/api/collection/worklist").status_code == 403
@@ -100,9 +103,13 @@ class TestVisits:
         _user, route_ids = assigned
         client = api_for(roles.COLLECTOR)
         other = (
-            ServicePoint.objects.exclude(route_id__in=route_ids).values_list("account__number", flat=True).first()
+            ServicePoint.objects.exclude(route_id__in=route_ids)
+            .values_list("account__number", flat=True)
+            .first()
         )
-        mine = ServicePoint.objects.filter(route_id__in=route_ids).values_list("account__number", flat=True)[0]
+        mine = ServicePoint.objects.filter(route_id__in=route_ids).values_list("account__number", flat=True)[
+            0
+        ]
         for body, reason in (
             ({"account": other, "outcome": "paid"}, "not on your routes"),
             ({"account": mine, "outcome": "gone"}, "unknown outcome"),

@@ -67,7 +67,10 @@ class TestBillDocument:
         printed = (*doc.energy_lines, *doc.basic_lines, *doc.pf_lines, *doc.fund_lines, *doc.other_lines)
         assert sum(x.amount for x in printed) == issued.total
         assert {x.code for x in printed} == {ln.code for ln in lines if ln.amount != 0 or ln.unit}
-        assert doc.energy_total + doc.basic_total + doc.pf_total + doc.funds_total + doc.other_total == issued.total
+        assert (
+            doc.energy_total + doc.basic_total + doc.pf_total + doc.funds_total + doc.other_total
+            == issued.total
+        )
         energy_kwh = sum(ln.quantity for ln in lines if ln.rule.startswith("energy"))
         assert sum(k.kwh for k in doc.kwh_by_period) == energy_kwh
         assert doc.last_day == issued.end.fromordinal(issued.end.toordinal() - 1)
@@ -82,7 +85,9 @@ class TestBillDocument:
         ).distinct()
         assert len(doc.readings) == stored.count() > 0
         for r in doc.readings:
-            s = stored.get(register__meter__serial=r.meter_serial, register__kind=r.register, read_on=r.current_on)
+            s = stored.get(
+                register__meter__serial=r.meter_serial, register__kind=r.register, read_on=r.current_on
+            )
             assert r.current == s.value and r.consumption == s.consumption
             assert r.multiplier == s.register.meter.multiplier
             if r.previous is not None and r.consumption is not None and r.register != "max_demand":

@@ -106,9 +106,13 @@ class TestLaunchRun:
 
     def test_a_running_billing_run_row_refuses_the_launch(self, company: Any, jobs_sync: Path) -> None:
         now = timezone.now()
-        BillingRun.objects.create(period=company.period, started_at=now - timedelta(minutes=5), status="running")
+        BillingRun.objects.create(
+            period=company.period, started_at=now - timedelta(minutes=5), status="running"
+        )
         with pytest.raises(billing_jobs.RunInProgress):
-            billing_jobs.start_billing_job(period=company.period, route=None, run_at=now, user="x", clock=timezone.now)
+            billing_jobs.start_billing_job(
+                period=company.period, route=None, run_at=now, user="x", clock=timezone.now
+            )
 
     def test_bad_input_is_reported_and_nothing_starts(
         self, company: Any, jobs_sync: Path, client_for: Callable[[str], Client]
@@ -125,7 +129,9 @@ class TestLaunchRun:
     ) -> None:
         assert client_for(role).post("/billing/runs/launch/", {"period": company.period}).status_code == 403
 
-    def test_unknown_job_is_404(self, company: Any, jobs_sync: Path, client_for: Callable[[str], Client]) -> None:
+    def test_unknown_job_is_404(
+        self, company: Any, jobs_sync: Path, client_for: Callable[[str], Client]
+    ) -> None:
         client = client_for(roles.BILLING_CLERK)
         assert client.get("/billing/jobs/" + "0" * 32 + "/").status_code == 404
         assert client.get("/billing/jobs/..%2F..%2Fsecret_key/").status_code == 404
@@ -142,8 +148,13 @@ class TestReview:
     ) -> None:
         first = self._held(company.period)
         Bill.objects.create(
-            account=first.account, period="2026-09", status=BillStatus.ISSUED, start=date(2026, 9, 1),
-            end=date(2026, 10, 1), kwh=Decimal("321.0000"), total=Decimal("187.42"),
+            account=first.account,
+            period="2026-09",
+            status=BillStatus.ISSUED,
+            start=date(2026, 9, 1),
+            end=date(2026, 10, 1),
+            kwh=Decimal("321.0000"),
+            total=Decimal("187.42"),
         )
         r = client_for(roles.BILLING_CLERK).get(f"/billing/review/?period={company.period}")
         assert r.status_code == 200
@@ -157,7 +168,9 @@ class TestReview:
         assert [(h["period"], h["total"]) for h in history[first.pk]] == [("2026-09", Decimal("187.42"))]
         assert "187.42" in html
 
-    def test_approve_makes_the_held_bill_a_draft(self, company: Any, client_for: Callable[[str], Client]) -> None:
+    def test_approve_makes_the_held_bill_a_draft(
+        self, company: Any, client_for: Callable[[str], Client]
+    ) -> None:
         bill = self._held(company.period)
         r = client_for(roles.BILLING_CLERK).post(f"/billing/review/{bill.pk}/approve/", follow=True)
         assert r.status_code == 200
@@ -171,7 +184,9 @@ class TestReview:
         after = Bill.objects.get(pk=bill.pk)
         assert (after.status, after.hold_reason) == (BillStatus.HELD, bill.hold_reason)
 
-    def test_cancel_and_rebill(self, company: Any, jobs_sync: Path, client_for: Callable[[str], Client]) -> None:
+    def test_cancel_and_rebill(
+        self, company: Any, jobs_sync: Path, client_for: Callable[[str], Client]
+    ) -> None:
         bill = self._held(company.period)
         charge = LedgerEntry.objects.get(bill=bill, kind=LedgerEntryKind.CHARGE)
         client = client_for(roles.BILLING_CLERK)

@@ -59,10 +59,15 @@ def test_a_collectors_handover_is_counted_into_the_cashiers_close(company: Any, 
     collector = client_for("collector")
     user = get_user_model().objects.get(username=company.logins["collector"].username)
     number = accounts_for(user).order_by("number").values_list("number", flat=True).first()
-    assert collector.post("/collector/pay/", {"account": number, "amount": "40.00", "token": "z1"}).status_code == 302
+    assert (
+        collector.post("/collector/pay/", {"account": number, "amount": "40.00", "token": "z1"}).status_code
+        == 302
+    )
     assert 'name="outlet"' in collector.get("/collector/").content.decode()
     receiver = company.logins["billing_clerk"].username
-    r = collector.post("/collector/handover/", {"handed_over": "40.00", "receiver": receiver, "outlet": "YYT01"})
+    r = collector.post(
+        "/collector/handover/", {"handed_over": "40.00", "receiver": receiver, "outlet": "YYT01"}
+    )
     assert r.status_code == 302
     assert CashHandover.objects.get().outlet_code == "YYT01"
     cashier = client_for("billing_clerk")
@@ -77,7 +82,11 @@ def test_a_collectors_handover_is_counted_into_the_cashiers_close(company: Any, 
     assert not CashClose.objects.filter(status="balanced").exists()  # the collector's 40 is in the till too
     cashier.post("/cashier/close/", {"outlet": "YYT01", "declared_cash": "52.34"})
     close = CashClose.objects.get()
-    assert (close.status, close.expected_cash, close.handover_cash) == ("balanced", Decimal("52.34"), Decimal("40.00"))
+    assert (close.status, close.expected_cash, close.handover_cash) == (
+        "balanced",
+        Decimal("52.34"),
+        Decimal("40.00"),
+    )
     assert CashHandover.objects.get().cash_close == close
 
 

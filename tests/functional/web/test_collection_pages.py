@@ -107,7 +107,9 @@ def test_scorecards_drill_down(client_for: Callable[[str], Client], assigned: An
     recovery = {r.key: r for r in page.context["recovery"]}
     assert set(recovery) == {user.username, "-", "all"}
     assert recovery[user.username].billed == by_coll.rows[0].billed > 0
-    assert recovery[user.username].billed + recovery["-"].billed == recovery["all"].billed == cards.total.billed
+    assert (
+        recovery[user.username].billed + recovery["-"].billed == recovery["all"].billed == cards.total.billed
+    )
     assert 'data-testid="recovery-by-collector"' in page.content.decode()
     accounts = client.get(f"/collection/scorecards/?period=2026-10&by=collector&collector={user.username}")
     assert accounts.status_code == 200

@@ -70,7 +70,10 @@ class TestUpload:
         assert "4 行有错误，未导入任何数据" in html
         assert "unknown meter &#x27;NOPE-1&#x27;" in html
         assert "bad date &#x27;2026-13-01&#x27;" in html
-        assert (RegisterReading.objects.count(), ImportBatch.objects.count()) == (readings_before, batches_before)
+        assert (RegisterReading.objects.count(), ImportBatch.objects.count()) == (
+            readings_before,
+            batches_before,
+        )
         saved = list(uploads.iterdir())
         assert len(saved) == 1 and saved[0].name.endswith("-route-7.csv")
 
@@ -86,7 +89,9 @@ class TestUpload:
         assert r.status_code == 200
         result = r.context["result"]
         assert (result.readings, result.already_imported) == (1, False)
-        stored = RegisterReading.objects.get(register__meter__serial=serial, register__kind="active_total", read_on=day)
+        stored = RegisterReading.objects.get(
+            register__meter__serial=serial, register__kind="active_total", read_on=day
+        )
         assert stored.value == value + 7 and stored.import_batch_id == result.batch_id
         assert result.message in r.content.decode()
 
@@ -94,7 +99,9 @@ class TestUpload:
         self, company: Any, uploads: Path, settings: Any, client_for: Callable[[str], Client]
     ) -> None:
         client = client_for(roles.BILLING_CLERK)
-        r = client.post("/readings/", {"file": SimpleUploadedFile("x.exe", b"MZ", "application/octet-stream")})
+        r = client.post(
+            "/readings/", {"file": SimpleUploadedFile("x.exe", b"MZ", "application/octet-stream")}
+        )
         assert r.status_code == 400 and r.context["upload_error"]
         settings.WATTDESK_MAX_UPLOAD_BYTES = 10
         r = client.post("/readings/", {"file": SimpleUploadedFile("big.csv", b"x" * 11, "text/csv")})
@@ -121,7 +128,11 @@ class TestExceptions:
         assert mine is not None and other is not None
         for m in (mine, other):
             ReadingException.objects.create(
-                meter=m, period="2026-07", check_code="spike", reason=f"test spike {m.serial}", severity="warning"
+                meter=m,
+                period="2026-07",
+                check_code="spike",
+                reason=f"test spike {m.serial}",
+                severity="warning",
             )
         r = client_for(roles.METER_READER).get("/readings/?period=2026-07")
         assert [x.meter_serial for x in r.context["exceptions"]] == [mine.serial]

@@ -157,13 +157,18 @@ class TestSpike:
         f = vee.check_spike(consumption=D(301), history=hist)
         assert f is not None and "median 100 of the latest 12" in f.reason
 
-
     def test_compares_per_day_when_the_period_is_known(self):
         # 12 months of ~300 kWh (~10 kWh/day); a reading spanning two months (61 days) of 640 kWh is ~10.5/day
         hist = monthly(*(["300"] * 12), first=date(2023, 1, 1))
-        assert vee.check_spike(consumption=D(640), history=hist, start=date(2024, 1, 1), end=date(2024, 3, 2)) is None
+        assert (
+            vee.check_spike(consumption=D(640), history=hist, start=date(2024, 1, 1), end=date(2024, 3, 2))
+            is None
+        )
         # 640 kWh in one 31-day month is 20.6 kWh/day, about 2.1 x the ~9.8 kWh/day median: not yet a spike
-        assert vee.check_spike(consumption=D(640), history=hist, start=date(2024, 1, 1), end=date(2024, 2, 1)) is None
+        assert (
+            vee.check_spike(consumption=D(640), history=hist, start=date(2024, 1, 1), end=date(2024, 2, 1))
+            is None
+        )
         f = vee.check_spike(consumption=D(1000), history=hist, start=date(2024, 1, 1), end=date(2024, 2, 1))
         assert f is not None and "kWh/day" in f.reason
 
@@ -172,7 +177,9 @@ class TestSpike:
         hist = monthly(*(["0"] * 6 + ["900"] + ["0"] * 6), first=date(2023, 1, 1))  # Jan 2023 .. Jan 2024
         july = vee.check_spike(consumption=D(950), history=hist, start=date(2024, 7, 1), end=date(2024, 8, 1))
         assert july is None
-        march = vee.check_spike(consumption=D(950), history=hist, start=date(2024, 3, 1), end=date(2024, 4, 1))
+        march = vee.check_spike(
+            consumption=D(950), history=hist, start=date(2024, 3, 1), end=date(2024, 4, 1)
+        )
         assert march is not None and march.check is Check.SPIKE
 
 

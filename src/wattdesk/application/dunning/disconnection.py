@@ -145,7 +145,9 @@ def execute_order(*, order_id: int, user: Any, now: datetime, note: str = "") ->
     with transaction.atomic():
         # Lock the account first, as post_payment does: a payment committing meanwhile either is seen in the
         # balance below or waits and then finds the order executed (and asks for the restore).
-        account_id = DisconnectionOrder.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        account_id = (
+            DisconnectionOrder.objects.filter(pk=order_id).values_list("account_id", flat=True).first()
+        )
         if account_id is not None:
             Account.objects.select_for_update().filter(pk=account_id).first()
         order = _locked(order_id, user)

@@ -135,7 +135,11 @@ def read_tariff_documents(*, path: Path) -> tuple[TariffDocument, ...]:
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{name}: not valid {'JSON' if is_json else 'YAML'}: {first}") from None
-    if len(docs) == 1 and isinstance(docs[0], list) and not (len(docs[0]) == 1 and is_urdb_record(docs[0][0])):
+    if (
+        len(docs) == 1
+        and isinstance(docs[0], list)
+        and not (len(docs[0]) == 1 and is_urdb_record(docs[0][0]))
+    ):
         docs = docs[0]
     docs = [d for d in docs if d is not None]
     if not docs:

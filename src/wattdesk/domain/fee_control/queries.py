@@ -30,8 +30,6 @@ PENDING = OPEN_STATUSES
 DEAD = (CommandStatus.EXPIRED, CommandStatus.SUPERSEDED)
 
 
-
-
 @dataclass
 class PrepaidRow:
     account_id: int

@@ -279,7 +279,10 @@ def consumption_by_account(
     # to the installation that covers the reading date — double counting across meter exchanges.
     extra = {f"{acct}__in": list(account_ids)} if account_ids is not None else {}
     base = RegisterReading.objects.filter(
-        _installed_at_read_date("register__meter__"), read_on__gte=period_start, read_on__lt=period_end, **extra
+        _installed_at_read_date("register__meter__"),
+        read_on__gte=period_start,
+        read_on__lt=period_end,
+        **extra,
     )
     rows = (
         base.filter(status__in=BILLABLE_STATUSES, consumption__isnull=False)

@@ -20,7 +20,6 @@ HELP = "bank withholding (代扣): export the deduction file, import the bank's 
 NEEDS_DJANGO = True
 
 
-
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bank_command", metavar="ACTION", required=True)
     p = sub.add_parser("export", help="write the deduction file of a day")

@@ -21,7 +21,6 @@ HELP = "mobile / online payments: reconcile the gateway's daily statement (å¯¹è´
 NEEDS_DJANGO = True
 
 
-
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="gateway_command", metavar="ACTION", required=True)
     p = sub.add_parser("reconcile", help="compare the gateway's statement file for a day with WattDesk")

@@ -50,6 +50,7 @@ def serve(*, host: str, port: int, console: Any, threads: int = 8) -> None:
 
     call_command("collectstatic", interactive=False, verbosity=0)
     from wattdesk.wsgi import application  # after collectstatic: WhiteNoise indexes STATIC_ROOT at start-up
+
     console.print(
         f"WattDesk serving on [bold]http://{host}:{port}[/bold] (static files from {settings.STATIC_ROOT}); "
         "Ctrl+C stops"

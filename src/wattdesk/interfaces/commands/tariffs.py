@@ -23,7 +23,6 @@ HELP = "import, list and show tariff versions (电价目录)"
 NEEDS_DJANGO = True
 
 
-
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     imp = sub.add_parser("import", help="validate and publish tariff files")

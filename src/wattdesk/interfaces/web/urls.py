@@ -49,7 +49,9 @@ urlpatterns = [
     path("cashier/reprint/", cashier_pages.cashier_reprint, name="cashier_reprint"),
     path("cashier/close/", cashier_pages.cashier_close, name="cashier_close"),
     path("cashier/closes/", cashier_pages.cash_closes, name="cash_closes"),
-    path("cashier/closes/<int:close_id>/approve/", cashier_pages.cash_close_approve, name="cash_close_approve"),
+    path(
+        "cashier/closes/<int:close_id>/approve/", cashier_pages.cash_close_approve, name="cash_close_approve"
+    ),
     path("collector/", cashier_pages.collector, name="collector"),
     path("collector/pay/", cashier_pages.collector_pay, name="collector_pay"),
     path("collector/receipt/", cashier_pages.collector_receipt, name="collector_receipt"),

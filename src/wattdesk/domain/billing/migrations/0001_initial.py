@@ -7,105 +7,247 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BillingRun',
+            name="BillingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(max_length=7, validators=[django.core.validators.RegexValidator('^\\d{4}-(0[1-9]|1[0-2])$', 'Enter a period as YYYY-MM.')], verbose_name='period')),
-                ('started_at', models.DateTimeField(verbose_name='started at')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('running', 'running'), ('finished', 'finished'), ('failed', 'failed')], default='pending', max_length=16, verbose_name='status')),
-                ('counts', models.JSONField(blank=True, default=dict, verbose_name='counts')),
-                ('route', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='billing_runs', to='customers.readingroute', verbose_name='reading route')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period",
+                    models.CharField(
+                        max_length=7,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\d{4}-(0[1-9]|1[0-2])$", "Enter a period as YYYY-MM."
+                            )
+                        ],
+                        verbose_name="period",
+                    ),
+                ),
+                ("started_at", models.DateTimeField(verbose_name="started at")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("running", "running"),
+                            ("finished", "finished"),
+                            ("failed", "failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("counts", models.JSONField(blank=True, default=dict, verbose_name="counts")),
+                (
+                    "route",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_runs",
+                        to="customers.readingroute",
+                        verbose_name="reading route",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'billing run',
-                'verbose_name_plural': 'billing runs',
-                'ordering': ('-started_at',),
+                "verbose_name": "billing run",
+                "verbose_name_plural": "billing runs",
+                "ordering": ("-started_at",),
             },
         ),
         migrations.CreateModel(
-            name='Bill',
+            name="Bill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.CharField(max_length=7, validators=[django.core.validators.RegexValidator('^\\d{4}-(0[1-9]|1[0-2])$', 'Enter a period as YYYY-MM.')], verbose_name='period')),
-                ('version', models.PositiveIntegerField(default=1, verbose_name='version')),
-                ('status', models.CharField(choices=[('draft', 'draft'), ('held', 'held'), ('issued', 'issued'), ('cancelled', 'cancelled')], default='draft', max_length=16, verbose_name='status')),
-                ('start', models.DateField(verbose_name='start')),
-                ('end', models.DateField(verbose_name='end (exclusive)')),
-                ('kwh', wattdesk.domain.fields.QuantityField(decimal_places=4, max_digits=16, verbose_name='kWh')),
-                ('total', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='total')),
-                ('due_on', models.DateField(blank=True, null=True, verbose_name='due on')),
-                ('issued_at', models.DateTimeField(blank=True, null=True, verbose_name='issued at')),
-                ('hold_reason', models.TextField(blank=True, verbose_name='hold reason')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bills', to='customers.account', verbose_name='account')),
-                ('replaces', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='billing.bill', verbose_name='replaces')),
-                ('run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='bills', to='billing.billingrun', verbose_name='billing run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "period",
+                    models.CharField(
+                        max_length=7,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^\\d{4}-(0[1-9]|1[0-2])$", "Enter a period as YYYY-MM."
+                            )
+                        ],
+                        verbose_name="period",
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1, verbose_name="version")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("held", "held"),
+                            ("issued", "issued"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("start", models.DateField(verbose_name="start")),
+                ("end", models.DateField(verbose_name="end (exclusive)")),
+                (
+                    "kwh",
+                    wattdesk.domain.fields.QuantityField(decimal_places=4, max_digits=16, verbose_name="kWh"),
+                ),
+                (
+                    "total",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="total"),
+                ),
+                ("due_on", models.DateField(blank=True, null=True, verbose_name="due on")),
+                ("issued_at", models.DateTimeField(blank=True, null=True, verbose_name="issued at")),
+                ("hold_reason", models.TextField(blank=True, verbose_name="hold reason")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bills",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="billing.bill",
+                        verbose_name="replaces",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bills",
+                        to="billing.billingrun",
+                        verbose_name="billing run",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'bill',
-                'verbose_name_plural': 'bills',
-                'ordering': ('account', 'period', 'version',),
+                "verbose_name": "bill",
+                "verbose_name_plural": "bills",
+                "ordering": (
+                    "account",
+                    "period",
+                    "version",
+                ),
             },
         ),
         migrations.CreateModel(
-            name='BillLine',
+            name="BillLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveSmallIntegerField(verbose_name='sequence')),
-                ('code', models.CharField(max_length=64, verbose_name='code')),
-                ('description', models.CharField(max_length=200, verbose_name='description')),
-                ('quantity', wattdesk.domain.fields.QuantityField(decimal_places=4, max_digits=16, verbose_name='quantity')),
-                ('unit', models.CharField(max_length=16, verbose_name='unit')),
-                ('rate', wattdesk.domain.fields.RateField(decimal_places=6, max_digits=14, verbose_name='rate')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('rule', models.CharField(max_length=64, verbose_name='rule')),
-                ('bill', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='billing.bill', verbose_name='bill')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveSmallIntegerField(verbose_name="sequence")),
+                ("code", models.CharField(max_length=64, verbose_name="code")),
+                ("description", models.CharField(max_length=200, verbose_name="description")),
+                (
+                    "quantity",
+                    wattdesk.domain.fields.QuantityField(
+                        decimal_places=4, max_digits=16, verbose_name="quantity"
+                    ),
+                ),
+                ("unit", models.CharField(max_length=16, verbose_name="unit")),
+                (
+                    "rate",
+                    wattdesk.domain.fields.RateField(decimal_places=6, max_digits=14, verbose_name="rate"),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                ("rule", models.CharField(max_length=64, verbose_name="rule")),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="billing.bill",
+                        verbose_name="bill",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'bill line',
-                'verbose_name_plural': 'bill lines',
-                'ordering': ('bill', 'seq',),
+                "verbose_name": "bill line",
+                "verbose_name_plural": "bill lines",
+                "ordering": (
+                    "bill",
+                    "seq",
+                ),
             },
         ),
         migrations.AddIndex(
-            model_name='billingrun',
-            index=models.Index(fields=['period', 'status'], name='billing_run_period_status_idx'),
+            model_name="billingrun",
+            index=models.Index(fields=["period", "status"], name="billing_run_period_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='bill',
-            index=models.Index(fields=['period', 'status'], name='bill_period_status_idx'),
+            model_name="bill",
+            index=models.Index(fields=["period", "status"], name="bill_period_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='bill',
-            index=models.Index(fields=['account', 'period'], name='bill_account_period_idx'),
+            model_name="bill",
+            index=models.Index(fields=["account", "period"], name="bill_account_period_idx"),
         ),
         migrations.AddConstraint(
-            model_name='bill',
-            constraint=models.UniqueConstraint(fields=('account', 'period', 'version'), name='bill_account_period_version_uniq'),
+            model_name="bill",
+            constraint=models.UniqueConstraint(
+                fields=("account", "period", "version"), name="bill_account_period_version_uniq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bill',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'cancelled'), _negated=True), fields=('account', 'period'), name='bill_one_live_per_account_period'),
+            model_name="bill",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "cancelled"), _negated=True),
+                fields=("account", "period"),
+                name="bill_one_live_per_account_period",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bill',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='bill_period_nonempty'),
+            model_name="bill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gt", models.F("start"))), name="bill_period_nonempty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='bill',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='bill_version_positive'),
+            model_name="bill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="bill_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='billline',
-            constraint=models.UniqueConstraint(fields=('bill', 'seq'), name='bill_line_seq_uniq'),
+            model_name="billline",
+            constraint=models.UniqueConstraint(fields=("bill", "seq"), name="bill_line_seq_uniq"),
         ),
     ]

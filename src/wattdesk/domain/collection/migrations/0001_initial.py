@@ -7,66 +7,173 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CollectorAssignment',
+            name="CollectorAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_date', models.DateField(verbose_name='from')),
-                ('to_date', models.DateField(blank=True, null=True, verbose_name='to')),
-                ('route', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collector_assignments', to='customers.readingroute', verbose_name='reading route')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collector_assignments', to=settings.AUTH_USER_MODEL, verbose_name='collector')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_date", models.DateField(verbose_name="from")),
+                ("to_date", models.DateField(blank=True, null=True, verbose_name="to")),
+                (
+                    "route",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collector_assignments",
+                        to="customers.readingroute",
+                        verbose_name="reading route",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collector_assignments",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="collector",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'collector assignment',
-                'verbose_name_plural': 'collector assignments',
-                'ordering': ('route', 'from_date', 'id'),
-                'indexes': [models.Index(fields=['user', 'from_date'], name='collassign_user_from_idx')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'route', 'from_date'), name='collassign_uniq'), models.CheckConstraint(condition=models.Q(('to_date__isnull', True), ('to_date__gte', models.F('from_date')), _connector='OR'), name='collassign_dates')],
+                "verbose_name": "collector assignment",
+                "verbose_name_plural": "collector assignments",
+                "ordering": ("route", "from_date", "id"),
+                "indexes": [models.Index(fields=["user", "from_date"], name="collassign_user_from_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "route", "from_date"), name="collassign_uniq"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("to_date__isnull", True),
+                            ("to_date__gte", models.F("from_date")),
+                            _connector="OR",
+                        ),
+                        name="collassign_dates",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Complaint',
+            name="Complaint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('received_at', models.DateTimeField(verbose_name='received at')),
-                ('text', models.TextField(verbose_name='text')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collection_complaints', to='customers.account', verbose_name='account')),
-                ('collector', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='collection_complaints', to=settings.AUTH_USER_MODEL, verbose_name='collector')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("received_at", models.DateTimeField(verbose_name="received at")),
+                ("text", models.TextField(verbose_name="text")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collection_complaints",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "collector",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collection_complaints",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="collector",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'collection complaint',
-                'verbose_name_plural': 'collection complaints',
-                'ordering': ('-received_at', 'id'),
-                'indexes': [models.Index(fields=['received_at'], name='complaint_received_idx')],
+                "verbose_name": "collection complaint",
+                "verbose_name_plural": "collection complaints",
+                "ordering": ("-received_at", "id"),
+                "indexes": [models.Index(fields=["received_at"], name="complaint_received_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Visit',
+            name="Visit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('visited_at', models.DateTimeField(verbose_name='visited at')),
-                ('outcome', models.CharField(choices=[('paid', 'paid'), ('promised', 'promised to pay'), ('not_home', 'not at home'), ('refused', 'refused'), ('disputed', 'disputed')], max_length=16, verbose_name='outcome')),
-                ('promised_on', models.DateField(blank=True, null=True, verbose_name='promised on')),
-                ('amount_collected', wattdesk.domain.fields.MoneyField(decimal_places=2, default=0, max_digits=14, verbose_name='amount collected')),
-                ('note', models.CharField(blank=True, max_length=300, verbose_name='note')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collection_visits', to='customers.account', verbose_name='account')),
-                ('collector', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collection_visits', to=settings.AUTH_USER_MODEL, verbose_name='collector')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("visited_at", models.DateTimeField(verbose_name="visited at")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("paid", "paid"),
+                            ("promised", "promised to pay"),
+                            ("not_home", "not at home"),
+                            ("refused", "refused"),
+                            ("disputed", "disputed"),
+                        ],
+                        max_length=16,
+                        verbose_name="outcome",
+                    ),
+                ),
+                ("promised_on", models.DateField(blank=True, null=True, verbose_name="promised on")),
+                (
+                    "amount_collected",
+                    wattdesk.domain.fields.MoneyField(
+                        decimal_places=2, default=0, max_digits=14, verbose_name="amount collected"
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300, verbose_name="note")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collection_visits",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "collector",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collection_visits",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="collector",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'collection visit',
-                'verbose_name_plural': 'collection visits',
-                'ordering': ('-visited_at', 'id'),
-                'indexes': [models.Index(fields=['collector', 'visited_at'], name='visit_collector_at_idx'), models.Index(fields=['account', 'visited_at'], name='visit_account_at_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount_collected__gte', 0)), name='visit_amount_nonneg'), models.CheckConstraint(condition=models.Q(models.Q(('outcome', 'promised'), _negated=True), ('promised_on__isnull', False), _connector='OR'), name='visit_promise_has_date')],
+                "verbose_name": "collection visit",
+                "verbose_name_plural": "collection visits",
+                "ordering": ("-visited_at", "id"),
+                "indexes": [
+                    models.Index(fields=["collector", "visited_at"], name="visit_collector_at_idx"),
+                    models.Index(fields=["account", "visited_at"], name="visit_account_at_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_collected__gte", 0)), name="visit_amount_nonneg"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("outcome", "promised"), _negated=True),
+                            ("promised_on__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="visit_promise_has_date",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collection', '0001_initial'),
+        ("collection", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collectorassignment',
-            name='base_lat',
-            field=models.FloatField(blank=True, null=True, verbose_name='base latitude'),
+            model_name="collectorassignment",
+            name="base_lat",
+            field=models.FloatField(blank=True, null=True, verbose_name="base latitude"),
         ),
         migrations.AddField(
-            model_name='collectorassignment',
-            name='base_lon',
-            field=models.FloatField(blank=True, null=True, verbose_name='base longitude'),
+            model_name="collectorassignment",
+            name="base_lon",
+            field=models.FloatField(blank=True, null=True, verbose_name="base longitude"),
         ),
     ]

@@ -6,25 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('counter', '0002_handover_outlet_close'),
+        ("counter", "0002_handover_outlet_close"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cashclose',
-            name='approved_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='approved at'),
+            model_name="cashclose",
+            name="approved_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="approved at"),
         ),
         migrations.AddField(
-            model_name='cashclose',
-            name='approved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='cash_closes_approved', to=settings.AUTH_USER_MODEL, verbose_name='approved by'),
+            model_name="cashclose",
+            name="approved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="cash_closes_approved",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="approved by",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cashclose',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by__isnull', True), models.Q(('approved_by', models.F('cashier')), _negated=True), _connector='OR'), name='cashclose_not_self_approved'),
+            model_name="cashclose",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("approved_by__isnull", True),
+                    models.Q(("approved_by", models.F("cashier")), _negated=True),
+                    _connector="OR",
+                ),
+                name="cashclose_not_self_approved",
+            ),
         ),
     ]

@@ -9,142 +9,386 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
             ],
             options={
-                'verbose_name': 'region',
-                'verbose_name_plural': 'regions',
-                'ordering': ('code',),
+                "verbose_name": "region",
+                "verbose_name_plural": "regions",
+                "ordering": ("code",),
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='customer number')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('kind', models.CharField(choices=[('individual', 'individual'), ('enterprise', 'enterprise')], max_length=16, verbose_name='kind')),
-                ('birth_year', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='birth year')),
-                ('customer_class', models.CharField(choices=[('residential', 'residential'), ('commercial', 'commercial'), ('industrial', 'industrial'), ('agricultural', 'agricultural')], max_length=16, verbose_name='customer class')),
-                ('phone', models.CharField(blank=True, max_length=32, verbose_name='phone')),
-                ('id_number', models.CharField(blank=True, help_text='Resident ID or unified social credit code. Shown masked everywhere.', max_length=32, verbose_name='ID / credit code')),
-                ('protected', models.BooleanField(default=False, help_text='Protected from disconnection (e.g. medical equipment, vulnerable household).', verbose_name='protected')),
-                ('payment_profile', models.JSONField(blank=True, default=dict, verbose_name='payment profile')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="customer number")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("individual", "individual"), ("enterprise", "enterprise")],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "birth_year",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="birth year"),
+                ),
+                (
+                    "customer_class",
+                    models.CharField(
+                        choices=[
+                            ("residential", "residential"),
+                            ("commercial", "commercial"),
+                            ("industrial", "industrial"),
+                            ("agricultural", "agricultural"),
+                        ],
+                        max_length=16,
+                        verbose_name="customer class",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=32, verbose_name="phone")),
+                (
+                    "id_number",
+                    models.CharField(
+                        blank=True,
+                        help_text="Resident ID or unified social credit code. Shown masked everywhere.",
+                        max_length=32,
+                        verbose_name="ID / credit code",
+                    ),
+                ),
+                (
+                    "protected",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Protected from disconnection (e.g. medical equipment, vulnerable household).",
+                        verbose_name="protected",
+                    ),
+                ),
+                (
+                    "payment_profile",
+                    models.JSONField(blank=True, default=dict, verbose_name="payment profile"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at"),
+                ),
             ],
             options={
-                'verbose_name': 'customer',
-                'verbose_name_plural': 'customers',
-                'ordering': ('number',),
-                'indexes': [models.Index(fields=['name'], name='customer_name_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('birth_year__isnull', True), models.Q(('birth_year__gte', 1900), ('birth_year__lte', 2100)), _connector='OR'), name='customer_birth_year_range')],
+                "verbose_name": "customer",
+                "verbose_name_plural": "customers",
+                "ordering": ("number",),
+                "indexes": [models.Index(fields=["name"], name="customer_name_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("birth_year__isnull", True),
+                            models.Q(("birth_year__gte", 1900), ("birth_year__lte", 2100)),
+                            _connector="OR",
+                        ),
+                        name="customer_birth_year_range",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='account number')),
-                ('status', models.CharField(choices=[('active', 'active'), ('suspended', 'suspended'), ('closed', 'closed')], default='active', max_length=16, verbose_name='status')),
-                ('opened_on', models.DateField(verbose_name='opened on')),
-                ('closed_on', models.DateField(blank=True, null=True, verbose_name='closed on')),
-                ('billing_day', models.PositiveSmallIntegerField(default=1, help_text='Day of month the billing period starts (1-28).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(28)], verbose_name='billing day')),
-                ('prepaid', models.BooleanField(default=False, verbose_name='prepaid (费控)')),
-                ('billing_address', models.CharField(blank=True, max_length=300, verbose_name='billing address')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='customers.customer', verbose_name='customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="account number")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "active"), ("suspended", "suspended"), ("closed", "closed")],
+                        default="active",
+                        max_length=16,
+                        verbose_name="status",
+                    ),
+                ),
+                ("opened_on", models.DateField(verbose_name="opened on")),
+                ("closed_on", models.DateField(blank=True, null=True, verbose_name="closed on")),
+                (
+                    "billing_day",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="Day of month the billing period starts (1-28).",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(28),
+                        ],
+                        verbose_name="billing day",
+                    ),
+                ),
+                ("prepaid", models.BooleanField(default=False, verbose_name="prepaid (费控)")),
+                (
+                    "billing_address",
+                    models.CharField(blank=True, max_length=300, verbose_name="billing address"),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="accounts",
+                        to="customers.customer",
+                        verbose_name="customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'account',
-                'verbose_name_plural': 'accounts',
-                'ordering': ('number',),
+                "verbose_name": "account",
+                "verbose_name_plural": "accounts",
+                "ordering": ("number",),
             },
         ),
         migrations.CreateModel(
-            name='ReadingRoute',
+            name="ReadingRoute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='routes', to='customers.region', verbose_name='region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="routes",
+                        to="customers.region",
+                        verbose_name="region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'reading route',
-                'verbose_name_plural': 'reading routes',
-                'ordering': ('code',),
+                "verbose_name": "reading route",
+                "verbose_name_plural": "reading routes",
+                "ordering": ("code",),
             },
         ),
         migrations.CreateModel(
-            name='TransformerArea',
+            name="TransformerArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('capacity_kva', wattdesk.domain.fields.QuantityField(blank=True, decimal_places=4, max_digits=16, null=True, verbose_name='transformer capacity (kVA)')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='transformer_areas', to='customers.region', verbose_name='region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "capacity_kva",
+                    wattdesk.domain.fields.QuantityField(
+                        blank=True,
+                        decimal_places=4,
+                        max_digits=16,
+                        null=True,
+                        verbose_name="transformer capacity (kVA)",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transformer_areas",
+                        to="customers.region",
+                        verbose_name="region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'transformer area',
-                'verbose_name_plural': 'transformer areas',
-                'ordering': ('code',),
+                "verbose_name": "transformer area",
+                "verbose_name_plural": "transformer areas",
+                "ordering": ("code",),
             },
         ),
         migrations.CreateModel(
-            name='ServicePoint',
+            name="ServicePoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='service point number')),
-                ('address', models.CharField(max_length=300, verbose_name='address')),
-                ('voltage_kv', wattdesk.domain.fields.QuantityField(choices=[(Decimal('0.22'), '220 V'), (Decimal('0.38'), '380 V'), (Decimal('10'), '10 kV'), (Decimal('20'), '20 kV'), (Decimal('35'), '35 kV'), (Decimal('110'), '110 kV'), (Decimal('220'), '220 kV')], decimal_places=4, default=Decimal('0.22'), max_digits=16, verbose_name='supply voltage (kV)')),
-                ('capacity_kva', wattdesk.domain.fields.QuantityField(decimal_places=4, default=Decimal('0'), max_digits=16, verbose_name='contracted capacity (kVA)')),
-                ('contract_kw', wattdesk.domain.fields.QuantityField(blank=True, decimal_places=4, max_digits=16, null=True, verbose_name='contract maximum demand (kW)')),
-                ('pf_standard', wattdesk.domain.fields.RatioField(blank=True, decimal_places=4, help_text='功率因数考核标准: 0.90, 0.85 or 0.80; empty = not assessed.', max_digits=6, null=True, verbose_name='power factor standard')),
-                ('lat', wattdesk.domain.fields.CoordinateField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='latitude')),
-                ('lon', wattdesk.domain.fields.CoordinateField(blank=True, decimal_places=6, max_digits=9, null=True, verbose_name='longitude')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_points', to='customers.account', verbose_name='account')),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_points', to='customers.region', verbose_name='region')),
-                ('route', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='service_points', to='customers.readingroute', verbose_name='reading route')),
-                ('transformer_area', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='service_points', to='customers.transformerarea', verbose_name='transformer area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="service point number")),
+                ("address", models.CharField(max_length=300, verbose_name="address")),
+                (
+                    "voltage_kv",
+                    wattdesk.domain.fields.QuantityField(
+                        choices=[
+                            (Decimal("0.22"), "220 V"),
+                            (Decimal("0.38"), "380 V"),
+                            (Decimal("10"), "10 kV"),
+                            (Decimal("20"), "20 kV"),
+                            (Decimal("35"), "35 kV"),
+                            (Decimal("110"), "110 kV"),
+                            (Decimal("220"), "220 kV"),
+                        ],
+                        decimal_places=4,
+                        default=Decimal("0.22"),
+                        max_digits=16,
+                        verbose_name="supply voltage (kV)",
+                    ),
+                ),
+                (
+                    "capacity_kva",
+                    wattdesk.domain.fields.QuantityField(
+                        decimal_places=4,
+                        default=Decimal("0"),
+                        max_digits=16,
+                        verbose_name="contracted capacity (kVA)",
+                    ),
+                ),
+                (
+                    "contract_kw",
+                    wattdesk.domain.fields.QuantityField(
+                        blank=True,
+                        decimal_places=4,
+                        max_digits=16,
+                        null=True,
+                        verbose_name="contract maximum demand (kW)",
+                    ),
+                ),
+                (
+                    "pf_standard",
+                    wattdesk.domain.fields.RatioField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="功率因数考核标准: 0.90, 0.85 or 0.80; empty = not assessed.",
+                        max_digits=6,
+                        null=True,
+                        verbose_name="power factor standard",
+                    ),
+                ),
+                (
+                    "lat",
+                    wattdesk.domain.fields.CoordinateField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="latitude"
+                    ),
+                ),
+                (
+                    "lon",
+                    wattdesk.domain.fields.CoordinateField(
+                        blank=True, decimal_places=6, max_digits=9, null=True, verbose_name="longitude"
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_points",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_points",
+                        to="customers.region",
+                        verbose_name="region",
+                    ),
+                ),
+                (
+                    "route",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_points",
+                        to="customers.readingroute",
+                        verbose_name="reading route",
+                    ),
+                ),
+                (
+                    "transformer_area",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_points",
+                        to="customers.transformerarea",
+                        verbose_name="transformer area",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'service point',
-                'verbose_name_plural': 'service points',
-                'ordering': ('number',),
+                "verbose_name": "service point",
+                "verbose_name_plural": "service points",
+                "ordering": ("number",),
             },
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['status'], name='account_status_idx'),
+            model_name="account",
+            index=models.Index(fields=["status"], name="account_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('billing_day__gte', 1), ('billing_day__lte', 28)), name='account_billing_day_1_28'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("billing_day__gte", 1), ("billing_day__lte", 28)),
+                name="account_billing_day_1_28",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('closed_on__isnull', True), ('closed_on__gte', models.F('opened_on')), _connector='OR'), name='account_closed_after_opened'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("closed_on__isnull", True), ("closed_on__gte", models.F("opened_on")), _connector="OR"
+                ),
+                name="account_closed_after_opened",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicepoint',
-            constraint=models.CheckConstraint(condition=models.Q(('voltage_kv__gt', 0)), name='service_point_voltage_positive'),
+            model_name="servicepoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("voltage_kv__gt", 0)), name="service_point_voltage_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicepoint',
-            constraint=models.CheckConstraint(condition=models.Q(('capacity_kva__gte', 0)), name='service_point_capacity_nonneg'),
+            model_name="servicepoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("capacity_kva__gte", 0)), name="service_point_capacity_nonneg"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicepoint',
-            constraint=models.CheckConstraint(condition=models.Q(('pf_standard__isnull', True), models.Q(('pf_standard__gt', 0), ('pf_standard__lte', 1)), _connector='OR'), name='service_point_pf_standard_0_1'),
+            model_name="servicepoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("pf_standard__isnull", True),
+                    models.Q(("pf_standard__gt", 0), ("pf_standard__lte", 1)),
+                    _connector="OR",
+                ),
+                name="service_point_pf_standard_0_1",
+            ),
         ),
     ]

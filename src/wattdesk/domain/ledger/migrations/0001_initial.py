@@ -6,33 +6,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('customers', '0001_initial'),
+        ("billing", "0001_initial"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('charge', 'charge'), ('payment', 'payment'), ('late_fee', 'late fee'), ('adjustment', 'adjustment'), ('refund', 'refund'), ('write_off', 'write-off'), ('reversal', 'reversal')], max_length=16, verbose_name='kind')),
-                ('amount', wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name='amount')),
-                ('posted_at', models.DateTimeField(verbose_name='posted at')),
-                ('memo', models.CharField(blank=True, max_length=300, verbose_name='memo')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='customers.account', verbose_name='account')),
-                ('bill', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger_entries', to='billing.bill', verbose_name='bill')),
-                ('reverses', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='ledger.ledgerentry', verbose_name='reverses')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("charge", "charge"),
+                            ("payment", "payment"),
+                            ("late_fee", "late fee"),
+                            ("adjustment", "adjustment"),
+                            ("refund", "refund"),
+                            ("write_off", "write-off"),
+                            ("reversal", "reversal"),
+                        ],
+                        max_length=16,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "amount",
+                    wattdesk.domain.fields.MoneyField(decimal_places=2, max_digits=14, verbose_name="amount"),
+                ),
+                ("posted_at", models.DateTimeField(verbose_name="posted at")),
+                ("memo", models.CharField(blank=True, max_length=300, verbose_name="memo")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "bill",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger_entries",
+                        to="billing.bill",
+                        verbose_name="bill",
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="ledger.ledgerentry",
+                        verbose_name="reverses",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ledger entry',
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ('account', 'posted_at', 'id',),
-                'indexes': [models.Index(fields=['account', 'posted_at'], name='ledger_account_posted_idx'), models.Index(fields=['kind', 'posted_at'], name='ledger_kind_posted_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_amount_nonzero'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'reversal'), ('reverses__isnull', False)), models.Q(models.Q(('kind', 'reversal'), _negated=True), ('reverses__isnull', True)), _connector='OR'), name='ledger_reversal_has_target'), models.UniqueConstraint(condition=models.Q(('reverses__isnull', False)), fields=('reverses',), name='ledger_reversed_once')],
+                "verbose_name": "ledger entry",
+                "verbose_name_plural": "ledger entries",
+                "ordering": (
+                    "account",
+                    "posted_at",
+                    "id",
+                ),
+                "indexes": [
+                    models.Index(fields=["account", "posted_at"], name="ledger_account_posted_idx"),
+                    models.Index(fields=["kind", "posted_at"], name="ledger_kind_posted_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount", 0), _negated=True), name="ledger_amount_nonzero"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "reversal"), ("reverses__isnull", False)),
+                            models.Q(
+                                models.Q(("kind", "reversal"), _negated=True), ("reverses__isnull", True)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="ledger_reversal_has_target",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("reverses__isnull", False)),
+                        fields=("reverses",),
+                        name="ledger_reversed_once",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,16 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0001_initial'),
-        ('customers', '0002_search_indexes'),
-        ('ledger', '0002_append_only_guard'),
+        ("billing", "0001_initial"),
+        ("customers", "0002_search_indexes"),
+        ("ledger", "0002_append_only_guard"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(condition=models.Q(('kind__in', ['charge', 'late_fee']), ('bill__isnull', False)), fields=['id'], include=('account', 'amount', 'bill'), name='ledger_bill_item_idx'),
+            model_name="ledgerentry",
+            index=models.Index(
+                condition=models.Q(("kind__in", ["charge", "late_fee"]), ("bill__isnull", False)),
+                fields=["id"],
+                include=("account", "amount", "bill"),
+                name="ledger_bill_item_idx",
+            ),
         ),
     ]

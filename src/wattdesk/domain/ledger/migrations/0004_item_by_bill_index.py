@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0001_initial'),
-        ('customers', '0002_search_indexes'),
-        ('ledger', '0003_bill_item_index'),
+        ("billing", "0001_initial"),
+        ("customers", "0002_search_indexes"),
+        ("ledger", "0003_bill_item_index"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='ledgerentry',
-            name='ledger_bill_item_idx',
+            model_name="ledgerentry",
+            name="ledger_bill_item_idx",
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(condition=models.Q(('kind__in', ['charge', 'late_fee']), ('bill__isnull', False)), fields=['bill', 'id'], include=('account', 'kind', 'amount'), name='ledger_item_by_bill_idx'),
+            model_name="ledgerentry",
+            index=models.Index(
+                condition=models.Q(("kind__in", ["charge", "late_fee"]), ("bill__isnull", False)),
+                fields=["bill", "id"],
+                include=("account", "kind", "amount"),
+                name="ledger_item_by_bill_idx",
+            ),
         ),
     ]

@@ -4,16 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0001_initial'),
-        ('ledger', '0004_item_by_bill_index'),
-        ('payments', '0002_waiver_request'),
+        ("billing", "0001_initial"),
+        ("ledger", "0004_item_by_bill_index"),
+        ("payments", "0002_waiver_request"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='paymentallocation',
-            index=models.Index(fields=['bill', 'ledger_entry'], include=('amount', 'allocated_on'), name='payalloc_bill_entry_idx'),
+            model_name="paymentallocation",
+            index=models.Index(
+                fields=["bill", "ledger_entry"],
+                include=("amount", "allocated_on"),
+                name="payalloc_bill_entry_idx",
+            ),
         ),
     ]

@@ -5,47 +5,100 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TariffVersion',
+            name="TariffVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=64, verbose_name='tariff code')),
-                ('version', models.CharField(max_length=32, verbose_name='version')),
-                ('effective_from', models.DateField(verbose_name='effective from')),
-                ('effective_to', models.DateField(blank=True, null=True, verbose_name='effective to (exclusive)')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('document', models.JSONField(verbose_name='tariff document')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=64, verbose_name="tariff code")),
+                ("version", models.CharField(max_length=32, verbose_name="version")),
+                ("effective_from", models.DateField(verbose_name="effective from")),
+                (
+                    "effective_to",
+                    models.DateField(blank=True, null=True, verbose_name="effective to (exclusive)"),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("document", models.JSONField(verbose_name="tariff document")),
             ],
             options={
-                'verbose_name': 'tariff version',
-                'verbose_name_plural': 'tariff versions',
-                'ordering': ('code', 'effective_from',),
-                'constraints': [models.UniqueConstraint(fields=('code', 'effective_from'), name='tariff_version_code_from_uniq'), models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='tariff_version_period_nonempty')],
+                "verbose_name": "tariff version",
+                "verbose_name_plural": "tariff versions",
+                "ordering": (
+                    "code",
+                    "effective_from",
+                ),
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("code", "effective_from"), name="tariff_version_code_from_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("effective_to__isnull", True),
+                            ("effective_to__gt", models.F("effective_from")),
+                            _connector="OR",
+                        ),
+                        name="tariff_version_period_nonempty",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TariffAssignment',
+            name="TariffAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tariff_code', models.CharField(max_length=64, verbose_name='tariff code')),
-                ('effective_from', models.DateField(verbose_name='effective from')),
-                ('effective_to', models.DateField(blank=True, null=True, verbose_name='effective to (exclusive)')),
-                ('service_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tariff_assignments', to='customers.servicepoint', verbose_name='service point')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("tariff_code", models.CharField(max_length=64, verbose_name="tariff code")),
+                ("effective_from", models.DateField(verbose_name="effective from")),
+                (
+                    "effective_to",
+                    models.DateField(blank=True, null=True, verbose_name="effective to (exclusive)"),
+                ),
+                (
+                    "service_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tariff_assignments",
+                        to="customers.servicepoint",
+                        verbose_name="service point",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tariff assignment',
-                'verbose_name_plural': 'tariff assignments',
-                'ordering': ('service_point', 'effective_from',),
-                'indexes': [models.Index(fields=['tariff_code'], name='tariff_assignment_code_idx')],
-                'constraints': [models.UniqueConstraint(fields=('service_point', 'effective_from'), name='tariff_assignment_sp_from_uniq'), models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='tariff_assignment_period_nonempty')],
+                "verbose_name": "tariff assignment",
+                "verbose_name_plural": "tariff assignments",
+                "ordering": (
+                    "service_point",
+                    "effective_from",
+                ),
+                "indexes": [models.Index(fields=["tariff_code"], name="tariff_assignment_code_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("service_point", "effective_from"), name="tariff_assignment_sp_from_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("effective_to__isnull", True),
+                            ("effective_to__gt", models.F("effective_from")),
+                            _connector="OR",
+                        ),
+                        name="tariff_assignment_period_nonempty",
+                    ),
+                ],
             },
         ),
     ]

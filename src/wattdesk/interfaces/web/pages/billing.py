@@ -47,14 +47,22 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=40, label=_("电费核算"), url_name="web:billing_runs",
-        capability=roles.BILLING_VIEW, icon="⚙️",
+        section="staff",
+        order=40,
+        label=_("电费核算"),
+        url_name="web:billing_runs",
+        capability=roles.BILLING_VIEW,
+        icon="⚙️",
     )
 )
 nav.register(
     nav.NavItem(
-        section="staff", order=50, label=_("异常账单审核"), url_name="web:billing_review",
-        capability=roles.BILLING_REVIEW, icon="🔎",
+        section="staff",
+        order=50,
+        label=_("异常账单审核"),
+        url_name="web:billing_review",
+        capability=roles.BILLING_REVIEW,
+        icon="🔎",
     )
 )
 
@@ -179,7 +187,9 @@ def _first(period: str) -> Any:
 def billing_review(request: HttpRequest) -> HttpResponse:
     period = _period(request.GET.get("period"))
     held = list_held_bills(period=period)
-    visible = set(bills_for(request.user).filter(pk__in=[h.bill_id for h in held]).values_list("pk", flat=True))
+    visible = set(
+        bills_for(request.user).filter(pk__in=[h.bill_id for h in held]).values_list("pk", flat=True)
+    )
     held = [h for h in held if h.bill_id in visible]
     history = _history(request, [h.account_number for h in held], period)
     rows = [{"bill": h, "history": history.get(h.account_number, [])} for h in held]
@@ -213,11 +223,15 @@ def bill_approve(request: HttpRequest, bill_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         audit.record_batch(
-            actor=request.user, action="bills.approve", object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
-            object_pk=bill.pk, changes={"status": (BillStatus.HELD, BillStatus.DRAFT), "total": str(result.total)},
+            actor=request.user,
+            action="bills.approve",
+            object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
+            object_pk=bill.pk,
+            changes={"status": (BillStatus.HELD, BillStatus.DRAFT), "total": str(result.total)},
         )
         messages.success(
-            request, _g("账单 %(id)s（户号 %(acct)s）已审核通过") % {"id": bill.pk, "acct": result.account_number}
+            request,
+            _g("账单 %(id)s（户号 %(acct)s）已审核通过") % {"id": bill.pk, "acct": result.account_number},
         )
     return redirect(_review_url(bill.period))
 
@@ -229,8 +243,11 @@ def bill_keep(request: HttpRequest, bill_id: int) -> HttpResponse:
     note = request.POST.get("note", "").strip()[:300]
     if note:
         audit.record_batch(
-            actor=request.user, action="bills.keep_on_hold", object_repr=f"bill {bill.pk} {bill.period}",
-            object_pk=bill.pk, changes={"note": note},
+            actor=request.user,
+            action="bills.keep_on_hold",
+            object_repr=f"bill {bill.pk} {bill.period}",
+            object_pk=bill.pk,
+            changes={"note": note},
         )
     messages.info(request, _g("账单 %(id)s 继续挂起，未作更改") % {"id": bill.pk})
     return redirect(_review_url(bill.period))
@@ -247,10 +264,15 @@ def bill_cancel(request: HttpRequest, bill_id: int) -> HttpResponse:
         messages.error(request, _g("未作废: %(err)s") % {"err": exc})
         return redirect(_review_url(bill.period))
     audit.record_batch(
-        actor=request.user, action="bills.cancel", object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
+        actor=request.user,
+        action="bills.cancel",
+        object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
         object_pk=bill.pk,
-        changes={"status": (bill.status, BillStatus.CANCELLED), "reason": reason,
-                 "reversal": str(result.reversal_amount)},
+        changes={
+            "status": (bill.status, BillStatus.CANCELLED),
+            "reason": reason,
+            "reversal": str(result.reversal_amount),
+        },
     )
     messages.success(
         request,
@@ -267,8 +289,12 @@ def billing_rerun(request: HttpRequest) -> HttpResponse:
     period = request.POST.get("period", "").strip()
     try:
         job = billing_jobs.start_billing_job(
-            period=period, route=None, run_at=timezone.now(), user=request.user.get_username(),
-            clock=timezone.now, actor=request.user,
+            period=period,
+            route=None,
+            run_at=timezone.now(),
+            user=request.user.get_username(),
+            clock=timezone.now,
+            actor=request.user,
         )
     except BillingInputError as exc:
         messages.error(request, str(exc))
@@ -292,13 +318,22 @@ def billing_issue(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect(_review_url(_period(period)))
     audit.record_batch(
-        actor=request.user, action="bills.issue", object_repr=f"issue {period}", object_pk="",
+        actor=request.user,
+        action="bills.issue",
+        object_repr=f"issue {period}",
+        object_pk="",
         changes={"issued": result.issued, "total": str(result.total), "due_on": result.due_on.isoformat()},
     )
     messages.success(
         request,
         _g("%(period)s 已发行 %(n)s 张账单，合计 %(total)s 元，缴费截止 %(due)s；仍有 %(held)s 张待审核")
-        % {"period": period, "n": result.issued, "total": result.total, "due": result.due_on, "held": result.still_held},
+        % {
+            "period": period,
+            "n": result.issued,
+            "total": result.total,
+            "due": result.due_on,
+            "held": result.still_held,
+        },
     )
     return redirect(_review_url(period))
 

@@ -27,8 +27,12 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=60, label=_("账单查询"), url_name="web:bills",
-        capability=roles.BILLING_VIEW, icon="🧾",
+        section="staff",
+        order=60,
+        label=_("账单查询"),
+        url_name="web:bills",
+        capability=roles.BILLING_VIEW,
+        icon="🧾",
     )
 )
 

@@ -37,8 +37,12 @@ from wattdesk.interfaces.web.access import capability_required
 
 nav.register(
     nav.NavItem(
-        section="staff", order=30, label=_("抄表数据"), url_name="web:readings",
-        capability=roles.READINGS_VIEW, icon="📟",
+        section="staff",
+        order=30,
+        label=_("抄表数据"),
+        url_name="web:readings",
+        capability=roles.READINGS_VIEW,
+        icon="📟",
     )
 )
 
