@@ -204,7 +204,7 @@ def naive_daily(sample: int) -> float:
     from django.db.models import Sum
 
     from wattdesk.application.billing.determinants import energy_by_period
-    from wattdesk.application.fee_control.prepaid import prepaid as fc
+    from wattdesk.application.fee_control import prepaid as fc
     from wattdesk.application.tariffs.reference_data import load_holidays
     from wattdesk.core import fee_control as rules
     from wattdesk.domain.billing.models import Bill

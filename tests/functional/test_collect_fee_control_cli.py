@@ -11,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from wattdesk.application.payments.posting.channels import gateway
 
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.channels import gateway
 from wattdesk.domain.fee_control.models import MeterCommand
 from wattdesk.domain.gateway.models import PaymentOrder
 from wattdesk.domain.metering.models import Meter

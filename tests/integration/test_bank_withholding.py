@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.db import transaction
 from payments_helpers import at, issue_bill
-from wattdesk.application.payments.posting.channels import bank_withholding as bw
 
+from wattdesk.application.payments.channels import bank_withholding as bw
 from wattdesk.domain.bank.models import WithholdingBatch, WithholdingLine, WithholdingMandate
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import balance

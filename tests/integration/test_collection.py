@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from payments_helpers import SH, at, issue_bill
 
-from wattdesk.application.collection.collectors import collectors as collection
+from wattdesk.application.collection import collectors as collection
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import post_payment
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from payments_helpers import at, issue_bill
-from wattdesk.application.payments.posting.channels import counter
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.channels import counter
 from wattdesk.application.payments.posting import reverse_payment
 from wattdesk.domain.access.operations import grant_role
 from wattdesk.domain.counter.models import CashClose, CashHandover, Receipt

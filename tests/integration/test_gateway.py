@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.test import Client
 from payments_helpers import at, issue_bill
-from wattdesk.application.payments.posting.channels import gateway
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.channels import gateway
 from wattdesk.application.payments.posting import post_payment
 from wattdesk.core.gateway_signing import sign
 from wattdesk.domain.gateway.models import CallbackLog, PaymentOrder

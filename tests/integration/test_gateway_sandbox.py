@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from payments_helpers import issue_bill
-from wattdesk.application.payments.posting.channels import gateway
 
+from wattdesk.application.payments.channels import gateway
 from wattdesk.core.gateway_signing import sign
 from wattdesk.domain.gateway.models import PaymentOrder
 from wattdesk.domain.payments.models import Payment

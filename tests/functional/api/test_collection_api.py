@@ -15,7 +15,7 @@ from collection_helpers import assign_routes
 from django.test import Client
 
 from wattdesk.application.billing.run import issue_bills
-from wattdesk.application.collection.collectors import collectors as collection
+from wattdesk.application.collection import collectors as collection
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection.models import Visit
 from wattdesk.domain.customers.models import ServicePoint

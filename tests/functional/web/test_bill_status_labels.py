@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import translation
 
 from wattdesk.application.billing import document as bill_document
-from wattdesk.application.portal.screens import screens as portal
+from wattdesk.application.portal import screens as portal
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.interfaces.web.templatetags.labels import bill_status

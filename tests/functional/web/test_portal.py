@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.test import Client
 from django.utils import timezone
 
-from wattdesk.application.portal.screens import screens as portal
+from wattdesk.application.portal import screens as portal
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, Customer, ServicePoint

@@ -32,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
-    from wattdesk.application.payments.posting.channels import bank_withholding as uc
+    from wattdesk.application.payments.channels import bank_withholding as uc
 
     now = timezone.now()
     if args.bank_command == "export":

@@ -18,7 +18,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.params.functions import Query
 
-from wattdesk.application.collection.collectors import collectors as use_case
+from wattdesk.application.collection import collectors as use_case
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import capabilities
 from wattdesk.domain.payments import queries as pay_queries

@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from ninja.params.functions import Query
 
-from wattdesk.application.dunning.nightly import disconnection
+from wattdesk.application.dunning import disconnection
 from wattdesk.application.ledger import waivers
 from wattdesk.domain.access import roles
 from wattdesk.domain.dunning.models import DisconnectionOrder

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments.posting.channels import counter as use_case
+from wattdesk.application.payments.channels import counter as use_case
 from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for

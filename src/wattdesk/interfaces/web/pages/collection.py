@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application.collection.collectors import collectors as use_case
+from wattdesk.application.collection import collectors as use_case
 from wattdesk.application.errors import InputError
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection.models import VisitOutcome

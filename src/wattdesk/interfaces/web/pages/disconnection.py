@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application.dunning.nightly import disconnection
+from wattdesk.application.dunning import disconnection
 from wattdesk.application.errors import InputError
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability

@@ -29,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments.posting.channels import gateway, gateway_reconciliation
+from wattdesk.application.payments.channels import gateway, gateway_reconciliation
 from wattdesk.core import gateway_signing
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for

@@ -17,7 +17,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.application.portal.screens import screens as portal
+from wattdesk.application.portal import screens as portal
 from wattdesk.domain.access import roles
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
