@@ -214,6 +214,15 @@ class TestPowerFactorAdjustment:
         det = Determinants(**JAN, kwh_by_period=(D(1000),), capacity_kva=D(100))
         assert "pf" not in amounts(rate(tariff=pf_tariff(pf_table, "0.90"), det=det))
 
+    @pytest.mark.parametrize("kvarh", ["0", "250"])
+    def test_no_consumption_no_adjustment(self, pf_table: PfTable, kvarh: str) -> None:
+        # A two-part bill of basic charge only (1250 kVA x 20 = 25,000.00) with 0 kWh: the power factor is
+        # undefined, so there is no adjustment (it was rewarded as PF 1.00: -0.75 % = -187.50).
+        det = Determinants(**JAN, kwh_by_period=(D(0),), kvarh=D(kvarh), capacity_kva=D(1250))
+        bill = rate(tariff=pf_tariff(pf_table, "0.90"), det=det)
+        assert "pf" not in amounts(bill)
+        assert bill.total == D("25000.00")
+
     def test_funds_can_be_put_in_the_base(self, pf_table: PfTable) -> None:
         t = tariff(
             pf_table,

@@ -277,6 +277,32 @@ class TestEdges:
         assert res.total(0) == D("500000000000.00")
         assert res.total(1) == D("50.00")
 
+    def test_no_consumption_no_power_factor_adjustment(self, pf_table: PfTable) -> None:
+        # a two-part tariff: basic 1250 kVA x 20 = 25,000.00; 0 kWh gets no PF line on either path
+        t = parse_tariff(
+            doc={
+                "code": "T2",
+                "name": "两部制",
+                "effective_from": "2020-01-01",
+                "customer_class": "industrial",
+                "energy": {"periods": [{"key": "flat", "tiers": [{"rate": "0.5"}]}]},
+                "basic": {"method": "capacity", "rate": 20},
+                "power_factor": {"standard": "0.90"},
+            },
+            pf_table=pf_table,
+        )
+        jan = {"start": date(2026, 1, 1), "end": date(2026, 2, 1)}
+        dets = [
+            Determinants(**jan, kwh_by_period=(D(0),), kvarh=D(0), capacity_kva=D(1250)),
+            Determinants(**jan, kwh_by_period=(D(0),), kvarh=D(250), capacity_kva=D(1250)),
+            Determinants(**jan, kwh_by_period=(D(1000),), kvarh=D(0), capacity_kva=D(1250)),
+        ]
+        res = rate_columns(tariff=t, cols=columns_from_determinants(dets))
+        assert "pf" not in dict(res.lines(0)) and "pf" not in dict(res.lines(1))
+        assert res.total(0) == res.total(1) == D("25000.00")
+        assert dict(res.lines(2))["pf"] == D("-191.25")  # 1000 kWh: PF 1.00 -> -0.75 % of 25,500
+        assert_same(t, dets)
+
 
 # ------------------------------------------------------------------------------------------ URDB tariffs
 

@@ -354,7 +354,9 @@ def _category(rule: str) -> str:
 
 def _power_factor(tariff: Tariff, det: Determinants, lines: list[_Draft], total_kwh: Decimal) -> list[_Draft]:
     rule = tariff.power_factor
-    if rule is None or det.kvarh is None:
+    # No consumption, no adjustment: with 0 kWh (and 0 kvarh) the power factor is undefined, not 1.00, and a
+    # two-part bill of basic charge only would otherwise get the best row's reward (-0.75 % of the basic).
+    if rule is None or det.kvarh is None or total_kwh == 0:
         return []
     pf = power_factor(kwh=total_kwh, kvarh=quantize_quantity(det.kvarh))
     percent = rule.table.percent(standard=rule.standard, power_factor=pf)

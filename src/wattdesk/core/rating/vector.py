@@ -657,7 +657,7 @@ def _power_factor(
     rule = tariff.power_factor
     if rule is None or cols.kvarh is None:
         return
-    has = cols.kvarh >= 0
+    has = (cols.kvarh >= 0) & (total != 0)  # no consumption, no adjustment (as the exact path)
     pfh = _pf_hundredths(total, np.maximum(cols.kvarh, 0))
     rates = [Decimal(0) if v is None else v.scaleb(-2) for v in plan.pf_percent]
     dec = _decimals(rates)
