@@ -46,6 +46,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from wattdesk.application.errors import InputError
 from wattdesk.core.money import quantize_ratio
 from wattdesk.core.worklist import DEFAULT_POLICY, Candidate, WorkItem, WorklistPolicy, prioritize
+from wattdesk.domain.billing.queries import latest_billed_period
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit, VisitOutcome
 from wattdesk.domain.customers.models import Account, ReadingRoute, ServicePoint
 from wattdesk.domain.fields import MoneySum
@@ -668,8 +669,10 @@ def _count_events(
 
 
 def collectors_period_default(today: date) -> str:
-    """The last complete month before ``today`` (the default scorecard period)."""
-    return _period_of(date(today.year, today.month, 1) - timedelta(days=1))
+    """The default scorecard period: the latest billed period (a recovery rate needs bills; the previous
+    calendar month may not be billed yet), or the last complete month before ``today`` when nothing is billed."""
+    latest = latest_billed_period()
+    return latest if latest is not None else _period_of(date(today.year, today.month, 1) - timedelta(days=1))
 
 
 # --- recovery rate and aging by collector ------------------------------------------------------------------

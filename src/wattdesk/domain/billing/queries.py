@@ -24,3 +24,10 @@ def bills_in_period(*, period: str, status: BillStatus | str | None = None) -> Q
     if status is not None:
         qs = qs.filter(status=status)
     return qs.order_by("account_id")
+
+
+def latest_billed_period(bills: QuerySet[Bill] | None = None) -> str | None:
+    """The latest period that has a live (not cancelled) bill among ``bills`` (default: every bill), or None.
+    Pages that show one period open on it: the previous calendar month may not be billed yet (or at all)."""
+    qs = Bill.objects.all() if bills is None else bills
+    return qs.exclude(status=BillStatus.CANCELLED).order_by("-period").values_list("period", flat=True).first()

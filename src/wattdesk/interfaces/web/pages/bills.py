@@ -21,6 +21,7 @@ from wattdesk.application.billing.run import PERIOD_RE, add_months, period_str
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for
 from wattdesk.domain.billing.models import BillStatus
+from wattdesk.domain.billing.queries import latest_billed_period
 from wattdesk.domain.customers.models import CustomerClass
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -44,7 +45,10 @@ PAGE_SIZE = 50
 def bills(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", "").strip()
     if not PERIOD_RE.match(period):
-        period = period_str(add_months(timezone.localdate().replace(day=1), -1))
+        # The latest period billed in the user's scope; the previous calendar month only when nothing is billed.
+        period = latest_billed_period(bills_for(request.user)) or period_str(
+            add_months(timezone.localdate().replace(day=1), -1)
+        )
     status = request.GET.get("status", "")
     klass = request.GET.get("class", "")
     route = request.GET.get("route", "").strip()[:32]
