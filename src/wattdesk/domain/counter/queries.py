@@ -22,8 +22,9 @@ from wattdesk.domain.counter.models import (
 )
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments import queries as payment_queries
-from wattdesk.domain.payments.models import PaymentChannel, PaymentStatus
+from wattdesk.domain.payments.models import PaymentAllocation, PaymentChannel, PaymentStatus
 
 ZERO = Decimal("0.00")
 COUNTER_CHANNELS = (PaymentChannel.COUNTER, PaymentChannel.PREPAID)
@@ -130,6 +131,62 @@ def handovers_for_close(
         .filter(counted_elsewhere)
         .select_related("collector")
         .order_by("handed_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class SettledPeriod:
+    """What one receipt's payment settled of one bill (period): its charge and its late fees (违约金)."""
+
+    period: str
+    charge: Decimal
+    late_fee: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.charge + self.late_fee
+
+
+@dataclass(frozen=True)
+class ReceiptDetails:
+    settled: tuple[SettledPeriod, ...]  # oldest period first
+    settled_total: Decimal
+    late_fees: Decimal  # the late fees among them
+    credit: Decimal  # the part of the payment left as a credit (预存) on the day
+    balance_after: Decimal  # the account's ledger balance just after the payment (< 0: credit)
+
+    @property
+    def credit_after(self) -> Decimal:
+        """The account's credit (预存) after the payment: the negative balance, shown positive."""
+        return -self.balance_after if self.balance_after < 0 else ZERO
+
+
+def receipt_details(*, receipt: Receipt) -> ReceiptDetails:
+    """What a receipt prints besides the payment itself, the same at every reprint: the periods and late fees its
+    payment settled on its own day (its allocations dated ``received_on``; the credit a payment leaves is applied
+    to later bills on later days, which the receipt does not claim), and the account's ledger balance after the
+    payment (entries up to and including the payment's own; the ledger is append-only and postings of one
+    account are serialized on the account row, so this does not change later)."""
+    payment = receipt.payment
+    settled: dict[str, dict[str, Decimal]] = {}
+    for period, kind, amount in (
+        PaymentAllocation.objects.filter(payment_id=payment.pk, allocated_on=payment.received_on)
+        .order_by("ledger_entry__bill__period", "id")
+        .values_list("ledger_entry__bill__period", "kind", "amount")
+    ):
+        row = settled.setdefault(period or "", {"charge": ZERO, "late_fee": ZERO})
+        row["late_fee" if kind == LedgerEntryKind.LATE_FEE else "charge"] += amount
+    lines = tuple(SettledPeriod(p, v["charge"], v["late_fee"]) for p, v in sorted(settled.items()))
+    total = sum((line.total for line in lines), ZERO)
+    balance_after = LedgerEntry.objects.filter(
+        account_id=payment.account_id, pk__lte=payment.ledger_entry_id
+    ).aggregate(s=MoneySum("amount", default=ZERO))["s"]
+    return ReceiptDetails(
+        settled=lines,
+        settled_total=total,
+        late_fees=sum((line.late_fee for line in lines), ZERO),
+        credit=max(payment.amount - total, ZERO),
+        balance_after=balance_after,
     )
 
 

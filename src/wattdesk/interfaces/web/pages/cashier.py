@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -126,7 +127,12 @@ def cashier_pay(request: HttpRequest) -> HttpResponse:
 
 def _receipt_page(request: HttpRequest, *, reprint_no: int = 0) -> HttpResponse:
     no = request.GET.get("no") or request.POST.get("no", "")
-    receipt = _receipts(request).filter(receipt_no=no).select_related("account__customer", "user").first()
+    receipt = (
+        _receipts(request)
+        .filter(receipt_no=no)
+        .select_related("account__customer", "user", "payment")
+        .first()
+    )
     if receipt is None:
         raise Http404
     back = "web:collector" if receipt.channel == PaymentChannel.COLLECTOR else "web:cashier"
@@ -135,6 +141,8 @@ def _receipt_page(request: HttpRequest, *, reprint_no: int = 0) -> HttpResponse:
         "web/cashier/receipt.html",
         {
             "r": receipt,
+            "company": settings.WATTDESK_BILL_ISSUER,
+            "details": queries.receipt_details(receipt=receipt),
             "amount_words": amount_in_words(receipt.amount),
             "reprint_no": reprint_no,
             "back": back,
