@@ -305,3 +305,64 @@ class TestList:
         assert listed["items"][0]["amount"] == "10.00" and listed["items"][0]["status"] == "posted"
         assert client.get("/api/payments?channel=cheque").status_code == 422
         assert client.get("/api/payments?received_from=2026-13-01").status_code == 422
+
+
+class TestVoidAllocations:
+    def test_an_allocation_to_a_waived_late_fee_is_marked_void(
+        self, company: Any, api_for: Callable[[str], Client]
+    ) -> None:
+        from datetime import date, datetime
+        from zoneinfo import ZoneInfo
+
+        from wattdesk.application.billing.run import issue_bills
+        from wattdesk.application.ledger.late_fees import accrue_late_fees, waive_late_fee
+
+        sh = ZoneInfo("Asia/Shanghai")
+        clerk = user_of(company, roles.BILLING_CLERK)
+        issue_bills(
+            period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=sh), issued_on=date(2026, 11, 3)
+        )
+        accrue_late_fees(as_of=date(2026, 11, 30), run_at=datetime(2026, 12, 1, 1, tzinfo=sh))
+        fee = (
+            LedgerEntry.objects.filter(
+                kind=LedgerEntryKind.LATE_FEE, account__in=accounts_for(clerk).values("pk")
+            )
+            .order_by("account_id", "id")
+            .first()
+        )
+        assert fee is not None, "an overdue issued bill in the clerk's scope carries a late fee"
+        account = Account.objects.get(pk=fee.account_id)
+        owed = ledger.balance(account_id=account.pk)
+        client = api_for(roles.BILLING_CLERK)
+        posted = client.post(
+            "/api/payments",
+            body(account, "V-1", str(owed), received_at="2026-12-01T10:00:00+08:00"),
+            content_type=JSON,
+        )
+        assert posted.status_code == 201, posted.content
+        pid = posted.json()["payment_id"]
+        before = client.get(f"/api/payments/{pid}").json()["allocations"]
+        assert {a["kind"] for a in before} == {"charge", "late_fee"}
+        assert not any(a["void"] for a in before) and all(a["voided_at"] is None for a in before)
+
+        waived_at = datetime(2026, 12, 2, 9, 30, tzinfo=sh)
+        waive_late_fee(bill_id=fee.bill_id, reason="系统故障", user=clerk, waived_at=waived_at)
+        after = client.get(f"/api/payments/{pid}").json()["allocations"]
+        assert [(a["kind"], a["amount"], a["ledger_entry_id"]) for a in after] == [
+            (a["kind"], a["amount"], a["ledger_entry_id"]) for a in before
+        ]
+        for a in after:
+            if a["ledger_entry_id"] == fee.pk:
+                assert a["void"] is True
+                assert datetime.fromisoformat(a["voided_at"]) == waived_at
+            else:
+                assert a["void"] is False and a["voided_at"] is None
+
+        # a reversed payment's allocations all stop counting (the earlier of the two reversals is kept)
+        reversed_ = client.post(f"/api/payments/{pid}/reverse", {"reason": "bank recall"}, content_type=JSON)
+        assert reversed_.status_code == 200, reversed_.content
+        final = client.get(f"/api/payments/{pid}").json()["allocations"]
+        assert all(a["void"] for a in final)
+        voided = {a["ledger_entry_id"]: datetime.fromisoformat(a["voided_at"]) for a in final}
+        assert voided[fee.pk] == waived_at
+        assert all(t > waived_at for e, t in voided.items() if e != fee.pk)

@@ -16,7 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -459,3 +459,36 @@ def _grouped(qs: object, expr: Subquery | str) -> dict[str, Decimal]:
 def recovery_row(key: str, billed: Decimal, collected: Decimal) -> RecoveryRow:
     rate = quantize_ratio(collected, billed) if billed else Decimal("0.0000")
     return RecoveryRow(key, billed, collected, rate)
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    """One allocation of a payment; ``voided_at`` is set when it no longer counts: the entry it settled was
+    reversed (a waived late fee, a cancelled bill: the earlier reversal's time) or the payment was."""
+
+    bill_id: int | None
+    kind: str
+    amount: Decimal
+    ledger_entry_id: int
+    voided_at: datetime | None
+
+
+def payment_allocations(*, payment_id: int) -> list[AllocationRow]:
+    """The allocations of one payment in order, each marked void or not (two queries)."""
+    payment_reversed_at = (
+        Payment.objects.filter(pk=payment_id, reversal_entry__isnull=False)
+        .values_list("reversal_entry__posted_at", flat=True)
+        .first()
+    )
+    reversal_at = LedgerEntry.objects.filter(reverses_id=OuterRef("ledger_entry_id")).values("posted_at")[:1]
+    rows = (
+        PaymentAllocation.objects.filter(payment_id=payment_id)
+        .annotate(entry_reversed_at=Subquery(reversal_at))
+        .order_by("id")
+        .values_list("bill_id", "kind", "amount", "ledger_entry_id", "entry_reversed_at")
+    )
+    out = []
+    for bill_id, kind, amount, entry_id, entry_reversed_at in rows:
+        times = [t for t in (entry_reversed_at, payment_reversed_at) if t is not None]
+        out.append(AllocationRow(bill_id, kind, amount, entry_id, min(times) if times else None))
+    return out

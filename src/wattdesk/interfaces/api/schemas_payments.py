@@ -14,6 +14,7 @@ from ninja import Field, Schema
 from pydantic import AwareDatetime, WithJsonSchema
 
 from wattdesk.domain.payments.models import PaymentChannel
+from wattdesk.domain.payments.queries import payment_allocations
 from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, DecimalStr
 
 #: A channel transaction id: printable, no leading or trailing blank (it is the idempotency key as given).
@@ -85,14 +86,33 @@ class PaymentRead(Schema):
         return str(obj.account.number)
 
 
+class PaymentAllocationDetailRead(PaymentAllocationRead):
+    ledger_entry_id: int = Field(description="the ledger entry (charge or late fee) this allocation settled")
+    void: bool = Field(
+        description="true when the allocation no longer counts: the entry it settled was reversed (late fee "
+        "waived, bill cancelled) or the payment itself was reversed; the money is credit again"
+    )
+    voided_at: datetime | None = Field(description="when it stopped counting (the reversal's posting time)")
+
+
 class PaymentDetailRead(PaymentRead):
     ledger_entry_id: int
     reversal_entry_id: int | None
-    allocations: list[PaymentAllocationRead]
+    allocations: list[PaymentAllocationDetailRead]
 
     @staticmethod
-    def resolve_allocations(obj: Any) -> list[Any]:
-        return list(obj.allocations.order_by("id"))
+    def resolve_allocations(obj: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "bill_id": a.bill_id,
+                "kind": a.kind,
+                "amount": a.amount,
+                "ledger_entry_id": a.ledger_entry_id,
+                "void": a.voided_at is not None,
+                "voided_at": a.voided_at,
+            }
+            for a in payment_allocations(payment_id=obj.pk)
+        ]
 
 
 class PaymentReverse(Schema):
