@@ -84,8 +84,8 @@ def load_company(n: int, seed: int = 7) -> dict[str, float]:
     import yaml
     from django.db import connection, transaction
 
-    from wattdesk.application.billing.bulk import insert_rows
     from wattdesk.domain.billing.models import Bill
+    from wattdesk.domain.bulk import insert_rows
     from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
     from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister, RegisterReading
     from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
@@ -454,7 +454,7 @@ def spawn(
         import psycopg
 
         assert pg_url
-        dbname = f"wd_bench_{n}"
+        dbname = f"wd_bench_{n}_{os.getpid()}"  # concurrent benchmarks on one server do not collide
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {dbname}")
             conn.execute(f"CREATE DATABASE {dbname}")

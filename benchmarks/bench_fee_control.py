@@ -61,10 +61,11 @@ def load(n: int, seed: int = 5) -> dict[str, Any]:
     import yaml
     from django.db import connection, transaction
 
-    from wattdesk.application.billing.bulk import insert_rows
     from wattdesk.domain.billing.models import Bill
+    from wattdesk.domain.bulk import insert_rows
     from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
     from wattdesk.domain.ledger.models import LedgerEntry
+    from wattdesk.domain.ledger.operations import Posting, post_entries
     from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister, RegisterReading
     from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 
@@ -131,13 +132,13 @@ def load(n: int, seed: int = 5) -> dict[str, Any]:
             ((i + 1, i + 1, "2026-10", 1, "issued", BILL_START, BILL_END, Decimal(str(monthly[i])), totals[i], "")
              for i in range(n)),
         )  # fmt: skip
-        bill_at, top_at = ts(datetime(2026, 11, 1, 6, tzinfo=SH)), ts(datetime(2026, 11, 2, 9, tzinfo=SH))
-        ledger: list[tuple[Any, ...]] = []
+        bill_at, top_at = datetime(2026, 11, 1, 6, tzinfo=SH), datetime(2026, 11, 2, 9, tzinfo=SH)
+        ledger: list[Posting] = []  # through the ledger's one checked path, like every ledger write
         for i in range(n):
-            ledger.append((2 * i + 1, i + 1, "charge", totals[i], i + 1, bill_at, "2026-10 电费"))
+            ledger.append(Posting(i + 1, "charge", totals[i], bill_at, i + 1, "2026-10 电费"))
             top = Decimal(str(round(float(totals[i]) * float(topup_factor[i]), 2)))
-            ledger.append((2 * i + 2, i + 1, "payment", -top, None, top_at, "prepaid top-up"))
-        insert_rows(LedgerEntry, ("id", "account", "kind", "amount", "bill", "posted_at", "memo"), ledger)
+            ledger.append(Posting(i + 1, "payment", -top, top_at, None, "prepaid top-up"))
+        post_entries(entries=ledger)
         del ledger
         # registers and one reading a day from the bill's end (opening read) to DAY
         days = [BILL_END + timedelta(days=k) for k in range((DAY - BILL_END).days + 1)]

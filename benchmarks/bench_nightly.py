@@ -78,8 +78,9 @@ def load_company(n: int, seed: int = 11) -> dict[str, Any]:
     import yaml
     from django.db import connection, transaction
 
-    from wattdesk.application.billing.bulk import insert_rows
+    from wattdesk.domain import bulk
     from wattdesk.domain.billing.models import Bill
+    from wattdesk.domain.bulk import insert_rows
     from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
     from wattdesk.domain.ledger.models import LedgerEntry
     from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister, RegisterReading
@@ -113,7 +114,10 @@ def load_company(n: int, seed: int = 11) -> dict[str, Any]:
     if pg:  # consistent by construction: skip the per-row deferred foreign-key checks (superuser only)
         with connection.cursor() as cur:
             cur.execute("SET session_replication_role = replica")
-    with transaction.atomic():
+    # A benchmark fixture, not a ledger write of the product: twelve months of charges and payments with
+    # precomputed ids and pre-adapted values go straight to the tables. Product code posts only through
+    # ``domain.ledger.operations`` (tests/unit/test_one_ledger_path.py scans src/).
+    with transaction.atomic(), bulk.opened(LedgerEntry):
         text = (ROOT / "src/wattdesk/config/tariffs/beijing-residential-monthly.yaml").read_text(
             encoding="utf-8"
         )
@@ -517,6 +521,7 @@ def naive_late_fees(sample: int, as_of: date) -> dict[str, float]:
     from wattdesk.core.late_fee import Arrear, Reduction, late_fee, policy_on
     from wattdesk.domain.customers.models import Account
     from wattdesk.domain.ledger.models import LedgerEntry
+    from wattdesk.domain.ledger.operations import post_entry
     from wattdesk.domain.payments.models import LateFeeAssessment, PaymentAllocation
 
     class Rollback(Exception):
@@ -550,11 +555,11 @@ def naive_late_fees(sample: int, as_of: date) -> dict[str, float]:
                         Decimal("0.00"),
                     )
                     if line.amount - assessed > 0:
-                        entry = LedgerEntry.objects.create(
-                            account=acc,
+                        entry = post_entry(
+                            account_id=acc.pk,
                             kind="late_fee",
                             amount=line.amount - assessed,
-                            bill=charge.bill,
+                            bill_id=charge.bill_id,
                             posted_at=posted_at,
                             memo="naive",
                         )

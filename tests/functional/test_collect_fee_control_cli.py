@@ -112,3 +112,18 @@ class TestDispatchCommand:
         assert [headend.meter_state(f"M-D{i}") for i in range(3)] == ["off", "off", "off"]
         assert main(["collect", "dispatch"]) == 0  # nothing due any more, nothing sent twice
         assert len(headend.operations()) == 3
+
+
+class TestPayCommand:
+    @pytest.mark.parametrize("amount", ["1e20", "99999999999999.99", "1e999999", "nan", "1_000"])
+    def test_an_impossible_amount_is_one_line_and_exit_code_2(
+        self, account: Any, amount: str, capsys: Any
+    ) -> None:
+        from wattdesk.domain.payments.models import Payment
+
+        argv = ["collect", "pay", "--account", account.number, "--amount", amount, "--txn", "T-1"]
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and "amount" in lines[0] and "Traceback" not in captured.err
+        assert not Payment.objects.exists()

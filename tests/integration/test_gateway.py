@@ -150,6 +150,18 @@ class TestCallback:
         assert call(body(order.order_no, amount="120.5")).outcome == "posted"  # 120.5 == 120.50
         assert call(b"not json").outcome == "bad_request"
 
+    @pytest.mark.parametrize(
+        "amount", ["1e20", "99999999999999.99", "1e999999", "NaN", "-Infinity", "1_20.50"]
+    )
+    def test_a_signed_callback_with_an_impossible_amount_is_400_with_the_reason(
+        self, order: PaymentOrder, amount: str
+    ) -> None:
+        r = call(body(order.order_no, amount=amount))
+        assert (r.http_status, r.outcome) == (400, "bad_request")
+        assert r.detail.startswith("amount ")
+        assert not Payment.objects.exists()
+        assert CallbackLog.objects.get().outcome == "bad_request"
+
     def test_failed_payment_marks_the_order_failed(self, order: PaymentOrder) -> None:
         r = call(body(order.order_no, status="failed"))
         assert (r.http_status, r.outcome) == (200, "failed")
@@ -175,6 +187,15 @@ class TestEndpoint:
             "/gateway/callback/", raw, content_type="application/json", headers={"X-Signature": "00"}
         )
         assert r.status_code == 400 and r.json()["outcome"] == "bad_signature"
+
+    def test_a_non_ascii_signature_header_is_400_not_500(self, order: PaymentOrder) -> None:
+        raw = body(order.order_no, ts=datetime.now(tz=NOW.tzinfo))
+        good = sign(secret=SECRET, body=raw)
+        for signature in ("签名", "é" + good[1:]):
+            r = Client().post("/gateway/callback/", raw, content_type="application/json",
+                              headers={"X-Signature": signature})  # fmt: skip
+            assert r.status_code == 400 and r.json()["outcome"] == "bad_signature"
+        assert not Payment.objects.exists()
 
 
 class TestCreateOrder:

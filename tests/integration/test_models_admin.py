@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from wattdesk.domain.billing.models import Bill
-from wattdesk.domain.ledger.models import LedgerEntry
+from wattdesk.domain.ledger.operations import post_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -85,9 +85,7 @@ class TestReadOnlyScreens:
     def test_ledger_entries_cannot_be_added_changed_or_deleted(
         self, admin_client: Client, account: Any, posted_at: Any
     ) -> None:
-        entry = LedgerEntry.objects.create(
-            account=account, kind="charge", amount=Decimal("9.99"), posted_at=posted_at
-        )
+        entry = post_entry(account_id=account.pk, kind="charge", amount=Decimal("9.99"), posted_at=posted_at)
         assert admin_client.get(reverse("admin:ledger_ledgerentry_add")).status_code == 403
         assert (
             admin_client.post(reverse("admin:ledger_ledgerentry_change", args=[entry.pk]), {}).status_code

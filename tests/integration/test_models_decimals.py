@@ -17,6 +17,7 @@ from django.db.models import Sum
 from wattdesk.domain.billing.models import Bill, BillLine
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry
+from wattdesk.domain.ledger.operations import Posting, post_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -106,12 +107,9 @@ class TestDecimalRoundTrip:
 class TestMoneySum:
     @pytest.fixture
     def entries(self, account: Any, posted_at: Any) -> Any:
-        LedgerEntry.objects.bulk_create(
-            LedgerEntry(account=account, kind="charge", amount=Decimal("0.10"), posted_at=posted_at)
-            for _ in range(1000)
-        )
-        LedgerEntry.objects.create(
-            account=account, kind="payment", amount=Decimal("-33.33"), posted_at=posted_at
+        post_entries(
+            entries=[Posting(account.pk, "charge", Decimal("0.10"), posted_at) for _ in range(1000)]
+            + [Posting(account.pk, "payment", Decimal("-33.33"), posted_at)]
         )
         return LedgerEntry.objects.filter(account=account)
 

@@ -25,8 +25,8 @@ def sign(*, secret: str, body: bytes) -> str:
 
 def verify(*, secret: str, body: bytes, signature: str) -> bool:
     """True if ``signature`` is the body's HMAC under ``secret`` (constant-time comparison)."""
-    if not secret or not signature:
-        return False
+    if not secret or not signature or not signature.isascii():
+        return False  # compare_digest refuses non-ASCII text (TypeError): such a header is simply wrong
     expected = sign(secret=secret, body=body)
     return hmac.compare_digest(expected, signature.strip().lower())
 

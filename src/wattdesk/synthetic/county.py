@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import connection, transaction
 
+from wattdesk.domain import bulk as w
 from wattdesk.domain.customers.models import (
     Account,
     Customer,
@@ -47,7 +48,6 @@ from wattdesk.domain.metering.models import (
 )
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 from wattdesk.synthetic import generator as gen
-from wattdesk.synthetic import writer as w
 from wattdesk.synthetic.catalog import TariffEntry, day_type_function, load_catalog
 from wattdesk.synthetic.population import (
     CHANNELS,
@@ -267,22 +267,22 @@ def _write_master_data(
     n = pop.n
     window_start = dates[0]
     # --- regions, routes, transformer areas ------------------------------------------------------------
-    r0 = w.first_id(Region)
+    r0 = w.reserve_block(Region, len(TOWNSHIPS)).start
     region_ids = [r0 + i for i in range(len(TOWNSHIPS))]
-    w.insert(
+    w.insert_rows(
         Region,
         ["id", "code", "name"],
         [(region_ids[i], t[0], f"{t[1]}供电所") for i, t in enumerate(TOWNSHIPS)],
     )
-    rt0 = w.first_id(ReadingRoute)
+    rt0 = w.reserve_block(ReadingRoute, len(pop.route_region)).start
     route_rows = []
     per_region: Counter[int] = Counter()
     for i, reg in enumerate(pop.route_region.tolist()):
         per_region[reg] += 1
         code = f"{TOWNSHIPS[reg][0]}-R{per_region[reg]:03d}"
         route_rows.append((rt0 + i, code, f"{TOWNSHIPS[reg][1]}抄表段{per_region[reg]:03d}", region_ids[reg]))
-    w.insert(ReadingRoute, ["id", "code", "name", "region"], route_rows)
-    ta0 = w.first_id(TransformerArea)
+    w.insert_rows(ReadingRoute, ["id", "code", "name", "region"], route_rows)
+    ta0 = w.reserve_block(TransformerArea, len(pop.area_region)).start
     area_rows = []
     per_region = Counter()
     for i, reg in enumerate(pop.area_region.tolist()):
@@ -297,10 +297,10 @@ def _write_master_data(
                 w.dec(float(pop.area_kva[i])),
             )
         )
-    w.insert(TransformerArea, ["id", "code", "name", "region", "capacity_kva"], area_rows)
+    w.insert_rows(TransformerArea, ["id", "code", "name", "region", "capacity_kva"], area_rows)
 
     # --- customers, accounts, service points -------------------------------------------------------------
-    c0, a0, s0 = w.first_id(Customer), w.first_id(Account), w.first_id(ServicePoint)
+    c0, a0, s0 = (w.reserve_block(model, n).start for model in (Customer, Account, ServicePoint))
     opened = [_opened_on(int(pop.opened_year[i]), i, window_start) for i in range(n)]
     cust_rows = []
     acct_rows = []
@@ -358,7 +358,7 @@ def _write_master_data(
                 w.dec(float(pop.lon[i]), 6),
             )
         )
-    w.insert(
+    w.insert_rows(
         Customer,
         [
             "id",
@@ -375,12 +375,12 @@ def _write_master_data(
         ],
         cust_rows,
     )
-    w.insert(
+    w.insert_rows(
         Account,
         ["id", "number", "customer", "status", "opened_on", "billing_day", "prepaid", "billing_address"],
         acct_rows,
     )
-    w.insert(
+    w.insert_rows(
         ServicePoint,
         [
             "id",
@@ -403,14 +403,13 @@ def _write_master_data(
     # --- tariffs -------------------------------------------------------------------------------------------
     have = set(TariffVersion.objects.values_list("code", "effective_from"))
     tv_rows: list[tuple[Any, ...]] = []
-    tv0 = w.first_id(TariffVersion)
     for entry in {e.code: e for e in catalog.values()}.values():
         t = entry.tariff
         if (t.code, t.effective_from) in have:
             continue
         tv_rows.append(
             (
-                tv0 + len(tv_rows),
+                len(tv_rows),
                 t.code,
                 "1",
                 w.day(t.effective_from),
@@ -419,22 +418,26 @@ def _write_master_data(
                 w.js(entry.document),
             )
         )
-    w.insert(
+    tv0 = w.reserve_block(TariffVersion, len(tv_rows)).start
+    w.insert_rows(
         TariffVersion,
         ["id", "code", "version", "effective_from", "effective_to", "name", "document"],
-        tv_rows,
+        [(tv0 + k, *row) for k, *row in tv_rows],
     )
-    ta_0 = w.first_id(TariffAssignment)
-    w.insert(
+    ta_0 = w.reserve_block(TariffAssignment, n).start
+    w.insert_rows(
         TariffAssignment,
         ["id", "service_point", "tariff_code", "effective_from", "effective_to"],
         [(ta_0 + i, s0 + i, catalog[pop.tariff_key[i]].code, w.day(opened[i]), None) for i in range(n)],
     )
 
     # --- meters, registers, installations --------------------------------------------------------------------
-    m0, g0, i0 = w.first_id(Meter), w.first_id(MeterRegister), w.first_id(MeterInstallation)
-    meter_ids = np.arange(m0, m0 + n, dtype=np.int64)
     exchanged = {ex.account: ex for ex in readings.exchanges}
+    n_regs = sum(len(readings.kinds[i]) for i in range(n)) + sum(len(readings.kinds[a]) for a in exchanged)
+    m0 = w.reserve_block(Meter, n + len(exchanged)).start
+    g0 = w.reserve_block(MeterRegister, n_regs).start
+    i0 = w.reserve_block(MeterInstallation, n + len(exchanged)).start
+    meter_ids = np.arange(m0, m0 + n, dtype=np.int64)
     new_meter = {a: m0 + n + j for j, a in enumerate(sorted(exchanged))}
     serials: dict[int, str] = {}
     meter_rows = []
@@ -483,8 +486,8 @@ def _write_master_data(
         )
     for a, mid in new_meter.items():
         meter_rows.append((mid, serials[mid], w.dec(float(pop.multiplier[a])), gen.DIGITS, False, max_kw(a)))
-    w.insert(Meter, ["id", "serial", "multiplier", "digits", "interval", "max_kw_physical"], meter_rows)
-    w.insert(MeterRegister, ["id", "meter", "kind"], reg_rows)
+    w.insert_rows(Meter, ["id", "serial", "multiplier", "digits", "interval", "max_kw_physical"], meter_rows)
+    w.insert_rows(MeterRegister, ["id", "meter", "kind"], reg_rows)
 
     inst_rows: list[tuple[Any, ...]] = []
     for i in range(n):
@@ -515,14 +518,11 @@ def _write_master_data(
                 w.js({}),
             )
         )
-    w.insert(
+    w.insert_rows(
         MeterInstallation,
         ["id", "meter", "service_point", "installed_on", "removed_on", "initial_values", "final_values"],
         inst_rows,
     )
-    for model in (Region, ReadingRoute, TransformerArea, Customer, Account, ServicePoint, TariffVersion,
-                  TariffAssignment, Meter, MeterRegister, MeterInstallation):  # fmt: skip
-        w.advance_sequence(model)
     return _Ids(
         account=np.arange(a0, a0 + n),
         service_point=np.arange(s0, s0 + n),
@@ -565,7 +565,7 @@ def _write_readings(
     total = 0
     findings: Counter[str] = Counter()
     held = 0
-    b0 = w.first_id(ImportBatch)
+    b0 = w.reserve_block(ImportBatch, len(dates)).start
     batch_rows = []
     for j, d in enumerate(dates):
         digest = hashlib.sha256(
@@ -582,25 +582,25 @@ def _write_readings(
                 "imported",
             )
         )
-    w.insert(ImportBatch, ["id", "file_name", "sha256", "kind", "rows", "created_at", "status"], batch_rows)
-    w.advance_sequence(ImportBatch)
+    w.insert_rows(
+        ImportBatch, ["id", "file_name", "sha256", "kind", "rows", "created_at", "status"], batch_rows
+    )
     rows_per_batch: dict[int, int] = {}
 
     t = time.perf_counter()
     # --- history: bulk ------------------------------------------------------------------------------------
     if first_vee > 0:
-        r0 = w.first_id(RegisterReading)
         rows = list(_history_rows(pop=pop, readings=readings, ids=ids, upto=first_vee, batch0=b0))
+        r0 = w.reserve_block(RegisterReading, len(rows)).start
         for row in rows:
             bid = cast(int, row[5])
             rows_per_batch[bid] = rows_per_batch.get(bid, 0) + 1
-        w.insert(
+        w.insert_rows(
             RegisterReading,
             ["id", "register", "read_on", "value", "source", "status", "import_batch", "advance",
              "consumption", "estimated_from"],
             ((r0 + k, *row) for k, row in enumerate(rows)),
         )  # fmt: skip
-        w.advance_sequence(RegisterReading)
         total += len(rows)
         report("readings + VEE", first_vee, len(dates))
 
@@ -749,7 +749,6 @@ def _write_intervals(
         f"wattdesk-synth:{seed}:{pop.n}:{axis_start}:{axis_end}:interval".encode()
     ).hexdigest()
     batch = ImportBatch(
-        id=w.first_id(ImportBatch),
         file_name=f"synth-intervals-{axis_start.isoformat()}-{axis_end.isoformat()}.parquet",
         sha256=digest,
         kind="interval",
@@ -757,7 +756,6 @@ def _write_intervals(
         created_at=_local(axis_end, 8, tz),
     )
     batch.save(force_insert=True)
-    w.advance_sequence(ImportBatch)
     base = Path(settings.WATTDESK_INTERVAL_DIR)
     base.mkdir(parents=True, exist_ok=True)
     rel = f"batch-{batch.id:08d}.parquet"
@@ -813,12 +811,11 @@ def _write_intervals(
             rows += table.num_rows
             done += chunk.accounts.size
             report("interval data", done, int(accounts.size))
-    f0 = w.first_id(IntervalFile)
-    w.insert(
+    f0 = w.reserve_block(IntervalFile, len(files)).start
+    w.insert_rows(
         IntervalFile,
         ["id", "meter", "start", "end", "path", "rows", "kwh", "kvarh", "batch"],
         [(f0 + k, *row) for k, row in enumerate(files)],
     )
-    w.advance_sequence(IntervalFile)
     Meter.objects.filter(id__in=[int(ids.meter[a]) for a in accounts]).update(interval=True)
     return rows, path

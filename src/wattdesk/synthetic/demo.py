@@ -88,11 +88,13 @@ def run_demo(
 
     t_hist = time.perf_counter()
     history = bill_history(
-        months=max(months - 1, 1), end_period=period_str(add_months(end_month.replace(day=1), -1))
+        months=max(months - 1, 1),
+        end_period=period_str(add_months(end_month.replace(day=1), -1)),
+        progress=progress,
     )
     t_hist = time.perf_counter() - t_hist
     t_pay = time.perf_counter()
-    payments = generate_payment_history(seed=seed, through=run_at.date())
+    payments = generate_payment_history(seed=seed, through=run_at.date(), progress=progress)
     t_pay = time.perf_counter() - t_pay
 
     def billing_progress(done: int, total: int) -> None:

@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -51,9 +51,13 @@ from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments.models import Payment, PaymentAllocation
 
+if TYPE_CHECKING:
+    from wattdesk.synthetic.county import Progress
+
 ZERO = Decimal("0.00")
 CHANNELS = ("mobile", "counter", "bank", "collector")
 BATCH = 2000
+PAYMENT_STEPS = 4  # plan, write, late fees, collectors: the steps of generate_payment_history's progress
 
 
 def _tz() -> ZoneInfo:
@@ -84,10 +88,17 @@ class HistoryResult:
     elapsed_s: float
 
 
-def bill_history(*, months: int, end_period: str | None = None, workers: int | None = None) -> HistoryResult:
+def bill_history(
+    *,
+    months: int,
+    end_period: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> HistoryResult:
     """Bill (resumable ``run_billing``) and issue the ``months`` periods ending with ``end_period`` (default:
     the latest period that has bills). A period is billed at 08:00 on the first day of the next month and
-    issued on the 3rd; periods without readings simply bill nobody."""
+    issued on the 3rd; periods without readings simply bill nobody. ``progress("bill history", done, total)``
+    is told after each period."""
     if months < 1:
         raise InputError("months must be at least 1")
     t0 = _time.perf_counter()
@@ -97,7 +108,9 @@ def bill_history(*, months: int, end_period: str | None = None, workers: int | N
     periods = tuple(_prev_period(latest, n) for n in range(months - 1, -1, -1))
     billed = issued = 0
     tz = _tz()
-    for period in periods:
+    report = progress or (lambda stage, done, total: None)
+    report("bill history", 0, len(periods))
+    for n, period in enumerate(periods, start=1):
         nxt = _next_month(_period_start(period))
         run = run_billing(period=period, run_at=datetime.combine(nxt, time(8), tzinfo=tz), workers=workers)
         billed += run.billed
@@ -106,6 +119,7 @@ def bill_history(*, months: int, end_period: str | None = None, workers: int | N
             period=period, issued_at=datetime.combine(issue_day, time(9), tzinfo=tz), issued_on=issue_day
         )
         issued += res.issued
+        report("bill history", n, len(periods))
     return HistoryResult(periods, billed, issued, _time.perf_counter() - t0)
 
 
@@ -292,8 +306,13 @@ class PaymentHistoryResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def generate_payment_history(*, seed: int, through: date, late_fees: bool = True) -> PaymentHistoryResult:
-    """Pay the issued bills through ``through`` by profile, in bulk; assign collectors; visits; complaints."""
+def generate_payment_history(
+    *, seed: int, through: date, late_fees: bool = True, progress: Progress | None = None
+) -> PaymentHistoryResult:
+    """Pay the issued bills through ``through`` by profile, in bulk; assign collectors; visits; complaints.
+    ``progress("payment history", step, PAYMENT_STEPS)`` is told after each step."""
+    report = progress or (lambda stage, done, total: None)
+    report("payment history", 0, PAYMENT_STEPS)
     result = PaymentHistoryResult()
     t0 = _time.perf_counter()
     paid_accounts = set(Payment.objects.values_list("account_id", flat=True).distinct())
@@ -308,6 +327,7 @@ def generate_payment_history(*, seed: int, through: date, late_fees: bool = True
     payments = plan_payments(seed=seed, through=through, charges=charges, profiles=profiles)
     allocations = simulate_allocations(payments=payments, charges=charges)
     result.timings["plan"] = _time.perf_counter() - t0
+    report("payment history", 1, PAYMENT_STEPS)
     t1 = _time.perf_counter()
     with transaction.atomic():
         entries = LedgerEntry.objects.bulk_create(
@@ -373,6 +393,7 @@ def generate_payment_history(*, seed: int, through: date, late_fees: bool = True
                 },
             )
     result.timings["write payments"] = _time.perf_counter() - t1
+    report("payment history", 2, PAYMENT_STEPS)
     if late_fees:
         from wattdesk.application.ledger.late_fees import accrue_late_fees
 
@@ -382,9 +403,11 @@ def generate_payment_history(*, seed: int, through: date, late_fees: bool = True
         )
         result.late_fee_bills, result.late_fee_total = accrual.bills, accrual.total
         result.timings["late fees"] = _time.perf_counter() - t2
+    report("payment history", 3, PAYMENT_STEPS)
     t3 = _time.perf_counter()
     _collectors(seed=seed, through=through, profiles=profiles, charges=charges, result=result)
     result.timings["collectors"] = _time.perf_counter() - t3
+    report("payment history", PAYMENT_STEPS, PAYMENT_STEPS)
     return result
 
 

@@ -119,6 +119,11 @@ class TestPostOne:
         for zero in ("0", "-1.00", "NaN"):
             response = client.post("/api/payments", body(account, "B-4", zero), content_type=JSON)
             assert response.status_code == 422 and response.json()["errors"][0]["field"] == "amount"
+        # the one amount parser: no exponent, underscores or more digits than the MoneyField holds
+        for bad in ("1e20", "1E2", "99999999999999.99", "1e999999", "1_000", 1e20):
+            response = client.post("/api/payments", body(account, "B-4", bad), content_type=JSON)  # type: ignore[arg-type]
+            assert response.status_code == 422, (bad, response.content)
+            assert response.json()["errors"][0]["field"] == "amount"
         future = (timezone.now() + timedelta(days=1)).isoformat()
         response = client.post("/api/payments", body(account, "B-4", received_at=future), content_type=JSON)
         assert response.status_code == 422

@@ -23,6 +23,13 @@ class TestSign:
         assert not verify(secret="", body=b"", signature=hmac.new(b"", b"", hashlib.sha256).hexdigest())
         assert not verify(secret="s", body=b"x", signature="")
 
+    def test_verify_refuses_a_non_ascii_signature_instead_of_raising(self) -> None:
+        body = b'{"a":1}'
+        good = sign(secret="s", body=body)
+        assert not verify(secret="s", body=body, signature="é" + good[1:])
+        assert not verify(secret="s", body=body, signature="签名")
+        assert not verify(secret="s", body=body, signature=good[:-1] + "\u0660")
+
 
 class TestWindow:
     def test_is_inclusive_both_ways(self) -> None:

@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from wattdesk.core.money import MoneyError, quantize_ratio, round_fen, round_lines
+from wattdesk.core.money import AmountError, MoneyError, parse_amount, quantize_ratio, round_fen, round_lines
 
 
 class TestRoundFen:
@@ -44,3 +44,92 @@ class TestQuantizeRatio:
         assert quantize_ratio(D("0.00005"), D(1)) == D("0.0001")
         assert quantize_ratio(D("-0.00005"), D(1)) == D("-0.0001")
         assert quantize_ratio(D("7.57") * 365, D(12), D("0.00000001")) == D("230.25416667")
+
+
+class TestParseAmount:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("120.5", D("120.50")),
+            ("  120.50\n", D("120.50")),
+            ("7", D("7.00")),
+            ("0007.10", D("7.10")),
+            ("1.500", D("1.50")),  # zeros beyond the fen are not decimals
+            ("999999999999.99", D("999999999999.99")),  # the largest a MoneyField(14, 2) holds
+            ("１２０．５０", D("120.50")),  # full-width, as a Chinese IME types: deliberately accepted
+            ("\u3000８\u3000", D("8.00")),
+            (D("12.3"), D("12.30")),
+            (D("0.10000"), D("0.10")),
+            (15, D("15.00")),
+        ],
+    )
+    def test_reads_plain_decimal_notation(self, text: str | int | D, expected: D) -> None:
+        amount = parse_amount(text)
+        assert amount == expected
+        assert amount.as_tuple().exponent == -2
+
+    @pytest.mark.parametrize(
+        ("text", "reason"),
+        [
+            ("1e20", "not_a_number"),
+            ("1E+2", "not_a_number"),
+            ("1e999999", "not_a_number"),
+            ("NaN", "not_a_number"),
+            ("-nan", "not_a_number"),
+            ("sNaN", "not_a_number"),
+            ("inf", "not_a_number"),
+            ("Infinity", "not_a_number"),
+            ("1_000", "not_a_number"),
+            ("1,000.00", "not_a_number"),
+            ("+5", "not_a_number"),
+            (".5", "not_a_number"),
+            ("5.", "not_a_number"),
+            ("¥5", "not_a_number"),
+            ("\u0663", "not_a_number"),  # ARABIC-INDIC DIGIT THREE: Decimal() would read it as 3
+            ("5\x00", "not_a_number"),
+            ("1" * 41, "not_a_number"),
+            ("", "empty"),
+            ("   ", "empty"),
+            ("99999999999999.99", "too_large"),
+            ("1000000000000", "too_large"),
+            ("1.234", "too_many_decimals"),
+            ("0", "not_positive"),
+            ("0.00", "not_positive"),
+            ("-5", "not_positive"),
+            (D("NaN"), "not_a_number"),
+            (D("Infinity"), "not_a_number"),
+            (D("1E+999999"), "too_large"),
+            (D("1E-999999"), "too_many_decimals"),
+            (True, "not_a_number"),
+            (1.5, "not_a_number"),
+            (None, "not_a_number"),
+        ],
+    )
+    def test_refuses_what_is_not_a_stored_yuan_amount(self, text: object, reason: str) -> None:
+        with pytest.raises(AmountError) as err:
+            parse_amount(text, field="declared cash")  # type: ignore[arg-type]
+        assert err.value.reason == reason
+        assert str(err.value).startswith("declared cash ")
+        assert "\n" not in str(err.value)
+        assert isinstance(err.value, MoneyError)
+
+    def test_names_the_limit_when_too_large(self) -> None:
+        with pytest.raises(AmountError) as err:
+            parse_amount("99999999999999.99")
+        assert err.value.limit == D("999999999999.99")
+        assert "999999999999.99" in str(err.value)
+
+    def test_zero_and_negative_only_when_asked(self) -> None:
+        assert parse_amount("0", allow_zero=True) == D("0.00")
+        assert parse_amount("-0", allow_zero=True) == D("0.00")
+        with pytest.raises(AmountError) as err:
+            parse_amount("-1", allow_zero=True)
+        assert err.value.reason == "negative"
+        assert parse_amount("-12.5", allow_negative=True) == D("-12.50")
+        assert parse_amount("－３", allow_negative=True) == D("-3.00")
+
+    def test_other_column_sizes(self) -> None:
+        assert parse_amount("12.3456", max_digits=16, places=4) == D("12.3456")
+        with pytest.raises(AmountError):
+            parse_amount("1000", max_digits=5, places=2)
+        assert parse_amount("999.99", max_digits=5, places=2) == D("999.99")

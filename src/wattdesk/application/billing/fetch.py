@@ -15,7 +15,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q
 
-from wattdesk.application.billing import bulk
+from wattdesk.core.money import round_fen
+from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, Customer, ServicePoint
 from wattdesk.domain.metering.models import (
@@ -31,7 +32,6 @@ from wattdesk.domain.metering.models import (
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 
 QTY = Decimal("0.0001")
-FEN = Decimal("0.01")
 CHUNK = 10_000  # ids per IN (...) list, under SQLite's and PostgreSQL's parameter limits
 
 
@@ -137,7 +137,7 @@ def _qty_units(x: Any) -> Decimal | None:
 def _money(x: Any) -> Decimal:
     if isinstance(x, Decimal):
         return x
-    return Decimal(repr(x) if isinstance(x, float) else x).quantize(FEN)
+    return round_fen(Decimal(repr(x) if isinstance(x, float) else x))
 
 
 def _date(x: Any) -> date | None:

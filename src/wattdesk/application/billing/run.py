@@ -8,7 +8,8 @@
 2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
    (``core.rating``), the hold-for-review check (``application.billing.hold``);
 3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
-   statements (``application.billing.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite).
+   statements (the one bulk writer ``domain.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite; the
+   charges through the ledger's one checked path ``domain.ledger.operations.post_entries``).
 
 A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
 accounts that already have a live (not cancelled) bill for the period are skipped, and the partial unique
@@ -39,7 +40,7 @@ from typing import Any
 from django.db import connection, connections, transaction
 from django.db.models import Q
 
-from wattdesk.application.billing import bulk, fetch
+from wattdesk.application.billing import fetch
 from wattdesk.application.billing.determinants import (
     NotBillable,
     build,
@@ -52,11 +53,12 @@ from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, ReadingRoute
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
-from wattdesk.domain.ledger.operations import reverse_entry
+from wattdesk.domain.ledger.operations import Posting, post_entries, reverse_entry
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -237,7 +239,6 @@ BILL_FIELDS = (
     "replaces",
 )
 LINE_FIELDS = ("bill", "seq", "code", "description", "quantity", "unit", "rate", "amount", "rule")
-LEDGER_FIELDS = ("account", "kind", "amount", "bill", "posted_at", "reverses", "memo")
 
 ESTIMATED_NOTE = (
     "note.estimated",
@@ -800,9 +801,7 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
     """Write one batch in one transaction: bills, lines, ledger charges. All or nothing."""
     if not batch.bills:
         return
-    posted_at: Any = ctx.run_at
-    if connection.vendor == "sqlite":
-        posted_at = connection.ops.adapt_datetimefield_value(posted_at)
+    charge, memo = LedgerEntryKind.CHARGE.value, f"{ctx.period} 电费"
     with transaction.atomic():
         ids = bulk.reserve_ids(Bill, len(batch.bills))
         bulk.insert_rows(Bill, BILL_FIELDS, ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)))
@@ -811,14 +810,12 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
             LINE_FIELDS,
             ((bid, *ln) for bid, lines in zip(ids, batch.lines, strict=True) for ln in lines),
         )
-        bulk.insert_rows(
-            LedgerEntry,
-            LEDGER_FIELDS,
-            (
-                (acc, LedgerEntryKind.CHARGE.value, amount, bid, posted_at, None, f"{ctx.period} 电费")
+        post_entries(
+            entries=[
+                Posting(acc, charge, amount, ctx.run_at, bid, memo)
                 for bid, (acc, amount) in zip(ids, batch.charges, strict=True)
                 if amount != 0
-            ),
+            ]
         )
 
 

@@ -44,6 +44,7 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.payments.posting import money
 from wattdesk.core.money import quantize_ratio
 from wattdesk.core.worklist import DEFAULT_POLICY, Candidate, WorkItem, WorklistPolicy, prioritize
 from wattdesk.domain.billing.queries import latest_billed_period
@@ -325,12 +326,7 @@ def record_visit(
             raise InputError("the promised date must not be before the visit")
     else:
         promised_on = None
-    try:
-        amount = Decimal(str(amount_collected or "0"))
-    except ArithmeticError as exc:
-        raise InputError(f"amount {amount_collected!r} is not a number") from exc
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise InputError("the amount collected must be >= 0 with at most two decimals")
+    amount = money(amount_collected or "0", name="amount collected", allow_zero=True)
     routes = assigned_routes(collector=collector, on=day)
     account = (
         Account.objects.filter(number=account_number, service_points__route_id__in=routes).only("id").first()

@@ -35,11 +35,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max, Q
 
-from wattdesk.application.billing import bulk
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import _config_text, load_holidays
 from wattdesk.core import dunning as core
-from wattdesk.domain import audit
+from wattdesk.domain import audit, bulk
 from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.dunning import queries
 from wattdesk.domain.dunning.models import (
@@ -316,7 +315,7 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
 
 
 def _insert(model: type[Any], objs: Sequence[Any]) -> None:
-    """Insert unsaved instances in bulk with the billing writer (COPY on PostgreSQL) and set their ids.
+    """Insert unsaved instances with the one bulk writer (``domain.bulk``, COPY on PostgreSQL); set their ids.
 
     ``bulk_create`` prepares every field of every row through the expression machinery: 10 s for 17,600
     rows under load, minutes for a first night at a million accounts. Values are taken from the instances

@@ -11,7 +11,8 @@ The policy version in force on D applies to the whole computation.
 At scale the charges are not all read: one set-based scan (``payments.queries.possibly_open_items``, per range of
 bill ids) returns a superset of the charges the rule above can post for — not fully allocated, allocated to in the
 catch-up window after the due date, or touched by a reversed payment — and only those reach Python; the fees are
-written with the billing run's bulk writer (COPY on PostgreSQL).
+posted through the ledger's one checked path (``ledger.operations.post_entries``, COPY on PostgreSQL) and
+their assessments written with the one bulk writer (``domain.bulk``).
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from wattdesk.application.billing import bulk
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import _config_text
 from wattdesk.core.late_fee import Arrear, LateFeePolicy, Reduction, late_fee, policy_on
-from wattdesk.domain import audit
+from wattdesk.domain import audit, bulk
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
 from wattdesk.domain.billing.models import Bill
@@ -184,18 +184,12 @@ def _post(fees: list[tuple[int, int, Decimal, str]], *, as_of: date, posted_at: 
     """One late-fee ledger entry and its assessment per fee, written in bulk (COPY on PostgreSQL)."""
     if not fees:
         return 0
-    at: Any = posted_at
-    if connection.vendor == "sqlite":
-        at = connection.ops.adapt_datetimefield_value(posted_at)
-    ids = bulk.reserve_ids(LedgerEntry, len(fees))
     kind = LedgerEntryKind.LATE_FEE.value
-    bulk.insert_rows(
-        LedgerEntry,
-        ("id", "account", "kind", "amount", "bill", "posted_at", "memo"),
-        (
-            (eid, acc, kind, amount, bill, at, f"{period} 违约金 至 {as_of.isoformat()}")
-            for eid, (acc, bill, amount, period) in zip(ids, fees, strict=True)
-        ),
+    ids = ledger_ops.post_entries(
+        entries=[
+            ledger_ops.Posting(acc, kind, amount, posted_at, bill, f"{period} 违约金 至 {as_of.isoformat()}")
+            for acc, bill, amount, period in fees
+        ]
     )
     bulk.insert_rows(
         LateFeeAssessment,

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
@@ -27,13 +27,15 @@ from django.utils import timezone
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.fee_control.prepaid import dispatch_after_commit, restore_after_payment
+from wattdesk.core.money import AmountError, parse_amount
 from wattdesk.domain import audit
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.dunning.models import DisconnectionOrder
 from wattdesk.domain.fee_control.models import MeterCommand
+from wattdesk.domain.fields import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from wattdesk.domain.ledger import operations as ledger_ops
 from wattdesk.domain.ledger import queries as ledger_queries
-from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.models import LedgerEntryKind
 from wattdesk.domain.payments import operations, queries
 from wattdesk.domain.payments.models import Payment, PaymentAllocation, PaymentChannel, PaymentStatus
 
@@ -71,18 +73,32 @@ class PostResult:
     balance: Decimal  # the account's ledger balance after posting (negative = credit)
 
 
+class AmountInvalid(InputError):
+    """An amount from outside that is not a yuan amount a ``MoneyField`` can hold. ``field``, ``reason`` and
+    ``limit`` come from :class:`wattdesk.core.money.AmountError` (for an interface that translates)."""
+
+    def __init__(self, error: AmountError) -> None:
+        super().__init__(str(error))
+        self.field = error.field
+        self.reason = error.reason
+        self.limit = error.limit
+
+
 def money(value: Any, *, name: str = "amount", allow_zero: bool = False) -> Decimal:
-    """A yuan amount from user input, with at most two decimals (> 0, or >= 0 with ``allow_zero``); the one
-    parser of amounts for every payment channel (counter, collector, gateway, API, CLI)."""
+    """A yuan amount from user input (> 0, or >= 0 with ``allow_zero``), at most what the database column
+    holds (``MoneyField``: 14 digits, 2 decimals); the one parser of amounts for every payment channel
+    (counter, collector, cash close, gateway, API, CLI). Rules: :func:`wattdesk.core.money.parse_amount`.
+    :class:`AmountInvalid` (an ``InputError`` naming ``name``) otherwise."""
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise InputError(f"{name} {value!r} is not a number") from None
-    if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
-        raise InputError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise InputError(f"{name} {value} has more than two decimals (fen)")
-    return amount.quantize(Decimal("0.01"))
+        return parse_amount(
+            value,
+            field=name,
+            max_digits=MONEY_MAX_DIGITS,
+            places=MONEY_DECIMAL_PLACES,
+            allow_zero=allow_zero,
+        )
+    except AmountError as exc:
+        raise AmountInvalid(exc) from None
 
 
 def _result(payment: Payment, outcome: Outcome, number: str) -> PostResult:
@@ -167,7 +183,28 @@ def post_payment(
         # restore promptly after payment (复电), whatever the channel: the restore order / meter command is
         # written in this transaction; the head-end is called only after the commit
         restore_after_payment(account_id=account.pk, payment_id=payment.pk, now=received_at)
-        return _result(payment, "posted", account.number)
+        result = _result(payment, "posted", account.number)
+        _audit_posted(result, channel=channel, txn=txn, user=user)
+        return result
+
+
+def _audit_posted(r: PostResult, *, channel: str, txn: str, user: Any) -> None:
+    """The one audit entry of a posted payment (``payments.post``), whichever interface or channel posted it;
+    a duplicate posts nothing and records nothing."""
+    audit.record_batch(
+        actor=user,
+        action="payments.post",
+        object_repr=f"payment {r.payment_id} {channel}:{txn}",
+        object_pk=r.payment_id,
+        changes={
+            "status": (None, PaymentStatus.POSTED),
+            "account": r.account_number,
+            "channel": channel,
+            "amount": str(r.amount),
+            "allocated": str(sum((a.amount for a in r.allocations), ZERO)),
+            "balance": str(r.balance),
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -365,15 +402,18 @@ def _post_batch(batch: list[_Item], user: Any) -> list[PostResult]:
     if new:
         paid = sorted({i.account_id for i in new})
         list(Account.objects.select_for_update().filter(pk__in=paid).order_by("pk").values_list("pk"))
-        entries = LedgerEntry.objects.bulk_create(
-            LedgerEntry(
-                account_id=i.account_id,
-                kind=LedgerEntryKind.PAYMENT,
-                amount=-i.amount,
-                posted_at=i.given.received_at,
-                memo=f"{i.key[0]}:{i.key[1]}"[:300],
-            )
-            for i in new
+        entry_ids = ledger_ops.post_entries(
+            entries=[
+                ledger_ops.Posting(
+                    i.account_id,
+                    LedgerEntryKind.PAYMENT,
+                    -i.amount,
+                    i.given.received_at,
+                    None,
+                    f"{i.key[0]}:{i.key[1]}"[:300],
+                )
+                for i in new
+            ]
         )
         posted = Payment.objects.bulk_create(
             Payment(
@@ -386,9 +426,9 @@ def _post_batch(batch: list[_Item], user: Any) -> list[PostResult]:
                 user=taker,
                 outlet=i.given.outlet or "",
                 memo=(i.given.memo or "")[:300],
-                ledger_entry_id=e.pk,
+                ledger_entry_id=entry_id,
             )
-            for i, e in zip(new, entries, strict=True)
+            for i, entry_id in zip(new, entry_ids, strict=True)
         )
         # the day a payment starts reducing a late-fee base: its own day, as when posted one by one
         by_day: dict[date, list[int]] = defaultdict(list)

@@ -3,6 +3,10 @@
 A posted entry is never edited or removed. A correction is a ``reversal`` entry (``reverses`` the original,
 with the opposite amount) plus, if needed, a new entry. This is enforced three times:
 
+Entries are written only by ``wattdesk.domain.ledger.operations`` (the one checked path: every entry
+validated, written in bulk). ``save()``, ``bulk_create()`` and the bulk writer (``wattdesk.domain.bulk``, the
+ledger table is *protected* there) refuse to insert outside it with ``LedgerWriteRefused``.
+
 1. ``LedgerEntry.save()`` refuses to save an existing row, ``delete()`` refuses, and the queryset's
    ``update()`` / ``delete()`` / ``bulk_update()`` refuse;
 2. the database refuses: a CHECK that the amount is not zero, and BEFORE UPDATE / BEFORE DELETE triggers on
@@ -19,11 +23,24 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from wattdesk.domain import bulk
 from wattdesk.domain.fields import MoneyField
 
 
 class LedgerImmutableError(Exception):
     """Raised on any attempt to change or delete a posted ledger entry."""
+
+
+class LedgerWriteRefused(Exception):
+    """Raised when code other than ``domain.ledger.operations`` tries to insert ledger entries."""
+
+
+def _refuse_unless_posting() -> None:
+    if not bulk.is_open(LedgerEntry):
+        raise LedgerWriteRefused(
+            "ledger entries are written only through wattdesk.domain.ledger.operations "
+            "(post_entries / post_entry / reverse_entry), which checks every entry"
+        )
 
 
 class LedgerEntryKind(models.TextChoices):
@@ -48,6 +65,10 @@ class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
 
     def update_or_create(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise LedgerImmutableError("ledger entries are append-only: use create()")
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_unless_posting()
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class LedgerEntry(models.Model):
@@ -120,6 +141,7 @@ class LedgerEntry(models.Model):
             raise LedgerImmutableError(
                 f"ledger entry {self.pk} is already posted and cannot be changed: post a reversal instead"
             )
+        _refuse_unless_posting()
         kwargs["force_insert"] = True
         kwargs.pop("force_update", None)
         kwargs.pop("update_fields", None)
@@ -127,3 +149,6 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise LedgerImmutableError(f"ledger entry {self.pk} cannot be deleted: post a reversal instead")
+
+
+bulk.protect(LedgerEntry)

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
 
 from wattdesk.core.allocation import OpenItem
-from wattdesk.core.money import quantize_ratio
+from wattdesk.core.money import quantize_ratio, round_fen
 from wattdesk.domain.billing.models import Bill
 from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.fields import MoneySum
@@ -320,7 +320,7 @@ def _money(value: Any) -> Decimal:
     """A money column read through a raw cursor: Decimal on PostgreSQL, a float on SQLite (<= 15 digits)."""
     if isinstance(value, Decimal):
         return value
-    return Decimal(str(value)).quantize(Decimal("0.01"))
+    return round_fen(Decimal(str(value)))
 
 
 def _date(value: Any) -> date | None:

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, WithJsonSchema
+from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 
+from wattdesk.application.payments.posting import money
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.domain.payments.queries import payment_allocations
 from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, DecimalStr
@@ -20,10 +21,18 @@ from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, Decim
 #: A channel transaction id: printable, no leading or trailing blank (it is the idempotency key as given).
 TXN_PATTERN = r"^[^\x00-\x20\x7f/](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
 
+
+def _amount_in(value: Any) -> Decimal:
+    """The one amount parser (``payments.posting.money``: > 0, at most two decimals, at most what a
+    ``MoneyField`` holds; no exponent, NaN, infinity or underscores). A JSON number is read as written (its
+    shortest text), never as a binary float."""
+    return money(repr(value) if isinstance(value, float) else value, name="amount")
+
+
 #: Money in a request: > 0, at most two decimals (fen), at most 14 digits like ``MoneyField``.
 AmountIn = Annotated[
     Decimal,
-    Field(gt=0, max_digits=14, decimal_places=2, allow_inf_nan=False),
+    BeforeValidator(_amount_in),
     WithJsonSchema({"type": "string", "format": "decimal", "examples": ["120.50"]}),
 ]
 

@@ -3,6 +3,11 @@
 It ends by creating one login per role (password from WATTDESK_DEMO_PASSWORD, or generated and printed
 once), printing the address and the logins, and serving the platform (``--no-serve`` stops after that).
 
+Serving, the demo also starts the sandbox payment gateway (``wattdesk sandbox gateway``, its own process) with a
+secret generated for this run and shared with the served app (WATTDESK_GATEWAY_SECRET, WATTDESK_GATEWAY_PAY_URL),
+so the demo customer can pay a bill online in the portal end to end. Both ports are checked before anything is
+built: a busy port is one line and exit 2, not minutes of building first.
+
 The demo never touches the main database: it lives in ``<data dir>/demo/`` (SQLite file and interval
 files), which is deleted and rebuilt on every run. With WATTDESK_DATABASE_URL pointing at PostgreSQL the
 command refuses unless ``--force`` is given, in which case that database is flushed and used.
@@ -13,6 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,6 +50,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-serve", action="store_true", help="stop after the report and the logins")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+    parser.add_argument(
+        "--gateway-port",
+        type=int,
+        default=None,
+        help="port of the sandbox payment gateway started with the demo (default: 8700, or any free port)",
+    )
 
 
 def _data_dir() -> Path:
@@ -76,8 +93,16 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be 1-65535, got {args.port}")
+    if args.gateway_port is not None and not 0 < args.gateway_port < 65536:
+        raise UserError(f"--gateway-port must be 1-65535, got {args.gateway_port}")
+    gateway_port = 0
+    if not args.no_serve:  # before minutes of building, not after
+        check_port_free(args.host, args.port, option="--port")
+        gateway_port = _gateway_port(args.host, args.gateway_port)
     console = Console()
     where, demo_dir = _choose_database(args.force)
+    if not args.no_serve:
+        configure_gateway(host=args.host, gateway_port=gateway_port)  # before Django reads its settings
     setup_django()
 
     from django.core.management import call_command
@@ -135,8 +160,123 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from wattdesk.interfaces.commands.serve import serve
 
-    serve(host=args.host, port=args.port, console=console)
+    statements = (demo_dir or _data_dir() / "demo") / "gateway-statements"
+    gateway = start_gateway(
+        host=args.host, port=gateway_port, app_port=args.port, statement_dir=statements, log=statements.parent
+    )
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill PID` stops the gateway too, as Ctrl+C does
+    try:
+        console.print(
+            f"online payments: sandbox gateway at [bold]{os.environ['WATTDESK_GATEWAY_PAY_URL']}[/bold] "
+            f"(log {statements.parent / 'gateway.log'}); log in to the portal as [bold]demo_customer[/bold] "
+            "and pay a bill (在线缴费)"
+        )
+        serve(host=args.host, port=args.port, console=console)
+    finally:
+        stop_gateway(gateway)
     return 0
+
+
+# --- ports and the sandbox payment gateway -------------------------------------------------------------------
+
+DEFAULT_GATEWAY_PORT = 8700
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _port_error(host: str, port: int) -> OSError | None:
+    """None if ``host:port`` can be listened on now (as waitress will: SO_REUSEADDR), else the error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return exc
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            return exc
+    return None
+
+
+def check_port_free(host: str, port: int, *, option: str) -> None:
+    from wattdesk.interfaces.cli import UserError
+
+    error = _port_error(host, port)
+    if error is not None:
+        reason = error.strerror or str(error)
+        raise UserError(
+            f"cannot listen on {host}:{port} ({reason}): another program uses it — stop it or pass {option} N"
+        )
+
+
+def _gateway_port(host: str, asked: int | None) -> int:
+    """The asked port (must be free), else 8700 if free, else any free port."""
+    if asked is not None:
+        check_port_free(host, asked, option="--gateway-port")
+        return asked
+    if _port_error(host, DEFAULT_GATEWAY_PORT) is None:
+        return DEFAULT_GATEWAY_PORT
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _browser_host(host: str) -> str:
+    """The address a browser on this machine uses for a server listening on ``host``."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def configure_gateway(*, host: str, gateway_port: int) -> None:
+    """A fresh shared secret for this demo and the sandbox's pay page, in the environment the served app's
+    settings are read from (and the sandbox process inherits)."""
+    import secrets
+
+    os.environ["WATTDESK_GATEWAY_SECRET"] = secrets.token_hex(32)
+    os.environ["WATTDESK_GATEWAY_PAY_URL"] = f"http://{_browser_host(host)}:{gateway_port}/pay"
+
+
+def start_gateway(
+    *, host: str, port: int, app_port: int, statement_dir: Path, log: Path, timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """`wattdesk sandbox gateway` as a child process calling back to the served app; returns once it answers
+    its health check. The secret goes through the environment, never the command line (``ps`` shows that)."""
+    from wattdesk.interfaces.cli import UserError
+
+    callback = f"http://{_browser_host(host)}:{app_port}/gateway/callback/"
+    cmd = [sys.executable, "-m", "wattdesk", "sandbox", "gateway", "--host", host, "--port", str(port),
+           "--callback-url", callback, "--statement-dir", str(statement_dir)]  # fmt: skip
+    log.mkdir(parents=True, exist_ok=True)
+    log_file = log / "gateway.log"
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+    health = f"http://{_browser_host(host)}:{port}/health"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(health, timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:  # not listening yet
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_gateway(proc)
+            tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+            raise UserError(f"the sandbox payment gateway did not start on port {port}: {' '.join(tail)}")
+        time.sleep(0.1)
+
+
+def stop_gateway(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def demo_password() -> tuple[str, bool]:

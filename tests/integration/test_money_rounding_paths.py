@@ -1,0 +1,35 @@
+"""Money read back from the database is rounded with the one helper (``core.money.round_fen``: half-up to
+the fen), never with Python's default half-even: SQLite hands raw-cursor money columns back as floats, and
+``Decimal(str(x)).quantize(FEN)`` turned 1.005 into 1.00 and 0.125 into 0.12."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from wattdesk.application.billing import fetch
+from wattdesk.domain.payments import queries as payment_queries
+
+HALF_FEN = [
+    (0.125, Decimal("0.13")),
+    (1.005, Decimal("1.01")),
+    (-0.125, Decimal("-0.13")),
+    (2.5, Decimal("2.50")),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), HALF_FEN)
+def test_payment_queries_round_half_up(raw: float, expected: Decimal) -> None:
+    assert payment_queries._money(raw) == expected
+    assert str(payment_queries._money(raw)) == str(expected)
+
+
+@pytest.mark.parametrize(("raw", "expected"), HALF_FEN)
+def test_the_billing_fetch_rounds_half_up(raw: float, expected: Decimal) -> None:
+    assert str(fetch._money(raw)) == str(expected)
+
+
+def test_a_decimal_from_postgresql_is_kept_as_it_is() -> None:
+    assert payment_queries._money(Decimal("12.34")) == Decimal("12.34")
+    assert fetch._money(Decimal("12.34")) == Decimal("12.34")
