@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # Test runs keep their SQLite files / Parquet outputs out of the user's own data directory.
 TEST_DATA_DIR := $(CURDIR)/var/test-data
 
-.PHONY: help demo test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor chromium
+.PHONY: help demo demo-port test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor-refresh chromium
 
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -32,30 +32,32 @@ $(PY):
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
 
 # Runtime install: stamp depends on the lock and on pyproject (entry points, package metadata).
+# pip shows what it installs and its download progress (a first install takes minutes: say so, not silence).
 $(VENV)/.stamp-runtime: requirements.lock pyproject.toml | $(PY)
-	$(PIP) install -q -r requirements.lock
+	@echo "install: locked runtime dependencies into $(VENV) (first run: a few minutes)"
+	$(PIP) install --progress-bar on -r requirements.lock
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.stamp-dev: requirements-dev.lock $(VENV)/.stamp-runtime
-	$(PIP) install -q -r requirements-dev.lock
+	@echo "install: locked development dependencies into $(VENV)"
+	$(PIP) install --progress-bar on -r requirements-dev.lock
 	touch $@
 
-# Front-end libraries served from our own static files (no CDN: utilities run on intranets): ECharts from npm,
-# pinned in package-lock.json; reinstalled only when node_modules is missing or older than the lock.
-# Only the built files a page loads are copied into the static tree (the package's dist/ is ~50 MB of
-# variants and source maps that collectstatic would otherwise copy and compress).
+# Front-end libraries served from our own static files (no CDN: utilities run on intranets). The built files a
+# page loads are committed under static/vendor/ (ECharts: echarts.min.js + its LICENSE), so neither `make demo`
+# nor `make test` needs Node. Optional refresh, with Node/npm: `make vendor-refresh` installs the versions pinned
+# in package-lock.json and re-copies the built files (then commit them). Only those files are copied: the
+# package's dist/ is ~50 MB of variants and source maps that collectstatic would otherwise copy and compress.
 VENDOR_STATIC := src/wattdesk/interfaces/web/static/vendor
-node_modules/.stamp: package-lock.json package.json
+vendor-refresh:
 	npm ci --no-audit --no-fund
 	mkdir -p $(VENDOR_STATIC)/echarts
 	cp node_modules/echarts/dist/echarts.min.js node_modules/echarts/LICENSE $(VENDOR_STATIC)/echarts/
-	touch $@
+	@git status --short -- $(VENDOR_STATIC)
 
-vendor: node_modules/.stamp
-
-install: $(VENV)/.stamp-runtime vendor
-install-dev: $(VENV)/.stamp-dev vendor chromium
+install: $(VENV)/.stamp-runtime
+install-dev: $(VENV)/.stamp-dev chromium
 
 # Browser tests (tests/browser, Playwright) drive the system Chromium; Playwright's own browser download is
 # never used. Installed through the system package manager when missing (sudo when not root), with a CJK font
@@ -70,8 +72,14 @@ chromium:
 			chromium fonts-wqy-zenhei >/dev/null; \
 	fi
 
-demo: install
-	$(VENV)/bin/wattdesk demo
+# The port is checked before anything is installed or built (`wattdesk demo` checks again, and the gateway's).
+DEMO_PORT ?= 8000
+demo-port:
+	@$(PYTHON_FOR_VENV) -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' $(DEMO_PORT) 2>/dev/null \
+		|| { echo "make demo: port $(DEMO_PORT) on 127.0.0.1 is busy: stop what uses it, or run make demo DEMO_PORT=N" >&2; exit 2; }
+
+demo: demo-port install
+	$(VENV)/bin/wattdesk demo --port $(DEMO_PORT)
 
 lint: install-dev
 	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)

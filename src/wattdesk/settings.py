@@ -285,8 +285,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-# Front-end libraries installed by `make vendor` (npm, pinned in package-lock.json) are copied into the web app's
-# static/vendor/ (git-ignored) and served by WattDesk itself: `{% static 'vendor/echarts/echarts.min.js' %}`.
+# Front-end libraries are committed, built, in the web app's static/vendor/ (no Node needed) and served by WattDesk
+# itself: `{% static 'vendor/echarts/echarts.min.js' %}`. `make vendor-refresh` re-copies them from npm.
 
 # --- logging: warnings and above to stderr; the CLI prints its own results ---------------------------------
 LOGGING = {
