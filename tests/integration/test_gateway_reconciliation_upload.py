@@ -110,7 +110,10 @@ class TestReconcileUpload:
             ((HEADER + "T1,O,abc,2026-11-27T10:00:00+08:00\n").encode(), "row 2, column amount"),
             ((HEADER + "T1,O,1.00,2026-11-27T10:00:00\n").encode(), "row 2, column paid_at"),
             ((HEADER + "T1,O,1.00,yesterday\n").encode(), "row 2, column paid_at"),
-            ("txn_id,order_no,amount,paid_at\nT1,é".encode("latin-1"), "not UTF-8"),
+            (
+                "txn_id,order_no,amount,paid_at\nT1,é".encode("latin-1"),
+                "line 2: cannot tell the text encoding",
+            ),
         ],
     )
     def test_a_bad_file_names_row_and_column_and_stores_nothing(

@@ -6,6 +6,7 @@ row 1); if any row is bad nothing is written (``ImportRejected``).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from wattdesk.application.errors import InputError
+from wattdesk.core.text import REPLACEMENT, EncodingUndecided, decode_import
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,15 @@ class ImportRejected(InputError):
         shown = "; ".join(str(e) for e in self.errors[:5])
         more = f"; … and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
         super().__init__(f"{file_name}: {len(self.errors)} bad row(s), nothing imported: {shown}{more}")
+
+    @property
+    def summary(self) -> str:
+        """One line for a CLI's stderr: the reason itself when the whole file is refused (encoding, not a
+        CSV), else the count of bad rows (each listed separately)."""
+        if len(self.errors) == 1 and self.errors[0].column == "-":
+            e = self.errors[0]
+            return f"{self.file_name} line {e.row}: {e.reason}; nothing imported"
+        return f"{self.file_name}: {len(self.errors)} bad row(s), nothing imported"
 
 
 def _cell_text(v: Any) -> str:
@@ -69,14 +80,55 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
             wb.close()
         while rows and not any(rows[-1]):
             rows.pop()  # trailing blank rows Excel leaves behind
+        _refuse_replacement_characters(path.name, header, rows)
         return header, rows
+    text = read_text(path, allow_replacement=True)  # U+FFFD is reported below by row and column
     try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        df = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
     except Exception as exc:
         raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
     header = [c.strip() for c in df.columns]
     rows = [[(c or "").strip() for c in r] for r in df.iter_rows()]
+    _refuse_replacement_characters(path.name, header, rows)
     return header, rows
+
+
+def decode_text(data: bytes, *, name: str, allow_replacement: bool = False) -> str:
+    """The text of an uploaded or imported file: UTF-8 (BOM optional) or GB18030, decided strictly
+    (``wattdesk.core.text.decode_import``); :class:`ImportRejected` naming the line when it cannot be decided."""
+    try:
+        return decode_import(data, name=name, allow_replacement=allow_replacement).text
+    except EncodingUndecided as exc:
+        raise ImportRejected(name, [RowError(exc.line or 1, "-", exc.reason)]) from None
+
+
+def read_text(path: Path, *, allow_replacement: bool = False) -> str:
+    """:func:`decode_text` of a file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportRejected(
+            path.name, [RowError(1, "-", f"cannot read the file ({exc.strerror})")]
+        ) from None
+    return decode_text(data, name=path.name, allow_replacement=allow_replacement)
+
+
+def _refuse_replacement_characters(
+    file_name: str, header: Sequence[str], rows: Sequence[Sequence[str]]
+) -> None:
+    """Never store U+FFFD: it is what is left of text that an earlier tool decoded with the wrong encoding."""
+    reason = "holds the replacement character U+FFFD (text damaged by a wrong encoding): fix the source file"
+    errors = [
+        RowError(1, name or f"column {j + 1}", reason) for j, name in enumerate(header) if REPLACEMENT in name
+    ]
+    for n, row in enumerate(rows, start=2):
+        for j, cell in enumerate(row):
+            if REPLACEMENT in cell:
+                errors.append(
+                    RowError(n, header[j] if j < len(header) and header[j] else f"column {j + 1}", reason)
+                )
+    if errors:
+        raise ImportRejected(file_name, errors)
 
 
 def column_index(file_name: str, header: Sequence[str], required: Iterable[str]) -> dict[str, int]:

@@ -44,6 +44,7 @@ from typing import Any
 from django.db import transaction
 
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
+from wattdesk.core.text import unsafe_text_reason
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.customers.models import (
     VOLTAGE_KV_CHOICES,
@@ -115,6 +116,8 @@ class _Checker:
             self.fail(column, "required value is empty")
         elif len(value) > max_len:
             self.fail(column, f"longer than {max_len} characters")
+        elif (unsafe := unsafe_text_reason(value)) is not None:
+            self.fail(column, unsafe)  # names and addresses are printed on bills and work orders
         return value
 
     def code(self, column: str, *, required: bool = False) -> str:

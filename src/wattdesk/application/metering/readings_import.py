@@ -16,6 +16,7 @@ The interface passes `as_of` (today) and `imported_at` (now): this module never 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,15 @@ import polars as pl
 from django.conf import settings
 from django.db import transaction
 
-from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
+from wattdesk.application.tabular import (
+    ImportRejected,
+    RowError,
+    column_index,
+    decode_text,
+    parse_decimal,
+    read_table,
+    read_text,
+)
 from wattdesk.core.vee import DEFAULT_RULES, VeeRules
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.metering import operations, queries
@@ -84,8 +93,9 @@ def detect_kind(path: Path) -> str:
         return ImportKind.INTERVAL
     if suffix == ".xlsx":
         return ImportKind.REGISTER
-    with path.open("r", encoding="utf-8-sig") as fh:
-        header = fh.readline()
+    with path.open("rb") as fh:
+        first_line = fh.readline(1 << 16)  # b"\n" is never part of a GB18030 multi-byte character
+    header = decode_text(first_line, name=path.name)
     return (
         ImportKind.INTERVAL
         if "timestamp" in header.split(",") or "timestamp\n" in header
@@ -258,7 +268,9 @@ def _read_interval_frame(path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".parquet":
             df = pl.read_parquet(path)
         else:
-            df = pl.read_csv(path, infer_schema=False)
+            df = pl.read_csv(io.BytesIO(read_text(path).encode("utf-8")), infer_schema=False)
+    except ImportRejected:
+        raise
     except Exception as exc:
         raise ImportRejected(path.name, [RowError(1, "-", f"not a readable file ({exc})")]) from exc
     df = df.rename({c: c.strip().lower() for c in df.columns})

@@ -5,20 +5,34 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from wattdesk.core.text import unsafe_text_reason
 from wattdesk.domain.fields import CoordinateField, QuantityField, RatioField
+
+
+def validate_clean_text(value: str) -> None:
+    """Names and addresses (printed on bills, notices and work orders): no control characters, no
+    bidirectional overrides, no U+FFFD (``wattdesk.core.text.unsafe_text_reason``)."""
+    reason = unsafe_text_reason(value)
+    if reason is not None:
+        raise ValidationError(
+            _("Not allowed in a name or an address: %(reason)s"),
+            params={"reason": reason},
+            code="unsafe_text",
+        )
 
 
 class Region(models.Model):
     """A supply region (供电所 / 营业区): the unit routes and transformer areas belong to."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_clean_text])
 
     class Meta:
         ordering = ("code",)
@@ -33,7 +47,7 @@ class ReadingRoute(models.Model):
     """抄表段 reading route: the set of service points read together on one schedule and billed in one run."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_clean_text])
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="routes", verbose_name=_("region")
     )
@@ -51,7 +65,7 @@ class TransformerArea(models.Model):
     """台区 transformer area: the low-voltage network fed by one distribution transformer."""
 
     code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_clean_text])
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="transformer_areas", verbose_name=_("region")
     )
@@ -93,7 +107,7 @@ class Customer(models.Model):
     """A person or organisation that takes electricity (用电客户)."""
 
     number = models.CharField(_("customer number"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, validators=[validate_clean_text])
     kind = models.CharField(_("kind"), max_length=16, choices=CustomerKind.choices)
     birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
     customer_class = models.CharField(_("customer class"), max_length=16, choices=CustomerClass.choices)
@@ -157,7 +171,9 @@ class Account(models.Model):
         help_text=_("Day of month the billing period starts (1-28)."),
     )
     prepaid = models.BooleanField(_("prepaid (费控)"), default=False)
-    billing_address = models.CharField(_("billing address"), max_length=300, blank=True)
+    billing_address = models.CharField(
+        _("billing address"), max_length=300, blank=True, validators=[validate_clean_text]
+    )
 
     class Meta:
         ordering = ("number",)
@@ -200,7 +216,7 @@ class ServicePoint(models.Model):
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="service_points", verbose_name=_("account")
     )
-    address = models.CharField(_("address"), max_length=300)
+    address = models.CharField(_("address"), max_length=300, validators=[validate_clean_text])
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="service_points", verbose_name=_("region")
     )

@@ -32,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         for err in exc.errors:
             print(err)
-        raise UserError(f"{args.file.name}: {len(exc.errors)} bad row(s), nothing imported") from exc
+        raise UserError(exc.summary) from exc
     print(result.message)
     return 0

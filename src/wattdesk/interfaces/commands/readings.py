@@ -71,7 +71,7 @@ def _import(args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         for err in exc.errors:
             print(err)
-        raise UserError(f"{path.name}: {len(exc.errors)} bad row(s), nothing imported") from exc
+        raise UserError(exc.summary) from exc
     print(result.message)
     return 0
 

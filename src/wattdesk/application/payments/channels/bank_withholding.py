@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import PostResult, post_payment
+from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 from wattdesk.domain.bank.models import (
     SUCCESS,
@@ -157,10 +158,10 @@ class ReturnLine:
 def parse_return(content: bytes, *, name: str = "file") -> list[ReturnLine]:
     """Validate a whole return file against the exported batches; raise ``BadReturnFile`` listing every
     problem by row (the header is row 1) and column."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadReturnFile(f"{name}: not UTF-8 text") from None
+    try:  # UTF-8 (BOM optional) or GB18030: bank files often are GBK
+        text = decode_import(content, name=name).text
+    except EncodingUndecided as exc:
+        raise BadReturnFile(str(exc)) from None
     rows = list(csv.reader(io.StringIO(text)))
     if not rows or tuple(c.strip() for c in rows[0]) != RETURN_HEADER:
         raise BadReturnFile(f"{name}: row 1: header must be {','.join(RETURN_HEADER)}")

@@ -33,6 +33,7 @@ from django.utils import timezone
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import PaymentConflict, money, post_payment
 from wattdesk.core import gateway_signing
+from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.gateway import operations, queries
@@ -314,11 +315,15 @@ class StatementLine:
 def read_statement(path: Path) -> list[StatementLine]:
     """Parse the gateway's statement CSV (header txn_id,order_no,amount,paid_at); any bad line -> InputError."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        data = Path(path).read_bytes()
     except FileNotFoundError as exc:
         raise InputError(f"no statement file {path}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(f"cannot read statement file {path}: {exc}") from exc
+    try:
+        text = decode_import(data, name=str(path)).text  # UTF-8 (BOM optional) or GB18030, strictly
+    except EncodingUndecided as exc:
+        raise InputError(str(exc)) from None
     return parse_statement(text, name=str(path))
 
 

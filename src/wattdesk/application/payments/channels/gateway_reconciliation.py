@@ -35,6 +35,7 @@ from wattdesk.application.payments.channels.gateway import (
     parse_statement,
     reconcile,
 )
+from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -94,14 +95,19 @@ def _is_yuan(text: str) -> bool:
         return False
 
 
+def _decode(content: bytes, *, name: str) -> str:
+    """UTF-8 (BOM optional) or GB18030, decided strictly: never a replacement character."""
+    try:
+        return decode_import(content, name=name).text
+    except EncodingUndecided as exc:
+        raise StatementError(str(exc)) from None
+
+
 def check_statement(content: bytes, *, name: str = "statement") -> int:
     """Validate the statement; the number of data rows. :class:`StatementError` on the first bad cell."""
     if len(content) > MAX_BYTES:
         raise StatementError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise StatementError(f"{name}: not UTF-8 text (byte {exc.start})") from exc
+    text = _decode(content, name=name)
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(rows, None)
@@ -144,7 +150,7 @@ def reconcile_upload(
     *, content: bytes, day: date, user: Any, now: datetime, name: str = "statement"
 ) -> Reconciliation:
     check_statement(content, name=name)  # row / column errors before anything runs
-    parsed = parse_statement(content.decode("utf-8-sig"), name=name)  # the same CSV reading: one parse
+    parsed = parse_statement(_decode(content, name=name), name=name)  # the same CSV reading: one parse
     lines = len(parsed)
     mismatches = tuple(reconcile(lines=parsed, day=day))
     found = Counter(m.kind for m in mismatches)
