@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape
 
 from wattdesk.application.billing import jobs as billing_jobs
 from wattdesk.application.billing.run import cancel_bill
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillStatus
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.interfaces.web.templatetags.fmt import describe_review_record, format_fixed
 
 TZ = ZoneInfo("Asia/Shanghai")
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -69,7 +71,7 @@ class TestLaunchRun:
         assert f'data-testid="sum-accounts">{run.counts["accounts"]}<' in html
         assert f'data-testid="sum-billed">{run.counts["billed"]}<' in html
         assert f'data-testid="sum-held">{run.counts["held"]}<' in html
-        assert f'data-testid="sum-total">{run.counts["total"]}<' in html
+        assert f'data-testid="sum-total">{format_fixed(run.counts["total"])}<' in html
         # the run list shows it
         assert f"/billing/runs/{run.pk}/" in client.get("/billing/runs/").content.decode()
         assert client.get(f"/billing/runs/{run.pk}/").status_code == 200
@@ -163,7 +165,8 @@ class TestReview:
         html = r.content.decode()
         for b in held:
             assert f'data-bill-id="{b.pk}"' in html
-            assert b.hold_reason in html
+            # the stored English reason is rendered through the catalog (zh by default), not printed raw
+            assert escape(describe_review_record(b.hold_reason)) in html and b.hold_reason not in html
         history = {row["bill"].bill_id: row["history"] for row in r.context["rows"]}
         assert [(h["period"], h["total"]) for h in history[first.pk]] == [("2026-09", Decimal("187.42"))]
         assert "187.42" in html

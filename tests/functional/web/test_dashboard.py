@@ -17,6 +17,7 @@ from wattdesk.application.analytics.dashboard import Change
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.metering.models import ReadingException
+from wattdesk.interfaces.web.templatetags.fmt import format_big, format_fixed
 
 
 def _live(period: str) -> list[Bill]:
@@ -52,8 +53,13 @@ class TestDashboard:
             == ReadingException.objects.filter(period=company.period, resolved=False).count()
         )
         html = response.content.decode()
-        assert f'data-testid="kpi-revenue">{revenue:.2f}<' in html
-        assert f'data-testid="kpi-kwh">{kwh:.4f}<' in html
+        # large figures in 万 / 亿 (zh), the exact value in the title (fmt filters)
+        assert (
+            f'data-testid="kpi-revenue" title="{format_fixed(revenue)}">{format_big(revenue, "zh-hans")}<'
+            in html
+        )
+        assert f'data-testid="kpi-kwh" title="{format_fixed(kwh)}">{format_big(kwh, "zh-hans")}<' in html
+        assert format_big(revenue, "zh-hans").endswith("万")  # the fixture's month is over 10,000 yuan
 
         by_class: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for b in bills:

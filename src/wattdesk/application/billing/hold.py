@@ -17,8 +17,10 @@ Rules, applied in this order, the first that matches gives the hold reason:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 
@@ -72,26 +74,136 @@ def median(values: Sequence[Decimal]) -> Decimal:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def hold_reason(
+@dataclass(frozen=True)
+class HoldReason:
+    """Why a bill is held, as data: a ``code`` and its ``params`` (exact decimal strings and counts).
+
+    Codes and params:
+
+    * ``negative``: ``total``
+    * ``new_account``: ``total``, ``limit``, ``customer_class``
+    * ``high`` / ``low``: ``total``, ``ratio``, ``median`` (2 decimals), ``bills`` (how many past bills)
+
+    The bill stores :meth:`text` (``Bill.hold_reason``, a stable English line that the CLI and the API print);
+    :func:`parse_hold_reason` reads it back, so pages render the reason through the message catalogs instead of
+    showing the stored English.
+    """
+
+    code: str
+    params: Mapping[str, str]
+
+    def text(self) -> str:
+        p = self.params
+        if self.code == "negative":
+            return f"negative total {p['total']}"
+        if self.code == "new_account":
+            return f"new account: total {p['total']} above {p['limit']} ({p['customer_class']})"
+        op = ">" if self.code == "high" else "<"
+        return (
+            f"{self.code}: total {p['total']} {op} {p['ratio']} x median {p['median']} of {p['bills']} bills"
+        )
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+_NUM = r"-?\d+(?:\.\d+)?"
+_REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("negative", re.compile(rf"negative total (?P<total>{_NUM})")),
+    (
+        "new_account",
+        re.compile(
+            rf"new account: total (?P<total>{_NUM}) above (?P<limit>{_NUM}) \((?P<customer_class>[a-z_]*)\)"
+        ),
+    ),
+    (
+        "high",
+        re.compile(
+            rf"high: total (?P<total>{_NUM}) > (?P<ratio>{_NUM}) x median (?P<median>{_NUM}) of (?P<bills>\d+) bills"
+        ),
+    ),
+    (
+        "low",
+        re.compile(
+            rf"low: total (?P<total>{_NUM}) < (?P<ratio>{_NUM}) x median (?P<median>{_NUM}) of (?P<bills>\d+) bills"
+        ),
+    ),
+)
+
+
+def parse_hold_reason(text: str) -> HoldReason | None:
+    """The structured reason of a stored hold-reason line, or None when it is not one (free text)."""
+    for code, pattern in _REASON_PATTERNS:
+        m = pattern.fullmatch(text.strip())
+        if m:
+            return HoldReason(code, m.groupdict())
+    return None
+
+
+#: ``approved 2026-11-02 09:00: <reason>`` (approve_bill); the time is UTC unless it carries an offset.
+_REVIEW_RECORD = re.compile(
+    r"approved (?P<at>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?): (?P<reason>.*)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A held bill's review record: when a reviewer approved it (aware) and the original hold reason."""
+
+    approved_at: datetime | None
+    reason: HoldReason | None
+    reason_text: str
+
+
+def parse_review_record(text: str) -> ReviewRecord:
+    """Read ``Bill.hold_reason``: a plain hold reason, or ``approved <time>: <hold reason>`` once approved.
+
+    The approval time is written by ``approve_bill`` from an aware datetime; without an offset it is UTC (every
+    caller passes ``timezone.now()``), so the page can show it in the company's time zone.
+    """
+    m = _REVIEW_RECORD.fullmatch(text.strip())
+    if m is None:
+        return ReviewRecord(None, parse_hold_reason(text), text)
+    raw = m.group("at").replace("Z", "+00:00")
+    at = datetime.fromisoformat(raw)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    reason = m.group("reason")
+    return ReviewRecord(at, parse_hold_reason(reason), reason)
+
+
+def assess_hold(
     *, total: Decimal, history: Sequence[Decimal], customer_class: str, policy: HoldPolicy
-) -> str:
-    """Return why the bill must be held for review, or ``""`` when it can be issued.
+) -> HoldReason | None:
+    """Why the bill must be held for review (code + params), or None when it can be issued.
 
     ``history`` holds the totals of the account's previous live bills, most recent first.
     """
     if policy.hold_negative and total < 0:
-        return f"negative total {total}"
+        return HoldReason("negative", {"total": str(total)})
     recent = history[: policy.max_history]
     if len(recent) < policy.min_history:
         limit = policy.first_bill_limit(customer_class)
         if total > limit:
-            return f"new account: total {total} above {limit} ({customer_class})"
-        return ""
+            return HoldReason(
+                "new_account", {"total": str(total), "limit": str(limit), "customer_class": customer_class}
+            )
+        return None
     m = median(recent)
     if abs(total - m) < policy.absolute_floor:
-        return ""
+        return None
+    params = {"total": str(total), "median": f"{m:.2f}", "bills": str(len(recent))}
     if total > policy.high_ratio * m:
-        return f"high: total {total} > {policy.high_ratio} x median {m:.2f} of {len(recent)} bills"
+        return HoldReason("high", {**params, "ratio": str(policy.high_ratio)})
     if total < policy.low_ratio * m:
-        return f"low: total {total} < {policy.low_ratio} x median {m:.2f} of {len(recent)} bills"
-    return ""
+        return HoldReason("low", {**params, "ratio": str(policy.low_ratio)})
+    return None
+
+
+def hold_reason(
+    *, total: Decimal, history: Sequence[Decimal], customer_class: str, policy: HoldPolicy
+) -> str:
+    """The stored line of :func:`assess_hold` (``Bill.hold_reason``), or ``""`` when the bill can be issued."""
+    reason = assess_hold(total=total, history=history, customer_class=customer_class, policy=policy)
+    return "" if reason is None else reason.text()
