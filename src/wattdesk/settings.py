@@ -143,6 +143,9 @@ INSTALLED_APPS = [
     "auditlog",
     "wattdesk.domain.auditing",
     "axes",
+    # task queue (Django's tasks framework, backport): jobs stored in the database, run by `wattdesk worker`
+    "django_tasks",
+    "django_tasks_db",
     # interfaces
     "django_htmx",
     "wattdesk.interfaces.web",
@@ -232,6 +235,17 @@ def _database_config() -> dict[str, Any]:
 
 DATABASES = {"default": _database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- task queue -----------------------------------------------------------------------------------------
+#: Long work (billing runs launched from a page or the API, outlet-planning solves, the nightly pass) is a
+#: task in the database (django-tasks-db: the same tables on SQLite and PostgreSQL), run by `wattdesk worker`
+#: (`wattdesk serve` starts one). No broker to install; any number of workers on any number of hosts.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+#: A billing run writes a heartbeat every WATTDESK_BILLING_HEARTBEAT_SECONDS while its process lives; a live
+#: run whose heartbeat is older than WATTDESK_BILLING_STALL_SECONDS is shown as stalled (its process died)
+#: and can be resumed or restarted.
+WATTDESK_BILLING_HEARTBEAT_SECONDS = float(os.environ.get("WATTDESK_BILLING_HEARTBEAT_SECONDS", "10"))
+WATTDESK_BILLING_STALL_SECONDS = float(os.environ.get("WATTDESK_BILLING_STALL_SECONDS", "120"))
 
 # --- auth -----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

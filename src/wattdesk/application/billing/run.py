@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from wattdesk.application.billing import fetch
 from wattdesk.application.billing.determinants import (
@@ -56,7 +56,7 @@ from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import Account, ReadingRoute
-from wattdesk.domain.fields import MoneySum
+from wattdesk.domain.fields import MoneySum, QuantitySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.ledger.operations import Posting, post_entries, reverse_entry
 
@@ -83,6 +83,10 @@ class BillNotFound(BillingInputError):
 
 class BillStateError(BillingInputError):
     pass
+
+
+class RunSuperseded(Exception):
+    """The run was taken over by another attempt (resumed elsewhere): this process stops writing to it."""
 
 
 # --- value objects -----------------------------------------------------------------------------------------
@@ -257,8 +261,14 @@ def run_billing(
     clock: Callable[[], datetime] | None = None,
     pipeline: bool = True,
     workers: int | None = None,
+    run: BillingRun | None = None,
 ) -> RunResult:
     """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent).
+
+    ``run``: an existing run row to execute (launched, or resumed after its process died, by
+    ``application.billing.launch``); its bills from earlier attempts count in its totals. Without it a new
+    row is created. The run's finish is written only while the row is still on ``run.attempt``
+    (``RunSuperseded`` otherwise).
 
     Parallelism (results are identical either way; every batch is one transaction):
 
@@ -282,9 +292,10 @@ def run_billing(
     t0 = time.perf_counter()
     month_start = date(year, month, 1)
     latest_end = add_months(date(year, month, 28), 1)
-    run = BillingRun.objects.create(
-        period=period, route_id=route_id, started_at=run_at, status=BillingRunStatus.RUNNING
-    )
+    if run is None:
+        run = BillingRun.objects.create(
+            period=period, route_id=route_id, started_at=run_at, status=BillingRunStatus.RUNNING
+        )
     ids, already = fetch.candidate_accounts(
         period=period, month_start=month_start, latest_end=latest_end, route_id=route_id
     )
@@ -298,9 +309,11 @@ def run_billing(
         versions=fetch.tariff_versions(),
         blocked=fetch.blocked_accounts(period=period, month_start=month_start, latest_end=latest_end),
     )
-    totals = _Batch()
+    totals, prior = _earlier_attempts(run.pk)
+    already -= prior
     if progress:
-        progress(0, len(ids))
+        progress(prior, prior + len(ids))
+    progress = _offset(progress, prior)
     parallel = _can_write_in_background(True)
     if workers is None:
         workers = default_workers()
@@ -312,7 +325,7 @@ def run_billing(
         try:
             n_batches = _run_in_processes(ctx, parts, n_workers, totals, progress, len(ids))
         except BaseException:
-            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            _finish_run(run, totals, prior + len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
             raise
     else:
         writer = _Writer(ctx, totals, len(ids), progress, threaded=parallel and pipeline)
@@ -322,16 +335,18 @@ def run_billing(
             writer.close()
         except BaseException:
             writer.close(raise_error=False)  # a batch already handed over is finished (whole) or not at all
-            _finish_run(run, totals, len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
+            _finish_run(run, totals, prior + len(ids), already, BillingRunStatus.FAILED, clock, run_at, t0)
             raise
         n_batches = writer.batches
-    elapsed = _finish_run(run, totals, len(ids), already, BillingRunStatus.FINISHED, clock, run_at, t0)
+    elapsed = _finish_run(
+        run, totals, prior + len(ids), already, BillingRunStatus.FINISHED, clock, run_at, t0
+    )
     return RunResult(
         run_id=run.pk,
         period=period,
         route=route,
         status=BillingRunStatus.FINISHED,
-        accounts=len(ids),
+        accounts=prior + len(ids),
         already_billed=already,
         billed=totals.billed,
         held=totals.held,
@@ -513,6 +528,40 @@ def _merge(into: _Batch, b: _Batch) -> None:
             into.skip_examples[reason].extend(numbers[:room])
 
 
+def _earlier_attempts(run_id: int) -> tuple[_Batch, int]:
+    """Totals of the bills an earlier attempt of this run wrote (a resumed run), and how many."""
+    out = _Batch()
+    n = 0
+    rows = (
+        Bill.objects.filter(run_id=run_id)
+        .values("status", "account__customer__customer_class")
+        .annotate(n=Count("id"), kwh=QuantitySum("kwh", default=ZERO), total=MoneySum("total", default=ZERO))
+    )
+    for row in rows:
+        n += row["n"]
+        if row["status"] == BillStatus.HELD:
+            out.held += row["n"]
+        else:
+            out.billed += row["n"]
+        out.kwh += row["kwh"]
+        out.total += row["total"]
+        out.by_class[row["account__customer__customer_class"]] += row["total"]
+    if n:
+        out.estimated = Bill.objects.filter(run_id=run_id, lines__code=ESTIMATED_NOTE[0]).distinct().count()
+    return out, n
+
+
+def _offset(progress: ProgressCallback | None, prior: int) -> ProgressCallback | None:
+    """Progress of a resumed run counts the accounts its earlier attempts billed."""
+    if progress is None or not prior:
+        return progress
+
+    def report(done: int, total: int) -> None:
+        progress(prior + done, prior + total)
+
+    return report
+
+
 def _finish_run(
     run: BillingRun,
     totals: _Batch,
@@ -539,7 +588,11 @@ def _finish_run(
         "revenue_by_class": {k: str(v) for k, v in totals.by_class.items()},
         "elapsed_s": round(elapsed, 3),
     }
-    run.save(update_fields=["status", "finished_at", "counts"])
+    fenced = BillingRun.objects.filter(pk=run.pk, attempt=run.attempt).update(
+        status=run.status, finished_at=run.finished_at, counts=run.counts
+    )
+    if not fenced:
+        raise RunSuperseded(f"billing run {run.pk} was taken over by another attempt")
     return elapsed
 
 

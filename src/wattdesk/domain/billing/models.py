@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -19,11 +20,22 @@ class BillingRunStatus(models.TextChoices):
     FAILED = "failed", _("failed")
 
 
+#: Statuses of a run that is still to finish (queued, or running in some process). At most one run per period
+#: is live: the database refuses a second one (``billing_run_one_live_per_period``), on every server.
+LIVE_RUN_STATUSES = ("pending", "running")
+
+
 class BillingRun(models.Model):
     """One billing run for a period (and optionally one reading route).
 
     ``counts`` holds the run's counters, e.g. ``{"accounts": 1200, "issued": 1180, "held": 15,
     "errors": 5, "kwh": "123456.7000", "total": "98765.43"}`` (Decimals as strings).
+
+    A live run (pending = queued, running) carries a heartbeat: the process executing it stamps
+    ``heartbeat_at`` (and ``done`` / ``total`` accounts) as it goes. A live run whose heartbeat is older than
+    the stall threshold has lost its process and is shown as stalled (``application.billing.launch``).
+    ``attempt`` is a fencing token: resuming a stalled run increments it, and a process that finds the row
+    on another attempt stops writing to it.
     """
 
     period = models.CharField(_("period"), max_length=7, validators=[period_validator])
@@ -41,12 +53,33 @@ class BillingRun(models.Model):
         _("status"), max_length=16, choices=BillingRunStatus.choices, default=BillingRunStatus.PENDING
     )
     counts = models.JSONField(_("counts"), default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat at"), null=True, blank=True)
+    done = models.PositiveIntegerField(_("accounts done"), default=0)
+    total = models.PositiveIntegerField(_("accounts to bill"), default=0)
+    attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    allow_empty = models.BooleanField(_("allow a period without readings"), default=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    error = models.TextField(_("error"), blank=True)
 
     class Meta:
         ordering = ("-started_at",)
         verbose_name = _("billing run")
         verbose_name_plural = _("billing runs")
         indexes = (models.Index(fields=["period", "status"], name="billing_run_period_status_idx"),)
+        constraints = (
+            models.UniqueConstraint(
+                fields=["period"],
+                condition=Q(status__in=LIVE_RUN_STATUSES),
+                name="billing_run_one_live_per_period",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.period} ({self.status})"

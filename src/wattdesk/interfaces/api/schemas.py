@@ -245,32 +245,43 @@ class BillingRunRead(Schema):
     id: int
     period: str
     route: str | None
-    status: str
+    status: str = Field(description="stored status: pending, running, finished, failed")
+    state: str = Field(
+        description="pending, running, stalled (live, but its process stopped: no heartbeat), finished, failed"
+    )
+    done: int = Field(description="accounts done so far")
+    total: int = Field(description="accounts to bill (known once the run has selected them)")
+    percent: int
+    attempt: int = Field(description="1, then + 1 each time the run is resumed")
+    allow_empty: bool
     started_at: datetime
+    heartbeat_at: datetime | None
     finished_at: datetime | None
+    error: str
     counts: dict[str, Any]
 
     @staticmethod
     def resolve_route(obj: Any) -> str | None:
         return obj.route.code if obj.route_id else None
 
+    @staticmethod
+    def resolve_state(obj: Any) -> str:
+        from django.utils import timezone
+
+        from wattdesk.application.billing.launch import run_state
+
+        return run_state(obj, now=timezone.now())
+
+    @staticmethod
+    def resolve_percent(obj: Any) -> int:
+        from django.utils import timezone
+
+        from wattdesk.application.billing.launch import status_of
+
+        return status_of(obj, now=timezone.now()).percent
+
 
 class BillingRunCreate(Schema):
     period: str = Field(pattern=PERIOD_PATTERN, examples=["2026-10"])
     route: str | None = Field(None, max_length=32, pattern=NO_CONTROL_CHARS, description="reading route code")
-
-
-class BillingRunResultRead(Schema):
-    run_id: int
-    period: str
-    route: str | None
-    status: str
-    accounts: int
-    already_billed: int
-    billed: int
-    held: int
-    estimated: int
-    skipped: dict[str, int]
-    kwh: DecimalStr
-    total: DecimalStr
-    revenue_by_class: dict[str, DecimalStr]
+    allow_empty: bool = Field(False, description="run even if the period has no meter reading at all")

@@ -1,6 +1,9 @@
 """`wattdesk bill ...`: run a billing cycle, review held bills, issue, cancel.
 
-    wattdesk bill run     --period YYYY-MM [--route R] [--batch-size N]
+    wattdesk bill run     --period YYYY-MM [--route R] [--batch-size N] [--allow-empty]
+    wattdesk bill status  RUN_ID
+    wattdesk bill resume  RUN_ID        (a stalled run: its process died; same run, next attempt)
+    wattdesk bill restart RUN_ID        (abandon a stalled run, start a new run of its period)
     wattdesk bill review  --period YYYY-MM
     wattdesk bill approve BILL_ID
     wattdesk bill issue   --period YYYY-MM [--route R] [--include-held-approved] [--due-days N]
@@ -33,6 +36,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", help="compute, rate and post the bills of a period (resumable)")
     p.add_argument("--period", required=True, help="billing period YYYY-MM")
     p.add_argument("--route", help="reading route code (抄表段); default: all routes")
+    p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.add_argument(
+        "--allow-empty", action="store_true", help="run even if the period has no meter readings at all"
+    )
+
+    p = sub.add_parser("status", help="a billing run's state (stalled when its process died) and progress")
+    p.add_argument("run_id", type=int, help="billing run id")
+    p = sub.add_parser("resume", help="resume a stalled billing run in this process (committed batches stay)")
+    p.add_argument("run_id", type=int, help="billing run id")
+    p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p = sub.add_parser(
+        "restart", help="abandon a stalled billing run and run its period anew in this process"
+    )
+    p.add_argument("run_id", type=int, help="billing run id")
     p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
 
@@ -98,49 +117,28 @@ def run(args: argparse.Namespace) -> int:
     from auditlog.models import LogEntry
     from django.utils import timezone
 
+    from wattdesk.application.billing import launch
     from wattdesk.application.billing import run as uc
     from wattdesk.domain import audit
 
     try:
-        if args.bill_command == "run":
-            if args.batch_size is not None and args.batch_size < 1:
-                raise UserError("--batch-size must be at least 1")
-            try:
-                with _progress(not args.no_progress, f"billing {args.period}") as cb:
-                    result = uc.run_billing(
-                        period=args.period,
-                        route=args.route,
-                        run_at=timezone.now(),
-                        clock=timezone.now,
-                        progress=cb,
-                        **({"batch_size": args.batch_size} if args.batch_size else {}),
-                    )
-            except uc.BillingInputError:
-                raise
-            except Exception as exc:
-                # Not bad input: say what happened and that nothing is half-written (each batch commits
-                # whole); the same command finishes the run.
-                print(
-                    f"wattdesk bill: billing run for {args.period} failed: {type(exc).__name__}: {exc}; "
-                    "committed batches are complete, run the same command again to finish",
-                    file=sys.stderr,
-                )
-                return 1
-            audit.record_batch(
-                actor=None,
-                action="billing.run",
-                object_repr=f"billing run {result.run_id} {result.period}"
-                + (f" {result.route}" if result.route else ""),
-                object_pk=result.run_id,
-                changes={
-                    "status": ("running", result.status),
-                    "bills": result.bills,
-                    "held": result.held,
-                    "skipped": sum(result.skipped.values()),
-                    "total": str(result.total),
-                },
+        if args.bill_command in ("run", "resume", "restart"):
+            return _run(args)
+        if args.bill_command == "status":
+            st = launch.run_status(run_id=args.run_id, now=timezone.now())
+            scope = f" route {st.route}" if st.route else ""
+            print(
+                f"billing run {st.run_id} for {st.period}{scope}: {st.state}, {st.done} / {st.total} accounts "
+                f"({st.percent}%), attempt {st.attempt}"
             )
-            _print_run(result)
+            if st.heartbeat_at is not None:
+                print(f"  heartbeat  {timezone.localtime(st.heartbeat_at):%Y-%m-%d %H:%M:%S}")
+            if st.error:
+                print(f"  error      {st.error}")
+            if st.state == launch.STALLED:
+                print(
+                    f"  its process stopped: `wattdesk bill resume {st.run_id}` or `bill restart {st.run_id}`"
+                )
             return 0
         if args.bill_command == "review":
             held = uc.list_held_bills(period=args.period, limit=args.limit)
@@ -234,6 +232,52 @@ def run(args: argparse.Namespace) -> int:
     except uc.BillingInputError as exc:
         raise UserError(str(exc)) from exc
     raise UserError(f"unknown action {args.bill_command!r}")  # pragma: no cover - argparse prevents it
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Launch (``run``), take over (``resume``) or replace (``restart``) a run, then execute it here.
+
+    The same use cases as the web page and the API (``application.billing.launch``: the period's database
+    guard and one audit entry); only the execution happens in this process instead of a queued task.
+    """
+    from django.utils import timezone
+
+    from wattdesk.application.billing import launch
+    from wattdesk.application.billing.run import BillingInputError
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    now = timezone.now()
+    if args.bill_command == "run":
+        run = launch.launch_run(
+            period=args.period, route=args.route, actor=None, now=now, allow_empty=args.allow_empty
+        )
+    elif args.bill_command == "resume":
+        run = launch.resume_run(run_id=args.run_id, actor=None, now=now)
+    else:
+        run = launch.restart_run(run_id=args.run_id, actor=None, now=now)
+    try:
+        with _progress(not args.no_progress, f"billing {run.period}") as cb:
+            result = launch.execute_run(
+                run_id=run.pk,
+                attempt=run.attempt,
+                clock=timezone.now,
+                progress=cb,
+                batch_size=args.batch_size,
+            )
+    except BillingInputError:
+        raise
+    except Exception as exc:
+        # Not bad input: say what happened and that nothing is half-written (each batch commits whole).
+        print(
+            f"wattdesk bill: billing run {run.pk} for {run.period} failed: {type(exc).__name__}: {exc}; "
+            f"committed batches are complete, run the same command again (or `wattdesk bill resume {run.pk}`) "
+            "to finish",
+            file=sys.stderr,
+        )
+        return 1
+    _print_run(result)
+    return 0
 
 
 def _print_run(r: Any) -> None:

@@ -14,7 +14,6 @@ and prints the result.
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
 
 from wattdesk.interfaces.cli import UserError
 from wattdesk.interfaces.commands._types import iso_date
@@ -46,24 +45,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--by", default=None, choices=("region", "route", "class", "collector"))
 
 
-def _dunning(day: date, now: datetime) -> None:
-    """Differentiated dunning for the day (idempotent per day), then the outbox dispatch (sends only queued)."""
-    from wattdesk.application.dunning.nightly import run_dunning
-    from wattdesk.application.dunning.outbox import dispatch_outbox
-
-    d = run_dunning(day=day, now=now)
-    kinds = ", ".join(f"{k} {n}" for k, n in sorted(d.by_kind.items())) or "none"
-    print(
-        f"dunning {d.day}: {d.candidates} accounts in arrears, {d.actions} actions ({kinds}), "
-        f"{d.messages} messages, {d.notices} disconnection orders, {d.cancelled} cancelled, {d.restores} restores"
-    )
-    o = dispatch_outbox(now=now, limit=100_000)
-    print(
-        f"outbox: {o.sent} sent, {o.retried} to retry, {o.failed} failed, "
-        f"{o.delivered} delivered, {o.undeliverable} undeliverable"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     from django.utils import timezone
 
@@ -71,15 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     action = args.collect_command
     if action == "nightly":
-        from wattdesk.application.ledger.late_fees import accrue_late_fees
+        from wattdesk.application.collection.nightly import run_nightly
 
-        r = accrue_late_fees(as_of=args.date)
-        print(
-            f"late fees {r.as_of}: {r.outcome}, {r.bills} bills, {r.total} 元, credits applied {r.credits_applied}"
-        )
-        _dunning(args.date, timezone.now())
-        _fee_control(args.date, timezone.now())
-        _expire_gateway_orders(args.date, timezone.now())
+        for line in run_nightly(day=args.date, now=timezone.now()).lines():
+            print(line)
         return 0
     if action == "dispatch":
         return _dispatch(args.watch)
@@ -125,32 +101,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{rec.key}\tbilled {rec.billed}\tcollected {rec.collected}\trate {rec.rate}")
         return 0
     raise UserError(f"unknown action {action!r}")  # pragma: no cover - argparse restricts the choices
-
-
-def _fee_control(day: date, now: object) -> None:
-    """Fee-control balances for the day; commands are sent when WATTDESK_HEADEND_URL names a head-end."""
-    from wattdesk.adapters.headend.http_headend import configured_headend
-    from wattdesk.application.fee_control.prepaid import dispatch_commands, run_fee_control
-
-    fc = run_fee_control(day=day, now=now)  # type: ignore[arg-type]
-    print(
-        f"fee control {fc.day}: {fc.accounts} prepaid accounts {fc.decisions}, "
-        f"{fc.warnings_queued} warnings, {fc.commands_queued} meter commands queued"
-    )
-    headend = configured_headend()
-    if headend is not None:
-        d = dispatch_commands(now=now, headend=headend)  # type: ignore[arg-type]
-        print(
-            f"meter commands: {d.acknowledged} acknowledged, {d.failed} failed (retried later), {d.expired} expired"
-        )
-
-
-def _expire_gateway_orders(day: date, now: datetime) -> None:
-    """Unpaid gateway orders older than WATTDESK_GATEWAY_ORDER_TTL_HOURS (default 24) become expired."""
-    from wattdesk.application.payments.channels.gateway import expire_stale_orders
-
-    r = expire_stale_orders(day=day, now=now)
-    print(f"gateway orders: {r.expired} unpaid order(s) created before {r.before.isoformat()} expired")
 
 
 def _dispatch(watch: float | None) -> int:

@@ -1,8 +1,9 @@
 """Back office: billing runs (电费核算) with live progress, and held-bill review (异常账单审核).
 
-- ``/billing/runs/``: the runs, and a form to launch one (``billing.run``): POST starts
-  ``application.billing_jobs.start_billing_job`` and redirects to the job page, which polls its progress with
-  HTMX every second until the run has finished, then shows the run's summary.
+- ``/billing/runs/``: the runs, and a form to launch one (``billing.run``): POST launches the run
+  (``application.billing.launch``: the period's database guard) and enqueues it for a ``wattdesk worker``
+  (``interfaces.tasks``), then redirects to the run's page, which polls its progress with HTMX every second
+  until the run has finished. A run whose process died shows as stalled, with resume and restart buttons.
 - ``/billing/review/``: held bills of a period (``list_held_bills``) with the account's previous bills;
   approve (``approve_bill``), keep on hold (nothing changes), cancel (``cancel_bill``) and rerun the period
   (accounts without a live bill are billed again as version + 1), issue the period (``issue_bills``).
@@ -19,7 +20,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application.billing import jobs as billing_jobs
+from wattdesk.application.billing import launch
 from wattdesk.application.billing.run import (
     PERIOD_RE,
     BillingInputError,
@@ -42,6 +43,7 @@ from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for, has_capability
 from wattdesk.domain.billing.models import BillingRun, BillStatus
+from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
 
@@ -102,6 +104,7 @@ def run_summary(run: BillingRun) -> dict[str, Any]:
 @capability_required(roles.BILLING_VIEW)
 @require_GET
 def billing_runs(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
     page = Paginator(BillingRun.objects.select_related("route").order_by("-started_at", "-id"), 25).get_page(
         request.GET.get("page")
     )
@@ -110,11 +113,40 @@ def billing_runs(request: HttpRequest) -> HttpResponse:
         "web/billing/runs.html",
         {
             "page": page,
-            "runs": [(r, run_summary(r)) for r in page.object_list],
+            "runs": [
+                (r, run_summary(r), STATE_LABELS.get(s := launch.run_state(r, now=now), s))
+                for r in page.object_list
+            ],
             "can_run": has_capability(request.user, roles.BILLING_RUN),
             "default_period": _default_period(),
         },
     )
+
+
+STATE_LABELS = {
+    "pending": _("排队中"),
+    "running": _("核算中"),
+    launch.STALLED: _("已中断"),
+    "finished": _("已完成"),
+    "failed": _("失败"),
+}
+
+
+def _launch_error(request: HttpRequest, exc: Exception, period: str) -> None:
+    if isinstance(exc, launch.NoReadings):
+        messages.error(
+            request,
+            _g("%(period)s 没有任何抄表示数，未启动核算。请先导入或估抄示数；确需空跑请勾选“允许无示数”。")
+            % {"period": period},
+        )
+    elif isinstance(exc, launch.RunInProgress):
+        messages.error(
+            request,
+            _g("%(period)s 已有核算批次 #%(id)s 未结束（排队、运行或已中断），不能再启动一个。")
+            % {"period": period, "id": exc.run_id},
+        )
+    else:
+        messages.error(request, str(exc))
 
 
 @capability_required(roles.BILLING_RUN)
@@ -123,39 +155,66 @@ def billing_run_launch(request: HttpRequest) -> HttpResponse:
     period = request.POST.get("period", "").strip()
     route = request.POST.get("route", "").strip() or None
     try:
-        job = billing_jobs.start_billing_job(
+        run = tasks.start_billing_run(
             period=period,
             route=route,
-            run_at=timezone.now(),
-            user=request.user.get_username(),
-            clock=timezone.now,
             actor=request.user,
+            now=timezone.now(),
+            allow_empty=request.POST.get("allow_empty") == "1",
         )
     except BillingInputError as exc:
-        messages.error(request, str(exc))
+        _launch_error(request, exc, period)
         return redirect("web:billing_runs")
     messages.info(request, _g("已启动 %(period)s 核算") % {"period": period})
-    return redirect("web:billing_job", job_id=job.job_id)
+    return redirect("web:billing_run_detail", run_id=run.pk)
 
 
-@capability_required(roles.BILLING_VIEW)
-@require_GET
-def billing_job(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = billing_jobs.job_state(job_id=job_id)
-    if job is None:
-        raise Http404("no such job")
-    run = BillingRun.objects.filter(pk=job.run_id).select_related("route").first() if job.run_id else None
-    context = {"job": job, "run": run, "summary": run_summary(run) if run and not job.live else None}
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "web/billing/_job_progress.html", context)
-    return render(request, "web/billing/job.html", context)
+def _run_context(request: HttpRequest, run: BillingRun) -> dict[str, Any]:
+    status = launch.status_of(run, now=timezone.now())
+    return {
+        "run": run,
+        "status": status,
+        "state_label": STATE_LABELS.get(status.state, status.state),
+        "summary": run_summary(run) if status.state == "finished" else None,
+        "can_run": has_capability(request.user, roles.BILLING_RUN),
+    }
 
 
 @capability_required(roles.BILLING_VIEW)
 @require_GET
 def billing_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(BillingRun.objects.select_related("route"), pk=run_id)
-    return render(request, "web/billing/run.html", {"run": run, "summary": run_summary(run)})
+    context = _run_context(request, run)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "web/billing/_run_progress.html", context)
+    return render(request, "web/billing/run.html", context)
+
+
+def _take_over(request: HttpRequest, run_id: int, how: str) -> HttpResponse:
+    get_object_or_404(BillingRun, pk=run_id)
+    start = tasks.resume_billing_run if how == "resume" else tasks.restart_billing_run
+    try:
+        run = start(run_id=run_id, actor=request.user, now=timezone.now())
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:billing_run_detail", run_id=run_id)
+    if how == "resume":
+        messages.info(request, _g("核算批次 #%(id)s 已续跑") % {"id": run.pk})
+    else:
+        messages.info(request, _g("已放弃批次 #%(old)s，重新启动为 #%(id)s") % {"old": run_id, "id": run.pk})
+    return redirect("web:billing_run_detail", run_id=run.pk)
+
+
+@capability_required(roles.BILLING_RUN)
+@require_POST
+def billing_run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _take_over(request, run_id, "resume")
+
+
+@capability_required(roles.BILLING_RUN)
+@require_POST
+def billing_run_restart(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _take_over(request, run_id, "restart")
 
 
 # --- held-bill review ------------------------------------------------------------------------------------------
@@ -288,18 +347,11 @@ def billing_rerun(request: HttpRequest) -> HttpResponse:
     """Rerun the period: only accounts without a live bill (the cancelled ones) are billed again."""
     period = request.POST.get("period", "").strip()
     try:
-        job = billing_jobs.start_billing_job(
-            period=period,
-            route=None,
-            run_at=timezone.now(),
-            user=request.user.get_username(),
-            clock=timezone.now,
-            actor=request.user,
-        )
+        run = tasks.start_billing_run(period=period, route=None, actor=request.user, now=timezone.now())
     except BillingInputError as exc:
-        messages.error(request, str(exc))
+        _launch_error(request, exc, period)
         return redirect(_review_url(_period(period)))
-    return redirect("web:billing_job", job_id=job.job_id)
+    return redirect("web:billing_run_detail", run_id=run.pk)
 
 
 @capability_required(roles.BILLING_REVIEW)
@@ -342,7 +394,8 @@ urlpatterns = [
     path("billing/runs/", billing_runs, name="billing_runs"),
     path("billing/runs/launch/", billing_run_launch, name="billing_run_launch"),
     path("billing/runs/<int:run_id>/", billing_run_detail, name="billing_run_detail"),
-    path("billing/jobs/<str:job_id>/", billing_job, name="billing_job"),
+    path("billing/runs/<int:run_id>/resume/", billing_run_resume, name="billing_run_resume"),
+    path("billing/runs/<int:run_id>/restart/", billing_run_restart, name="billing_run_restart"),
     path("billing/review/", billing_review, name="billing_review"),
     path("billing/review/rerun/", billing_rerun, name="billing_rerun"),
     path("billing/review/issue/", billing_issue, name="billing_issue"),

@@ -1,0 +1,145 @@
+"""Queued tasks (Django's tasks framework through the ``django-tasks`` backport, ``django-tasks-db`` backend).
+
+A task is an interface like a page or a command: it reads the clock, makes one use-case call and returns a
+small JSON summary; a ``wattdesk worker`` process runs it. Pages and API endpoints enqueue through the
+``start_*`` helpers here, the CLI calls the same use cases in its own process.
+
+    run = start_billing_run(period="2026-10", route=None, actor=user, now=now)   # launch + enqueue
+    job = enqueue_outlet_plan(k=3, radius_km=3.0, relocate=0, objective="coverage")
+    job_status(job_id=job.id)        # -> JobStatus(state="running", …, result=None)
+
+Billing runs keep their state and progress on their ``BillingRun`` row (heartbeat, done / total); outlet
+plans and the nightly pass keep theirs on the task result (``django_tasks_db.DBTaskResult``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks.exceptions import TaskResultDoesNotExist
+
+from wattdesk.application.billing import launch
+
+# --- billing runs ------------------------------------------------------------------------------------------
+
+
+@task()
+def execute_billing_run(run_id: int, attempt: int) -> dict[str, Any]:
+    """Execute a launched or resumed billing run (``launch.execute_run``) on its attempt."""
+    result = launch.execute_run(run_id=run_id, attempt=attempt, clock=timezone.now)
+    return {
+        "run_id": result.run_id,
+        "period": result.period,
+        "status": result.status,
+        "bills": result.bills,
+        "held": result.held,
+        "total": str(result.total),
+    }
+
+
+def _enqueue_run(run: Any) -> Any:
+    execute_billing_run.enqueue(run_id=run.pk, attempt=run.attempt)
+    return run
+
+
+def start_billing_run(
+    *, period: str, route: str | None, actor: Any, now: datetime, allow_empty: bool = False
+) -> Any:
+    """Launch a run (guard, audit; ``launch.launch_run``) and enqueue its execution. Returns the run."""
+    return _enqueue_run(
+        launch.launch_run(period=period, route=route, actor=actor, now=now, allow_empty=allow_empty)
+    )
+
+
+def resume_billing_run(*, run_id: int, actor: Any, now: datetime) -> Any:
+    """Take over a stalled run (``launch.resume_run``) and enqueue its execution. Returns the run."""
+    return _enqueue_run(launch.resume_run(run_id=run_id, actor=actor, now=now))
+
+
+def restart_billing_run(*, run_id: int, actor: Any, now: datetime) -> Any:
+    """Abandon a stalled run, launch a new one of its period (``launch.restart_run``) and enqueue it."""
+    return _enqueue_run(launch.restart_run(run_id=run_id, actor=actor, now=now))
+
+
+# --- outlet planning and the nightly pass --------------------------------------------------------------------
+
+
+@task()
+def plan_outlets(k: int, radius_km: float, relocate: int, objective: str) -> dict[str, Any]:
+    """Solve an outlet plan (``outlets.planning.plan``, HiGHS MILP: seconds to tens of seconds)."""
+    from wattdesk.application.outlets import planning
+
+    return planning.plan(k=k, radius_km=radius_km, relocate=relocate, objective=objective).to_json()  # type: ignore[arg-type]
+
+
+@task()
+def nightly_pass(day: str) -> dict[str, Any]:
+    """The nightly pass for a day (``collection.nightly.run_nightly``): late fees, dunning, fee control …"""
+    from wattdesk.application.collection.nightly import run_nightly
+
+    return run_nightly(day=date.fromisoformat(day), now=timezone.now()).to_json()
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    job_id: str
+    task: str
+    state: str  # queued | running | finished | failed
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+    error: str
+
+    @property
+    def live(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+_STATES = {
+    TaskResultStatus.READY: "queued",
+    TaskResultStatus.RUNNING: "running",
+    TaskResultStatus.SUCCESSFUL: "finished",
+    TaskResultStatus.FAILED: "failed",
+}
+_TASKS = {t.module_path: t for t in (plan_outlets, nightly_pass)}
+
+
+def job_status(*, job_id: str, task_name: str | None = None) -> JobStatus | None:
+    """A queued outlet plan or nightly pass by its id (None for an unknown or malformed id / other task)."""
+    try:
+        uuid.UUID(job_id)
+        result = plan_outlets.get_backend().get_result(job_id)
+    except (ValueError, TaskResultDoesNotExist):
+        return None
+    path = result.task.module_path
+    if path not in _TASKS or (task_name is not None and _TASKS[path].name != task_name):
+        return None
+    error = ""
+    if result.status == TaskResultStatus.FAILED and result.errors:
+        last = result.errors[-1].traceback.strip().splitlines()
+        error = last[-1] if last else "failed"
+    value = result.return_value if result.status == TaskResultStatus.SUCCESSFUL else None
+    return JobStatus(
+        job_id=str(result.id),
+        task=_TASKS[path].name,
+        state=_STATES[result.status],
+        enqueued_at=result.enqueued_at,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        result=value,
+        error=error,
+    )
+
+
+def enqueue_outlet_plan(*, k: int, radius_km: float, relocate: int, objective: str) -> Any:
+    return plan_outlets.enqueue(k=k, radius_km=radius_km, relocate=relocate, objective=objective)
+
+
+def enqueue_nightly_pass(*, day: date) -> Any:
+    return nightly_pass.enqueue(day=day.isoformat())
