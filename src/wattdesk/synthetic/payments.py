@@ -49,6 +49,7 @@ from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit
 from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.operations import Posting, post_entries
 from wattdesk.domain.payments.models import Payment, PaymentAllocation
 
 if TYPE_CHECKING:
@@ -330,18 +331,18 @@ def generate_payment_history(
     report("payment history", 1, PAYMENT_STEPS)
     t1 = _time.perf_counter()
     with transaction.atomic():
-        entries = LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(
-                    account_id=p.account_id,
-                    kind=LedgerEntryKind.PAYMENT,
-                    amount=-p.amount,
-                    posted_at=p.received_at,
-                    memo=f"{p.channel}:{p.txn}",
+        entry_ids = post_entries(
+            entries=[
+                Posting(
+                    p.account_id,
+                    LedgerEntryKind.PAYMENT,
+                    -p.amount,
+                    p.received_at,
+                    None,
+                    f"{p.channel}:{p.txn}",
                 )
                 for p in payments
-            ],
-            batch_size=BATCH,
+            ]
         )
         tz = _tz()
         rows = Payment.objects.bulk_create(
@@ -354,9 +355,9 @@ def generate_payment_history(
                     received_at=p.received_at,
                     received_on=p.received_at.astimezone(tz).date(),
                     memo="synthetic",
-                    ledger_entry_id=e.pk,
+                    ledger_entry_id=entry_id,
                 )
-                for p, e in zip(payments, entries, strict=True)
+                for p, entry_id in zip(payments, entry_ids, strict=True)
             ],
             batch_size=BATCH,
         )
