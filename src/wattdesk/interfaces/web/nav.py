@@ -1,9 +1,11 @@
 """Navigation: pages register their menu entry here; the layout shows the entries the user may use.
 
     nav.register(nav.NavItem(section="staff", order=20, label=_("客户查询"), url_name="web:customer_search",
-                             capability=roles.CUSTOMERS_VIEW, icon="👤"))
+                             capability=roles.CUSTOMERS_VIEW, icon="user"))
 
-``section`` is "staff" (back office sidebar) or "portal" (customer portal tab bar).
+``section`` is "staff" (back office sidebar) or "portal" (customer portal tab bar). ``icon`` names an SVG of
+WattDesk's own sprite (wattdesk.interfaces.web.icons.ICONS, rendered with ``{% icon item.icon %}``), never an
+emoji: a Debian Chromium has no colour-emoji font and shows them as empty boxes.
 """
 
 from __future__ import annotations

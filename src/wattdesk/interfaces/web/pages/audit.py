@@ -26,7 +26,7 @@ nav.register(
         label=_("审计日志"),
         url_name="web:audit",
         capability=roles.AUDIT_VIEW,
-        icon="🛡",
+        icon="shield-check",
     )
 )
 

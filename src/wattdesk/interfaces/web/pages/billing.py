@@ -54,7 +54,7 @@ nav.register(
         label=_("电费核算"),
         url_name="web:billing_runs",
         capability=roles.BILLING_VIEW,
-        icon="⚙️",
+        icon="calculator",
     )
 )
 nav.register(
@@ -64,7 +64,7 @@ nav.register(
         label=_("异常账单审核"),
         url_name="web:billing_review",
         capability=roles.BILLING_REVIEW,
-        icon="🔎",
+        icon="file-search",
     )
 )
 

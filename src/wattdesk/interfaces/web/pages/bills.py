@@ -33,7 +33,7 @@ nav.register(
         label=_("账单查询"),
         url_name="web:bills",
         capability=roles.BILLING_VIEW,
-        icon="🧾",
+        icon="file-invoice",
     )
 )
 

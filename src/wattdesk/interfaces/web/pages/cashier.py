@@ -30,11 +30,11 @@ from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
 
 nav.register(nav.NavItem(section="staff", order=60, label=_("营业厅收费"), url_name="web:cashier",
-                         capability=roles.PAYMENTS_COUNTER, icon="💴"))  # fmt: skip
+                         capability=roles.PAYMENTS_COUNTER, icon="cash"))  # fmt: skip
 nav.register(nav.NavItem(section="staff", order=61, label=_("走收"), url_name="web:collector",
-                         capability=roles.PAYMENTS_COLLECT, icon="🚶"))  # fmt: skip
+                         capability=roles.PAYMENTS_COLLECT, icon="walk"))  # fmt: skip
 nav.register(nav.NavItem(section="staff", order=62, label=_("日结审核"), url_name="web:cash_closes",
-                         capability=roles.PAYMENTS_CLOSE_APPROVE, icon="🧾"))  # fmt: skip
+                         capability=roles.PAYMENTS_CLOSE_APPROVE, icon="clipboard-check"))  # fmt: skip
 
 SESSION_OUTLET = "cashier_outlet"
 

@@ -29,7 +29,7 @@ nav.register(
         label=_("催费工单"),
         url_name="web:collection_worklist",
         capability=roles.COLLECTION_WORK,
-        icon="🧾",
+        icon="list-check",
     )
 )
 nav.register(
@@ -39,7 +39,7 @@ nav.register(
         label=_("催费考核"),
         url_name="web:collection_scorecards",
         capability=roles.COLLECTION_ASSESS,
-        icon="🏆",
+        icon="trophy",
     )
 )
 

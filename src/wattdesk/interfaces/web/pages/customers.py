@@ -28,7 +28,7 @@ nav.register(
         label=_("客户查询"),
         url_name="web:customer_search",
         capability=roles.CUSTOMERS_VIEW,
-        icon="👤",
+        icon="user",
     )
 )
 

@@ -23,7 +23,7 @@ nav.register(
         label=_("经营看板"),
         url_name="web:dashboard",
         capability=roles.DASHBOARD_VIEW,
-        icon="📊",
+        icon="chart-bar",
     )
 )
 

@@ -39,7 +39,7 @@ nav.register(
         label=_("停复电工单"),
         url_name="web:disconnection_orders",
         capability=roles.COLLECTION_VIEW,
-        icon="🔌",
+        icon="plug-connected-x",
     )
 )
 

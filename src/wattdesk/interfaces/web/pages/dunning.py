@@ -29,7 +29,7 @@ nav.register(
         label=_("催费与停复电"),
         url_name="web:dunning",
         capability=roles.COLLECTION_VIEW,
-        icon="📣",
+        icon="speakerphone",
     )
 )
 

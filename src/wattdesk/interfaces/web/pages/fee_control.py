@@ -19,7 +19,7 @@ nav.register(
         label=_("智能费控"),
         url_name="web:fee_control",
         capability=roles.COLLECTION_VIEW,
-        icon="⚡",
+        icon="bolt",
     )
 )
 

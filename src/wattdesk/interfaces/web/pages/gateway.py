@@ -45,7 +45,7 @@ nav.register(
         label=_("缴费"),
         url_name="web:portal_pay",
         capability=roles.PORTAL_USE,
-        icon="💳",
+        icon="credit-card",
     )
 )
 
@@ -56,7 +56,7 @@ nav.register(
         label=_("线上缴费对账"),
         url_name="web:gateway_reconcile",
         capability=roles.PAYMENTS_RECONCILE,
-        icon="🧮",
+        icon="arrows-exchange",
     )
 )
 

@@ -25,7 +25,7 @@ nav.register(
         label=_("网点规划"),
         url_name="web:outlets",
         capability=roles.OUTLETS_PLAN,
-        icon="📍",
+        icon="map-pin",
     )
 )
 

@@ -25,10 +25,10 @@ from wattdesk.interfaces.web.access import capability_required
 SESSION_KEY = "portal_account"
 
 for _order, _label, _url_name, _icon in (
-    (10, _("首页"), "web:portal_home", "🏠"),
-    (20, _("用电"), "web:portal_usage", "📈"),
-    (30, _("账单"), "web:portal_history", "🧾"),
-    (40, _("电价"), "web:portal_tariff", "💡"),
+    (10, _("首页"), "web:portal_home", "home"),
+    (20, _("用电"), "web:portal_usage", "chart-line"),
+    (30, _("账单"), "web:portal_history", "receipt"),
+    (40, _("电价"), "web:portal_tariff", "bulb"),
 ):
     nav.register(
         nav.NavItem(

@@ -42,7 +42,7 @@ nav.register(
         label=_("抄表数据"),
         url_name="web:readings",
         capability=roles.READINGS_VIEW,
-        icon="📟",
+        icon="gauge",
     )
 )
 

@@ -35,7 +35,7 @@ nav.register(
         label=_("电价目录"),
         url_name="web:tariff_list",
         capability=roles.TARIFFS_VIEW,
-        icon="💴",
+        icon="currency-yuan",
     )
 )
 

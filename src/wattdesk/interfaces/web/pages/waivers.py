@@ -35,7 +35,7 @@ nav.register(
         label=_("违约金减免"),
         url_name="web:waivers",
         capability=roles.LEDGER_WAIVE_REQUEST,
-        icon="🧾",
+        icon="discount",
     )
 )
 

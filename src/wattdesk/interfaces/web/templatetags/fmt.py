@@ -10,6 +10,7 @@
     {{ value|local_times }}         free text (audit values, records): ISO / UTC times rewritten to local time
     {{ bill.hold_reason|hold_reason }}   the stored hold reason / review record, through the catalogs
     {{ code|label:"register_kind" }}     a stored code printed with its label (model choices ``CHOICES`` or ``CODES``)
+    {% icon "menu-2" %}             an SVG icon from WattDesk's own sprite (interfaces/web/icons.py)
 
 Numbers are formatted from the exact Decimal (no float), rounded half-up like the bill. ``None`` and ``""``
 print as "—". A value that is not a number is printed as it is.
@@ -24,7 +25,9 @@ from typing import Any
 
 from django import template
 from django.db import models
+from django.templatetags.static import static
 from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -35,6 +38,7 @@ from wattdesk.domain.dunning.models import ActionKind, Channel, OutboxStatus
 from wattdesk.domain.ledger.models import LedgerEntryKind
 from wattdesk.domain.metering.models import ReadingSource, ReadingStatus, RegisterKind, Severity
 from wattdesk.domain.outlets.models import OutletKind
+from wattdesk.interfaces.web.icons import ICONS, SPRITE_STATIC_PATH
 
 register = template.Library()
 
@@ -361,3 +365,15 @@ def hold_reason(value: Any) -> str:
 @register.filter
 def label(value: Any, family: str) -> str:
     return choice_label(value, family)
+
+
+@register.simple_tag
+def icon(name: str) -> str:
+    """An inline ``<svg>`` that uses one symbol of the static sprite; an unknown name renders nothing."""
+    if name not in ICONS:
+        return ""
+    return format_html(
+        '<svg class="icon" aria-hidden="true" focusable="false"><use href="{}#{}"></use></svg>',
+        static(SPRITE_STATIC_PATH),
+        name,
+    )
