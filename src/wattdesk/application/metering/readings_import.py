@@ -40,6 +40,7 @@ from wattdesk.application.tabular import (
 )
 from wattdesk.core.vee import DEFAULT_RULES, VeeRules
 from wattdesk.domain.audit import record_batch
+from wattdesk.domain.billing.queries import live_bills_covering
 from wattdesk.domain.metering import operations, queries
 from wattdesk.domain.metering.models import ImportBatch, ImportKind, ReadingSource, RegisterKind
 
@@ -59,6 +60,7 @@ class ImportResult:
     readings: int = 0
     held: int = 0
     superseded: int = 0
+    corrected: int = 0  # held readings superseded by a correction of the same date
     interval_meters: int = 0
     findings_by_check: dict[str, int] = field(default_factory=dict)
 
@@ -72,9 +74,10 @@ class ImportResult:
                 f"(batch {self.batch_id})"
             )
         checks = ", ".join(f"{k} {v}" for k, v in sorted(self.findings_by_check.items())) or "none"
+        corrected = f", {self.corrected} held readings corrected" if self.corrected else ""
         return (
             f"{self.file_name}: imported {self.readings} readings (batch {self.batch_id}); "
-            f"{self.held} held as exceptions, {self.superseded} estimates superseded; findings: {checks}"
+            f"{self.held} held as exceptions, {self.superseded} estimates superseded{corrected}; findings: {checks}"
         )
 
 
@@ -133,12 +136,15 @@ def _validate_register_rows(
     meters = queries.meters_by_serial(serials=(r[ci[0]] for r in rows if len(r) > ci[0]))
     register_ids = [rid for m in meters.values() for rid in m.registers.values()]
     latest = queries.existing_reading_dates(register_ids=register_ids)
+    held = queries.held_readings(register_ids=register_ids)
     installs: dict[int, list[queries.Installation]] = {}
     for inst in queries.installations_for_meters(meter_ids=[m.id for m in meters.values()]):
         installs.setdefault(inst.meter_id, []).append(inst)
     kinds = set(RegisterKind.values)
     errors: list[RowError] = []
     good: list[operations.NewReading] = []
+    corrections: dict[int, tuple[int, date]] = {}  # index in good -> (service point, date) to check for bills
+    correction_rows: dict[int, int] = {}  # index in good -> row number
     seen: dict[tuple[str, str, str], int] = {}
     for n, raw in enumerate(rows, start=2):
         cells = [raw[i] if i < len(raw) else "" for i in ci]
@@ -209,7 +215,27 @@ def _validate_register_rows(
             errors.extend(row_errors)
         else:
             assert meter is not None and register_id is not None and read_on is not None and value is not None
-            good.append(operations.NewReading(register_id, meter.id, read_on, value))
+            supersedes = held.get((register_id, read_on))
+            if supersedes is not None:
+                inst = next(i for i in installs[meter.id] if i.covers(read_on))
+                corrections[len(good)] = (inst.service_point_id, read_on)
+                correction_rows[len(good)] = n
+            good.append(operations.NewReading(register_id, meter.id, read_on, value, supersedes=supersedes))
+    if corrections:
+        billed = live_bills_covering(service_point_days=corrections.values())
+        for i, sp_day in corrections.items():
+            bill = billed.get(sp_day)
+            if bill is not None:
+                errors.append(
+                    RowError(
+                        correction_rows[i],
+                        "read_on",
+                        f"corrects the held reading of {sp_day[1]}, but that date is already billed "
+                        f"(bill {bill.pk}, {bill.period}, {bill.status}): cancel the bill first "
+                        "(cancel-and-rebill), then import the correction",
+                    )
+                )
+        errors.sort(key=lambda e: e.row)
     return good, errors
 
 
@@ -242,7 +268,12 @@ def import_register_readings(
             action="readings.import",
             object_repr=f"register readings {path.name}",
             object_pk=batch.id,
-            changes={"readings": outcome.readings, "held": outcome.held, "sha256": digest},
+            changes={
+                "readings": outcome.readings,
+                "held": outcome.held,
+                "corrected": outcome.corrected,
+                "sha256": digest,
+            },
         )
     return ImportResult(
         path.name,
@@ -253,6 +284,7 @@ def import_register_readings(
         readings=outcome.readings,
         held=outcome.held,
         superseded=outcome.superseded,
+        corrected=outcome.corrected,
         findings_by_check=dict(outcome.findings_by_check),
     )
 

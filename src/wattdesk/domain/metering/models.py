@@ -169,8 +169,12 @@ class RegisterReading(models.Model):
         verbose_name = _("register reading")
         verbose_name_plural = _("register readings")
         constraints = (
+            # One live reading per register, date and source; superseded readings stay as history (a
+            # correction of a held reading supersedes it instead of editing it in place).
             models.UniqueConstraint(
-                fields=["register", "read_on", "source"], name="metering_reading_unique_per_day_source"
+                fields=["register", "read_on", "source"],
+                condition=~Q(status="superseded"),
+                name="metering_reading_unique_per_day_source",
             ),
         )
         indexes = (models.Index(fields=["read_on", "status"], name="metering_reading_date_idx"),)

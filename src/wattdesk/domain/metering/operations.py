@@ -38,6 +38,7 @@ class NewReading:
     meter_id: int
     read_on: date
     value: Decimal
+    supersedes: int | None = None  # id of the held (status exception) actual reading this one corrects
 
 
 @dataclass
@@ -45,6 +46,7 @@ class RecordOutcome:
     readings: int = 0
     held: int = 0  # readings stored in status "exception"
     superseded: int = 0
+    corrected: int = 0  # held readings superseded by a correction on the same date
     findings_by_check: Counter[str] = field(default_factory=Counter)
 
 
@@ -173,10 +175,18 @@ def record_register_readings(
 
     Readings must have been validated by the caller (known registers, one per register and date, dated after
     the register's latest billable reading or on the date of an estimate, which they supersede).
+
+    A reading with ``supersedes`` corrects a held reading (status ``exception``) of the same register and
+    date: the held reading is kept as history in status ``superseded`` with its exceptions closed, never
+    edited in place, and the correction goes through VEE like any new reading.
     """
     outcome = RecordOutcome()
     if not readings:
         return outcome
+    corrected_ids = [r.supersedes for r in readings if r.supersedes is not None]
+    if corrected_ids:
+        # Before the insert: the unique (register, read_on, source) index skips superseded readings.
+        outcome.corrected = supersede_held_readings(reading_ids=corrected_ids)
     since = min(r.read_on for r in readings) - timedelta(days=HISTORY_DAYS)
     ctx = _Context(meter_ids={r.meter_id for r in readings}, since=since)
 
@@ -336,6 +346,21 @@ _READING_COLUMNS = (
     "consumption",
     "estimated_from",
 )
+
+
+def supersede_held_readings(*, reading_ids: Sequence[int]) -> int:
+    """Mark held readings (status exception) superseded by a correction and close their open exceptions.
+    Raises :class:`MeteringError` if one of them is no longer held (changed since it was validated)."""
+    ids = sorted(set(reading_ids))
+    changed = 0
+    for part in q.chunked(ids):
+        changed += RegisterReading.objects.filter(id__in=part, status=ReadingStatus.EXCEPTION).update(
+            status=ReadingStatus.SUPERSEDED
+        )
+        ReadingException.objects.filter(reading_id__in=part, resolved=False).update(resolved=True)
+    if changed != len(ids):
+        raise MeteringError("a held reading being corrected changed meanwhile: import the file again")
+    return changed
 
 
 def _insert_readings(objs: Sequence[_Row | RegisterReading], *, batch_id: int | None) -> None:

@@ -136,6 +136,18 @@ def _q_chunks(pairs: Sequence[tuple[int, date]], size: int = 400) -> Iterator[Q]
         yield q
 
 
+def held_readings(*, register_ids: Iterable[int]) -> dict[tuple[int, date], int]:
+    """Held actual readings (status exception: excluded from billing until reviewed) by (register, date) ->
+    reading id: an import on that date corrects them."""
+    out: dict[tuple[int, date], int] = {}
+    for part in chunked(sorted(set(register_ids))):
+        for pk, reg_id, d in RegisterReading.objects.filter(
+            register_id__in=part, status=ReadingStatus.EXCEPTION, source=ReadingSource.ACTUAL
+        ).values_list("pk", "register_id", "read_on"):
+            out[(reg_id, d)] = pk
+    return out
+
+
 def existing_reading_dates(*, register_ids: Iterable[int]) -> dict[int, tuple[date, str]]:
     """Latest billable reading date and its source, per register (for import validation)."""
     out: dict[int, tuple[date, str]] = {}
