@@ -33,3 +33,14 @@ def test_the_billing_fetch_rounds_half_up(raw: float, expected: Decimal) -> None
 def test_a_decimal_from_postgresql_is_kept_as_it_is() -> None:
     assert payment_queries._money(Decimal("12.34")) == Decimal("12.34")
     assert fetch._money(Decimal("12.34")) == Decimal("12.34")
+
+
+def test_the_hold_reason_shows_the_median_rounded_half_up() -> None:
+    from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, assess_hold
+
+    history = [Decimal("100.25"), Decimal("100.25"), Decimal("100.00"), Decimal("100.00")]  # median 100.125
+    reason = assess_hold(
+        total=Decimal("400.00"), history=history, customer_class="residential", policy=DEFAULT_HOLD_POLICY
+    )
+    assert reason is not None and reason.code == "high"
+    assert reason.params["median"] == "100.13"  # half-even formatting showed 100.12

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from wattdesk.core.money import round_fen
+
 
 @dataclass(frozen=True)
 class HoldPolicy:
@@ -193,7 +195,7 @@ def assess_hold(
     m = median(recent)
     if abs(total - m) < policy.absolute_floor:
         return None
-    params = {"total": str(total), "median": f"{m:.2f}", "bills": str(len(recent))}
+    params = {"total": str(total), "median": str(round_fen(m)), "bills": str(len(recent))}
     if total > policy.high_ratio * m:
         return HoldReason("high", {**params, "ratio": str(policy.high_ratio)})
     if total < policy.low_ratio * m:
