@@ -10,6 +10,7 @@ from typing import Any
 
 from api_helpers import user_of, valid_reading
 from django.test import Client
+from django.utils import timezone
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, bills_for
@@ -172,15 +173,21 @@ class TestListing:
         bad = client.get("/api/bills?period=2026-13")
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "period"
 
-    def test_billing_run_for_a_billed_period_reports_the_accounts_already_billed(
+    def test_billing_run_for_a_billed_period_is_queued_and_reports_the_accounts_already_billed(
         self, company: Any, api_for: Callable[[str], Client]
     ) -> None:
+        from wattdesk.application.billing.launch import execute_run
+
         response = api_for(roles.BILLING_CLERK).post(
             "/api/billing-runs", {"period": company.period}, content_type="application/json"
         )
-        assert response.status_code == 201
-        body = response.json()
-        assert body["billed"] == 0 and body["already_billed"] > 0 and body["total"] == "0"
+        assert response.status_code == 202
+        run_id = response.json()["id"]
+        execute_run(run_id=run_id, attempt=1, clock=timezone.now)  # what the queued task does
+        body = api_for(roles.BILLING_CLERK).get(f"/api/billing-runs/{run_id}").json()
+        assert body["state"] == "finished" and body["done"] == body["total"] == body["counts"]["accounts"]
+        assert body["counts"]["billed"] == 0 and body["counts"]["already_billed"] > 0
+        assert body["counts"]["total"] == "0"
         assert api_for(roles.BILLING_CLERK).post(
             "/api/billing-runs", {"period": company.period, "route": "NOPE"}, content_type="application/json"
         ).json() == {"detail": "unknown reading route 'NOPE'"}
