@@ -3,7 +3,7 @@
 #   make demo    create .venv if missing, install the locked runtime deps, run `wattdesk demo`
 #   make test    install the locked dev deps, then ruff, mypy and the full pytest suite
 #                (SQLite; and PostgreSQL too when WATTDESK_TEST_POSTGRES_URL is set)
-#   make check   ruff + mypy only
+#   make check   ruff (lint + format), mypy, import-linter layer contracts, deptry (no stage stops the others)
 #   make bench   run every benchmarks/*.py (each prints its ratio against a peer measured in the same run)
 #   make lock    re-pin requirements.lock / requirements-dev.lock from the .venv
 #
@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # Test runs keep their SQLite files / Parquet outputs out of the user's own data directory.
 TEST_DATA_DIR := $(CURDIR)/var/test-data
 
-.PHONY: help demo demo-port test check lint typecheck pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor-refresh chromium
+.PHONY: help demo demo-port test check lint typecheck imports deps pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor-refresh chromium
 
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -83,13 +83,40 @@ demo: demo-port install
 
 lint: install-dev
 	$(VENV)/bin/ruff check src tests $(wildcard benchmarks)
+	$(VENV)/bin/ruff format --check src tests $(wildcard benchmarks)
 
 # mypy over the whole package; wattdesk.core is strict (pyproject override: no Django, no I/O, fully typed).
 MYPY_TARGETS ?= src
 typecheck: install-dev
 	$(VENV)/bin/mypy $(MYPY_TARGETS)
 
-check: lint typecheck
+# Layer contracts (.importlinter): core is pure (no Django, no other layer, no I/O or clock modules); domain never
+# imports application or interfaces; application never imports interfaces.
+imports: install-dev
+	$(VENV)/bin/lint-imports --no-cache
+
+# Dependencies (deptry, configured in pyproject.toml [tool.deptry]), two passes:
+#  1. the package: undeclared or transitive-only imports, runtime dependencies imported nowhere, dev ones in src;
+#  2. src + tests + benchmarks with the dev group counted as regular: dev dependencies imported nowhere. Every
+#     module name under tests/ and benchmarks/ is first party (pytest puts the test folders on sys.path); the
+#     tools run as commands or pytest plugins, never imported, are named here.
+DEV_TOOLS := ruff|mypy|django-stubs|types-pyyaml|import-linter|deptry|pytest-xdist|pytest-django
+TEST_MODULES = $(shell find tests benchmarks -name '*.py' -printf '%f\n' 2>/dev/null | sed 's/\.py$$//' | sort -u | sed 's/^/-kf /')
+deps: install-dev
+	$(VENV)/bin/deptry --no-ansi src
+	$(VENV)/bin/deptry --no-ansi src tests benchmarks --exclude '(.*/)?(\.venv|node_modules|var|test-artifacts)/' \
+		-kf wattdesk $(TEST_MODULES) --optional-dependencies-dev-groups "" \
+		--per-rule-ignores "DEP002=psycopg|django-htmx|whitenoise|$(DEV_TOOLS)"
+
+# Runs every stage even if an earlier one fails, so one run shows everything that is wrong.
+check: install-dev
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory typecheck || status=1; \
+	$(MAKE) --no-print-directory imports || status=1; \
+	$(MAKE) --no-print-directory deps || status=1; \
+	if [ $$status -ne 0 ]; then echo "make check: FAILED (see above)"; fi; \
+	exit $$status
 
 # Pass 1: every test on SQLite. Pass 2 (only if WATTDESK_TEST_POSTGRES_URL is set): every database test
 # again on PostgreSQL. tests/conftest.py fails the run if a requested PostgreSQL is unreachable.
@@ -119,8 +146,7 @@ pytest: install-dev
 # Runs every stage even if an earlier one fails, so one run shows everything that is wrong.
 test: install-dev
 	@status=0; \
-	$(MAKE) --no-print-directory lint || status=1; \
-	$(MAKE) --no-print-directory typecheck || status=1; \
+	$(MAKE) --no-print-directory check || status=1; \
 	$(MAKE) --no-print-directory pytest || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; fi; \
 	exit $$status
