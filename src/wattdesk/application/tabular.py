@@ -6,7 +6,9 @@ row 1); if any row is bad nothing is written (``ImportRejected``).
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -145,3 +147,51 @@ def parse_decimal(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return d if d.is_finite() else None
+
+
+# --- exports: every CSV (or spreadsheet) WattDesk writes for a person to open ---------------------------------
+
+#: A cell whose text starts with one of these (after any leading blanks) is read as a formula by Excel,
+#: LibreOffice or WPS (OWASP "CSV injection"): ``=HYPERLINK(...)``, ``@SUM(...)``, ``+cmd|' /C calc'!A0``.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def export_cell(value: Any) -> Any:
+    """A cell as it may be exported: text that a spreadsheet would read as a formula gets a single quote in
+    front (``'=HYPERLINK(...)``), also when it starts with blanks; numbers (``Decimal``, ``int``) and text
+    that is just a number (``-12.50``) are left as they are; ``None`` is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    stripped = text.lstrip(" \u3000\n")
+    if stripped[:1] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class ExportWriter:
+    """``csv.writer`` whose every cell goes through :func:`export_cell`: the one way WattDesk writes a CSV
+    export (audit trail, gateway reconciliation, bank withholding file). ``writerow`` returns what the
+    underlying writer returns (the line, for a streaming response written to an echo buffer)."""
+
+    def __init__(self, stream: Any, **fmtparams: Any) -> None:
+        self._writer = csv.writer(stream, **fmtparams)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([export_cell(c) for c in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def export_csv(header: Sequence[str], rows: Iterable[Iterable[Any]], *, lineterminator: str = "\r\n") -> str:
+    """A whole CSV export as text (header + rows), formulas neutralised."""
+    out = io.StringIO()
+    writer = ExportWriter(out, lineterminator=lineterminator)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()

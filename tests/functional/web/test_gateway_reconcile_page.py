@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -68,6 +70,35 @@ def test_csv_export_of_the_same_upload(paid: str, client_for: Callable[[str], Cl
         "kind,txn_id,order_no,statement_amount,wattdesk_amount,detail",
         "amount_differs,GW1,,50.01,50.00,",
     ]
+
+
+def test_the_csv_export_neutralises_spreadsheet_formulas(
+    paid: str, client_for: Callable[[str], Client]
+) -> None:
+    """Transaction ids and order numbers come from the gateway's file: a cell a spreadsheet would run as a
+    formula is exported with a leading quote (OWASP CSV injection)."""
+    c = client_for(roles.BILLING_CLERK)
+    statement = HEADER + (
+        '"=HYPERLINK(""http://evil.example"",""x"")",WD1,9.90,2026-11-27T11:00:00+08:00\n'
+        "@SUM(A1:A9),WD2,9.90,2026-11-27T11:00:00+08:00\n"
+        "\"+cmd|' /C calc'!A0\",WD3,9.90,2026-11-27T11:00:00+08:00\n"
+        'GW4," =1+1",9.90,2026-11-27T11:00:00+08:00\n'
+        "GW5,-2+3,9.90,2026-11-27T11:00:00+08:00\n"
+    )
+    r = c.post("/gateway/reconcile/", {"day": "2026-11-27", "format": "csv", "statement": upload(statement)})
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.content.decode())))
+    by_txn = {row["txn_id"]: row for row in rows if row["kind"] == "missing_in_wattdesk"}
+    assert set(by_txn) == {
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'@SUM(A1:A9)",
+        "'+cmd|' /C calc'!A0",
+        "GW4",
+        "GW5",
+    }
+    assert by_txn["GW4"]["order_no"] == "'=1+1"  # the statement parser strips the blank
+    assert by_txn["GW5"]["order_no"] == "'-2+3"
+    assert {row["statement_amount"] for row in by_txn.values()} == {"9.90"}  # numbers stay numbers
 
 
 def test_a_matching_statement_says_so(paid: str, client_for: Callable[[str], Client]) -> None:

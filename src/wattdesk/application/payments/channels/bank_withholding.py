@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import PostResult, post_payment
+from wattdesk.application.tabular import export_csv
 from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 from wattdesk.domain.bank.models import (
@@ -62,11 +63,7 @@ def batch_no_for(day: date) -> str:
 
 
 def _render(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8")
+    return export_csv(header, rows, lineterminator="\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

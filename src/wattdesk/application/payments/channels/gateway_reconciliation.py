@@ -35,6 +35,7 @@ from wattdesk.application.payments.channels.gateway import (
     parse_statement,
     reconcile,
 )
+from wattdesk.application.tabular import export_csv
 from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 
@@ -174,12 +175,12 @@ CSV_COLUMNS = ("kind", "txn_id", "order_no", "statement_amount", "wattdesk_amoun
 
 
 def mismatches_csv(mismatches: tuple[Mismatch, ...] | list[Mismatch]) -> str:
-    """The mismatches as CSV (UTF-8 text; amounts as stored, empty where one side has none)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for m in mismatches:
-        writer.writerow(
+    """The mismatches as CSV (UTF-8 text; amounts as stored, empty where one side has none). The transaction
+    ids, order numbers and details come from the gateway's statement: formulas are neutralised
+    (:func:`wattdesk.application.tabular.export_csv`)."""
+    return export_csv(
+        CSV_COLUMNS,
+        (
             (
                 m.kind,
                 m.txn_id,
@@ -188,5 +189,6 @@ def mismatches_csv(mismatches: tuple[Mismatch, ...] | list[Mismatch]) -> str:
                 "" if m.wattdesk_amount is None else str(m.wattdesk_amount),
                 m.detail,
             )
-        )
-    return out.getvalue()
+            for m in mismatches
+        ),
+    )
