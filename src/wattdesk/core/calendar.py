@@ -7,7 +7,8 @@ Two semantics, chosen per tariff (``calendar.semantics``) and switchable at quot
 * ``pysam``: NREL PySAM's calendar. Jan 1 of every year is a Monday: day ``d`` (0-based day of the year)
   is a weekend day iff ``d % 7 in (5, 6)``; there are no holidays.
 
-Pure: the holiday and working-day sets are passed in (the application layer loads holidays-cn.yaml).
+Pure: the holiday and working-day sets are passed in (the application layer builds them from the maintained
+``chinese_calendar`` library plus the local overrides in config/holidays-local.yaml).
 """
 
 from __future__ import annotations
@@ -27,10 +28,48 @@ Semantics = Literal["real", "pysam"]
 
 @dataclass(frozen=True)
 class HolidayCalendar:
-    """Public holidays (法定节假日) and make-up working days (调休上班日), as data."""
+    """Public holidays (法定节假日) and make-up working days (调休上班日), as data.
+
+    ``years`` are the years the data covers (the State Council publishes each year's days late in the year
+    before); ``None`` means the data makes no claim about coverage (hand-made calendars in tests, quotes).
+    """
 
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
+    years: frozenset[int] | None = None
+
+    def knows(self, day: date) -> bool:
+        """Whether the public holidays of ``day``'s year are known (a day outside them is not a holiday)."""
+        return self.years is None or day.year in self.years
+
+    def is_holiday(self, day: date) -> bool:
+        """Whether ``day`` is a public holiday; :class:`UnknownHolidayYear` when its year is not covered."""
+        if not self.knows(day):
+            raise UnknownHolidayYear(day.year, self.years or frozenset())
+        return day in self.holidays
+
+
+class UnknownHolidayYear(ValueError):
+    """The public holidays of a year are not in the calendar data (not published yet, or data too old)."""
+
+    def __init__(self, year: int, known: frozenset[int]) -> None:
+        self.year = year
+        span = year_spans(known) or "none"
+        super().__init__(
+            f"the public holidays of {year} are not known (known years: {span}): update chinese-calendar "
+            f"or add {year} to config/holidays-local.yaml"
+        )
+
+
+def year_spans(years: frozenset[int]) -> str:
+    """``2004-2026, 2030``: the years as runs."""
+    runs: list[list[int]] = []
+    for y in sorted(years):
+        if runs and y == runs[-1][1] + 1:
+            runs[-1][1] = y
+        else:
+            runs.append([y, y])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def day_type(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from wattdesk.core.calendar import year_spans
 from wattdesk.core.dunning import DunningPolicy, is_permitted
 
 
@@ -42,6 +43,7 @@ def execution_refusal(
     at: datetime,
     policy: DunningPolicy,
     holidays: frozenset[date],
+    holiday_years: frozenset[int] | None = None,
 ) -> str | None:
     """May the order be executed at ``at`` (local time)?
 
@@ -59,6 +61,11 @@ def execution_refusal(
         return f"the account owes nothing now (balance {owed}): cancel the order instead"
     if protected:
         return "protected customer (hospital, life support, vulnerable): never disconnected"
+    if holiday_years is not None and at.year not in holiday_years:
+        return (
+            f"the public holidays of {at.year} are not known (known: {year_spans(holiday_years)}): "
+            "no disconnection until chinese-calendar is updated or config/holidays-local.yaml lists the year"
+        )
     if at.date() in holidays:
         return f"{at.date().isoformat()} is a public holiday: no disconnection"
     if not is_permitted(at, policy, holidays):

@@ -55,9 +55,17 @@ class FeeControlPolicy:
     disconnect_on_holidays: bool = False
 
 
-def disconnect_permitted(*, at: datetime, holidays: frozenset[date], policy: FeeControlPolicy) -> bool:
+def disconnect_permitted(
+    *,
+    at: datetime,
+    holidays: frozenset[date],
+    policy: FeeControlPolicy,
+    holiday_years: frozenset[int] | None = None,
+) -> bool:
     """Whether a remote disconnection may be executed at local time ``at`` (naive or aware, read as local):
-    never at night (``night_starts_hour`` .. ``night_ends_hour``) and never on a public holiday."""
+    never at night (``night_starts_hour`` .. ``night_ends_hour``) and never on a public holiday. When
+    ``holiday_years`` is given and ``at``'s year is not among them, whether it is a holiday is unknown: not
+    permitted (unless the policy disconnects on holidays anyway)."""
     hour = at.hour
     night = (
         (hour >= policy.night_starts_hour or hour < policy.night_ends_hour)
@@ -66,7 +74,11 @@ def disconnect_permitted(*, at: datetime, holidays: frozenset[date], policy: Fee
     )
     if night:
         return False
-    return policy.disconnect_on_holidays or at.date() not in holidays
+    if policy.disconnect_on_holidays:
+        return True
+    if holiday_years is not None and at.year not in holiday_years:
+        return False
+    return at.date() not in holidays
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 * ``execute_order``: the field crew (``dunning.execute``) records that the supply was cut (or restored), with a
   note. A disconnection is re-checked at that moment with ``core.disconnection.execution_refusal``: approved,
   the account still owes (ledger balance > 0), the customer is not protected / vulnerable, not at night, not
-  on a public holiday (config/holidays-cn.yaml). Refused with the reason otherwise; nothing is written.
+  on a public holiday (chinese_calendar + config/holidays-local.yaml; a year it does not know is refused). Refused with the reason otherwise; nothing is written.
   A restore (created by ``application.dunning.request_restores`` once the account owes nothing) is executed
   whenever it is planned: restore promptly, day or night.
 * ``cancel_order``: ``application.dunning.cancel_disconnection`` (a reason, audited), re-exported here.
@@ -161,6 +161,7 @@ def execute_order(*, order_id: int, user: Any, now: datetime, note: str = "") ->
             at=timezone.localtime(now),
             policy=load_policy(),
             holidays=load_holidays().holidays,
+            holiday_years=load_holidays().years,
         )
         if why:
             raise OrderRefused(f"order {order.pk}: {why}")

@@ -8,7 +8,7 @@
 2. ``core.dunning.decide`` with the customer's profile (class, birth year, ``protected`` or
    ``payment_profile.vulnerable``, ``payment_profile`` channel / punctuality / risk, the largest service-point
    capacity), the actions already taken for that debt, the policy (config/dunning-policy.yaml) and the public
-   holidays (config/holidays-cn.yaml);
+   holidays (chinese_calendar + config/holidays-local.yaml);
 3. ``DunningAction`` rows (UNIQUE per account, debt, day and kind: a re-run decides nothing new because the
    history includes today's actions, and a concurrent run fails on the constraint and changes nothing), one
    ``OutboxMessage`` per customer-facing action, and a ``DisconnectionOrder`` (status ``notified``, planned at

@@ -112,8 +112,12 @@ class Computed:
 
 def _compute(*, account_ids: Sequence[int], day: date, now: datetime) -> list[Computed]:
     local_now = timezone.localtime(now)
+    calendar = load_holidays()
     permitted = rules.disconnect_permitted(
-        at=local_now.replace(tzinfo=None), holidays=load_holidays().holidays, policy=POLICY
+        at=local_now.replace(tzinfo=None),
+        holidays=calendar.holidays,
+        holiday_years=calendar.years,
+        policy=POLICY,
     )
     day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=local_now.tzinfo)
     posted_before = min(day_end, now)

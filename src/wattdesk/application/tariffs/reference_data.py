@@ -1,8 +1,8 @@
 """Reference data shipped as configuration in ``wattdesk/config`` and tariff files, read in one place.
 
 Core functions take parsed values; this module does the I/O: the power-factor table
-(``config/pf-adjustment.csv``), the public-holiday calendar (``config/holidays-cn.yaml``, unverified data: see
-the file), the example tariffs (``config/tariffs/*.yaml``) and tariff files given by a user (WattDesk YAML/JSON
+(``config/pf-adjustment.csv``), the public-holiday calendar (the maintained ``chinese_calendar`` library, updated
+each year from the State Council notice, plus the local overrides in ``config/holidays-local.yaml``), the example tariffs (``config/tariffs/*.yaml``) and tariff files given by a user (WattDesk YAML/JSON
 or a URDB v8 record). Parsed config is cached per process: it is read-only data.
 """
 
@@ -64,24 +64,66 @@ def _date_items(values: object, where: str) -> set[date]:
     return out
 
 
-def parse_holidays(doc: object, *, where: str = "config/holidays-cn.yaml") -> HolidayCalendar:
-    """``{years: {YYYY: {holidays: [...], workdays: [...]}}}`` -> :class:`HolidayCalendar`."""
-    if not isinstance(doc, Mapping) or not isinstance(doc.get("years"), Mapping):
+HOLIDAY_OVERRIDES = "config/holidays-local.yaml"
+
+
+def parse_holidays(doc: object, *, where: str = HOLIDAY_OVERRIDES) -> HolidayCalendar:
+    """``{years: {YYYY: {holidays: [...], workdays: [...]}}}`` -> :class:`HolidayCalendar` covering the
+    years listed (``years: {}`` is an empty calendar). Every date must lie in the year it is listed under."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("years") or {}, Mapping):
         raise InputError(f"{where}: years: must be a mapping")
     holidays: set[date] = set()
     workdays: set[date] = set()
-    for year, entry in doc["years"].items():
+    years: set[int] = set()
+    for year, entry in (doc.get("years") or {}).items():
+        if not isinstance(year, int) or not 1900 <= year <= 2200:
+            raise InputError(f"{where}: years.{year}: not a year")
         if not isinstance(entry, Mapping):
             raise InputError(f"{where}: years.{year}: must be a mapping")
-        holidays |= _date_items(entry.get("holidays"), f"{where}: years.{year}.holidays")
-        workdays |= _date_items(entry.get("workdays"), f"{where}: years.{year}.workdays")
-    return HolidayCalendar(holidays=frozenset(holidays), workdays=frozenset(workdays))
+        for key, into in (("holidays", holidays), ("workdays", workdays)):
+            days = _date_items(entry.get(key), f"{where}: years.{year}.{key}")
+            stray = sorted(d for d in days if d.year != year)
+            if stray:
+                raise InputError(f"{where}: years.{year}.{key}: {stray[0].isoformat()} is not in {year}")
+            into |= days
+        years.add(year)
+    both = sorted(holidays & workdays)
+    if both:
+        raise InputError(f"{where}: {both[0].isoformat()} is listed both as a holiday and as a working day")
+    return HolidayCalendar(holidays=frozenset(holidays), workdays=frozenset(workdays), years=frozenset(years))
+
+
+def official_holidays() -> HolidayCalendar:
+    """The public holidays and make-up working days of the ``chinese_calendar`` library (maintained from the
+    State Council's annual notice), covering the years it knows."""
+    from chinese_calendar import constants
+
+    holidays = frozenset(constants.holidays)
+    workdays = frozenset(constants.workdays)
+    years = frozenset(d.year for d in holidays | workdays)
+    return HolidayCalendar(holidays=holidays, workdays=workdays, years=years)
+
+
+def merge_holidays(official: HolidayCalendar, local: HolidayCalendar) -> HolidayCalendar:
+    """The official calendar with the local overrides on top: a local holiday is a day off even if the
+    official calendar makes it a working day, a local working day is worked even on an official holiday; a
+    year only the overrides list (not published in the library yet) is covered by them alone."""
+    holidays = (official.holidays - local.workdays) | local.holidays
+    workdays = (official.workdays - local.holidays) | local.workdays
+    years = (official.years or frozenset()) | (local.years or frozenset())
+    return HolidayCalendar(holidays=holidays, workdays=workdays, years=years)
 
 
 @cache
 def load_holidays() -> HolidayCalendar:
-    """The public-holiday calendar shipped in config/holidays-cn.yaml (unverified data, see the file)."""
-    return parse_holidays(yaml.safe_load(_config_text("holidays-cn.yaml")))
+    """The public-holiday calendar: ``chinese_calendar`` with the local overrides of
+    config/holidays-local.yaml. Its ``years`` say which years are known: a disconnection on a day of an
+    unknown year is refused (``wattdesk.core.calendar.UnknownHolidayYear``), never guessed."""
+    try:
+        local = yaml.safe_load(_config_text("holidays-local.yaml"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{HOLIDAY_OVERRIDES}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return merge_holidays(official_holidays(), parse_holidays(local or {"years": {}}))
 
 
 def json_safe(value: Any) -> Any:
