@@ -74,7 +74,8 @@ def setup_worker(n: int, serial: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from wattdesk.application.billing.run import issue_bills, run_billing
+    from wattdesk.application.billing.review import issue_bills
+    from wattdesk.application.billing.run import run_billing
     from wattdesk.domain.access.operations import create_demo_users
     from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
     from wattdesk.interfaces.api.tokens import create_token
@@ -85,7 +86,7 @@ def setup_worker(n: int, serial: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     billed = run_billing(period=PERIOD, run_at=datetime(2026, 4, 2, 8, tzinfo=sh))
     issued = issue_bills(
-        period=PERIOD, issued_at=datetime(2026, 4, 3, 8, tzinfo=sh), issued_on=date(2026, 4, 3)
+        period=PERIOD, user=None, issued_at=datetime(2026, 4, 3, 8, tzinfo=sh), issued_on=date(2026, 4, 3)
     )
     bill_s = time.perf_counter() - t0
     create_demo_users(password=PASSWORD)

@@ -31,14 +31,17 @@ def collector_on_own_routes(company: Any) -> tuple[Any, set[str], set[str]]:
     Returns the user, the account numbers in scope and those that owe outside it."""
     from django.contrib.auth import get_user_model
 
-    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.billing.review import issue_bills
     from wattdesk.domain.access.queries import accounts_for
     from wattdesk.domain.collection.models import CollectorAssignment
     from wattdesk.domain.counter import queries
     from wattdesk.domain.customers.models import Account
 
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     user = get_user_model().objects.get(username=company.logins["collector"].username)
     routes = list(user.staff_scope.routes.all())

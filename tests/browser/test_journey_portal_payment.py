@@ -82,7 +82,7 @@ def own_account(company: Any) -> Any:
 def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
     company: Any, sandbox_gateway: str, page_for: Any, browsing: Any, shot: Any
 ) -> None:
-    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.billing.review import issue_bills
     from wattdesk.domain.gateway.models import PaymentOrder
     from wattdesk.domain.ledger.models import LedgerEntry
     from wattdesk.domain.ledger.queries import balance
@@ -90,7 +90,10 @@ def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
 
     pay_url = url_of("web:portal_pay")
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     account = own_account(company)
     owed = balance(account_id=account.pk)

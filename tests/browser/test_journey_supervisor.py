@@ -27,7 +27,7 @@ def two_collectors(company: Any) -> dict[str, Any]:
     of the second's. So demo_collector ranks first, the second collector second with nothing collected."""
     from django.contrib.auth import get_user_model
 
-    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.billing.review import issue_bills
     from wattdesk.application.payments.posting import post_payment
     from wattdesk.domain.access import roles
     from wattdesk.domain.access.operations import grant_role
@@ -36,7 +36,10 @@ def two_collectors(company: Any) -> dict[str, Any]:
     from wattdesk.domain.ledger.queries import balance
 
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     users = get_user_model()
     first = users.objects.get(username=company.logins[roles.COLLECTOR].username)
@@ -154,7 +157,7 @@ def test_supervisor_approves_one_disconnection_and_cancels_another(
     planned disconnection's notice period is over, whatever holidays moved it."""
     from django.utils import timezone
 
-    from wattdesk.application.billing.run import issue_bills
+    from wattdesk.application.billing.review import issue_bills
     from wattdesk.application.dunning.nightly import run_dunning
     from wattdesk.domain.dunning.models import DisconnectionOrder
 
@@ -163,7 +166,10 @@ def test_supervisor_approves_one_disconnection_and_cancels_another(
     today = timezone.localdate()
     issued_on = today - timedelta(days=100)
     issue_bills(
-        period=company.period, issued_at=datetime.combine(issued_on, time(9), SH), issued_on=issued_on
+        user=None,
+        period=company.period,
+        issued_at=datetime.combine(issued_on, time(9), SH),
+        issued_on=issued_on,
     )
     for back in (31, 30):
         day = today - timedelta(days=back)

@@ -39,7 +39,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 
-from wattdesk.application.billing.run import add_months, issue_bills, parse_period, period_str, run_billing
+from wattdesk.application.billing.review import issue_bills
+from wattdesk.application.billing.run import add_months, parse_period, period_str, run_billing
 from wattdesk.application.errors import InputError
 from wattdesk.core.allocation import DEFAULT_POLICY, OpenItem, allocate
 from wattdesk.core.money import round_fen
@@ -116,8 +117,11 @@ def bill_history(
         run = run_billing(period=period, run_at=datetime.combine(nxt, time(8), tzinfo=tz), workers=workers)
         billed += run.billed
         issue_day = nxt + timedelta(days=2)
-        res = issue_bills(
-            period=period, issued_at=datetime.combine(issue_day, time(9), tzinfo=tz), issued_on=issue_day
+        res = issue_bills(  # the synthetic county's own history: no acting user
+            period=period,
+            user=None,
+            issued_at=datetime.combine(issue_day, time(9), tzinfo=tz),
+            issued_on=issue_day,
         )
         issued += res.issued
         report("bill history", n, len(periods))

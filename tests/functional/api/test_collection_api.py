@@ -14,7 +14,7 @@ from api_helpers import user_of
 from collection_helpers import assign_routes
 from django.test import Client
 
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.application.collection import collectors as collection
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection.models import Visit
@@ -29,7 +29,10 @@ AS_OF = "2026-12-31"  # after the due date of the issued 2026-10 bills
 def assigned(company: Any) -> tuple[Any, set[int]]:
     """The 2026-10 bills issued; demo_collector assigned to the routes of their scope."""
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     user = user_of(company, roles.COLLECTOR)
     return user, set(assign_routes(user))

@@ -319,13 +319,16 @@ class TestVoidAllocations:
         from datetime import date, datetime
         from zoneinfo import ZoneInfo
 
-        from wattdesk.application.billing.run import issue_bills
+        from wattdesk.application.billing.review import issue_bills
         from wattdesk.application.ledger.late_fees import accrue_late_fees, waive_late_fee
 
         sh = ZoneInfo("Asia/Shanghai")
         clerk = user_of(company, roles.BILLING_CLERK)
         issue_bills(
-            period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=sh), issued_on=date(2026, 11, 3)
+            user=None,
+            period=company.period,
+            issued_at=datetime(2026, 11, 3, 9, tzinfo=sh),
+            issued_on=date(2026, 11, 3),
         )
         accrue_late_fees(as_of=date(2026, 11, 30), run_at=datetime(2026, 12, 1, 1, tzinfo=sh))
         fee = (

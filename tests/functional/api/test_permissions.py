@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from wattdesk.domain.access import roles
+from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.interfaces.api.api import api
 
@@ -55,6 +56,14 @@ ENDPOINTS = (
     Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
     Endpoint("GET", "/api/bills", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills?period={period}"),
     Endpoint("GET", "/api/bills/{bill_id}", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills/{bill}"),
+    Endpoint(
+        "POST", "/api/bills/{bill_id}/approve", _any(roles.BILLING_REVIEW), "/api/bills/{held_bill}/approve"
+    ),
+    Endpoint("POST", "/api/bills/{bill_id}/hold", _any(roles.BILLING_REVIEW), "/api/bills/{draft_bill}/hold"),
+    Endpoint(
+        "POST", "/api/bills/{bill_id}/cancel", _any(roles.BILLING_REVIEW), "/api/bills/{cancel_bill}/cancel"
+    ),
+    Endpoint("POST", "/api/bills/issue", _any(roles.BILLING_REVIEW), "/api/bills/issue"),
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
     Endpoint(
@@ -158,6 +167,15 @@ ENDPOINTS = (
 )
 
 
+def review_parts(period: str) -> dict[str, int]:
+    """Bills in the state each review action needs (a held one, two drafts); the roles allowed to act see the
+    whole company, the others are refused before the bill is looked at."""
+    held = Bill.objects.filter(period=period, status=BillStatus.HELD).order_by("id").first()
+    drafts = list(Bill.objects.filter(period=period, status=BillStatus.DRAFT).order_by("id")[:2])
+    assert held is not None and len(drafts) == 2
+    return {"held_bill": held.pk, "draft_bill": drafts[0].pk, "cancel_bill": drafts[1].pk}
+
+
 def test_the_table_covers_every_operation_of_the_api() -> None:
     paths = api.get_openapi_schema()["paths"]
     operations = {(m.upper(), p) for p, ops in paths.items() for m in ops}
@@ -173,12 +191,17 @@ def test_each_endpoint_answers_each_role_by_capability(
     tariff = TariffVersion.objects.order_by("code").values_list("code", flat=True).first()
     parts = {**visible(user), "tariff": tariff, "period": company.period}
     parts["payment"] = payment_of(user, f"perm-{role}")
+    parts.update(review_parts(company.period))
     bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
     bodies["/api/collection/visits"] = visit_body(user)
     pay = {"account": parts["account"], "amount": "1.00", "channel": "bank"}
     bodies["/api/payments"] = {**pay, "channel_txn_id": f"perm-one-{role}"}
     bodies["/api/payments/batch"] = [{**pay, "channel_txn_id": f"perm-batch-{role}"}]
     bodies["/api/payments/{payment_id}/reverse"] = {"reason": "permission table"}
+    bodies["/api/bills/{bill_id}/approve"] = {"note": "permission table"}
+    bodies["/api/bills/{bill_id}/hold"] = {"reason": "permission table"}
+    bodies["/api/bills/{bill_id}/cancel"] = {"reason": "permission table"}
+    bodies["/api/bills/issue"] = {"period": company.period}
     parts.update(order_parts(user, timezone.now()))
     bodies["/api/waivers"] = {"bill_id": int(parts["waiver_new_bill"]) or 1, "reason": "permission table"}
     bodies["/api/waivers/{waiver_id}/approve"] = {"note": ""}

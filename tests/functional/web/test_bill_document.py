@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from wattdesk.application.billing.document import BillNotFound, bill_document, render_pdf
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for
@@ -43,7 +43,10 @@ def _pdf_text(pdf: bytes) -> bytes:
 @pytest.fixture
 def issued(company: Any) -> Bill:
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 10, 0, tzinfo=TZ), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 10, 0, tzinfo=TZ),
+        issued_on=date(2026, 11, 3),
     )
     # a bill with readings, several lines and a non-zero total
     bill = (

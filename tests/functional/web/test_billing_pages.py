@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from wattdesk.application.billing.launch import execute_run
-from wattdesk.application.billing.run import cancel_bill
+from wattdesk.application.billing.review import cancel_bill
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillStatus
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
@@ -28,7 +28,9 @@ def _cancel_two(period: str) -> list[Bill]:
     bills = list(Bill.objects.filter(period=period, status=BillStatus.DRAFT, total__gt=0).order_by("id")[:2])
     assert len(bills) == 2
     for b in bills:
-        cancel_bill(bill_id=b.pk, reason="读数录入错误", cancelled_at=datetime(2026, 11, 3, 9, tzinfo=TZ))
+        cancel_bill(
+            bill_id=b.pk, user=None, reason="读数录入错误", cancelled_at=datetime(2026, 11, 3, 9, tzinfo=TZ)
+        )
     return bills
 
 

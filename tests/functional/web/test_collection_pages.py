@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection.models import CollectorAssignment, Visit
 from wattdesk.domain.customers.models import ServicePoint
@@ -24,7 +24,10 @@ AS_OF = "2026-12-31"  # after the due date of the issued 2026-10 bills
 def assigned(company: Any) -> Any:
     """The issued bills of the period; demo_collector assigned to the routes of its StaffScope."""
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     user = get_user_model().objects.get(username=company.logins[roles.COLLECTOR].username)
     routes = list(user.staff_scope.routes.all())

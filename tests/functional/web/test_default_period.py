@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from sample_company import Company
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.billing.queries import latest_billed_period
@@ -69,7 +69,10 @@ def test_scorecards_open_on_the_latest_billed_period_with_its_recovery(
     clock: datetime, company: Company, client_for: Callable[[str], Client]
 ) -> None:
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     response = client_for(roles.ADMIN).get("/collection/scorecards/")
     assert response.status_code == 200

@@ -12,7 +12,7 @@ from auditlog.context import set_actor
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.application.dunning.nightly import run_dunning
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
@@ -26,7 +26,10 @@ VIEW_ROLES = {roles.ADMIN, roles.BILLING_CLERK, roles.COLLECTOR, roles.MARKETING
 @pytest.fixture
 def dunned(company: Any) -> date:
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     due = Bill.objects.filter(status="issued").values_list("due_on", flat=True)[0]
     assert due is not None

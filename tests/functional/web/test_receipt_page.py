@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wattdesk.application.billing.run import issue_bills
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.domain.counter.models import Receipt
 from wattdesk.domain.customers.models import Account, Region
 from wattdesk.domain.ledger.queries import balance
@@ -52,7 +52,10 @@ def test_the_receipt_names_the_company_the_periods_settled_and_the_balance_after
 ) -> None:
     settings.WATTDESK_BILL_ISSUER = "城关县供电公司"
     issue_bills(
-        period=company.period, issued_at=datetime(2026, 11, 3, 9, tzinfo=SH), issued_on=date(2026, 11, 3)
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
     )
     PaymentOutlet.objects.create(code="YYT01", name="营业厅", kind="counter", lat=Decimal("30"),
                                  lon=Decimal("120"), region=Region.objects.order_by("code").first())  # fmt: skip

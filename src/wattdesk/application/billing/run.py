@@ -1,4 +1,5 @@
-"""Use cases of the billing cycle (电费核算): run a period, review held bills, issue, cancel.
+"""Use case of the billing cycle (电费核算): run a period. Reviewing held bills, approving, holding, issuing and
+cancelling are ``application.billing.review``.
 
 ``run_billing`` is fetch -> calculate -> write, one batch of accounts at a time:
 
@@ -16,8 +17,8 @@ accounts that already have a live (not cancelled) bill for the period are skippe
 index "one live bill per account and period" makes a duplicate impossible even for two concurrent runs.
 Batches run in forked worker processes (PostgreSQL) or with a background writer thread (SQLite).
 
-The clock is never read here: the interface passes ``run_at`` / ``issued_at`` / ``cancelled_at`` (and a
-``clock`` for the run's finish time). Rules and CLI: docs/billing.md.
+The clock is never read here: the interface passes ``run_at`` (and a ``clock`` for the
+run's finish time). Rules and CLI: docs/billing.md.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, connections, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from wattdesk.application.billing import fetch
 from wattdesk.application.billing.determinants import (
@@ -47,7 +48,7 @@ from wattdesk.application.billing.determinants import (
     tier_year_fraction,
     tier_year_start,
 )
-from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason, median
+from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.rating import Determinants, Line, RatingError
@@ -55,10 +56,10 @@ from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
-from wattdesk.domain.customers.models import Account, ReadingRoute
+from wattdesk.domain.customers.models import ReadingRoute
 from wattdesk.domain.fields import MoneySum, QuantitySum
-from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
-from wattdesk.domain.ledger.operations import Posting, post_entries, reverse_entry
+from wattdesk.domain.ledger.models import LedgerEntryKind
+from wattdesk.domain.ledger.operations import Posting, post_entries
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -114,57 +115,6 @@ class RunResult:
     def bills(self) -> int:
         """Bills written by this run (draft + held)."""
         return self.billed + self.held
-
-
-@dataclass(frozen=True)
-class IssuePolicy:
-    """Policy data for issuing (发行): the payment term. 缴费期限 is set by the supply contract / provincial
-    rule; 15 days after issue is a common default — configure it, do not trust this constant."""
-
-    due_days: int = 15
-
-    def __post_init__(self) -> None:
-        if self.due_days < 0:
-            raise ValueError("due_days must not be negative")
-
-
-@dataclass(frozen=True)
-class IssueResult:
-    period: str
-    issued: int
-    total: Decimal
-    due_on: date
-    still_held: int
-
-
-@dataclass(frozen=True)
-class CancelResult:
-    bill_id: int
-    account_number: str
-    period: str
-    version: int
-    reversal_id: int | None
-    reversal_amount: Decimal
-
-
-@dataclass(frozen=True)
-class HeldBill:
-    bill_id: int
-    account_number: str
-    period: str
-    version: int
-    total: Decimal
-    kwh: Decimal
-    hold_reason: str
-    history_median: Decimal | None
-
-
-@dataclass(frozen=True)
-class ApproveResult:
-    bill_id: int
-    account_number: str
-    period: str
-    total: Decimal
 
 
 # --- periods -----------------------------------------------------------------------------------------------
@@ -870,147 +820,3 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
                 if amount != 0
             ]
         )
-
-
-# --- review, approve, issue, cancel ------------------------------------------------------------------------
-
-
-APPROVED_PREFIX = "approved "
-
-
-def list_held_bills(*, period: str, limit: int = 200) -> list[HeldBill]:
-    """Bills held for review in a period, largest first, with the median of the account's history."""
-    parse_period(period)
-    rows = list(
-        Bill.objects.filter(period=period, status=BillStatus.HELD)
-        .order_by("-total", "id")
-        .values_list("id", "account_id", "account__number", "version", "total", "kwh", "hold_reason")[:limit]
-    )
-    y, m = parse_period(period)
-    since = period_str(add_months(date(y, m, 1), -DEFAULT_HOLD_POLICY.max_history))
-    past: dict[int, list[Decimal]] = defaultdict(list)
-    for acc_id, total in (
-        Bill.objects.filter(account_id__in=[r[1] for r in rows], period__gte=since, period__lt=period)
-        .exclude(status=BillStatus.CANCELLED)
-        .values_list("account_id", "total")
-    ):
-        past[acc_id].append(total)
-    out = []
-    for bill_id, acc_id, number, version, total, kwh, reason in rows:
-        totals = past.get(acc_id, [])
-        med = median(totals).quantize(Decimal("0.01")) if totals else None
-        out.append(HeldBill(bill_id, number, period, version, total, kwh, reason, med))
-    return out
-
-
-def approve_bill(*, bill_id: int, approved_at: datetime) -> ApproveResult:
-    """A reviewer accepts a held bill: it becomes a draft again (issuable with --include-held-approved).
-
-    The original hold reason is kept, prefixed with ``approved <date>:``, so the review stays visible.
-    """
-    with transaction.atomic():
-        bill = Bill.objects.select_for_update().select_related("account").filter(pk=bill_id).first()
-        if bill is None:
-            raise BillNotFound(f"no bill with id {bill_id}")
-        if bill.status != BillStatus.HELD:
-            raise BillStateError(f"bill {bill_id} is {bill.status}, only a held bill can be approved")
-        reason = f"{APPROVED_PREFIX}{approved_at:%Y-%m-%d %H:%M}: {bill.hold_reason}"
-        Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
-            status=BillStatus.DRAFT, hold_reason=reason
-        )
-    return ApproveResult(bill_id, bill.account.number, bill.period, bill.total)
-
-
-def issue_bills(
-    *,
-    period: str,
-    issued_at: datetime,
-    issued_on: date,
-    route: str | None = None,
-    include_held_approved: bool = False,
-    policy: IssuePolicy = IssuePolicy(),
-) -> IssueResult:
-    """Issue (发行) the draft bills of a period: status -> issued, due date set. One bulk UPDATE.
-
-    Bills that were held and later approved are issued only with ``include_held_approved``; bills still held
-    are never issued. An issued bill is frozen: nothing but ``cancel_bill`` (status only) touches it again.
-    """
-    parse_period(period)
-    qs = Bill.objects.filter(period=period, status=BillStatus.DRAFT)
-    if not include_held_approved:
-        qs = qs.filter(hold_reason="")
-    held = Bill.objects.filter(period=period, status=BillStatus.HELD)
-    if route:
-        route_id = ReadingRoute.objects.filter(code=route).values_list("id", flat=True).first()
-        if route_id is None:
-            raise BillingInputError(f"unknown reading route {route!r}")
-        on_route = Q(account__service_points__route_id=route_id)
-        qs = Bill.objects.filter(pk__in=qs.filter(on_route).values("pk"))
-        held = held.filter(on_route).distinct()
-    due_on = issued_on + timedelta(days=policy.due_days)
-    with transaction.atomic():
-        ids = list(qs.values_list("pk", flat=True))
-        total = ZERO
-        for part in fetch.chunked(ids):
-            total += Bill.objects.filter(pk__in=part).aggregate(s=MoneySum("total", default=ZERO))["s"]
-            Bill.objects.filter(pk__in=part, status=BillStatus.DRAFT).update(
-                status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
-            )
-    return IssueResult(period=period, issued=len(ids), total=total, due_on=due_on, still_held=held.count())
-
-
-def cancel_bill(
-    *,
-    reason: str,
-    cancelled_at: datetime,
-    bill_id: int | None = None,
-    account_number: str | None = None,
-    period: str | None = None,
-) -> CancelResult:
-    """Cancel (作废) a bill: status -> cancelled and a reversal of its ledger charge. Amounts never change.
-
-    The next ``run_billing`` for the period bills the account again as version + 1, ``replaces`` = this bill.
-    """
-    reason = (reason or "").strip()
-    if not reason:
-        raise BillingInputError("a reason is required to cancel a bill")
-    with transaction.atomic():
-        qs = Bill.objects.select_for_update()
-        if bill_id is not None:
-            bill = qs.filter(pk=bill_id).first()
-            if bill is None:
-                raise BillNotFound(f"no bill with id {bill_id}")
-        else:
-            if not account_number or not period:
-                raise BillingInputError("give a bill id, or an account number and a period")
-            parse_period(period)
-            if not Account.objects.filter(number=account_number).exists():
-                raise BillNotFound(f"no account {account_number!r}")
-            bill = (
-                qs.filter(account__number=account_number, period=period)
-                .exclude(status=BillStatus.CANCELLED)
-                .first()
-            )
-            if bill is None:
-                raise BillNotFound(f"account {account_number} has no live bill for {period}")
-        if bill.status == BillStatus.CANCELLED:
-            raise BillStateError(f"bill {bill.pk} is already cancelled")
-        updated = Bill.objects.filter(pk=bill.pk, status=bill.status).update(status=BillStatus.CANCELLED)
-        if updated != 1:  # pragma: no cover - the row lock makes this unreachable
-            raise BillStateError(f"bill {bill.pk} changed while cancelling it")
-        reversal_id = None
-        amount = ZERO
-        charge = (
-            LedgerEntry.objects.filter(bill_id=bill.pk, kind=LedgerEntryKind.CHARGE, reversed_by__isnull=True)
-            .order_by("id")
-            .first()
-        )
-        if charge is not None:
-            entry = reverse_entry(
-                entry_id=charge.pk,
-                posted_at=cancelled_at,
-                memo=f"作废 {bill.period} v{bill.version}: {reason}"[:300],
-            )
-            reversal_id, amount = entry.pk, entry.amount
-        number = Account.objects.filter(pk=bill.account_id).values_list("number", flat=True).get()
-    return CancelResult(bill.pk, number, bill.period, bill.version, reversal_id, amount)

@@ -5,14 +5,16 @@
     wattdesk bill resume  RUN_ID        (a stalled run: its process died; same run, next attempt)
     wattdesk bill restart RUN_ID        (abandon a stalled run, start a new run of its period)
     wattdesk bill review  --period YYYY-MM
-    wattdesk bill approve BILL_ID
-    wattdesk bill issue   --period YYYY-MM [--route R] [--include-held-approved] [--due-days N]
-    wattdesk bill cancel  (--bill ID | --account N --period YYYY-MM) --reason TEXT
+    wattdesk bill approve BILL_ID [--note TEXT] [--user U]
+    wattdesk bill hold    BILL_ID --reason TEXT [--user U]
+    wattdesk bill issue   --period YYYY-MM [--route R] [--include-held-approved] [--due-days N] [--user U]
+    wattdesk bill cancel  (--bill ID | --account N --period YYYY-MM) --reason TEXT [--user U]
 
-This module only translates: it reads the clock (the one place that does), calls one use case of
-``wattdesk.application.billing.run``, records one audit entry for it (the use cases write in bulk, which
-model signals do not see; the web pages and billing jobs record theirs with the signed-in user) and
-prints the result. A rich progress bar is shown on a terminal.
+This module only translates: it reads the clock (the one place that does), names the acting user (``--user``
+or ``WATTDESK_USER``), calls one use case (``application.billing.launch`` for runs,
+``application.billing.review`` for review, approve, hold, issue and cancel — which take the lock and write the
+audit entry, exactly as for the web page and the API) and prints the result. A rich progress bar is shown on a
+terminal.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._actor import acting_user, add_user_argument
 
 NAME = "bill"
 HELP = "billing: run a period, review held bills, issue, cancel (核算 / 审核 / 发行 / 作废)"
@@ -61,6 +64,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("approve", help="approve a held bill after review (it becomes issuable)")
     p.add_argument("bill_id", type=int, help="bill id")
+    p.add_argument("--note", default="", help="the reviewer's note (audited)")
+    add_user_argument(p)
+
+    p = sub.add_parser(
+        "hold", help="hold a draft bill for review, or keep a held bill on hold, with a reason"
+    )
+    p.add_argument("bill_id", type=int, help="bill id")
+    p.add_argument("--reason", required=True, help="why the bill is held (audited)")
+    add_user_argument(p)
 
     p = sub.add_parser("issue", help="issue (freeze) the draft bills of a period")
     p.add_argument("--period", required=True, help="billing period YYYY-MM")
@@ -71,6 +83,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="also issue bills that were held and then approved by a reviewer",
     )
     p.add_argument("--due-days", type=int, default=None, help="days from issue to due date (policy default)")
+    add_user_argument(p)
 
     p = sub.add_parser("cancel", help="cancel a bill: reversal entry on the ledger; rerun bills it again")
     target = p.add_mutually_exclusive_group(required=True)
@@ -78,6 +91,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--account", help="account number (with --period)")
     p.add_argument("--period", help="billing period YYYY-MM (with --account)")
     p.add_argument("--reason", required=True, help="why the bill is cancelled (kept on the reversal)")
+    add_user_argument(p)
 
 
 @contextmanager
@@ -114,12 +128,10 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from auditlog.models import LogEntry
     from django.utils import timezone
 
-    from wattdesk.application.billing import launch
+    from wattdesk.application.billing import launch, review
     from wattdesk.application.billing import run as uc
-    from wattdesk.domain import audit
 
     try:
         if args.bill_command in ("run", "resume", "restart"):
@@ -141,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             return 0
         if args.bill_command == "review":
-            held = uc.list_held_bills(period=args.period, limit=args.limit)
+            held = review.list_held_bills(period=args.period, limit=args.limit)
             if not held:
                 print(f"no bills held for review in {args.period}")
                 return 0
@@ -152,44 +164,38 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(held)} held bill(s)")
             return 0
         if args.bill_command == "approve":
-            approved = uc.approve_bill(bill_id=args.bill_id, approved_at=timezone.now())
-            audit.record_batch(
-                actor=None,
-                action="bills.approve",
-                object_repr=f"bill {approved.bill_id} {approved.account_number} {approved.period}",
-                object_pk=approved.bill_id,
-                kind=LogEntry.Action.UPDATE,
-                changes={"status": ("held", "draft")},
+            approved = review.approve_bill(
+                bill_id=args.bill_id, user=acting_user(args.user), approved_at=timezone.now(), note=args.note
             )
             print(
                 f"bill {approved.bill_id} ({approved.account_number} {approved.period}) approved: {approved.total}"
             )
             return 0
+        if args.bill_command == "hold":
+            held_one = review.hold_bill(
+                bill_id=args.bill_id, user=acting_user(args.user), held_at=timezone.now(), reason=args.reason
+            )
+            kept = " (kept on hold)" if held_one.status_before == "held" else ""
+            print(f"bill {held_one.bill_id} ({held_one.account_number} {held_one.period}) held{kept}")
+            return 0
         if args.bill_command == "issue":
             if args.due_days is not None and args.due_days < 0:
                 raise UserError("--due-days must not be negative")
             now = timezone.now()
-            policy = uc.IssuePolicy(due_days=args.due_days) if args.due_days is not None else uc.IssuePolicy()
-            issued = uc.issue_bills(
+            policy = (
+                review.IssuePolicy(due_days=args.due_days)
+                if args.due_days is not None
+                else review.IssuePolicy()
+            )
+            issued = review.issue_bills(
                 period=args.period,
+                user=acting_user(args.user),
                 route=args.route,
                 issued_at=now,
                 issued_on=timezone.localdate(now),
                 include_held_approved=args.include_held_approved,
                 policy=policy,
             )
-            if issued.issued:
-                audit.record_batch(
-                    actor=None,
-                    action="bills.issue",
-                    object_repr=f"issue {args.period}" + (f" {args.route}" if args.route else ""),
-                    changes={
-                        "status": ("draft", "issued"),
-                        "bills": issued.issued,
-                        "total": str(issued.total),
-                        "due_on": issued.due_on.isoformat(),
-                    },
-                )
             print(
                 f"issued {issued.issued} bill(s) for {args.period}, total {issued.total}, due on {issued.due_on}; "
                 f"still held: {issued.still_held}"
@@ -200,24 +206,12 @@ def run(args: argparse.Namespace) -> int:
                 raise UserError("--account needs --period")
             if args.bill and args.period:
                 raise UserError("--period goes with --account, not with --bill")
-            cancelled = uc.cancel_bill(
-                bill_id=args.bill,
-                account_number=args.account,
-                period=args.period,
-                reason=args.reason,
-                cancelled_at=timezone.now(),
-            )
-            audit.record_batch(
-                actor=None,
-                action="bills.cancel",
-                object_repr=f"bill {cancelled.bill_id} {cancelled.account_number} {cancelled.period}",
-                object_pk=cancelled.bill_id,
-                kind=LogEntry.Action.UPDATE,
-                changes={
-                    "status": (None, "cancelled"),
-                    "reason": args.reason,
-                    "reversal": str(cancelled.reversal_amount),
-                },
+            user = acting_user(args.user)
+            bill_id = args.bill
+            if bill_id is None:
+                bill_id = review.find_live_bill(account_number=args.account, period=args.period)
+            cancelled = review.cancel_bill(
+                bill_id=bill_id, user=user, cancelled_at=timezone.now(), reason=args.reason
             )
             rev = (
                 f", reversal {cancelled.reversal_amount}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 from wattdesk.interfaces.cli import UserError
+from wattdesk.interfaces.commands._actor import acting_user, add_user_argument
 from wattdesk.interfaces.commands._types import iso_date
 
 NAME = "collect"
@@ -37,6 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", default="counter", help="counter|mobile|bank|collector|prepaid")
     p.add_argument("--txn", required=True, help="channel transaction id (receipt / order number)")
     p.add_argument("--outlet", default="", help="payment outlet code")
+    add_user_argument(p)
     p = sub.add_parser("aging", help="outstanding debt by days past due")
     p.add_argument("--as-of", type=iso_date, default=None, help="default: today")
     p.add_argument("--by", default="region", choices=("region", "route", "class", "collector"))
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         from wattdesk.application.payments.posting import post_payment
 
         res = post_payment(
+            user=acting_user(args.user),
             account_number=args.account,
             amount=args.amount,
             channel=args.channel,

@@ -4,12 +4,14 @@
   (``application.billing.launch``: the period's database guard) and enqueues it for a ``wattdesk worker``
   (``interfaces.tasks``), then redirects to the run's page, which polls its progress with HTMX every second
   until the run has finished. A run whose process died shows as stalled, with resume and restart buttons.
-- ``/billing/review/``: held bills of a period (``list_held_bills``) with the account's previous bills;
-  approve (``approve_bill``), keep on hold (nothing changes), cancel (``cancel_bill``) and rerun the period
-  (accounts without a live bill are billed again as version + 1), issue the period (``issue_bills``).
+- ``/billing/review/`` (复核): held bills of a period, 20 to a page, filtered by reading route, hold reason and
+  amount range, with the account's previous bills; approve one (``approve_bill``) or the selected ones (all or
+  nothing, ``approve_bills``), keep on hold (``hold_bill``), cancel (``cancel_bill``) and rerun the period
+  (accounts without a live bill are billed again as version + 1), issue the period (``issue_bills``) — the use
+  cases of ``application.billing.review``, which take the lock and write the audit entry, the same as for the
+  CLI and the API.
 
-Every bill is fetched through ``bills_for(request.user)`` first (an id outside the scope is a 404); every
-money-changing action is one audit entry (``domain.audit.record_batch``).
+Every bill is fetched through ``bills_for(request.user)`` first (an id outside the scope is a 404).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -28,21 +31,18 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from wattdesk.application.billing import launch
+from wattdesk.application.billing import launch, review
 from wattdesk.application.billing.run import (
     PERIOD_RE,
     BillingInputError,
     add_months,
-    approve_bill,
-    cancel_bill,
-    issue_bills,
-    list_held_bills,
     period_str,
 )
-from wattdesk.domain import audit
+from wattdesk.core.money import AmountError, parse_amount
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for, has_capability
 from wattdesk.domain.billing.models import BillingRun, BillStatus
+from wattdesk.domain.customers.models import ReadingRoute, ServicePoint
 from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -241,35 +241,91 @@ def _first(period: str) -> Any:
     return date(int(y), int(m), 1)
 
 
+REVIEW_PAGE_SIZE = 20
+REASON_CHOICES = (
+    ("", _("全部原因")),
+    ("high", _("高于历史")),
+    ("low", _("低于历史")),
+    ("new_account", _("新户金额超限")),
+    ("negative", _("负金额")),
+    (review.OTHER_REASON, _("人工挂起")),
+)
+
+
+def _amount_filter(request: HttpRequest, name: str, errors: list[str]) -> Decimal | None:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_amount(raw, field=name, allow_zero=True, allow_negative=True)
+    except AmountError:
+        errors.append(_g("金额筛选条件无效: %(v)s") % {"v": raw[:40]})
+        return None
+
+
 @capability_required(roles.BILLING_REVIEW)
 @require_GET
 def billing_review(request: HttpRequest) -> HttpResponse:
+    """Held bills of a period, a page at a time, filtered by route, hold reason and amount range."""
     period = _period(request.GET.get("period"))
-    held = list_held_bills(period=period)
-    visible = set(
-        bills_for(request.user).filter(pk__in=[h.bill_id for h in held]).values_list("pk", flat=True)
+    errors: list[str] = []
+    route = request.GET.get("route", "").strip()[:32]
+    reason = request.GET.get("reason", "").strip()
+    if reason not in dict(REASON_CHOICES):
+        reason = ""
+    min_total = _amount_filter(request, "min", errors)
+    max_total = _amount_filter(request, "max", errors)
+    in_scope = bills_for(request.user)
+    held = review.held_bills(
+        period=period,
+        bills=in_scope,
+        route=route or None,
+        reason=reason or None,
+        min_total=min_total,
+        max_total=max_total,
     )
-    held = [h for h in held if h.bill_id in visible]
-    history = _history(request, [h.account_number for h in held], period)
-    rows = [{"bill": h, "history": history.get(h.account_number, [])} for h in held]
-    rerun_account = request.GET.get("rerun", "")
+    page = Paginator(held, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    described = review.describe_held(list(page.object_list))
+    history = _history(request, [h.account_number for h in described], period)
+    rows = [{"bill": h, "history": history.get(h.account_number, [])} for h in described]
+    all_held = in_scope.filter(period=period, status=BillStatus.HELD)
+    routes = ReadingRoute.objects.filter(
+        pk__in=ServicePoint.objects.filter(account_id__in=all_held.values("account_id")).values("route_id")
+    ).order_by("code")
+    filters = {"period": period, "route": route, "reason": reason}
+    filters.update({k: request.GET.get(k, "").strip()[:40] for k in ("min", "max")})
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,
         "web/billing/review.html",
         {
             "period": period,
             "rows": rows,
-            "rerun_account": rerun_account,
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "back": query + (f"&page={page.number}" if page.number > 1 else ""),
+            "errors": errors,
+            "routes": routes,
+            "reason_choices": REASON_CHOICES,
+            "held_total": all_held.count(),
+            "rerun_account": request.GET.get("rerun", ""),
             "can_run": has_capability(request.user, roles.BILLING_RUN),
-            "draft_count": bills_for(request.user).filter(period=period, status=BillStatus.DRAFT).count(),
+            "draft_count": in_scope.filter(period=period, status=BillStatus.DRAFT).count(),
         },
     )
 
 
 def _review_url(period: str, **extra: str) -> str:
-    from urllib.parse import urlencode
-
     return reverse("web:billing_review") + "?" + urlencode({"period": period, **extra})
+
+
+def _back(request: HttpRequest, period: str) -> str:
+    """The review page the form came from (its filters and page), else the period's first page."""
+    query = request.POST.get("back", "")
+    if query and "\n" not in query and "\r" not in query:
+        return reverse("web:billing_review") + "?" + query
+    return _review_url(period)
 
 
 @capability_required(roles.BILLING_REVIEW)
@@ -277,39 +333,63 @@ def _review_url(period: str, **extra: str) -> str:
 def bill_approve(request: HttpRequest, bill_id: int) -> HttpResponse:
     bill = get_object_or_404(bills_for(request.user), pk=bill_id)
     try:
-        result = approve_bill(bill_id=bill.pk, approved_at=timezone.now())
+        result = review.approve_bill(
+            bill_id=bill.pk,
+            user=request.user,
+            approved_at=timezone.now(),
+            note=request.POST.get("note", "").strip()[:300],
+        )
     except BillingInputError as exc:
         messages.error(request, str(exc))
     else:
-        audit.record_batch(
-            actor=request.user,
-            action="bills.approve",
-            object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
-            object_pk=bill.pk,
-            changes={"status": (BillStatus.HELD, BillStatus.DRAFT), "total": str(result.total)},
-        )
         messages.success(
             request,
             _g("账单 %(id)s（户号 %(acct)s）已审核通过") % {"id": bill.pk, "acct": result.account_number},
         )
-    return redirect(_review_url(bill.period))
+    return redirect(_back(request, bill.period))
+
+
+@capability_required(roles.BILLING_REVIEW)
+@require_POST
+def bills_approve(request: HttpRequest) -> HttpResponse:
+    """Batch approval of the selected held bills: all or nothing, each through ``approve_bill``."""
+    period = _period(request.POST.get("period"))
+    try:
+        ids = sorted({int(v) for v in request.POST.getlist("bill")})
+    except ValueError:
+        ids = []
+    if not ids:
+        messages.error(request, _g("请先勾选要审核通过的账单"))
+        return redirect(_back(request, period))
+    visible = set(bills_for(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    if visible != set(ids):
+        raise Http404("no such bill")
+    try:
+        results = review.approve_bills(
+            bill_ids=ids,
+            user=request.user,
+            approved_at=timezone.now(),
+            note=request.POST.get("note", "").strip()[:300],
+        )
+    except BillingInputError as exc:
+        messages.error(request, _g("未审核任何账单: %(err)s") % {"err": exc})
+    else:
+        messages.success(request, _g("已审核通过 %(n)s 张账单") % {"n": len(results)})
+    return redirect(_back(request, period))
 
 
 @capability_required(roles.BILLING_REVIEW)
 @require_POST
 def bill_keep(request: HttpRequest, bill_id: int) -> HttpResponse:
     bill = get_object_or_404(bills_for(request.user), pk=bill_id)
-    note = request.POST.get("note", "").strip()[:300]
-    if note:
-        audit.record_batch(
-            actor=request.user,
-            action="bills.keep_on_hold",
-            object_repr=f"bill {bill.pk} {bill.period}",
-            object_pk=bill.pk,
-            changes={"note": note},
-        )
-    messages.info(request, _g("账单 %(id)s 继续挂起，未作更改") % {"id": bill.pk})
-    return redirect(_review_url(bill.period))
+    note = request.POST.get("note", "").strip()[:300] or _g("复核后继续挂起")
+    try:
+        review.hold_bill(bill_id=bill.pk, user=request.user, held_at=timezone.now(), reason=note)
+    except BillingInputError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, _g("账单 %(id)s 继续挂起，未作更改") % {"id": bill.pk})
+    return redirect(_back(request, bill.period))
 
 
 @capability_required(roles.BILLING_REVIEW)
@@ -318,21 +398,12 @@ def bill_cancel(request: HttpRequest, bill_id: int) -> HttpResponse:
     bill = get_object_or_404(bills_for(request.user), pk=bill_id)
     reason = request.POST.get("reason", "").strip()[:200]
     try:
-        result = cancel_bill(bill_id=bill.pk, reason=reason, cancelled_at=timezone.now())
+        result = review.cancel_bill(
+            bill_id=bill.pk, user=request.user, cancelled_at=timezone.now(), reason=reason
+        )
     except BillingInputError as exc:
         messages.error(request, _g("未作废: %(err)s") % {"err": exc})
-        return redirect(_review_url(bill.period))
-    audit.record_batch(
-        actor=request.user,
-        action="bills.cancel",
-        object_repr=f"bill {bill.pk} {result.account_number} {bill.period}",
-        object_pk=bill.pk,
-        changes={
-            "status": (bill.status, BillStatus.CANCELLED),
-            "reason": reason,
-            "reversal": str(result.reversal_amount),
-        },
-    )
+        return redirect(_back(request, bill.period))
     messages.success(
         request,
         _g("账单 %(id)s 已作废，冲正 %(amt)s 元。可重新核算本期，为该户生成第 %(v)s 版账单。")
@@ -363,19 +434,16 @@ def billing_issue(request: HttpRequest) -> HttpResponse:
         return redirect(_review_url(_period(period)))
     now = timezone.now()
     try:
-        result = issue_bills(
-            period=period, issued_at=now, issued_on=timezone.localdate(), include_held_approved=True
+        result = review.issue_bills(
+            period=period,
+            user=request.user,
+            issued_at=now,
+            issued_on=timezone.localdate(now),
+            include_held_approved=True,
         )
     except BillingInputError as exc:
         messages.error(request, str(exc))
         return redirect(_review_url(_period(period)))
-    audit.record_batch(
-        actor=request.user,
-        action="bills.issue",
-        object_repr=f"issue {period}",
-        object_pk="",
-        changes={"issued": result.issued, "total": str(result.total), "due_on": result.due_on.isoformat()},
-    )
     messages.success(
         request,
         _g("%(period)s 已发行 %(n)s 张账单，合计 %(total)s 元，缴费截止 %(due)s；仍有 %(held)s 张待审核")
@@ -399,6 +467,7 @@ urlpatterns = [
     path("billing/review/", billing_review, name="billing_review"),
     path("billing/review/rerun/", billing_rerun, name="billing_rerun"),
     path("billing/review/issue/", billing_issue, name="billing_issue"),
+    path("billing/review/approve/", bills_approve, name="bills_approve"),
     path("billing/review/<int:bill_id>/approve/", bill_approve, name="bill_approve"),
     path("billing/review/<int:bill_id>/keep/", bill_keep, name="bill_keep"),
     path("billing/review/<int:bill_id>/cancel/", bill_cancel, name="bill_cancel"),
