@@ -267,15 +267,32 @@ class TestReconcile:
     @pytest.mark.parametrize(
         ("text", "message"),
         [
-            ("a,b\n", "the header must be txn_id,order_no,amount,paid_at"),
+            ("a,b\n", "row 1: the header must be txn_id,order_no,amount,paid_at"),
             (
                 "txn_id,order_no,amount,paid_at\nT1,O,abc,2026-11-27T10:00:00+08:00\n",
-                "line 2: bad amount or paid_at",
+                "row 2, column amount: 'abc' is not an amount in yuan",
             ),
-            ("txn_id,order_no,amount,paid_at\nT1,O,1.00\n", "line 2: expected 4 columns, got 3"),
+            ("txn_id,order_no,amount,paid_at\nT1,O,1.00\n", "row 2: expected 4 columns, got 3"),
             (
                 "txn_id,order_no,amount,paid_at\nT1,O,1.00,2026-11-27T10:00:00\n",
-                "line 2: amount must be a number",
+                "row 2, column paid_at: '2026-11-27T10:00:00' is not an ISO 8601 date-time with a UTC offset",
+            ),
+            # the CLI used to accept these (lenient parser); the upload refused them: one strict parser now
+            (
+                "txn_id,order_no,amount,paid_at\nT1,O,12.345,2026-11-27T10:00:00+08:00\n",
+                "row 2, column amount: '12.345' is not an amount in yuan",
+            ),
+            (
+                "txn_id,order_no,amount,paid_at\nT1,O,1e3,2026-11-27T10:00:00+08:00\n",
+                "row 2, column amount: '1e3' is not an amount in yuan",
+            ),
+            (
+                f"txn_id,order_no,amount,paid_at\n{'T' * 65},O,1.00,2026-11-27T10:00:00+08:00\n",
+                "row 2, column txn_id: longer than 64 characters",
+            ),
+            (
+                f"txn_id,order_no,amount,paid_at\nT1,{'O' * 65},1.00,2026-11-27T10:00:00+08:00\n",
+                "row 2, column order_no: longer than 64 characters",
             ),
         ],
     )

@@ -22,7 +22,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,11 @@ from django.utils import timezone
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import PaymentConflict, money, post_payment
 from wattdesk.core import gateway_signing
+from wattdesk.core.money import AmountError, parse_amount
 from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 from wattdesk.domain.access.queries import accounts_for
+from wattdesk.domain.fields import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from wattdesk.domain.gateway import operations, queries
 from wattdesk.domain.gateway.models import CallbackOutcome, OrderStatus, PaymentOrder
 from wattdesk.domain.payments.models import PaymentChannel
@@ -328,38 +330,58 @@ def read_statement(path: Path) -> list[StatementLine]:
 
 
 def parse_statement(text: str, *, name: str) -> list[StatementLine]:
-    """Parse a statement's text (CSV: a quoted field may hold a line break; rows are counted as records)."""
+    """The one parser of the gateway's statement (CLI ``wattdesk gateway reconcile`` and the upload page):
+    CSV with the header ``txn_id,order_no,amount,paid_at`` (a quoted field may hold a line break; rows are
+    counted as records, the header is row 1; blank rows are skipped). Strict: the first bad cell is an
+    :class:`InputError` ``<name> row N, column C: reason`` — an empty or longer than 64 characters txn_id or
+    order_no, an amount that is not a yuan amount a ``MoneyField`` holds (``core.money.parse_amount``: no
+    exponent, NaN or more than two decimals; refunds may be negative), a paid_at without a UTC offset."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return _statement_rows(reader, name=name)
     except csv.Error as exc:
-        raise InputError(f"{name} line {reader.line_num}: {exc}") from exc
+        raise InputError(f"{name} row {reader.line_num}: {exc}") from exc
 
 
 def _statement_rows(reader: Any, *, name: str) -> list[StatementLine]:
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != STATEMENT_COLUMNS:
-        raise InputError(f"{name}: the header must be {','.join(STATEMENT_COLUMNS)}")
+        raise InputError(f"{name} row 1: the header must be {','.join(STATEMENT_COLUMNS)}")
     out: list[StatementLine] = []
     for number, row in enumerate(reader, start=2):
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(STATEMENT_COLUMNS):
             raise InputError(
-                f"{name} line {number}: expected {len(STATEMENT_COLUMNS)} columns, got {len(row)}"
+                f"{name} row {number}: expected {len(STATEMENT_COLUMNS)} columns, got {len(row)}"
             )
         txn, order_no, amount_text, paid_text = (c.strip() for c in row)
         if not txn:
-            raise InputError(f"{name} line {number}: empty txn_id")
+            raise InputError(f"{name} row {number}, column txn_id: empty")
+        for column, value in (("txn_id", txn), ("order_no", order_no)):
+            if len(value) > 64:
+                raise InputError(f"{name} row {number}, column {column}: longer than 64 characters")
         try:
-            amount = Decimal(amount_text)
-            paid_at = datetime.fromisoformat(paid_text)
-        except (InvalidOperation, ValueError) as exc:
+            amount = parse_amount(
+                amount_text,
+                max_digits=MONEY_MAX_DIGITS,
+                places=MONEY_DECIMAL_PLACES,
+                allow_zero=True,
+                allow_negative=True,
+            )
+        except AmountError:
             raise InputError(
-                f"{name} line {number}: bad amount or paid_at ({amount_text!r}, {paid_text!r})"
-            ) from exc
-        if not amount.is_finite() or paid_at.tzinfo is None:
-            raise InputError(f"{name} line {number}: amount must be a number and paid_at carry a UTC offset")
+                f"{name} row {number}, column amount: {amount_text[:40]!r} is not an amount in yuan (two decimals)"
+            ) from None
+        try:
+            paid_at: datetime | None = datetime.fromisoformat(paid_text)
+        except ValueError:
+            paid_at = None
+        if paid_at is None or paid_at.tzinfo is None:
+            raise InputError(
+                f"{name} row {number}, column paid_at: {paid_text[:40]!r} is not an ISO 8601 date-time "
+                "with a UTC offset"
+            )
         out.append(StatementLine(number, txn, order_no, amount, paid_at))
     return out
 

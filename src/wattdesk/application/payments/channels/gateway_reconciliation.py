@@ -15,14 +15,11 @@ gateway (``wattdesk sandbox gateway``) serves it at ``/statement/YYYY-MM-DD.csv`
 
 from __future__ import annotations
 
-import csv
-import io
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -30,8 +27,8 @@ from django.conf import settings
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.channels.gateway import (
-    STATEMENT_COLUMNS,
     Mismatch,
+    StatementLine,
     parse_statement,
     reconcile,
 )
@@ -88,14 +85,6 @@ class Reconciliation:
         return not self.mismatches
 
 
-def _is_yuan(text: str) -> bool:
-    try:
-        amount = Decimal(text)
-        return amount.is_finite() and amount == amount.quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        return False
-
-
 def _decode(content: bytes, *, name: str) -> str:
     """UTF-8 (BOM optional) or GB18030, decided strictly: never a replacement character."""
     try:
@@ -104,54 +93,28 @@ def _decode(content: bytes, *, name: str) -> str:
         raise StatementError(str(exc)) from None
 
 
-def check_statement(content: bytes, *, name: str = "statement") -> int:
-    """Validate the statement; the number of data rows. :class:`StatementError` on the first bad cell."""
+def _parse(content: bytes, *, name: str) -> list[StatementLine]:
+    """The statement's lines by the one statement parser (``gateway.parse_statement``, also the CLI's);
+    :class:`StatementError` with the row and column of the first bad cell."""
     if len(content) > MAX_BYTES:
         raise StatementError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
-    text = _decode(content, name=name)
-    rows = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(rows, None)
-        if header is None or tuple(h.strip() for h in header) != STATEMENT_COLUMNS:
-            raise StatementError(f"{name} row 1: the header must be {','.join(STATEMENT_COLUMNS)}")
-        n = 0
-        for number, row in enumerate(rows, start=2):
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) != len(STATEMENT_COLUMNS):
-                raise StatementError(
-                    f"{name} row {number}: expected {len(STATEMENT_COLUMNS)} columns, got {len(row)}"
-                )
-            txn, order_no, amount_text, paid_text = (c.strip() for c in row)
-            if not txn:
-                raise StatementError(f"{name} row {number}, column txn_id: empty")
-            if len(txn) > 64 or len(order_no) > 64:
-                raise StatementError(
-                    f"{name} row {number}, column txn_id/order_no: longer than 64 characters"
-                )
-            if not _is_yuan(amount_text):
-                raise StatementError(
-                    f"{name} row {number}, column amount: {amount_text!r} is not an amount in yuan (two decimals)"
-                )
-            try:
-                paid_at = datetime.fromisoformat(paid_text)
-            except ValueError:
-                paid_at = None
-            if paid_at is None or paid_at.tzinfo is None:
-                raise StatementError(
-                    f"{name} row {number}, column paid_at: {paid_text!r} is not an ISO 8601 date-time with a UTC offset"
-                )
-            n += 1
-    except csv.Error as exc:
-        raise StatementError(f"{name} row {rows.line_num}: {exc}") from exc
-    return n
+        return parse_statement(_decode(content, name=name), name=name)
+    except StatementError:
+        raise
+    except InputError as exc:
+        raise StatementError(str(exc)) from None
+
+
+def check_statement(content: bytes, *, name: str = "statement") -> int:
+    """Validate the statement; the number of data rows. :class:`StatementError` on the first bad cell."""
+    return len(_parse(content, name=name))
 
 
 def reconcile_upload(
     *, content: bytes, day: date, user: Any, now: datetime, name: str = "statement"
 ) -> Reconciliation:
-    check_statement(content, name=name)  # row / column errors before anything runs
-    parsed = parse_statement(_decode(content, name=name), name=name)  # the same CSV reading: one parse
+    parsed = _parse(content, name=name)  # row / column errors before anything runs
     lines = len(parsed)
     mismatches = tuple(reconcile(lines=parsed, day=day))
     found = Counter(m.kind for m in mismatches)
