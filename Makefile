@@ -1,8 +1,8 @@
 # WattDesk — everything a newcomer runs. `make help` lists the targets.
 #
 #   make demo    create .venv if missing, install the locked runtime deps, run `wattdesk demo`
-#   make test    install the locked dev deps, then ruff, mypy and the full pytest suite
-#                (SQLite; and PostgreSQL too when WATTDESK_TEST_POSTGRES_URL is set)
+#   make test    install the locked dev deps, then make check and the full pytest suite (SQLite; PostgreSQL too
+#                when WATTDESK_TEST_POSTGRES_URL is set; functional + browser tests again 45 days ahead)
 #   make check   ruff (lint + format), mypy, import-linter layer contracts, deptry (no stage stops the others)
 #   make bench   run every benchmarks/*.py (each prints its ratio against a peer measured in the same run)
 #   make lock    re-pin requirements.lock / requirements-dev.lock from the .venv
@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 # Test runs keep their SQLite files / Parquet outputs out of the user's own data directory.
 TEST_DATA_DIR := $(CURDIR)/var/test-data
 
-.PHONY: help demo demo-port test check lint typecheck imports deps pytest pytest-sqlite pytest-postgres bench lock install install-dev clean vendor-refresh chromium
+.PHONY: help demo demo-port test check lint typecheck imports deps pytest pytest-sqlite pytest-postgres pytest-shifted faketime bench lock install install-dev clean vendor-refresh chromium
 
 help:
 	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -57,7 +57,7 @@ vendor-refresh:
 	@git status --short -- $(VENDOR_STATIC)
 
 install: $(VENV)/.stamp-runtime
-install-dev: $(VENV)/.stamp-dev chromium
+install-dev: $(VENV)/.stamp-dev chromium faketime
 
 # Browser tests (tests/browser, Playwright) drive the system Chromium; Playwright's own browser download is
 # never used. Installed through the system package manager when missing (sudo when not root), with a CJK font
@@ -77,6 +77,15 @@ DEMO_PORT ?= 8000
 demo-port:
 	@$(PYTHON_FOR_VENV) -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' $(DEMO_PORT) 2>/dev/null \
 		|| { echo "make demo: port $(DEMO_PORT) on 127.0.0.1 is busy: stop what uses it, or run make demo DEMO_PORT=N" >&2; exit 2; }
+
+# libfaketime for `make pytest-shifted`, installed through the system package manager when missing.
+faketime:
+	@if ! command -v faketime >/dev/null 2>&1; then \
+		echo "faketime: installing Debian faketime (libfaketime)"; \
+		SUDO=""; if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends faketime >/dev/null; \
+	fi
 
 demo: demo-port install
 	$(VENV)/bin/wattdesk demo --port $(DEMO_PORT)
@@ -136,11 +145,28 @@ pytest-postgres: install-dev
 			$(PY) -m pytest -n $(PYTEST_WORKERS) -m db $(PYTEST_ARGS); \
 	fi
 
-# Both passes run even if the first fails, so one run reports both engines.
+# Pass 3: the functional and browser tests again with the clock SHIFT ahead (libfaketime, Debian `faketime`), so
+# nothing passes only because of today's date (a default period, a due date, a "recent" window). The shift is a
+# relative offset: the faked clock runs on. FAKETIME_DONT_FAKE_MONOTONIC is NOT set: with it, libfaketime 0.9.10
+# breaks Python's time.sleep (clock_nanosleep -> EINVAL); the monotonic clock is shifted by the same constant,
+# which nothing minds. Every child (`wattdesk serve`/`demo` subprocesses, Playwright's driver, Chromium) inherits
+# the shifted clock, so the served app and the tests agree on "now". SQLite only: no product query reads the
+# database server's clock (PostgreSQL's now() would be the real one), and pass 2 covers PostgreSQL.
+SHIFT ?= +45d
+SHIFTED_TESTS ?= tests/functional tests/browser
+pytest-shifted: install-dev faketime
+	mkdir -p $(TEST_DATA_DIR)
+	@real=$$(date +%s); faketime -f "$(SHIFT)" $(PY) -c 'import sys, time; d = (time.time() - int(sys.argv[1])) / 86400; print(f"pytest-shifted: clock {d:+.1f} days"); sys.exit(d < 40)' $$real \
+		|| { echo "pytest-shifted: the clock is not shifted >= 40 days (SHIFT=$(SHIFT), faketime working?)"; exit 1; }
+	env -u WATTDESK_DATABASE_URL WATTDESK_DATA_DIR=$(TEST_DATA_DIR) WATTDESK_TEST_EXPECT_VENDOR=sqlite \
+		faketime -f "$(SHIFT)" $(PY) -m pytest -n $(PYTEST_WORKERS) $(SHIFTED_TESTS) $(PYTEST_ARGS)
+
+# All passes run even if one fails, so one run reports both engines and the shifted clock.
 pytest: install-dev
 	@status=0; \
 	$(MAKE) --no-print-directory pytest-sqlite || status=1; \
 	$(MAKE) --no-print-directory pytest-postgres || status=1; \
+	$(MAKE) --no-print-directory pytest-shifted || status=1; \
 	exit $$status
 
 # Runs every stage even if an earlier one fails, so one run shows everything that is wrong.
