@@ -21,6 +21,7 @@ import polars as pl
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from wattdesk.application.billing.run import account_window, add_months, period_str
 from wattdesk.application.tariffs.reference_data import parse_tariff_document
@@ -43,7 +44,7 @@ from wattdesk.domain.tariffs.queries import assignment_on, version_in_force
 #: Bills a customer sees: issued ones and the draft of the latest run (held bills are under review).
 VISIBLE_STATUSES = (BillStatus.ISSUED, BillStatus.DRAFT)
 USAGE_MONTHS = 13
-TIER_NAMES = ("第一档", "第二档", "第三档", "第四档", "第五档")
+TIER_NAMES = tuple(gettext_lazy(n) for n in ("第一档", "第二档", "第三档", "第四档", "第五档"))
 
 
 class AccountNotFound(LookupError):
@@ -193,7 +194,7 @@ def _tier_name(code: str) -> str:
     last = code.rsplit(".", 1)[-1]
     if last.startswith("t") and last[1:].isdigit():
         n = int(last[1:])
-        return TIER_NAMES[n - 1] if n <= len(TIER_NAMES) else _("第%(n)s档") % {"n": n}
+        return str(TIER_NAMES[n - 1]) if n <= len(TIER_NAMES) else _("第%(n)s档") % {"n": n}
     return ""
 
 
@@ -475,7 +476,7 @@ def _tiers(tiers: Sequence[Tier]) -> tuple[TierRow, ...]:
     out = []
     lower = Decimal(0)
     for i, t in enumerate(tiers):
-        name = TIER_NAMES[i] if len(tiers) > 1 and i < len(TIER_NAMES) else ""
+        name = str(TIER_NAMES[i]) if len(tiers) > 1 and i < len(TIER_NAMES) else ""
         out.append(TierRow(name=name, lower=lower, upper=t.upto, rate=t.rate))
         lower = t.upto if t.upto is not None else lower
     return tuple(out)
