@@ -17,6 +17,7 @@ PASSWORD = "Test-pass-2026!"
 END_MONTH = date(2026, 10, 1)
 PERIOD = "2026-10"
 BILLED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+COLLECTOR_FROM = date(2025, 1, 1)  # demo_collector's routes are theirs from this day on
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,17 @@ def build_company(settings: Any) -> Company:
     generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
     run_billing(period=PERIOD, run_at=BILLED_AT, workers=1)
     logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
+    _assign_collector_to_scope(logins["collector"].username)
     return Company(logins=logins, period=PERIOD)
+
+
+def _assign_collector_to_scope(username: str) -> None:
+    """As in the demo (synthetic payments): the collector collects on the routes of their scope (催费员 →
+    抄表段), from COLLECTOR_FROM, open-ended; so 走收 and the worklist list the same debtors."""
+    from django.contrib.auth import get_user_model
+
+    from wattdesk.domain.collection.models import CollectorAssignment
+
+    user = get_user_model().objects.get(username=username)
+    for route in user.staff_scope.routes.all():
+        CollectorAssignment.objects.create(user=user, route=route, from_date=COLLECTOR_FROM)

@@ -234,7 +234,7 @@ def test_worklist_is_scoped_to_assignments_and_ordered(db: None) -> None:
     x1 = _account(11, rt["RA"], risk=0.2)
     x2 = _account(12, rt["RB"], risk=0.9)
     x3 = _account(13, rt["RC"])
-    x4 = _account(14, rt["RA"])  # not yet due
+    x4 = _account(14, rt["RA"])  # owes, not yet due: listed as 走收 lists it, with no age
     issue_bill(x1, "2024-01", "100.00", JAN)
     issue_bill(x2, "2024-01", "500.00", JAN)
     issue_bill(x3, "2024-01", "1000.00", JAN)
@@ -242,8 +242,10 @@ def test_worklist_is_scoped_to_assignments_and_ordered(db: None) -> None:
     rows = collection.worklist(collector=alice, as_of=date(2024, 3, 1))
     assert [(r.account_number, r.item.amount_due, r.item.days_overdue) for r in rows] == [
         ("A0012", D("500.00"), 15),
+        ("A0014", D("300.00"), -14),
         ("A0011", D("100.00"), 15),
     ]
+    assert rows[1].item.parts.age == 0.0
     # default policy: 0.4 * 500/2000 + 0.3 * 15/90 + 0.2 * 0.9 + distance (both at the centroid latitude 30.0)
     assert rows[0].item.parts.amount == 0.1
     assert rows[0].item.parts.age == 0.05

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from collector_support import collect
 from django.contrib.auth import get_user_model
 
 from wattdesk.domain.access.queries import accounts_for
@@ -30,7 +31,7 @@ def test_the_collector_sees_only_their_routes_and_collects(company: Any, client_
         == 404
     )
     number = sorted(listed)[0]
-    r = client.post("/collector/pay/", {"account": number, "amount": "5.00", "token": "t1"})
+    r = collect(client, number, "5.00")  # 收现金, then 确认收款
     assert r.status_code == 302
     p = Payment.objects.get()
     assert (p.channel, p.amount, p.user_id) == ("collector", Decimal("5.00"), user.pk)

@@ -45,13 +45,17 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.posting import money
+from wattdesk.application.periods import period_input
 from wattdesk.core.money import quantize_ratio
+from wattdesk.core.period import Period
 from wattdesk.core.worklist import DEFAULT_POLICY, Candidate, WorkItem, WorklistPolicy, prioritize
 from wattdesk.domain.billing.queries import latest_billed_period
+from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit, VisitOutcome
 from wattdesk.domain.customers.models import Account, ReadingRoute, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments import queries as pay_queries
 from wattdesk.domain.payments.models import PaymentAllocation, PaymentStatus
 
@@ -70,30 +74,8 @@ def _tz() -> ZoneInfo:
 
 
 def parse_period(period: str) -> tuple[date, date]:
-    """'YYYY-MM' -> (first day, first day of the next month)."""
-    try:
-        y, m = int(period[:4]), int(period[5:7])
-        if len(period) != 7 or period[4] != "-":
-            raise ValueError
-        start = date(y, m, 1)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"period {period!r} must be YYYY-MM") from exc
-    return start, date(y + (m == 12), m % 12 + 1, 1)
-
-
-def _period_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
-
-
-def previous_periods(period: str, n: int) -> list[str]:
-    """The ``n`` periods ending with ``period``, oldest first."""
-    start, _ = parse_period(period)
-    out = []
-    y, m = start.year, start.month
-    for _i in range(n):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    return out[::-1]
+    """'YYYY-MM' -> its half-open bounds (first day, first day of the next month); InputError otherwise."""
+    return period_input(period).bounds
 
 
 @dataclass(frozen=True)
@@ -125,19 +107,12 @@ def account_places(account_ids: Iterable[int] | None = None) -> dict[int, Place]
     return out
 
 
-def _in_force(on: date) -> Q:
-    return Q(from_date__lte=on) & (Q(to_date__isnull=True) | Q(to_date__gte=on))
+_in_force = collection_queries.in_force
 
 
 def assigned_routes(*, collector: Any, on: date) -> list[int]:
     """Route ids assigned to the collector on ``on``."""
-    return sorted(
-        set(
-            CollectorAssignment.objects.filter(_in_force(on), user=collector).values_list(
-                "route_id", flat=True
-            )
-        )
-    )
+    return collection_queries.assigned_route_ids(user=collector, on=on)
 
 
 def period_collectors(*, period: str) -> dict[int, tuple[int, str]]:
@@ -190,18 +165,6 @@ class WorklistRow:
     last_visit: str  # outcome of the latest visit ('' if none)
 
 
-def _overdue(account_ids: Sequence[int], as_of: date) -> dict[int, tuple[Decimal, int]]:
-    """account id -> (overdue amount outstanding now, days past the oldest overdue due date on as_of)."""
-    out: dict[int, tuple[Decimal, int]] = {}
-    for acc, items in pay_queries.open_items(account_ids).items():
-        due = [i for i in items if i.due_on is not None and i.due_on < as_of]
-        if due:
-            amount = sum((i.outstanding for i in due), ZERO)
-            oldest = min(i.due_on for i in due if i.due_on is not None)
-            out[acc] = (amount, (as_of - oldest).days)
-    return out
-
-
 def worklist(
     *,
     collector: Any,
@@ -209,26 +172,29 @@ def worklist(
     policy: WorklistPolicy = DEFAULT_POLICY,
     limit: int | None = None,
 ) -> list[WorklistRow]:
-    """The collector's prioritized worklist on ``as_of``: overdue accounts of their assigned routes."""
-    routes = assigned_routes(collector=collector, on=as_of)
-    if not routes:
-        return []
-    account_ids = list(
-        ServicePoint.objects.filter(route_id__in=routes).values_list("account_id", flat=True).distinct()
+    """The collector's prioritized worklist on ``as_of``: the accounts 走收 lists for them — their debtors
+    (``domain.collection.queries.collector_accounts`` and ``debtors``: the accounts of the routes assigned to
+    them on ``as_of`` that owe) — scored on what they owe and how long it has been overdue (an account whose
+    bill is not yet due scores no age)."""
+    owing = collection_queries.debtors(
+        accounts=collection_queries.collector_accounts(user=collector, on=as_of)
     )
+    if not owing:
+        return []
+    account_ids = [d.account_id for d in owing]
     places = account_places(account_ids)
-    overdue = _overdue(account_ids, as_of)
+    details = {d.account_id: d for d in collection_queries.debtor_details(debtors=owing, on=as_of)}
+    overdue = {
+        acc: (d.owed, (as_of - d.oldest_due_on).days if d.oldest_due_on is not None else 0)
+        for acc, d in details.items()
+    }
     accounts = {
         a["id"]: a
-        for a in Account.objects.filter(pk__in=list(overdue)).values(
+        for a in Account.objects.filter(pk__in=id_list(account_ids)).values(
             "id", "number", "customer__name", "customer__phone", "customer__payment_profile"
         )
     }
-    addresses = dict(
-        ServicePoint.objects.filter(account_id__in=list(overdue))
-        .order_by("-pk")
-        .values_list("account_id", "address")
-    )
+    addresses = {acc: d.address for acc, d in details.items()}
     base = _base(collector=collector, on=as_of, places=[places[a] for a in account_ids if a in places])
     candidates = []
     number_to_id = {}
@@ -605,7 +571,7 @@ def scorecards(
         total.accounts += r.accounts
     result = Scorecards(period=period, by=dim, rows=ranked, total=total)
     if trend:
-        result.trend_periods = previous_periods(period, TREND_PERIODS)
+        result.trend_periods = [str(p) for p in period_input(period).back(TREND_PERIODS)]
         series: dict[str, list[Decimal]] = {r.key: [] for r in ranked}
         series["all"] = []
         for p in result.trend_periods:
@@ -668,7 +634,7 @@ def collectors_period_default(today: date) -> str:
     """The default scorecard period: the latest billed period (a recovery rate needs bills; the previous
     calendar month may not be billed yet), or the last complete month before ``today`` when nothing is billed."""
     latest = latest_billed_period()
-    return latest if latest is not None else _period_of(date(today.year, today.month, 1) - timedelta(days=1))
+    return latest if latest is not None else str(Period.of(today).previous())
 
 
 # --- recovery rate and aging by collector ------------------------------------------------------------------

@@ -59,6 +59,7 @@ class SearchPage:
     number: int
     num_pages: int
     count: int
+    capped: bool = False  # more accounts match than a search shows (MAX_RESULTS): narrow the query
 
     @property
     def has_previous(self) -> bool:
@@ -76,33 +77,48 @@ MAX_RESULTS = 500
 def search_accounts(*, accounts: QuerySet[Account], query: str, page: int = 1) -> SearchPage:
     """Accounts in ``accounts`` whose customer name or a service-point address contains ``query``, or whose
     account number or an installed meter's serial starts with it; 50 per page, ordered by account number.
-    An empty query finds nothing."""
+    An empty query finds nothing. At most ``MAX_RESULTS`` accounts are shown: when more match, the page says
+    so (``capped``) instead of presenting a count that is only where the search stopped."""
     query = query.strip()
     if not query:
         return SearchPage(query="", rows=(), number=1, num_pages=1, count=0)
     # Four index-friendly lookups (prefix: B-tree pattern indexes; contains: trigram indexes on PostgreSQL,
     # migration customers.0002), each capped, instead of one OR across four tables that no index can serve.
+    # Each lookup is limited to the user's scope before its cap, so a scoped user's matches are not crowded
+    # out by accounts they may not see; for company-wide staff the scope has no condition and adds nothing.
     cap = MAX_RESULTS + 1
-    ids: set[int] = set()
-    ids.update(Account.objects.filter(number__istartswith=query).values_list("pk", flat=True)[:cap])
-    ids.update(Account.objects.filter(customer__name__icontains=query).values_list("pk", flat=True)[:cap])
-    ids.update(
-        ServicePoint.objects.filter(address__icontains=query).values_list("account_id", flat=True)[:cap]
-    )
-    ids.update(
-        MeterInstallation.objects.filter(meter__serial__istartswith=query).values_list(
-            "service_point__account_id", flat=True
-        )[:cap]
-    )
+    scoped = bool(accounts.query.where)
+    in_scope = {"account_id__in": accounts.values("pk")} if scoped else {}
+    found = [
+        list(accounts.filter(number__istartswith=query).values_list("pk", flat=True)[:cap]),
+        list(accounts.filter(customer__name__icontains=query).values_list("pk", flat=True)[:cap]),
+        list(
+            ServicePoint.objects.filter(address__icontains=query, **in_scope)
+            .order_by()
+            .values_list("account_id", flat=True)
+            .distinct()[:cap]
+        ),
+        list(
+            MeterInstallation.objects.filter(
+                meter__serial__istartswith=query,
+                **({"service_point__account_id__in": accounts.values("pk")} if scoped else {}),
+            )
+            .order_by()
+            .values_list("service_point__account_id", flat=True)
+            .distinct()[:cap]
+        ),
+    ]
+    ids: set[int] = set().union(*found)
+    capped = len(ids) > MAX_RESULTS or any(len(f) == cap for f in found)
     first_address = Subquery(
         ServicePoint.objects.filter(account_id=OuterRef("pk")).order_by("id").values("address")[:1]
     )
     qs = (
-        accounts.filter(pk__in=sorted(ids)[: MAX_RESULTS * 4])
+        accounts.filter(pk__in=sorted(ids))
         .annotate(first_address=first_address)
         .values("number", "customer__name", "customer__customer_class", "status", "first_address")
         .order_by("number")
-    )
+    )[:MAX_RESULTS]
     paginator = Paginator(qs, PAGE_SIZE)
     p = paginator.get_page(page)
     labels = dict(Customer._meta.get_field("customer_class").choices or [])
@@ -120,7 +136,12 @@ def search_accounts(*, accounts: QuerySet[Account], query: str, page: int = 1) -
         for r in p.object_list
     )
     return SearchPage(
-        query=query, rows=rows, number=p.number, num_pages=paginator.num_pages, count=paginator.count
+        query=query,
+        rows=rows,
+        number=p.number,
+        num_pages=paginator.num_pages,
+        count=paginator.count,
+        capped=capped,
     )
 
 

@@ -63,6 +63,7 @@ DUNNING_APPROVE: Final = "dunning.approve"  # approve a notified disconnection o
 DUNNING_EXECUTE: Final = "dunning.execute"  # record a disconnection / restore as executed (field crew)
 PAYMENTS_RECONCILE: Final = "payments.reconcile"  # reconcile the gateway statement (对账)
 PAYMENTS_CLOSE_APPROVE: Final = "payments.close_approve"  # approve another cashier's 日结 with a discrepancy
+COLLECTION_ASSIGN: Final = "collection.assign"  # assign collectors and meter readers to routes (抄表段分配)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -92,6 +93,7 @@ ALL_CAPABILITIES: Final = frozenset(
         DUNNING_EXECUTE,
         PAYMENTS_RECONCILE,
         PAYMENTS_CLOSE_APPROVE,
+        COLLECTION_ASSIGN,
     }
 )
 
@@ -149,6 +151,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             DUNNING_APPROVE,
             PAYMENTS_RECONCILE,
             PAYMENTS_CLOSE_APPROVE,
+            COLLECTION_ASSIGN,
         }
     ),
     ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),

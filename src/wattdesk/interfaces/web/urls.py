@@ -53,6 +53,7 @@ urlpatterns = [
         "cashier/closes/<int:close_id>/approve/", cashier_pages.cash_close_approve, name="cash_close_approve"
     ),
     path("collector/", cashier_pages.collector, name="collector"),
+    path("collector/confirm/", cashier_pages.collector_confirm, name="collector_confirm"),
     path("collector/pay/", cashier_pages.collector_pay, name="collector_pay"),
     path("collector/receipt/", cashier_pages.collector_receipt, name="collector_receipt"),
     path("collector/handover/", cashier_pages.collector_handover, name="collector_handover"),

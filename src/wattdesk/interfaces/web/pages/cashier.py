@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,11 +21,14 @@ from django.views.decorators.http import require_POST
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.payments.channels import counter as use_case
+from wattdesk.application.payments.posting import money
 from wattdesk.core.chinese_numerals import amount_in_words
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for
+from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.counter import queries
 from wattdesk.domain.counter.models import PaymentMethod, Receipt
+from wattdesk.domain.ledger import queries as ledger_queries
 from wattdesk.domain.outlets.models import PaymentOutlet
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.interfaces.web import nav
@@ -224,14 +229,35 @@ def cash_close_approve(request: HttpRequest, close_id: int) -> HttpResponse:
 # --- collector (走收), phone-sized ------------------------------------------------------------------------
 
 
+COLLECTOR_PAGE_SIZE = 50
+CONFIRM_SALT = "wattdesk.collector.confirm"
+CONFIRM_MAX_AGE = 15 * 60  # seconds: a confirmation screen left open longer is shown again
+
+
+def _collector_account(request: HttpRequest, number: str) -> Any:
+    """An account the user collects on today (their debtors' definition: ``collector_accounts``), or None."""
+    number = (number or "").strip()
+    if not number:
+        return None
+    accounts = collection_queries.collector_accounts(user=request.user, on=timezone.localdate())
+    return accounts.filter(number=number).select_related("customer").first()
+
+
 @capability_required(roles.PAYMENTS_COLLECT)
 def collector(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     total, count = queries.collected(collector_id=_uid(request), business_date=today)
+    owing = collection_queries.debtors(
+        accounts=collection_queries.collector_accounts(user=request.user, on=today)
+    )
+    page = Paginator(owing, COLLECTOR_PAGE_SIZE).get_page(request.GET.get("page"))
     ctx = {
         "outlets": _outlets(),
-        "work": queries.worklist(accounts=accounts_for(request.user)),
-        "token": uuid.uuid4().hex,
+        "work": collection_queries.debtor_details(debtors=list(page.object_list), on=today),
+        "page": page,
+        "debtors": len(owing),
+        "unassigned": collection_queries.works_by_assignment(request.user)
+        and not collection_queries.assigned_route_ids(user=request.user, on=today),
         "today": today,
         "collected": total,
         "count": count,
@@ -243,19 +269,68 @@ def collector(request: HttpRequest) -> HttpResponse:
     return render(request, "web/collector/collector.html", ctx)
 
 
+def _confirmation(*, user_id: int, account: str, amount: str, token: str) -> str:
+    """The signed field that proves the collector saw the confirmation screen for this account, amount and
+    form (one tap on 收现金 only opens that screen)."""
+    return signing.dumps([user_id, account, amount, token], salt=CONFIRM_SALT)
+
+
+@capability_required(roles.PAYMENTS_COLLECT)
+def collector_confirm(request: HttpRequest) -> HttpResponse:
+    """收现金 step 1: show the account, the name and the amount, and ask to confirm (nothing is posted)."""
+    number = request.GET.get("account", "")
+    acc = _collector_account(request, number)
+    if acc is None:
+        raise Http404
+    try:
+        amount = money(request.GET.get("amount", ""))
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:collector")
+    token = uuid.uuid4().hex
+    ctx = {
+        "account": acc,
+        "amount": amount,
+        "amount_words": amount_in_words(amount),
+        "owed": ledger_queries.balance(account_id=acc.pk),
+        "token": token,
+        "confirmation": _confirmation(
+            user_id=_uid(request), account=acc.number, amount=str(amount), token=token
+        ),
+    }
+    return render(request, "web/collector/confirm.html", ctx)
+
+
 @capability_required(roles.PAYMENTS_COLLECT)
 @require_POST
 def collector_pay(request: HttpRequest) -> HttpResponse:
+    """收现金 step 2: post the confirmed amount. Without the confirmation of step 1 for exactly this account,
+    amount and form, nothing is posted."""
     number = request.POST.get("account", "")
-    if _account(request, number) is None:
+    if _collector_account(request, number) is None:
         raise Http404
+    token = request.POST.get("token", "")
+    try:
+        amount = str(money(request.POST.get("amount", "")))
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:collector")
+    try:
+        signed = signing.loads(
+            request.POST.get("confirmation", ""), salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE
+        )
+    except signing.BadSignature:
+        signed = None
+    if signed != [_uid(request), number.strip(), amount, token]:
+        messages.error(request, _("请先确认户号、户名和金额，再收款。"))
+        return redirect("web:collector")
     try:
         r = use_case.collect_payment(
             account_number=number,
-            amount=request.POST.get("amount", ""),
+            amount=amount,
             user=request.user,
             received_at=timezone.now(),
-            request_token=request.POST.get("token", ""),
+            request_token=token,
         )
     except InputError as exc:
         messages.error(request, str(exc))

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,9 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from wattdesk.application.collection import assignments
 from wattdesk.application.collection import collectors as use_case
 from wattdesk.application.errors import InputError
 from wattdesk.domain.access import roles
+from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.collection.models import VisitOutcome
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -40,6 +43,17 @@ nav.register(
         url_name="web:collection_scorecards",
         capability=roles.COLLECTION_ASSESS,
         icon="trophy",
+    )
+)
+
+nav.register(
+    nav.NavItem(
+        section="staff",
+        order=73,
+        label=_("抄表段分配"),
+        url_name="web:route_assignments",
+        capability=roles.COLLECTION_ASSIGN,
+        icon="route",
     )
 )
 
@@ -166,7 +180,66 @@ def scorecards(request: HttpRequest) -> HttpResponse:
     return render(request, "web/collection/scorecards.html", context)
 
 
+@capability_required(roles.COLLECTION_ASSIGN)
+def route_assignments(request: HttpRequest) -> HttpResponse:
+    """抄表段分配: each route's collector (effective-dated) and meter readers; a supervisor changes them."""
+    today = timezone.localdate()
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        route = request.POST.get("route", "")
+        try:
+            if action == "assign_collector":
+                on, ok = _date(request.POST.get("from_date"), today)
+                if not ok:
+                    raise InputError(_g("日期格式应为 YYYY-MM-DD。"))
+                done = assignments.assign_collector(
+                    actor=request.user,
+                    route_code=route,
+                    collector_username=request.POST.get("user", ""),
+                    from_date=on,
+                )
+                note = _g("%(route)s 的催费员自 %(day)s 起为 %(user)s") % {
+                    "route": done.route, "day": on.isoformat(), "user": done.user}  # fmt: skip
+            elif action == "end_collector":
+                on, ok = _date(request.POST.get("last_day"), today)
+                if not ok:
+                    raise InputError(_g("日期格式应为 YYYY-MM-DD。"))
+                done = assignments.end_collector(
+                    actor=request.user, route_code=route, last_day=on, today=today
+                )
+                note = _g("%(route)s 的催费员分配至 %(day)s 结束") % {
+                    "route": done.route,
+                    "day": on.isoformat(),
+                }
+            elif action in ("add_reader", "remove_reader"):
+                change = assignments.add_reader if action == "add_reader" else assignments.remove_reader
+                done = change(
+                    actor=request.user, route_code=route, reader_username=request.POST.get("user", "")
+                )
+                note = (_g("%(user)s 抄 %(route)s") if action == "add_reader" else _g("%(user)s 不再抄 %(route)s")) % {
+                    "user": done.user, "route": done.route}  # fmt: skip
+            else:
+                raise InputError(_g("未知操作。"))
+        except InputError as exc:
+            errors.append(str(exc))
+            status = 400
+        else:
+            messages.success(request, note)
+            return redirect("web:route_assignments")
+    context = {
+        "rows": collection_queries.route_assignments(on=today),
+        "collectors": collection_queries.staff_with_role(roles.COLLECTOR),
+        "readers": collection_queries.staff_with_role(roles.METER_READER),
+        "today": today,
+        "errors": errors,
+    }
+    return render(request, "web/collection/assignments.html", context, status=status)
+
+
 urlpatterns = [
+    path("collection/assignments/", route_assignments, name="route_assignments"),
     path("collection/worklist/", worklist, name="collection_worklist"),
     path("collection/scorecards/", scorecards, name="collection_scorecards"),
 ]
