@@ -105,6 +105,18 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     expect(page.get_by_test_id("reprint-mark")).to_have_text("重打 #1")
     expect(page.get_by_test_id("receipt")).to_contain_text(stored.receipt_no)
     shot(page, "04-reprint")
+    # On paper: the receipt alone — company, the periods settled, the balance after — none of the screen's
+    # controls (a <form> inside a <p class="no-print"> used to close the <p>, so 重打 and 返回 were printed).
+    expect(page.get_by_test_id("receipt-company")).not_to_be_empty()
+    expect(page.get_by_test_id("receipt-settled")).to_be_visible()
+    expect(page.get_by_test_id("receipt-balance-after")).to_contain_text(str(due - PAID))
+    page.emulate_media(media="print")
+    expect(page.get_by_test_id("receipt")).to_be_visible()
+    for control in (page.get_by_role("button", name="打印"), page.get_by_role("button", name="重打"),
+                    page.get_by_role("link", name="返回")):  # fmt: skip
+        expect(control).to_be_hidden()
+    shot(page, "04b-print")
+    page.emulate_media(media="screen")
     stored.refresh_from_db()
     assert stored.reprints == 1
     assert Payment.objects.count() == 1  # a reprint takes no money
