@@ -82,6 +82,27 @@ def test_scorecards_open_on_the_latest_billed_period_with_its_recovery(
     assert cards.total.billed > 0
 
 
+def test_scorecards_prefer_the_latest_issued_period_to_a_newer_draft_one(
+    clock: datetime, company: Company, client_for: Callable[[str], Client]
+) -> None:
+    """A period just billed (drafts, not sent out) has collected nothing yet: its recovery rate is 0 %. The
+    scorecards open on the latest period whose bills were issued."""
+    issue_bills(
+        user=None,
+        period=company.period,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=SH),
+        issued_on=date(2026, 11, 3),
+    )
+    draft = Bill.objects.filter(period=company.period).order_by("pk").first()
+    assert draft is not None
+    draft.pk, draft.period, draft.status = None, "2026-11", BillStatus.DRAFT
+    draft.save()
+    assert latest_billed_period() == "2026-11"
+    response = client_for(roles.ADMIN).get("/collection/scorecards/")
+    assert response.context["period"] == company.period
+    assert client_for(roles.BILLING_CLERK).get("/bills/").context["filters"]["period"] == "2026-11"
+
+
 def test_dashboard_opens_on_the_latest_billed_period(
     clock: datetime, company: Company, client_for: Callable[[str], Client]
 ) -> None:

@@ -49,6 +49,7 @@ from wattdesk.application.periods import period_input
 from wattdesk.core.money import quantize_ratio
 from wattdesk.core.period import Period
 from wattdesk.core.worklist import DEFAULT_POLICY, Candidate, WorkItem, WorklistPolicy, prioritize
+from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.billing.queries import latest_billed_period
 from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.collection.models import CollectorAssignment, Complaint, Visit, VisitOutcome
@@ -631,9 +632,10 @@ def _count_events(
 
 
 def collectors_period_default(today: date) -> str:
-    """The default scorecard period: the latest billed period (a recovery rate needs bills; the previous
-    calendar month may not be billed yet), or the last complete month before ``today`` when nothing is billed."""
-    latest = latest_billed_period()
+    """The default scorecard period: the latest period with issued bills (a recovery rate needs bills that were
+    sent out: the previous calendar month may not be billed yet, and a period just billed, still in draft, has
+    collected nothing yet), else the latest billed period, else the last complete month before ``today``."""
+    latest = latest_billed_period(Bill.objects.filter(status=BillStatus.ISSUED)) or latest_billed_period()
     return latest if latest is not None else str(Period.of(today).previous())
 
 
