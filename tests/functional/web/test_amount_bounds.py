@@ -55,7 +55,7 @@ def test_cashier_pay_refuses_the_amount_with_a_message(
     r = client.post("/cashier/pay/", {"account": acc.number, "amount": amount, "method": "cash",
                                       "outlet": "YYT01", "token": f"t-{amount}"})  # fmt: skip
     assert r.status_code == 302 and "/cashier/?account=" in r["Location"]
-    assert any(m.startswith("amount ") for m in _messages(r)), _messages(r)
+    assert any(m.startswith("金额") for m in _messages(r)), _messages(r)  # in the page's language
     assert not Payment.objects.exists()
 
 
@@ -65,7 +65,7 @@ def test_cash_close_refuses_the_declared_cash(company: Any, client_for: ClientFo
     client = client_for(roles.BILLING_CLERK)
     r = client.post("/cashier/close/", {"outlet": "YYT01", "declared_cash": amount})
     assert r.status_code in (302, 400)
-    assert any("declared cash" in m for m in _messages(r)), _messages(r)
+    assert any(m.startswith("申报现金") for m in _messages(r)), _messages(r)
     assert not CashClose.objects.exists()
 
 
@@ -87,14 +87,14 @@ def test_collector_pay_and_handover_refuse_the_amount(
     if confirm:
         r = client.get(confirm, {"account": listed[0], "amount": amount})
         assert r.status_code in (302, 400)
-        assert any(m.startswith("amount ") for m in _messages(r)), _messages(r)
+        assert any(m.startswith("金额") for m in _messages(r)), _messages(r)
     r = client.post("/collector/pay/", {"account": listed[0], "amount": amount, "token": f"c-{amount}"})
     assert r.status_code in (302, 400)
     assert not Payment.objects.exists()
     receiver = company.logins[roles.BILLING_CLERK].username
     r = client.post("/collector/handover/", {"handed_over": amount, "receiver": receiver, "outlet": "YYT01"})
     assert r.status_code in (302, 400)
-    assert any("handed-over cash" in m for m in _messages(r)), _messages(r)
+    assert any(m.startswith("交款金额") for m in _messages(r)), _messages(r)
     assert not CashHandover.objects.exists()
 
 
@@ -104,7 +104,7 @@ def test_a_visit_refuses_the_amount_collected(company: Any, client_for: ClientFo
     r = client.post("/collection/worklist/", {"account": _collector_account(company), "outcome": "paid",
                                               "amount_collected": amount})  # fmt: skip
     assert r.status_code == 400
-    assert "amount collected" in r.content.decode()
+    assert "收款金额" in r.content.decode() and "amount collected" not in r.content.decode()
 
 
 @pytest.mark.parametrize("amount", BAD)
@@ -114,5 +114,5 @@ def test_portal_pay_is_400_with_the_reason(company: Any, client_for: ClientFor, 
     account = user.customer_login.customer.accounts.order_by("number").first()
     r = client.post("/portal/pay/", {"account": account.number, "amount": amount})
     assert r.status_code == 400
-    assert "amount" in r.content.decode()
+    assert "金额" in r.content.decode() and "is not an amount" not in r.content.decode()
     assert not PaymentOrder.objects.exists()

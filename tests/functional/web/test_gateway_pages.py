@@ -59,7 +59,7 @@ def test_bad_amount_is_400_and_a_foreign_account_404(company: Any, client_for: C
     client = client_for(roles.CUSTOMER)
     account = _own_account(company)
     r = client.post("/portal/pay/", {"account": account.number, "amount": "1.234"})
-    assert r.status_code == 400 and "more than two decimals" in r.content.decode()
+    assert r.status_code == 400 and "金额最多两位小数" in r.content.decode()
     other = Account.objects.exclude(customer=account.customer).order_by("number").first()
     assert other is not None
     assert client.post("/portal/pay/", {"account": other.number, "amount": "1.00"}).status_code == 404

@@ -161,3 +161,30 @@ def test_approval_time_shows_in_local_time(company: Any, client_for: Callable[[s
     Bill.objects.filter(pk=bill.pk).update(hold_reason=f"approved {at:%Y-%m-%d %H:%M}: {bill.hold_reason}")
     page = client_for(roles.BILLING_CLERK).get(f"/bills/{bill.pk}/").content.decode()
     assert "2026-11-02 01:30 审核通过" in page and "2026-11-01 17:30" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "wrong"),
+    [
+        ("zh-hans", "金额超过上限 999,999,999,999.99 元。", "above the largest amount"),
+        ("en", "Amount is above the limit of 999,999,999,999.99 yuan.", "超过上限"),
+    ],
+)
+def test_amount_errors_are_in_the_page_language(
+    company: Any, client_for: Callable[[str], Client], language: str, expected: str, wrong: str
+) -> None:
+    from django.contrib.messages import get_messages
+
+    from wattdesk.domain.customers.models import Account, Region
+    from wattdesk.domain.outlets.models import PaymentOutlet
+
+    PaymentOutlet.objects.create(code="YYT01", name="营业厅", kind="counter", lat=30, lon=120,
+                                 region=Region.objects.order_by("code").first())  # fmt: skip
+    client = client_for(roles.BILLING_CLERK)
+    client.cookies["django_language"] = language
+    account = Account.objects.filter(bills__isnull=False).order_by("number").first()
+    assert account is not None
+    r = client.post("/cashier/pay/", {"account": account.number, "amount": "99999999999999.99", "method": "cash",
+                                      "outlet": "YYT01", "token": "t-big"})  # fmt: skip
+    shown = [str(m) for m in get_messages(r.wsgi_request)]
+    assert expected in shown and not any(wrong in m for m in shown), shown

@@ -33,6 +33,7 @@ from wattdesk.domain.outlets.models import PaymentOutlet
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.errors import user_message
 
 nav.register(nav.NavItem(section="staff", order=60, label=_("营业厅收费"), url_name="web:cashier",
                          capability=roles.PAYMENTS_COUNTER, icon="cash"))  # fmt: skip
@@ -125,7 +126,7 @@ def cashier_pay(request: HttpRequest) -> HttpResponse:
             request_token=request.POST.get("token", ""),
         )
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect(f"{reverse('web:cashier')}?account={number}")
     return redirect(f"{reverse('web:cashier_receipt')}?no={r.receipt_no}")
 
@@ -186,7 +187,7 @@ def cashier_close(request: HttpRequest) -> HttpResponse:
             closed_at=timezone.now(),
         )
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:cashier")
     if result.closed:
         messages.success(request, f"日结完成 / day closed: {result.status}")
@@ -218,7 +219,7 @@ def cash_close_approve(request: HttpRequest, close_id: int) -> HttpResponse:
             approved_at=timezone.now(),
         )
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
     else:
         messages.success(
             request, f"日结已审核 / cash close approved: {close.outlet_code} {close.business_date}"
@@ -285,7 +286,7 @@ def collector_confirm(request: HttpRequest) -> HttpResponse:
     try:
         amount = money(request.GET.get("amount", ""))
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:collector")
     token = uuid.uuid4().hex
     ctx = {
@@ -313,7 +314,7 @@ def collector_pay(request: HttpRequest) -> HttpResponse:
     try:
         amount = str(money(request.POST.get("amount", "")))
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:collector")
     try:
         signed = signing.loads(
@@ -333,7 +334,7 @@ def collector_pay(request: HttpRequest) -> HttpResponse:
             request_token=token,
         )
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:collector")
     return redirect(f"{reverse('web:collector_receipt')}?no={r.receipt_no}")
 
@@ -357,7 +358,7 @@ def collector_handover(request: HttpRequest) -> HttpResponse:
             outlet_code=request.POST.get("outlet", ""),
         )
     except InputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:collector")
     messages.success(request, f"交款 {h.handed_over} → {h.receiver}（差额 {h.discrepancy}）")
     return redirect("web:collector")

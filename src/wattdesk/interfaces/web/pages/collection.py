@@ -24,6 +24,7 @@ from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.collection.models import VisitOutcome
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.errors import user_message
 
 nav.register(
     nav.NavItem(
@@ -91,7 +92,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
                 f"{request.path}?as_of={as_of.isoformat()}&saved={request.POST.get('account', '')}"
             )
         except (InputError, ValueError) as exc:
-            errors.append(str(exc))
+            errors.append(user_message(exc))
             status = 400
     rows = use_case.worklist(collector=request.user, as_of=as_of, limit=WORKLIST_LIMIT)
     context = {
@@ -138,7 +139,7 @@ def scorecards(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "web/collection/scorecards.html",
-            {"errors": [str(exc)], "period": period, "by": by},
+            {"errors": [user_message(exc)], "period": period, "by": by},
             status=400,
         )
     accounts: list[Any] = []
@@ -223,7 +224,7 @@ def route_assignments(request: HttpRequest) -> HttpResponse:
             else:
                 raise InputError(_g("未知操作。"))
         except InputError as exc:
-            errors.append(str(exc))
+            errors.append(user_message(exc))
             status = 400
         else:
             messages.success(request, note)

@@ -36,6 +36,7 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.ledger.queries import balance
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required, public
+from wattdesk.interfaces.web.errors import user_message
 from wattdesk.interfaces.web.security import CONTENT_SECURITY_POLICY
 
 nav.register(
@@ -87,7 +88,7 @@ def portal_pay(request: HttpRequest) -> HttpResponse:
         except gateway.AccountNotFound:
             raise Http404("account") from None
         except InputError as exc:
-            error, status = str(exc), 400
+            error, status = user_message(exc), 400
         else:
             back = request.build_absolute_uri(reverse("web:portal_pay_result") + f"?order={order.order_no}")
             query = urlencode({"order_no": order.order_no, "amount": str(order.amount), "return_url": back})
