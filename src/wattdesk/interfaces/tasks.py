@@ -93,6 +93,7 @@ class JobStatus:
     enqueued_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    kwargs: dict[str, Any]  # what the task was asked (e.g. k, radius_km for a plan)
     result: dict[str, Any] | None
     error: str
 
@@ -132,6 +133,7 @@ def job_status(*, job_id: str, task_name: str | None = None) -> JobStatus | None
         enqueued_at=result.enqueued_at,
         started_at=result.started_at,
         finished_at=result.finished_at,
+        kwargs=dict(result.kwargs),
         result=value,
         error=error,
     )

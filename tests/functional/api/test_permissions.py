@@ -67,6 +67,27 @@ ENDPOINTS = (
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
     Endpoint(
+        "GET", "/api/billing-runs/{run_id}", _any(roles.BILLING_VIEW), "/api/billing-runs/{stalled_run}"
+    ),
+    Endpoint(
+        "POST",
+        "/api/billing-runs/{run_id}/resume",
+        _any(roles.BILLING_RUN),
+        "/api/billing-runs/{stalled_run}/resume",
+    ),
+    Endpoint(
+        "POST",
+        "/api/billing-runs/{run_id}/restart",
+        _any(roles.BILLING_RUN),
+        "/api/billing-runs/{stalled_run_2}/restart",
+    ),
+    Endpoint("POST", "/api/outlets/plans", _any(roles.OUTLETS_PLAN), "/api/outlets/plans"),
+    Endpoint("GET", "/api/outlets/plans/{job_id}", _any(roles.OUTLETS_PLAN), "/api/outlets/plans/{plan_job}"),
+    Endpoint("POST", "/api/nightly-passes", _any(roles.DUNNING_MANAGE), "/api/nightly-passes"),
+    Endpoint(
+        "GET", "/api/nightly-passes/{job_id}", _any(roles.DUNNING_MANAGE), "/api/nightly-passes/{nightly_job}"
+    ),
+    Endpoint(
         "GET",
         "/api/collection/worklist",
         _any(roles.COLLECTION_WORK, roles.COLLECTION_ASSESS),
@@ -167,6 +188,28 @@ ENDPOINTS = (
 )
 
 
+def job_parts() -> dict[str, Any]:
+    """Two stalled billing runs (resume one, restart the other) and a queued plan and nightly pass."""
+    from datetime import timedelta
+
+    from wattdesk.domain.billing.models import BillingRun
+    from wattdesk.interfaces import tasks
+
+    long_ago = timezone.now() - timedelta(hours=3)
+    stalled = [
+        BillingRun.objects.create(
+            period=p, started_at=long_ago, heartbeat_at=long_ago, status="running", allow_empty=True
+        ).pk
+        for p in ("2026-06", "2026-07")
+    ]
+    return {
+        "stalled_run": stalled[0],
+        "stalled_run_2": stalled[1],
+        "plan_job": tasks.enqueue_outlet_plan(k=1, radius_km=3.0, relocate=0, objective="coverage").id,
+        "nightly_job": tasks.enqueue_nightly_pass(day=timezone.localdate()).id,
+    }
+
+
 def review_parts(period: str) -> dict[str, int]:
     """Bills in the state each review action needs (a held one, two drafts); the roles allowed to act see the
     whole company, the others are refused before the bill is looked at."""
@@ -192,7 +235,12 @@ def test_each_endpoint_answers_each_role_by_capability(
     parts = {**visible(user), "tariff": tariff, "period": company.period}
     parts["payment"] = payment_of(user, f"perm-{role}")
     parts.update(review_parts(company.period))
+    parts.update(job_parts())
     bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
+    bodies["/api/billing-runs/{run_id}/resume"] = {}
+    bodies["/api/billing-runs/{run_id}/restart"] = {}
+    bodies["/api/outlets/plans"] = {"k": 1, "radius_km": 3}
+    bodies["/api/nightly-passes"] = {"day": "2026-11-27"}
     bodies["/api/collection/visits"] = visit_body(user)
     pay = {"account": parts["account"], "amount": "1.00", "channel": "bank"}
     bodies["/api/payments"] = {**pay, "channel_txn_id": f"perm-one-{role}"}

@@ -26,6 +26,7 @@ from wattdesk.interfaces.api.routers import (
     collection_orders,
     customers,
     fee_control,
+    jobs,
     meters,
     payments,
     readings,
@@ -65,6 +66,8 @@ api.add_router("/waivers", collection_orders.waiver_router)
 api.add_router("/disconnection-orders", collection_orders.order_router)
 api.add_router("/payments", payments.router)
 api.add_router("/fee-control", fee_control.router)
+api.add_router("/outlets", jobs.outlets_router)
+api.add_router("/nightly-passes", jobs.nightly_router)
 
 
 def _field_of(loc: Any) -> tuple[int | None, str]:

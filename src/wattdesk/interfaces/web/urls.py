@@ -43,6 +43,7 @@ urlpatterns = [
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
     path("outlets/", outlet_pages.outlets, name="outlets"),
+    path("outlets/jobs/<str:job_id>/", outlet_pages.outlets_job, name="outlets_job"),
     path("cashier/", cashier_pages.cashier, name="cashier"),
     path("cashier/pay/", cashier_pages.cashier_pay, name="cashier_pay"),
     path("cashier/receipt/", cashier_pages.cashier_receipt, name="cashier_receipt"),

@@ -1,5 +1,10 @@
 """Back office: payment-outlet planning (网点规划): coverage today, best new sites or a relocation, on a
-lon/lat scatter "map" (ECharts, no map tiles) with before / after figures."""
+lon/lat scatter "map" (ECharts, no map tiles) with before / after figures.
+
+A solve takes seconds to tens of seconds (HiGHS MILP), so it never runs inside the request: POST validates
+the form and enqueues ``interfaces.tasks.plan_outlets`` for a ``wattdesk worker``, then redirects to
+``/outlets/?job=ID``, which shows the job's state (polled with HTMX every second while it is queued or
+running) and, once it has finished, the plan from the task's result."""
 
 from __future__ import annotations
 
@@ -7,14 +12,16 @@ import json
 import math
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django_htmx.http import HttpResponseClientRedirect
 
-from wattdesk.application.errors import InputError
 from wattdesk.application.outlets import planning as use_case
 from wattdesk.domain.access import roles
+from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
 
@@ -109,12 +116,11 @@ def _map(*, customers: tuple[Any, Any], outlets: Any, candidates: Any, opened: A
     return json.dumps(option, ensure_ascii=False)
 
 
-@capability_required(roles.OUTLETS_PLAN)
-def outlets(request: HttpRequest) -> HttpResponse:
-    radius, ok_r = _float(request.GET.get("radius_km"), 3.0, 0.0, 100.0)
-    k, ok_k = _int(request.GET.get("k"), 3, 0, use_case.MAX_K)
-    relocate, ok_rel = _int(request.GET.get("relocate"), 0, 0, 20)
-    objective = request.GET.get("objective", "coverage")
+def _form(data: Any) -> tuple[dict[str, Any], list[str]]:
+    radius, ok_r = _float(data.get("radius_km"), 3.0, 0.0, 100.0)
+    k, ok_k = _int(data.get("k"), 3, 0, use_case.MAX_K)
+    relocate, ok_rel = _int(data.get("relocate"), 0, 0, 20)
+    objective = data.get("objective", "coverage")
     if objective not in ("coverage", "median"):
         objective = "coverage"
     errors = []
@@ -124,25 +130,55 @@ def outlets(request: HttpRequest) -> HttpResponse:
         errors.append(_g("新增网点数须为 0 到 %(max)d 之间的整数。") % {"max": use_case.MAX_K})
     if not ok_rel:
         errors.append(_g("迁址数须为 0 到 20 之间的整数。"))
+    return {"radius_km": radius, "k": k, "relocate": relocate, "objective": objective}, errors
 
-    context: dict[str, Any] = {"radius_km": radius, "k": k, "relocate": relocate, "objective": objective}
-    report = use_case.coverage(radius_km=radius)
+
+def _job(job_id: str) -> tasks.JobStatus:
+    job = tasks.job_status(job_id=job_id, task_name="plan_outlets")
+    if job is None:
+        raise Http404("no such plan")
+    return job
+
+
+@capability_required(roles.OUTLETS_PLAN)
+def outlets(request: HttpRequest) -> HttpResponse:
+    job = None
+    if request.method == "POST":
+        form, errors = _form(request.POST)
+        if not errors:
+            queued = tasks.enqueue_outlet_plan(**form)
+            return redirect(reverse("web:outlets") + f"?job={queued.id}")
+    elif request.GET.get("job"):
+        job = _job(request.GET["job"])
+        form, errors = _form(job.kwargs)
+        if job.state == "failed":
+            errors.append(_g("求解失败：%(err)s") % {"err": job.error})
+    else:
+        form, errors = _form({})
+
+    context: dict[str, Any] = {**form, "job": job}
+    report = use_case.coverage(radius_km=form["radius_km"])
     context["coverage"] = report
-    plan = None
-    if "k" in request.GET and not errors:
-        try:
-            plan = use_case.plan(k=k, radius_km=radius, relocate=relocate, objective=objective)  # type: ignore[arg-type]
-        except InputError as exc:
-            errors.append(str(exc))
+    plan = job.result if job is not None else None
     context["plan"] = plan
     context["before_pct"] = f"{100 * report.figures.coverage:.1f}"
-    context["after_pct"] = f"{100 * plan.after.coverage:.1f}" if plan else ""
+    context["after_pct"] = f"{100 * plan['after']['coverage']:.1f}" if plan else ""
     context["errors"] = errors
+    closed = {s["code"] for s in plan["closed"]} if plan else set()
     context["chart_map"] = _map(
         customers=use_case.customer_sample(size=SAMPLE),
-        outlets=plan.kept if plan else report.outlets,
+        outlets=[o for o in report.outlets if o.code not in closed],
         candidates=report.candidates,
-        opened=plan.sites if plan else (),
-        closed=plan.closed if plan else (),
+        opened=[use_case.Site(**s) for s in plan["sites"]] if plan else (),
+        closed=[o for o in report.outlets if o.code in closed],
     )
     return render(request, "web/outlets/outlets.html", context)
+
+
+@capability_required(roles.OUTLETS_PLAN)
+def outlets_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The HTMX poll of a queued plan: its state while live, then a redirect to the page with the plan."""
+    job = _job(job_id)
+    if not job.live:
+        return HttpResponseClientRedirect(reverse("web:outlets") + f"?job={job.job_id}")
+    return render(request, "web/outlets/_job.html", {"job": job})
