@@ -220,8 +220,9 @@ def _gateway_port(host: str, asked: int | None) -> int:
         return asked
     if _port_error(host, DEFAULT_GATEWAY_PORT) is None:
         return DEFAULT_GATEWAY_PORT
-    with socket.socket() as s:
-        s.bind((host, 0))
+    family, kind, proto, _name, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as s:
+        s.bind(address)
         return int(s.getsockname()[1])
 
 
