@@ -1,4 +1,8 @@
-"""`wattdesk synth`: generate a synthetic county into the configured database."""
+"""`wattdesk synth`: generate a synthetic county into the configured database — the same living company as
+the demo (``wattdesk.synthetic.demo.build_living_county``): customers, meters, tariffs, readings and interval
+data, payment outlets and candidate sites, prepaid accounts, a bill history paid by each customer's payment
+behaviour with late fees, collectors and visits. ``--no-outlets``, ``--no-prepaid`` and ``--no-payments``
+leave parts out. The latest month is left for ``wattdesk bill run`` (the demo bills it)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,13 @@ import argparse
 from datetime import date
 from typing import Any
 
+from wattdesk.interfaces.commands._types import iso_date
+
 NAME = "synth"
-HELP = "generate a synthetic county (customers, meters, tariffs, readings, interval data) into the database"
+HELP = (
+    "generate a synthetic county (customers, meters, tariffs, readings, interval data, outlets, prepaid "
+    "accounts, bill and payment history) into the database"
+)
 NEEDS_DJANGO = True
 
 
@@ -59,6 +68,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="latest billing month YYYY-MM (default: the last full month before today)",
     )
+    parser.add_argument(
+        "--through",
+        type=iso_date,
+        default=None,
+        help="customers pay their bills through this day YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument("--no-outlets", action="store_true", help="no payment outlets nor candidate sites")
+    parser.add_argument("--no-prepaid", action="store_true", help="no accounts on prepaid fee control (费控)")
+    parser.add_argument(
+        "--no-payments",
+        action="store_true",
+        help="no bill history, payments, late fees, collectors nor visits (readings only)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -68,16 +90,26 @@ def last_full_month(today: date) -> date:
 
 
 def run_synth(args: argparse.Namespace, console: Any) -> Any:
-    """Migrate, then generate; shared with `wattdesk demo`. Returns the CountySummary."""
+    """Migrate, then build the living company (the demo's code path). Returns the LivingCounty."""
     from django.core.management import call_command
     from django.utils import timezone
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from wattdesk.application.errors import InputError
     from wattdesk.interfaces.cli import UserError
-    from wattdesk.synthetic import SynthError, generate_county
+    from wattdesk.synthetic import SynthError
+    from wattdesk.synthetic.demo import LivingParts, build_living_county
+    from wattdesk.synthetic.outlets import SeedError
 
     call_command("migrate", verbosity=0)
-    end_month = args.end_month or last_full_month(timezone.localdate())
+    today = timezone.localdate()
+    end_month = args.end_month or last_full_month(today)
+    through = args.through or today
+    if through < end_month:
+        raise UserError(f"--through {through} is before the latest month {end_month:%Y-%m}")
+    parts = LivingParts(
+        outlets=not args.no_outlets, prepaid=not args.no_prepaid, payments=not args.no_payments
+    )
     columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, disable=bool(getattr(args, "no_progress", False))) as bar:
@@ -89,21 +121,24 @@ def run_synth(args: argparse.Namespace, console: Any) -> Any:
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            return generate_county(
+            return build_living_county(
                 accounts=args.accounts,
                 months=args.months,
                 seed=args.seed,
                 end_month=end_month,
+                through=through,
                 interval_share=args.interval_share,
+                parts=parts,
                 progress=progress,
             )
-        except SynthError as exc:
+        except (SynthError, SeedError, InputError) as exc:
             raise UserError(str(exc)) from None
 
 
-def print_summary(summary: Any, console: Any) -> None:
+def print_summary(living: Any, console: Any) -> None:
     from rich.table import Table
 
+    summary = living.county
     table = Table(
         title=f"synthetic county: {summary.accounts} accounts, {summary.periods[0]} .. {summary.periods[-1]}"
     )
@@ -117,7 +152,22 @@ def print_summary(summary: Any, console: Any) -> None:
     table.add_row("interval meters / rows", f"{summary.interval_meters:,} / {summary.interval_rows:,}")
     for kind, n in sorted(summary.anomaly_counts.items()):
         table.add_row(f"injected {kind}", f"{n:,}")
-    for stage, seconds in summary.timings.items():
+    if living.outlets is not None:
+        table.add_row(
+            "payment outlets / candidate sites", f"{living.outlets.outlets} / {living.outlets.candidates}"
+        )
+    table.add_row("prepaid accounts (费控)", f"{living.prepaid_accounts:,}")
+    if living.history is not None:
+        periods = f"{living.history.periods[0]}..{living.history.periods[-1]}"
+        table.add_row(
+            f"bills {periods} billed / issued", f"{living.history.billed:,} / {living.history.issued:,}"
+        )
+    if living.payments is not None:
+        p = living.payments
+        table.add_row("payments", f"{p.payments:,} ({p.amount} 元)")
+        table.add_row("late fees: bills / total", f"{p.late_fee_bills:,} / {p.late_fee_total} 元")
+        table.add_row("collector assignments / visits", f"{p.assignments:,} / {p.visits:,}")
+    for stage, seconds in living.timings.items():
         table.add_row(f"time {stage}", f"{seconds:.1f} s")
     console.print(table)
 
