@@ -110,8 +110,8 @@ class Company:
     def past_bill(
         self, account: Account, period: str, *, kwh: str, total: str, status: str = "issued"
     ) -> Bill:
-        y, m = uc.parse_period(period)
-        start, end = uc.account_window(y, m, 1)
+        asked = uc.parse_period(period)
+        start, end = uc.account_window(asked.year, asked.month, 1)
         return Bill.objects.create(
             account=account, period=period, start=start, end=end, kwh=D(kwh), total=D(total), status=status
         )

@@ -32,5 +32,5 @@ class TestEstimatePeriod:
         assert run.estimated > 0
 
     def test_bad_period_is_an_input_error(self) -> None:
-        with pytest.raises(InputError, match="not YYYY-MM"):
+        with pytest.raises(InputError, match="must be YYYY-MM"):
             estimate_period(period="2026-13")

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import connection, transaction
 
+from wattdesk.core.period import period_text
 from wattdesk.domain import bulk as w
 from wattdesk.domain.customers.models import (
     Account,
@@ -95,10 +96,6 @@ class CountySummary:
     @property
     def anomaly_counts(self) -> dict[str, int]:
         return dict(Counter(a.kind for a in self.anomalies))
-
-
-def period_label(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
 
 
 def generate_county(
@@ -206,7 +203,7 @@ def generate_county(
         months=months,
         seed=seed,
         end_month=end_month,
-        periods=tuple(period_label(d) for d in dates[:-1]),
+        periods=tuple(period_text(d) for d in dates[:-1]),
         reading_dates=tuple(readings.read_dates),
         by_class=pop.class_counts(),
         tariffs={k: e.code for k, e in catalog.items()},

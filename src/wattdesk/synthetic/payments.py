@@ -40,10 +40,11 @@ from django.conf import settings
 from django.db import transaction
 
 from wattdesk.application.billing.review import issue_bills
-from wattdesk.application.billing.run import add_months, parse_period, period_str, run_billing
+from wattdesk.application.billing.run import run_billing
 from wattdesk.application.errors import InputError
 from wattdesk.core.allocation import DEFAULT_POLICY, OpenItem, allocate
 from wattdesk.core.money import round_fen
+from wattdesk.core.period import Period
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
@@ -64,19 +65,6 @@ PAYMENT_STEPS = 4  # plan, write, late fees, collectors: the steps of generate_p
 
 def _tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
-
-
-def _period_start(period: str) -> date:
-    return date(int(period[:4]), int(period[5:7]), 1)
-
-
-def _next_month(d: date) -> date:
-    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-
-
-def _prev_period(period: str, n: int) -> str:
-    year, month = parse_period(period)
-    return period_str(add_months(date(year, month, 1), -n))
 
 
 # --- bill history --------------------------------------------------------------------------------------------
@@ -107,13 +95,13 @@ def bill_history(
     latest = end_period or Bill.objects.order_by("-period").values_list("period", flat=True).first()
     if latest is None:
         raise InputError("no bills yet: run the billing of the latest month first (wattdesk demo)")
-    periods = tuple(_prev_period(latest, n) for n in range(months - 1, -1, -1))
+    periods = tuple(str(p) for p in Period.parse(latest).back(months))
     billed = issued = 0
     tz = _tz()
     report = progress or (lambda stage, done, total: None)
     report("bill history", 0, len(periods))
     for n, period in enumerate(periods, start=1):
-        nxt = _next_month(_period_start(period))
+        nxt = Period.parse(period).end
         run = run_billing(period=period, run_at=datetime.combine(nxt, time(8), tzinfo=tz), workers=workers)
         billed += run.billed
         issue_day = nxt + timedelta(days=2)

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db.models import Count, OuterRef, Q, Subquery
 
+from wattdesk.core.period import Period
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import CustomerClass, Region, ServicePoint
 from wattdesk.domain.fields import MoneySum, QuantitySum
@@ -95,16 +96,8 @@ class Dashboard:
         return Change(previous=Decimal(self.previous.bills), current=Decimal(self.current.bills))
 
 
-def previous_period(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
 def _periods_back(period: str, n: int) -> list[str]:
-    out = [period]
-    while len(out) < n:
-        out.append(previous_period(out[-1]))
-    return out[::-1]
+    return [str(p) for p in Period.parse(period).back(n)]
 
 
 def billed_periods() -> tuple[str, ...]:
@@ -219,7 +212,7 @@ def dashboard(*, period: str | None = None) -> Dashboard:
         empty = PeriodTotals(period="")
         return Dashboard(None, periods, empty, empty, 0, (), (), ())
     window = _periods_back(period, TREND_PERIODS)
-    prev = previous_period(period)
+    prev = str(Period.parse(period).previous())
     totals = _totals_by_period([*window, prev])
     first = next((i for i, p in enumerate(window) if p in totals), len(window) - 1)
     trend = tuple(totals.get(p, PeriodTotals(period=p)) for p in window[first:])

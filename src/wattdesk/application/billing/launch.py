@@ -45,10 +45,10 @@ from wattdesk.application.billing.run import (
     ProgressCallback,
     RunResult,
     RunSuperseded,
-    add_months,
     parse_period,
     run_billing,
 )
+from wattdesk.core.period import add_months
 from wattdesk.domain import audit
 from wattdesk.domain.billing.models import LIVE_RUN_STATUSES, BillingRun, BillingRunStatus
 from wattdesk.domain.customers.models import ReadingRoute
@@ -176,9 +176,11 @@ def _route_id(route: str | None) -> int | None:
 
 def has_readings(*, period: str, route_id: int | None = None) -> bool:
     """Is any meter reading dated in the period's widest window (billing days 1-28) on the route / anywhere?"""
-    year, month = parse_period(period)
-    start = date(year, month, 1)
-    qs = RegisterReading.objects.filter(read_on__gte=start, read_on__lt=add_months(date(year, month, 28), 1))
+    asked = parse_period(period)
+    start = asked.start
+    qs = RegisterReading.objects.filter(
+        read_on__gte=start, read_on__lt=add_months(date(asked.year, asked.month, 28), 1)
+    )
     if route_id is not None:
         qs = qs.filter(register__meter__installations__service_point__route_id=route_id)
     return qs.exists()

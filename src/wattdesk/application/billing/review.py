@@ -41,10 +41,9 @@ from wattdesk.application.billing.run import (
     BillingInputError,
     BillNotFound,
     BillStateError,
-    add_months,
     parse_period,
-    period_str,
 )
+from wattdesk.core.money import round_fen
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
@@ -178,8 +177,7 @@ def describe_held(bills: Sequence[Bill]) -> list[HeldBill]:
     if not bills:
         return []
     period = bills[0].period
-    y, m = parse_period(period)
-    since = period_str(add_months(date(y, m, 1), -DEFAULT_HOLD_POLICY.max_history))
+    since = str(parse_period(period).shift(-DEFAULT_HOLD_POLICY.max_history))
     past: dict[int, list[Decimal]] = defaultdict(list)
     for acc_id, total in (
         Bill.objects.filter(

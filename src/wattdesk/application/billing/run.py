@@ -27,7 +27,6 @@ import multiprocessing
 import multiprocessing.util
 import os
 import queue
-import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -51,6 +50,7 @@ from wattdesk.application.billing.determinants import (
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import load_pf_table
+from wattdesk.core.period import Period, PeriodError, add_months, period_text
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
@@ -65,7 +65,6 @@ ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
 RATE_STEP = Decimal("0.000001")
 DEFAULT_BATCH_SIZE = 10_000
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SKIP_EXAMPLES = 20  # account numbers kept per skip reason in BillingRun.counts
 
 ProgressCallback = Callable[[int, int], None]
@@ -120,20 +119,13 @@ class RunResult:
 # --- periods -----------------------------------------------------------------------------------------------
 
 
-def parse_period(period: str) -> tuple[int, int]:
-    m = PERIOD_RE.match(period or "")
-    if not m:
-        raise BillingInputError(f"period must be YYYY-MM (e.g. 2026-03), got {period!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def add_months(d: date, n: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
-    return date(y, m + 1, d.day)
-
-
-def period_str(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
+def parse_period(period: str) -> Period:
+    """The :class:`~wattdesk.core.period.Period` a billing use case is asked for; ``BillingInputError``
+    (the message names the text) when it is not ``YYYY-MM``."""
+    try:
+        return Period.parse(period)
+    except PeriodError as exc:
+        raise BillingInputError(str(exc)) from None
 
 
 def account_window(year: int, month: int, billing_day: int) -> tuple[date, date]:
@@ -231,7 +223,8 @@ def run_billing(
     the batches must then join it, and for an in-memory SQLite database, which other connections cannot
     share safely.
     """
-    year, month = parse_period(period)
+    asked = parse_period(period)
+    year, month = asked.year, asked.month
     if batch_size < 1:
         raise BillingInputError("batch size must be at least 1")
     route_id = None
@@ -605,7 +598,7 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     latest_start = max((w[0] for w in windows.values()), default=date(ctx.year, ctx.month, 1))
     assigned = fetch.assignments(lo=lo, hi=hi, on_or_before=latest_start)
     # 12 months back at least: the hold rule's history and the year to date of annual tiers
-    since = period_str(add_months(date(ctx.year, ctx.month, 1), -max(12, ctx.policy.max_history)))
+    since = str(Period(ctx.year, ctx.month).shift(-max(12, ctx.policy.max_history)))
     past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
     versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
 
@@ -724,7 +717,7 @@ def _determinants(
     fraction = Decimal(1)
     if tariff.energy.tier_basis == "annual":
         ty_start = tier_year_start(period_start=start, start_month=tariff.energy.tier_year_start_month)
-        since = period_str(ty_start)
+        since = period_text(ty_start)
         ytd = sum((k for p, k, _t in past.get(sp.account_id, ()) if p >= since), ZERO)
         fraction = tier_year_fraction(tier_year_begins=ty_start, on_tariff_since=max(sp.opened_on, a[0]))
     det = build(

@@ -74,11 +74,6 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
-def parse_period(period: str) -> tuple[date, date]:
-    """'YYYY-MM' -> its half-open bounds (first day, first day of the next month); InputError otherwise."""
-    return period_input(period).bounds
-
-
 @dataclass(frozen=True)
 class Place:
     route_id: int | None
@@ -123,7 +118,7 @@ def period_collectors(*, period: str) -> dict[int, tuple[int, str]]:
     a route whose assignment ended during the period keeps the collector who held it latest in the period;
     a route nobody was assigned to during the period has no collector.
     """
-    start, end = parse_period(period)
+    start, end = period_input(period).bounds
     last_day = end - timedelta(days=1)
     best: dict[int, tuple[tuple[int, date, date, int], tuple[int, str]]] = {}
     for route_id, user_id, username, from_date, to_date, pk in CollectorAssignment.objects.filter(
@@ -475,7 +470,7 @@ def scorecards(
     ``region`` / ``route`` restrict the rows to one region or route (drill-down).
     """
     dim = _check_by(by)
-    start, end = parse_period(period)
+    start, end = period_input(period).bounds
     places = account_places()
     owners = period_collectors(period=period)
 
@@ -665,7 +660,7 @@ def recovery_by_collector(*, period: str, as_of: date | None = None) -> list[pay
     ``as_of`` cut-off) summed over the accounts of the routes each collector holds for the period
     (``period_collectors``). Accounts of a route without a collector, or without a route, are under ``"-"``.
     Rows sorted by username, then a final ``"all"`` row (equal to ``recovery_rate(period=)``'s)."""
-    parse_period(period)
+    period_input(period)
     billed_qs, coll_qs = pay_queries.recovery_querysets(period=period, as_of=as_of)
     owners = period_collectors(period=period)
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from wattdesk.core.period import period_text
 from wattdesk.domain.billing.models import Bill, BillLine
 from wattdesk.domain.customers.models import Account, Customer, CustomerKind, ServicePoint
 from wattdesk.domain.ledger import queries as ledger_queries
@@ -434,7 +435,7 @@ def monthly_consumption(readings: list[ReadingRow]) -> ConsumptionSeries:
     for r in readings:
         if r.status not in billable or r.consumption is None or r.register_kind not in CUMULATIVE_KINDS:
             continue
-        month = r.read_on.strftime("%Y-%m")
+        month = period_text(r.read_on)
         sums[(month, r.register_kind)] += r.consumption
         months.add(month)
         kinds.add(r.register_kind)

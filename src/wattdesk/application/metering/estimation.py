@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.db.models import Q
 
-from wattdesk.application.errors import InputError
+from wattdesk.application.periods import period_input
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.metering.models import MeterInstallation
 from wattdesk.domain.metering.operations import estimate_missing_readings
@@ -30,20 +30,8 @@ class EstimationResult:
     no_history: int
 
 
-def period_bounds(period: str) -> tuple[date, date]:
-    try:
-        year, month = int(period[:4]), int(period[5:7])
-        if len(period) != 7 or period[4] != "-":
-            raise ValueError
-        start = date(year, month, 1)
-    except ValueError:
-        raise InputError(f"period {period!r}: not YYYY-MM") from None
-    end = date(year + (month == 12), month % 12 + 1, 1)
-    return start, end
-
-
 def estimate_period(*, period: str) -> EstimationResult:
-    start, end = period_bounds(period)
+    start, end = period_input(period).bounds
     read_on = end - timedelta(days=1)
     meter_ids = list(
         MeterInstallation.objects.filter(

@@ -23,9 +23,10 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from wattdesk.application.billing.run import account_window, add_months, period_str
+from wattdesk.application.billing.run import account_window
 from wattdesk.application.tariffs.reference_data import parse_tariff_document
 from wattdesk.core.money import round_fen
+from wattdesk.core.period import add_months, period_text
 from wattdesk.core.tariff import CHINESE_PERIODS, Tariff, Tier
 from wattdesk.domain.access.queries import accounts_for, bills_for
 from wattdesk.domain.billing.models import Bill, BillStatus
@@ -353,12 +354,12 @@ def monthly_usage(*, account: Account, today: date, months: int = USAGE_MONTHS) 
     starts = [add_months(latest_start, -i) for i in range(months - 1, -1, -1)]
     billed = dict(
         Bill.objects.filter(
-            account=account, status__in=VISIBLE_STATUSES, period__in=[period_str(s) for s in starts]
+            account=account, status__in=VISIBLE_STATUSES, period__in=[period_text(s) for s in starts]
         ).values_list("period", "kwh")
     )
     out: list[MonthUsage] = []
     for s in starts:
-        p = period_str(s)
+        p = period_text(s)
         if p in billed:
             out.append(MonthUsage(period=p, kwh=billed[p], source="bill"))
             continue
@@ -425,7 +426,7 @@ def usage(*, user: Any, number: str | None, today: date, day: date | None = None
         account=_option(account, _addresses([account.id])),
         months=months,
         interval=True,
-        daily_month=period_str(month_start),
+        daily_month=period_text(month_start),
         days=days,
         day=shown,
         hours=hourly_kwh(account=account, day=shown),

@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.db import connection
 
 from wattdesk.core import vee
+from wattdesk.core.period import period_text
+from wattdesk.domain import bulk
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
     CUMULATIVE_KINDS,
@@ -48,10 +50,6 @@ class RecordOutcome:
     superseded: int = 0
     corrected: int = 0  # held readings superseded by a correction on the same date
     findings_by_check: Counter[str] = field(default_factory=Counter)
-
-
-def period_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
 
 
 @dataclass
@@ -412,7 +410,7 @@ def _write_findings(
                 register_id=reg.id,
                 reading_id=obj.pk,
                 import_batch=batch,
-                period=period_of(obj.read_on),
+                period=period_text(obj.read_on),
                 check_code=f.check.value,
                 reason=f.reason,
                 severity=f.severity.value,

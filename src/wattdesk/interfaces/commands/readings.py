@@ -10,17 +10,15 @@ A rejected file prints every bad row on stdout, then one error line (exit code 2
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import date
 from pathlib import Path
 
+from wattdesk.core.period import Period
 from wattdesk.interfaces.cli import UserError
 
 NAME = "readings"
 HELP = "meter readings: import register/interval files, list reading exceptions (抄表数据)"
 NEEDS_DJANGO = True
-
-_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +88,7 @@ def _estimate(args: argparse.Namespace) -> int:
 def _exceptions(args: argparse.Namespace) -> int:
     from wattdesk.domain.metering.queries import reading_exceptions
 
-    if args.period is not None and not _PERIOD_RE.match(args.period):
+    if args.period is not None and not Period.is_valid(args.period):
         raise UserError(f"--period {args.period!r} is not YYYY-MM")
     rows = reading_exceptions(period=args.period, include_resolved=args.all)
     for r in rows:

@@ -32,13 +32,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from wattdesk.application.billing import launch, review
-from wattdesk.application.billing.run import (
-    PERIOD_RE,
-    BillingInputError,
-    add_months,
-    period_str,
-)
+from wattdesk.application.billing.run import BillingInputError
 from wattdesk.core.money import AmountError, parse_amount
+from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for, has_capability
 from wattdesk.domain.billing.models import BillingRun, BillStatus
@@ -72,12 +68,12 @@ HISTORY_PERIODS = 6
 
 
 def _default_period() -> str:
-    return period_str(add_months(timezone.localdate().replace(day=1), -1))
+    return str(Period.of(timezone.localdate()).previous())
 
 
 def _period(raw: str | None) -> str:
     p = (raw or "").strip()
-    return p if PERIOD_RE.match(p) else _default_period()
+    return p if Period.is_valid(p) else _default_period()
 
 
 def run_summary(run: BillingRun) -> dict[str, Any]:
@@ -221,7 +217,7 @@ def billing_run_restart(request: HttpRequest, run_id: int) -> HttpResponse:
 
 
 def _history(request: HttpRequest, account_numbers: list[str], period: str) -> dict[str, list[Any]]:
-    since = period_str(add_months(_first(period), -HISTORY_PERIODS))
+    since = str(Period.parse(period).shift(-HISTORY_PERIODS))
     out: dict[str, list[Any]] = defaultdict(list)
     for number, p, total, kwh, status in (
         bills_for(request.user)
@@ -232,13 +228,6 @@ def _history(request: HttpRequest, account_numbers: list[str], period: str) -> d
     ):
         out[number].append({"period": p, "total": total, "kwh": kwh, "status": status})
     return out
-
-
-def _first(period: str) -> Any:
-    from datetime import date
-
-    y, m = period.split("-")
-    return date(int(y), int(m), 1)
 
 
 REVIEW_PAGE_SIZE = 20

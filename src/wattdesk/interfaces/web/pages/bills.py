@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from wattdesk.application.billing.document import bill_document, render_pdf
-from wattdesk.application.billing.run import PERIOD_RE, add_months, period_str
+from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for
 from wattdesk.domain.billing.models import BillStatus
@@ -44,10 +44,10 @@ PAGE_SIZE = 50
 @require_GET
 def bills(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", "").strip()
-    if not PERIOD_RE.match(period):
+    if not Period.is_valid(period):
         # The latest period billed in the user's scope; the previous calendar month only when nothing is billed.
-        period = latest_billed_period(bills_for(request.user)) or period_str(
-            add_months(timezone.localdate().replace(day=1), -1)
+        period = latest_billed_period(bills_for(request.user)) or str(
+            Period.of(timezone.localdate()).previous()
         )
     status = request.GET.get("status", "")
     klass = request.GET.get("class", "")

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from wattdesk.application.collection import assignments
 from wattdesk.application.collection import collectors as use_case
 from wattdesk.application.errors import InputError
+from wattdesk.application.periods import period_input
 from wattdesk.domain.access import roles
 from wattdesk.domain.collection import queries as collection_queries
 from wattdesk.domain.collection.models import VisitOutcome
@@ -153,7 +154,7 @@ def scorecards(request: HttpRequest) -> HttpResponse:
                 {"errors": [_g("没有这个催费员。")], "period": period, "by": by},
                 status=404,
             )
-        _start, end = use_case.parse_period(period)
+        end = period_input(period).end
         accounts = use_case.worklist(collector=collector_user, as_of=end, limit=WORKLIST_LIMIT)
     # company-wide recovery by collector, with the accounts of routes without a collector ("-")
     recovery = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +11,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from wattdesk.application.analytics import dashboard as use_case
+from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -26,8 +26,6 @@ nav.register(
         icon="chart-bar",
     )
 )
-
-PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
@@ -80,7 +78,7 @@ def _trend(trend: tuple[use_case.PeriodTotals, ...]) -> str:
 @capability_required(roles.DASHBOARD_VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period") or None
-    if period is not None and not PERIOD_RE.match(period):
+    if period is not None and not Period.is_valid(period):
         period = None
     data = use_case.dashboard(period=period)
     context: dict[str, Any] = {

@@ -25,10 +25,10 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from wattdesk.application.billing.run import PERIOD_RE, add_months, period_str
 from wattdesk.application.errors import InputError
 from wattdesk.application.metering.readings_import import import_readings
 from wattdesk.application.tabular import ImportRejected
+from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability, meters_for
 from wattdesk.domain.metering.queries import ExceptionRow, chunked, reading_exceptions
@@ -73,8 +73,7 @@ def _save_upload(f: UploadedFile[Any]) -> Path:
 
 
 def _default_period() -> str:
-    today = timezone.localdate()
-    return period_str(add_months(today.replace(day=1), -1))
+    return str(Period.of(timezone.localdate()).previous())
 
 
 def _scoped_exceptions(request: HttpRequest, period: str) -> list[ExceptionRow]:
@@ -89,7 +88,7 @@ def _scoped_exceptions(request: HttpRequest, period: str) -> list[ExceptionRow]:
 @require_http_methods(["GET", "POST"])
 def readings(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period", "").strip() or _default_period()
-    period_error = "" if PERIOD_RE.match(period) else _g("账期格式应为 YYYY-MM")
+    period_error = "" if Period.is_valid(period) else _g("账期格式应为 YYYY-MM")
     context: dict[str, object] = {
         "period": period,
         "period_error": period_error,
