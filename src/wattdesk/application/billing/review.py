@@ -43,7 +43,6 @@ from wattdesk.application.billing.run import (
     BillStateError,
     parse_period,
 )
-from wattdesk.core.money import round_fen
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability

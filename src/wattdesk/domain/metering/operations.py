@@ -14,7 +14,6 @@ from django.db import connection
 
 from wattdesk.core import vee
 from wattdesk.core.period import period_text
-from wattdesk.domain import bulk
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
     CUMULATIVE_KINDS,
