@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -173,6 +174,117 @@ class TestApproveIsOneUseCase:
         assert "no active user 'nobody-such'" in capsys.readouterr().err
         bill.refresh_from_db()
         assert bill.status == BillStatus.HELD and batch_entries("bills.approve") == []
+
+
+# --- hold, cancel-and-rebill, issue: the same entry from every interface -------------------------------------
+
+
+def act(
+    interface: str, actors: dict[str, Any], action: str, bill: Bill | None, period: str, text: str
+) -> int:
+    user = ["--user", actors["user"].username]
+    if action == "hold":
+        assert bill is not None
+        if interface == "cli":
+            return main(["bill", "hold", str(bill.pk), "--reason", text, *user])
+        if interface == "page":
+            return int(actors["page"].post(f"/billing/review/{bill.pk}/keep/", {"note": text}).status_code)
+        return int(
+            actors["api"].post(f"/api/bills/{bill.pk}/hold", {"reason": text}, content_type=JSON).status_code
+        )
+    if action == "cancel":
+        assert bill is not None
+        if interface == "cli":
+            return main(["bill", "cancel", "--bill", str(bill.pk), "--reason", text, *user])
+        if interface == "page":
+            return int(
+                actors["page"].post(f"/billing/review/{bill.pk}/cancel/", {"reason": text}).status_code
+            )
+        r = actors["api"].post(f"/api/bills/{bill.pk}/cancel", {"reason": text}, content_type=JSON)
+        return int(r.status_code)
+    if interface == "cli":
+        return main(["bill", "issue", "--period", period, "--include-held-approved", *user])
+    if interface == "page":
+        return int(
+            actors["page"].post("/billing/review/issue/", {"period": period, "confirm": "yes"}).status_code
+        )
+    body = {"period": period, "include_held_approved": True}
+    return int(actors["api"].post("/api/bills/issue", body, content_type=JSON).status_code)
+
+
+class TestHoldCancelIssueAreOneUseCaseEach:
+    @pytest.mark.parametrize("interface", INTERFACES)
+    def test_hold_a_draft(
+        self, interface: str, company: Company, actors: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        bill = Bill.objects.filter(period=company.period, status=BillStatus.DRAFT).order_by("id").first()
+        assert bill is not None
+        assert act(interface, actors, "hold", bill, company.period, "表码待核实") == OK[interface]
+        bill.refresh_from_db()
+        assert (bill.status, bill.hold_reason) == (BillStatus.HELD, "表码待核实")
+        [entry] = batch_entries("bills.hold", bill.pk)
+        assert shape(entry) == {
+            "action": LogEntry.Action.UPDATE,
+            "batch": {"batch": "bills.hold"},
+            "content_type": "batchoperation",
+            "actor": actors["user"].pk,
+            "changes": {
+                "status": ["draft", "held"],
+                "total": [None, str(bill.total)],
+                "reason": [None, "表码待核实"],
+            },
+        }
+
+    @pytest.mark.parametrize("interface", INTERFACES)
+    def test_cancel_and_rebill(
+        self, interface: str, company: Company, actors: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        bill = (
+            Bill.objects.filter(period=company.period, status=BillStatus.DRAFT, total__gt=0)
+            .order_by("id")
+            .first()
+        )
+        assert bill is not None
+        ok = {"cli": 0, "page": 302, "api": 200}[interface]
+        assert act(interface, actors, "cancel", bill, company.period, "倍率错误") == ok
+        [entry] = batch_entries("bills.cancel", bill.pk)
+        assert shape(entry)["changes"] == {
+            "status": ["draft", "cancelled"],
+            "total": [None, str(bill.total)],
+            "reason": [None, "倍率错误"],
+            "reversal": [None, str(-bill.total)],
+        }
+        assert shape(entry)["actor"] == actors["user"].pk
+        assert (
+            act(interface, actors, "cancel", bill, company.period, "again")
+            == {"cli": 2, "page": 302, "api": 409}[interface]
+        )
+        assert len(batch_entries("bills.cancel", bill.pk)) == 1
+
+    @pytest.mark.parametrize("interface", INTERFACES)
+    def test_issue_the_period(
+        self, interface: str, company: Company, actors: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        drafts = Bill.objects.filter(period=company.period, status=BillStatus.DRAFT)
+        n, total = drafts.count(), sum((b.total for b in drafts), Decimal(0))
+        due_on = (timezone.localdate() + timedelta(days=review.IssuePolicy().due_days)).isoformat()
+        assert act(interface, actors, "issue", None, company.period, "") == OK[interface]
+        assert not Bill.objects.filter(period=company.period, status=BillStatus.DRAFT).exists()
+        [entry] = batch_entries("bills.issue")
+        assert entry.object_repr == f"issue {company.period}"
+        assert shape(entry) == {
+            "action": LogEntry.Action.UPDATE,
+            "batch": {"batch": "bills.issue"},
+            "content_type": "batchoperation",
+            "actor": actors["user"].pk,
+            "changes": {
+                "status": ["draft", "issued"],
+                "bills": [None, n],
+                "total": [None, str(total)],
+                "due_on": [None, due_on],
+                "route": [None, ""],
+            },
+        }
 
 
 # --- the row lock, for real (PostgreSQL: SQLite has one writer and ignores FOR UPDATE) ------------------------

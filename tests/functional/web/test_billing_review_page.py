@@ -186,3 +186,20 @@ class TestBatchApprove:
         assert 'id="batch-approve"' in html and 'data-select-all="bill"' in html
         boxes = re.findall(r'name="bill" value="(\d+)" form="batch-approve"', html)
         assert [int(b) for b in boxes] == card_ids(html)
+
+
+def test_the_english_review_page_is_english(
+    company: Any, many_held: list[Bill], client_for: Callable[[str], Client]
+) -> None:
+    client = client_for(roles.BILLING_CLERK)
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/billing/review/?period={company.period}&min=abc").content.decode()
+    for text in (
+        "Approve the selected bills",
+        "All reasons",
+        "Amount filter not understood: abc",
+        "held bill(s) match",
+    ):
+        assert text in html, text
+    for text in ("批量审核通过所选账单", "全部原因", "金额筛选条件无效", "张挂起账单符合条件"):
+        assert text not in html, text
