@@ -124,6 +124,18 @@ class TestStalled:
         viewer = client_for(roles.ANALYST).get(f"/billing/runs/{run.pk}/").content.decode()
         assert 'data-state="stalled"' in viewer and "resume-form" not in viewer
 
+    def test_the_english_page_says_stalled_and_offers_resume_in_english(
+        self, company: Any, client_for: Callable[[str], Client]
+    ) -> None:
+        run = _stalled()
+        client = client_for(roles.BILLING_CLERK)
+        client.cookies["django_language"] = "en"
+        html = client.get(f"/billing/runs/{run.pk}/").content.decode()
+        assert ">stalled<" in html and ">Resume<" in html and ">Abandon and restart<" in html
+        assert "已中断" not in html and "续跑" not in html and "执行进程" not in html
+        r = client.post("/billing/runs/launch/", {"period": "2027-01"}, follow=True)
+        assert "2027-01 has no meter readings" in r.content.decode()
+
     def test_resume_queues_the_same_run_on_its_next_attempt(
         self, company: Any, client_for: Callable[[str], Client]
     ) -> None:
