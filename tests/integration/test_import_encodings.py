@@ -161,6 +161,22 @@ class TestModelValidation:
         sp.address = "幸福路1号"
         sp.full_clean()
 
+    def test_the_message_is_translated(self, make_account: Any) -> None:
+        from django.utils import translation
+
+        customer = make_account().customer
+        customer.name = "张三\u202e"
+        with translation.override("zh-hans"):
+            with pytest.raises(ValidationError) as err:
+                customer.full_clean()
+            assert err.value.message_dict["name"] == ["名称和地址中不能含有双向文字控制字符 U+202E。"]
+        with translation.override("en"):
+            with pytest.raises(ValidationError) as err:
+                customer.full_clean()
+            assert err.value.message_dict["name"] == [
+                "A name or an address may not contain the bidirectional control character U+202E."
+            ]
+
 
 @pytest.fixture
 def meter(make_account: Any) -> Meter:

@@ -117,8 +117,14 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
     return decoded
 
 
-def unsafe_text_reason(value: str) -> str | None:
-    """Why ``value`` may not be a name or an address, or None when it may.
+@dataclass(frozen=True)
+class UnsafeCharacter:
+    kind: str  # "bidi", "replacement", "control" or "surrogate"
+    code: str  # "U+202E"
+
+
+def find_unsafe_character(value: str) -> UnsafeCharacter | None:
+    """The first character that may not be in a name or an address, or None.
 
     Refused: control characters (NUL, tab, line breaks, DEL, C1), bidirectional formatting characters,
     surrogates, U+FFFD.
@@ -126,12 +132,26 @@ def unsafe_text_reason(value: str) -> str | None:
     for ch in value:
         code = f"U+{ord(ch):04X}"
         if ch in BIDI_CONTROLS:
-            return f"contains the bidirectional control character {code}"
+            return UnsafeCharacter("bidi", code)
         if ch == REPLACEMENT:
-            return f"contains the replacement character {code} (text damaged by a wrong encoding)"
+            return UnsafeCharacter("replacement", code)
         category = unicodedata.category(ch)
         if category == "Cc":
-            return f"contains the control character {code}"
+            return UnsafeCharacter("control", code)
         if category == "Cs":
-            return f"contains an unpaired surrogate {code}"
+            return UnsafeCharacter("surrogate", code)
     return None
+
+
+_REASONS = {
+    "bidi": "contains the bidirectional control character {code}",
+    "replacement": "contains the replacement character {code} (text damaged by a wrong encoding)",
+    "control": "contains the control character {code}",
+    "surrogate": "contains an unpaired surrogate {code}",
+}
+
+
+def unsafe_text_reason(value: str) -> str | None:
+    """Why ``value`` may not be a name or an address (:func:`find_unsafe_character`), or None when it may."""
+    found = find_unsafe_character(value)
+    return None if found is None else _REASONS[found.kind].format(code=found.code)

@@ -12,20 +12,25 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from wattdesk.core.text import unsafe_text_reason
+from wattdesk.core.text import find_unsafe_character
 from wattdesk.domain.fields import CoordinateField, QuantityField, RatioField
 
 
 def validate_clean_text(value: str) -> None:
     """Names and addresses (printed on bills, notices and work orders): no control characters, no
     bidirectional overrides, no U+FFFD (``wattdesk.core.text.unsafe_text_reason``)."""
-    reason = unsafe_text_reason(value)
-    if reason is not None:
-        raise ValidationError(
-            _("Not allowed in a name or an address: %(reason)s"),
-            params={"reason": reason},
-            code="unsafe_text",
-        )
+    found = find_unsafe_character(value)
+    if found is not None:
+        messages = {
+            "bidi": _("A name or an address may not contain the bidirectional control character %(code)s."),
+            "replacement": _(
+                "A name or an address may not contain the replacement character %(code)s (text damaged by a "
+                "wrong encoding)."
+            ),
+            "control": _("A name or an address may not contain the control character %(code)s."),
+            "surrogate": _("A name or an address may not contain the unpaired surrogate %(code)s."),
+        }
+        raise ValidationError(messages[found.kind], params={"code": found.code}, code="unsafe_text")
 
 
 class Region(models.Model):
