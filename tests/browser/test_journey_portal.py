@@ -29,7 +29,7 @@ def test_customer_portal_on_a_phone(company: Any, page_for: Any, browsing: Any, 
     # Home: the current bill.
     bill = page.get_by_test_id("current-bill")
     expect(bill.get_by_role("heading", name="本期账单")).to_be_visible()
-    expect(bill.get_by_test_id("bill-total")).to_have_text(re.compile(r"^-?\d+\.\d{2}$"))
+    expect(bill.get_by_test_id("bill-total")).to_have_text(re.compile(r"^-?\d{1,3}(,\d{3})*\.\d{2}$"))
     expect(bill.get_by_test_id("bill-kwh")).to_contain_text("kWh")
     expect(page.get_by_test_id("balance")).to_be_visible()
     assert_no_horizontal_overflow(page)

@@ -23,6 +23,7 @@ from wattdesk.domain.customers.models import Account, Customer, ServicePoint
 from wattdesk.domain.metering.models import MeterInstallation, RegisterKind, RegisterReading
 from wattdesk.domain.metering.queries import load_intervals
 from wattdesk.domain.tariffs.queries import assignment_on
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed, format_qty, format_reading
 
 ClientFor = Callable[[str], Client]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -65,8 +66,8 @@ class TestHome:
         )
         assert latest is not None
         html = client_for(roles.CUSTOMER).get("/portal/").content.decode()
-        assert _testid(html, "bill-total") == [str(latest.total)]
-        assert _testid(html, "bill-kwh") == [f"{latest.kwh.normalize()} kWh"]
+        assert _testid(html, "bill-total") == [format_fixed(latest.total)]  # 1,234.56
+        assert _testid(html, "bill-kwh") == [f"{format_fixed(latest.kwh)} kWh"]  # kWh to 2 decimals
         assert f'href="/portal/bills/{latest.id}/"' in html
         assert _testid(html, "account-number") == [account.number]
 
@@ -77,8 +78,8 @@ class TestHome:
         _add_bill(account, "2026-11", "1234.05", kwh=Decimal("2000.5"), due_on=date(2026, 12, 20))
         _add_bill(account, "2026-12", "99.99", status=BillStatus.HELD, kwh=Decimal(1))
         html = client_for(roles.CUSTOMER).get("/portal/").content.decode()
-        assert _testid(html, "bill-total") == ["1234.05"]
-        assert "2026-12-20" in html and "2000.5 kWh" in html
+        assert _testid(html, "bill-total") == ["1,234.05"]
+        assert "2026-12-20" in html and "2,000.50 kWh" in html
         assert "99.99" not in html
 
     def test_pay_links_to_online_payment_and_advice_is_a_placeholder_without_buttons(
@@ -123,7 +124,7 @@ class TestBillExplained:
         assert len(lines) == len(stored) > 0
         for text, line in zip(lines, stored, strict=True):
             assert text.endswith(f"= {line.amount} 元")
-        assert _testid(html, "bill-total") == [str(bill.total)]
+        assert _testid(html, "bill-total") == [format_fixed(bill.total)]
         # readings: previous and current value of the register read in the period, and the multiplier
         reading = RegisterReading.objects.filter(
             register__meter__installations__service_point__account=bill.account,
@@ -139,8 +140,10 @@ class TestBillExplained:
         assert previous is not None and reading.consumption is not None
         table = re.search(r'data-testid="readings".*?</table>', html, re.S)
         assert table is not None
-        for value in (previous.value, reading.value, reading.register.meter.multiplier, reading.consumption):
-            assert f">{value.normalize()}<" in table.group(0)
+        for value in (previous.value, reading.value):  # readings: separators, at least 2 decimals
+            assert f">{format_reading(value)}<" in table.group(0)
+        assert f">{format_qty(reading.register.meter.multiplier)}<" in table.group(0)  # no trailing zeros
+        assert f">{format_fixed(reading.consumption)}<" in table.group(0)  # kWh to 2 decimals
 
     def test_tou_tiers_funds_and_power_factor_in_plain_words(
         self, company: Any, client_for: ClientFor
@@ -195,7 +198,7 @@ class TestHistory:
         )
         client = client_for(roles.CUSTOMER)
         html = client.get("/portal/history/").content.decode()
-        assert _testid(html, "history-total") == [f"{b.total} 元" for b in bills]
+        assert _testid(html, "history-total") == [f"{format_fixed(b.total)} 元" for b in bills]
         stored = Bill.objects.filter(account=account, period=company.period).get()
         assert f'href="/portal/bills/{stored.id}/pdf"' in html
         response = client.get(f"/portal/bills/{stored.id}/pdf")
