@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from payments_helpers import at, issue_bill
 
 from wattdesk.application.customers.onboarding import import_accounts
+from wattdesk.application.errors import InputError
 from wattdesk.application.metering.readings_import import import_readings
 from wattdesk.application.payments.channels import bank_withholding as bw
 from wattdesk.application.payments.channels import gateway_reconciliation as gr
@@ -256,3 +257,26 @@ class TestPaymentFilesEncodings:
         path = _write(tmp_path, good.encode() + b"T1," + UNDECIDABLE + b"\n", "s.csv")
         with pytest.raises(ValueError, match="line 2: cannot tell the text encoding"):
             read_statement(path)
+
+
+class TestTariffFileEncodings:
+    """Tariff files are read like every import: UTF-8 or GB18030, strictly (an undecidable file is an
+    InputError naming the line, not a traceback)."""
+
+    def test_gb18030_tariff_file_is_read(self, tmp_path: Path) -> None:
+        from wattdesk.application.tariffs.reference_data import example_tariff_paths, read_tariff_documents
+
+        source = next(iter(example_tariff_paths()))
+        text = source.read_text(encoding="utf-8")
+        assert any(ord(c) > 127 for c in text)  # the example files hold Chinese names
+        path = tmp_path / source.name
+        path.write_bytes(text.encode("gb18030"))
+        assert read_tariff_documents(path=path) == read_tariff_documents(path=source)
+
+    def test_undecidable_tariff_file_is_an_input_error(self, tmp_path: Path) -> None:
+        from wattdesk.application.tariffs.reference_data import read_tariff_documents
+
+        path = tmp_path / "t.yaml"
+        path.write_bytes(b"code: X\nname: \xff\xfe\xff\n")
+        with pytest.raises(InputError, match=r"t\.yaml line 2: cannot tell the text encoding"):
+            read_tariff_documents(path=path)

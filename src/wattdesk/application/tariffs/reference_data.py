@@ -26,6 +26,7 @@ from wattdesk.application.errors import InputError
 from wattdesk.core.calendar import HolidayCalendar
 from wattdesk.core.pf import PfTable, PfTableError, parse_pf_table
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
 
 
@@ -168,9 +169,13 @@ def read_tariff_documents(*, path: Path) -> tuple[TariffDocument, ...]:
     """Read a tariff file: YAML (one or more documents, or a list) or JSON (an object or a list)."""
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        text = decode_import(data, name=name).text  # UTF-8 (BOM optional) or GB18030, decided strictly
+    except EncodingUndecided as exc:
+        raise InputError(str(exc)) from None
     is_json = path.suffix.lower() == ".json"
     try:
         docs: list[Any] = [json.loads(text)] if is_json else list(yaml.safe_load_all(text))
