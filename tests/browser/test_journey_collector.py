@@ -34,7 +34,7 @@ def collector_on_own_routes(company: Any) -> tuple[Any, set[str], set[str]]:
     from wattdesk.application.billing.review import issue_bills
     from wattdesk.domain.access.queries import accounts_for
     from wattdesk.domain.collection.models import CollectorAssignment
-    from wattdesk.domain.counter import queries
+    from wattdesk.domain.collection.queries import debtors
     from wattdesk.domain.customers.models import Account
 
     issue_bills(
@@ -49,7 +49,7 @@ def collector_on_own_routes(company: Any) -> tuple[Any, set[str], set[str]]:
     for route in routes:
         CollectorAssignment.objects.create(user=user, route=route, from_date=date(2026, 1, 1))
     mine = set(accounts_for(user).values_list("number", flat=True))
-    others = {w.account_number for w in queries.worklist(accounts=Account.objects.exclude(number__in=mine))}
+    others = {d.account_number for d in debtors(accounts=Account.objects.exclude(number__in=mine))}
     assert mine and others, "the sample company owes on routes in and out of the collector's scope"
     return user, mine, others
 

@@ -1,4 +1,5 @@
-"""Reads for the counter and the collectors: what an account owes, a day's takings, a collector's worklist."""
+"""Reads for the counter and the collectors: what an account owes, a day's takings, what a receipt settled.
+(Which accounts a collector works on: ``domain.collection.queries``.)"""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from wattdesk.domain.counter.models import (
     PaymentMethod,
     Receipt,
 )
-from wattdesk.domain.customers.models import Account
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 from wattdesk.domain.payments import queries as payment_queries
@@ -188,53 +188,6 @@ def receipt_details(*, receipt: Receipt) -> ReceiptDetails:
         credit=max(payment.amount - total, ZERO),
         balance_after=balance_after,
     )
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    account_number: str
-    customer_name: str
-    address: str
-    outstanding: Decimal
-    oldest_due_on: date | None
-    items: int
-
-
-def worklist(*, accounts: QuerySet[Account], limit: int = 200) -> list[WorkItem]:
-    """Accounts of ``accounts`` (a scoped queryset) with arrears, largest first."""
-    ids = list(accounts.values_list("pk", flat=True))
-    items = payment_queries.open_items(ids)
-    if not items:
-        return []
-    credit = {
-        a: sum((c.remaining for c in cs), ZERO) for a, cs in payment_queries.credits(list(items)).items()
-    }
-    info = {
-        a.pk: a
-        for a in Account.objects.filter(pk__in=list(items))
-        .select_related("customer")
-        .prefetch_related("service_points")
-    }
-    out = []
-    for account_id, its in items.items():
-        owed = sum((i.outstanding for i in its), ZERO) - credit.get(account_id, ZERO)
-        if owed <= 0:
-            continue
-        acc = info[account_id]
-        sps = list(acc.service_points.all())
-        dues = [i.due_on for i in its if i.due_on is not None]
-        out.append(
-            WorkItem(
-                acc.number,
-                acc.customer.name,
-                sps[0].address if sps else "",
-                owed,
-                min(dues) if dues else None,
-                len(its),
-            )
-        )
-    out.sort(key=lambda w: (-w.outstanding, w.account_number))
-    return out[:limit]
 
 
 def pending_closes() -> QuerySet[CashClose]:
