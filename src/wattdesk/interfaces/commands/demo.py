@@ -320,6 +320,10 @@ def print_report(report: Any, console: Any) -> None:
             f"history: bills issued for {report.history_periods[0]} .. {report.history_periods[-1]}; "
             f"{report.payments:,} payments of {report.payments_amount:,.2f} 元 by each customer's behaviour"
         )
+    console.print(
+        f"{report.outlets} payment outlets and {report.candidate_sites} candidate sites (网点规划); "
+        f"{report.prepaid_accounts:,} accounts on prepaid fee control (费控)"
+    )
     bills = Table(title=f"Bills {report.period} (from the database)")
     for col, just in (("class", "left"), ("bills", "right"), ("kWh", "right"), ("revenue (元)", "right")):
         bills.add_column(col, justify=just)  # type: ignore[arg-type]
