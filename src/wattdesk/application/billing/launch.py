@@ -381,7 +381,12 @@ def _takeable(run: BillingRun, *, now: datetime) -> str:
 def resume_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
     """Take over a stalled (or failed) run: same row, next attempt, status pending; execute it next."""
     with transaction.atomic():
-        run = BillingRun.objects.select_for_update(of=("self",)).select_related("route").filter(pk=run_id).first()
+        run = (
+            BillingRun.objects.select_for_update(of=("self",))
+            .select_related("route")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None:
             raise RunNotFound(f"no billing run with id {run_id}")
         state = _takeable(run, now=now)
@@ -422,7 +427,12 @@ def restart_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
     Bills the abandoned run committed stay (each batch is whole); the new run bills the accounts without one.
     """
     with transaction.atomic():
-        run = BillingRun.objects.select_for_update(of=("self",)).select_related("route").filter(pk=run_id).first()
+        run = (
+            BillingRun.objects.select_for_update(of=("self",))
+            .select_related("route")
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None:
             raise RunNotFound(f"no billing run with id {run_id}")
         state = _takeable(run, now=now)
