@@ -40,7 +40,7 @@ def test_api_correction_supersedes_the_held_reading(company: Any, api_for: Calla
     assert first.status_code == 201 and first.json()["held"] == 1
     second = api.post("/api/readings/bulk", [fixed], content_type="application/json")
     assert second.status_code == 201, second.content
-    assert second.json()["held"] == 0
+    assert (second.json()["held"], second.json()["corrected"]) == (0, 1)
     assert _rows(fixed) == [(Decimal(held["value"]), "superseded"), (Decimal(fixed["value"]), "valid")]
 
 

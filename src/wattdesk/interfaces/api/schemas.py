@@ -182,6 +182,7 @@ class ReadingsBulkRead(Schema):
     readings: int
     held: int
     superseded: int
+    corrected: int = Field(0, description="held readings (status exception) superseded by a correction")
     findings_by_check: dict[str, int]
 
 

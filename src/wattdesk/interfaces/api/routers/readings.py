@@ -108,6 +108,7 @@ def bulk_readings(
             "readings": result.readings,
             "held": result.held,
             "superseded": result.superseded,
+            "corrected": result.corrected,
             "findings_by_check": dict(result.findings_by_check),
         },
     )
