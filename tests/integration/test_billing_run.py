@@ -438,8 +438,12 @@ class TestIssueAndCancel:
 
 
 class TestUsageQuery:
-    def test_agrees_with_the_metering_domain_query(self, company: Company) -> None:
+    def test_the_run_reads_usage_through_the_one_metering_query(self) -> None:
         from wattdesk.application.billing import fetch
+
+        assert not hasattr(fetch, "usage") and not hasattr(fetch, "Usage")  # no second consumption query
+
+    def test_an_account_range_an_id_list_and_everyone_agree(self, company: Company) -> None:
         from wattdesk.domain.metering.queries import consumption_by_account
 
         accounts = [residential_450(company), industrial(company)]
@@ -454,23 +458,20 @@ class TestUsageQuery:
         accounts.append(odd)
         ids = [a.pk for a in accounts]
         start, end = date(2026, 3, 1), date(2026, 4, 1)
-        ours = fetch.usage(lo=min(ids), hi=max(ids), start=start, end=end)
-        theirs = consumption_by_account(period_start=start, period_end=end, account_ids=ids)
-        assert set(ours) == set(theirs)
-        for sp_id, u in ours.items():
-            t = theirs[sp_id]
-            assert (u.account_id, u.kvarh, u.max_kw, u.estimated, u.readings, u.exceptions) == (
-                t.account_id,
-                t.kvarh,
-                t.max_kw,
-                t.estimated,
-                t.readings,
-                t.exceptions,
-            )
-            assert u.kwh_by_kind == dict(t.kwh_by_kind)
-        assert ours[ServicePoint.objects.get(account=accounts[2]).pk].kwh_by_kind == {
-            "active_total": D("12.3456")
-        }
+        ranged = consumption_by_account(
+            period_start=start, period_end=end, account_range=(min(ids), max(ids))
+        )
+        listed = consumption_by_account(period_start=start, period_end=end, account_ids=ids)
+        everyone = consumption_by_account(period_start=start, period_end=end)
+        assert ranged == listed == everyone
+        assert len(ranged) == 4
+        estimated = ranged[ServicePoint.objects.get(account=accounts[2]).pk]
+        assert (estimated.kwh_by_kind, estimated.estimated) == ({"active_total": D("12.3456")}, True)
+        held = ranged[ServicePoint.objects.get(account=odd).pk]
+        assert (held.kwh_by_kind, held.exceptions, held.readings) == ({"active_total": D("77")}, 1, 1)
+        just_one = consumption_by_account(period_start=start, period_end=end, account_ids=[odd.pk])
+        assert list(just_one) == [held.service_point_id]
+        assert consumption_by_account(period_start=start, period_end=end, account_ids=[]) == {}
 
 
 class TestEdges:

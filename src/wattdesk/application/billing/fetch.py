@@ -7,31 +7,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 
 from wattdesk.core.money import round_fen
-from wattdesk.domain import bulk
+from wattdesk.domain import sql
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import Account, Customer, ServicePoint
 from wattdesk.domain.metering.models import (
-    BILLABLE_STATUSES,
     MeterInstallation,
-    MeterRegister,
     ReadingException,
-    ReadingSource,
-    ReadingStatus,
-    RegisterKind,
-    RegisterReading,
 )
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 
-QTY = Decimal("0.0001")
 CHUNK = 10_000  # ids per IN (...) list, under SQLite's and PostgreSQL's parameter limits
 
 
@@ -97,41 +90,7 @@ def blocked_accounts(*, period: str, month_start: date, latest_end: date) -> set
 # per-value converters. Table and column names come from the models' _meta so they cannot drift.
 
 
-def _t(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _c(model: type[Model], name: str) -> str:
-    return connection.ops.quote_name(bulk.column(model, name))
-
-
-def _sqlite() -> bool:
-    return connection.vendor == "sqlite"
-
-
-def _qty_sum(expr: str) -> str:
-    """SUM of a 4-place quantity column, exact on both engines (SQLite: in integer 0.0001 units)."""
-    return f"SUM(CAST(ROUND({expr} * 10000) AS INTEGER))" if _sqlite() else f"SUM({expr})"
-
-
-def _qty(x: Any) -> Decimal | None:
-    """A 4-place quantity as read by the driver (SQLite: float or int; PostgreSQL: Decimal)."""
-    if x is None:
-        return None
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, int):
-        return Decimal(x)
-    return Decimal(repr(x)).quantize(QTY)
-
-
-def _qty_units(x: Any) -> Decimal | None:
-    """Result of :func:`_qty_sum`: integer 0.0001 units on SQLite, Decimal on PostgreSQL."""
-    if x is None:
-        return None
-    if isinstance(x, Decimal):
-        return x
-    return Decimal(int(x)).scaleb(-4)
+_t, _c, _qty = sql.table, sql.col, sql.read_qty  # the raw-SQL helpers the consumption query uses too
 
 
 def _money(x: Any) -> Decimal:
@@ -208,142 +167,6 @@ def assignments(*, lo: int, hi: int, on_or_before: date) -> dict[int, list[tuple
         for sp_id, eff_from, eff_to, code in cur.fetchall():
             out[sp_id].append((_date(eff_from), _date(eff_to), code))  # type: ignore[arg-type]
     return out
-
-
-@dataclass(slots=True)
-class Usage:
-    """Validated usage of one service point in a period (same meaning as metering's ServicePointUsage)."""
-
-    service_point_id: int
-    account_id: int
-    kwh_by_kind: dict[str, Decimal] = field(default_factory=dict)
-    kvarh: Decimal | None = None
-    max_kw: Decimal | None = None
-    estimated: bool = False
-    readings: int = 0
-    exceptions: int = 0
-
-
-def usage(*, lo: int, hi: int, start: date, end: date) -> dict[int, Usage]:
-    """Validated usage per service point of accounts lo..hi, for readings dated in [start, end).
-
-    The same rule as ``metering.queries.consumption_by_account`` (tests assert they agree): billable
-    readings (valid / estimated) with a consumption, attributed to the service point through the meter
-    installation covering the reading date; consumption summed per register kind, maximum demand = the
-    largest reading; readings in status ``exception`` counted. One grouped query plus one count.
-    """
-    billable = [str(s) for s in BILLABLE_STATUSES]
-    est = str(ReadingSource.ESTIMATED)
-    sql, params = _usage_sql(
-        select=_qty_sum("{c}") + ", MAX({c}), COUNT(*), SUM(CASE WHEN {s} = %s THEN 1 ELSE 0 END)",
-        select_params=[est],
-        reading_filter="rr.{status} IN (%s, %s) AND rr.{consumption} IS NOT NULL",
-        filter_params=billable,
-        by_kind=True,
-        lo=lo,
-        hi=hi,
-        start=start,
-        end=end,
-    )
-    exc_sql, exc_params = _usage_sql(
-        select="COUNT(*)",
-        select_params=[],
-        reading_filter="rr.{status} = %s",
-        filter_params=[str(ReadingStatus.EXCEPTION)],
-        by_kind=False,
-        lo=lo,
-        hi=hi,
-        start=start,
-        end=end,
-    )
-    out: dict[int, Usage] = {}
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        for sp_id, acc, kind, total, peak, n, n_est in cur.fetchall():
-            u = out.get(sp_id)
-            if u is None:
-                u = out[sp_id] = Usage(sp_id, acc)
-            if kind == RegisterKind.MAX_DEMAND:
-                u.max_kw = _qty(peak)
-            elif kind == RegisterKind.REACTIVE:
-                u.kvarh = _qty_units(total)
-            else:
-                u.kwh_by_kind[kind] = _qty_units(total)  # type: ignore[assignment]
-            u.estimated = u.estimated or n_est > 0
-            u.readings += n
-        cur.execute(exc_sql, exc_params)
-        for sp_id, acc, n in cur.fetchall():
-            u = out.get(sp_id)
-            if u is None:
-                u = out[sp_id] = Usage(sp_id, acc)
-            u.exceptions = n
-    return out
-
-
-def _usage_sql(
-    *,
-    select: str,
-    select_params: list[Any],
-    reading_filter: str,
-    filter_params: list[Any],
-    by_kind: bool,
-    lo: int,
-    hi: int,
-    start: date,
-    end: date,
-) -> tuple[str, list[Any]]:
-    """SQL over the readings of the batch's registers, grouped by service point (and register kind).
-
-    Each reading is attributed through the installation covering its date. SQLite plans the plain join as
-    index lookups from the service points; PostgreSQL, at a million accounts, hash-joins whole tables
-    (installations, readings) for every batch, i.e. O(accounts) per batch. There the installations and the
-    readings are reached per service point / register with LATERAL subqueries on their indexes
-    (``OFFSET 0`` keeps the planner from flattening them back into those hash joins).
-    ``select`` names the reading's consumption ``{c}`` and source ``{s}``.
-    """
-    rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
-    names = {"status": _c(rr, "status"), "consumption": _c(rr, "consumption")}
-    rfilter = reading_filter.format(**names)
-    read_on = f"rr.{_c(rr, 'read_on')}"
-    d0, d1 = connection.ops.adapt_datefield_value(start), connection.ops.adapt_datefield_value(end)
-    covers = (
-        f"{read_on} >= i.{_c(inst, 'installed_on')} "
-        f"AND (i.{_c(inst, 'removed_on')} IS NULL OR {read_on} <= i.{_c(inst, 'removed_on')})"
-    )
-    group = f"sp.id, sp.{_c(sp, 'account')}" + (f", r.{_c(reg, 'kind')}" if by_kind else "")
-    pg = connection.vendor == "postgresql"
-    cols = (
-        {"c": "x.c", "s": "x.s"}
-        if pg
-        else {"c": f"rr.{_c(rr, 'consumption')}", "s": f"rr.{_c(rr, 'source')}"}
-    )
-    head = f"SELECT {group}, {select.format(**cols)} "
-    base = (
-        f"FROM {_t(sp)} sp JOIN {_t(inst)} i ON i.{_c(inst, 'service_point')} = sp.id "
-        f"JOIN {_t(reg)} r ON r.{_c(reg, 'meter')} = i.{_c(inst, 'meter')} "
-    )
-    if pg:
-        inst_cols = ", ".join(f"i.{_c(inst, f)}" for f in ("meter", "installed_on", "removed_on"))
-        base = (
-            f"FROM {_t(sp)} sp CROSS JOIN LATERAL (SELECT {inst_cols} FROM {_t(inst)} i "
-            f"WHERE i.{_c(inst, 'service_point')} = sp.id OFFSET 0) i "
-            f"JOIN {_t(reg)} r ON r.{_c(reg, 'meter')} = i.{_c(inst, 'meter')} "
-        )
-        sql = (
-            head
-            + base
-            + f"CROSS JOIN LATERAL (SELECT rr.{_c(rr, 'consumption')} AS c, rr.{_c(rr, 'source')} AS s "
-            f"FROM {_t(rr)} rr WHERE rr.{_c(rr, 'register')} = r.id AND {read_on} >= %s AND {read_on} < %s "
-            f"AND {covers} AND {rfilter} OFFSET 0) x "
-            f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s GROUP BY {group}"
-        )
-        return sql, [*select_params, d0, d1, *filter_params, lo, hi]
-    sql = (
-        head + base + f"JOIN {_t(rr)} rr ON rr.{_c(rr, 'register')} = r.id AND {covers} "
-        f"WHERE sp.{_c(sp, 'account')} BETWEEN %s AND %s AND {read_on} >= %s AND {read_on} < %s "
-        f"AND {rfilter} GROUP BY {group}"
-    )
-    return sql, [*select_params, lo, hi, d0, d1, *filter_params]
 
 
 def history(

@@ -3,9 +3,9 @@ cancelling are ``application.billing.review``.
 
 ``run_billing`` is fetch -> calculate -> write, one batch of accounts at a time:
 
-1. fetch (``application.billing.fetch``, raw SQL over an account-id range; its usage query follows the rule
-   of ``domain.metering.queries.consumption_by_account`` and a test keeps them equal): service points,
-   tariff assignments and versions, validated usage of the period, the accounts' recent bills;
+1. fetch (``application.billing.fetch``, raw SQL over an account-id range): service points, tariff
+   assignments and versions, the accounts' recent bills; validated usage of the period from the one
+   consumption query, ``domain.metering.queries.consumption_by_account`` (same account range);
 2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
    (``core.rating``), the hold-for-review check (``application.billing.hold``);
 3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
@@ -60,6 +60,7 @@ from wattdesk.domain.customers.models import ReadingRoute
 from wattdesk.domain.fields import MoneySum, QuantitySum
 from wattdesk.domain.ledger.models import LedgerEntryKind
 from wattdesk.domain.ledger.operations import Posting, post_entries
+from wattdesk.domain.metering.queries import ServicePointUsage, consumption_by_account
 
 ZERO = Decimal(0)
 QTY_STEP = Decimal("0.0001")
@@ -586,10 +587,10 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             continue
         windows[acc_id] = (start, end)
         days.add(first.billing_day)
-    usage: dict[int, fetch.Usage] = {}
+    usage: dict[int, ServicePointUsage] = {}
     for day in sorted(days):
         start, end = account_window(ctx.year, ctx.month, day)
-        found = fetch.usage(lo=lo, hi=hi, start=start, end=end)
+        found = consumption_by_account(period_start=start, period_end=end, account_range=(lo, hi))
         usage.update(
             (sp_id, u)
             for sp_id, u in found.items()
@@ -698,7 +699,7 @@ def _determinants(
     sp: fetch.SpRow,
     start: date,
     end: date,
-    u: fetch.Usage | None,
+    u: ServicePointUsage | None,
     assigned: Mapping[int, list[tuple[date, date | None, str]]],
     past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
 ) -> tuple[Tariff, Determinants]:

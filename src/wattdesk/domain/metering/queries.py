@@ -13,8 +13,11 @@ from typing import Any, TypeVar
 
 import polars as pl
 from django.conf import settings
-from django.db.models import Count, F, Max, Q, Sum
+from django.db import connection
+from django.db.models import Max, Q
 
+from wattdesk.domain import sql
+from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.metering.models import (
     BILLABLE_STATUSES,
     ImportBatch,
@@ -267,68 +270,83 @@ class ServicePointUsage:
         return sum((self.kwh_by_kind[k] for k in TOU_KINDS if k in self.kwh_by_kind), Decimal(0))
 
 
-def _installed_at_read_date(prefix: str) -> Q:
-    """Join condition: the meter's installation that covers the reading's date (one join, inclusive dates)."""
-    inst = f"{prefix}installations__"
-    return Q(**{f"{inst}installed_on__lte": F("read_on")}) & (
-        Q(**{f"{inst}removed_on__isnull": True}) | Q(**{f"{inst}removed_on__gte": F("read_on")})
-    )
-
-
 def consumption_by_account(
-    *, period_start: date, period_end: date, account_ids: Iterable[int] | None = None
+    *,
+    period_start: date,
+    period_end: date,
+    account_ids: Iterable[int] | None = None,
+    account_range: tuple[int, int] | None = None,
 ) -> dict[int, ServicePointUsage]:
-    """Validated consumption per service point for readings dated in [period_start, period_end).
+    """Validated consumption per service point for readings dated in [period_start, period_end): the one
+    consumption query (the billing run, the portal, the customer pages and the tests all read usage here).
 
-    Two SQL queries (aggregate of billable readings; count of exception readings), grouped by service point
-    (through the meter installation covering each reading date), account and register kind.
+    Billable readings (valid / estimated) with a consumption, attributed to the service point through the
+    meter installation covering the reading date (inclusive dates, so a meter exchange is not double
+    counted); consumption summed per register kind, maximum demand = the largest reading; readings in status
+    ``exception`` counted. Accounts: ``account_range`` (lo, hi inclusive: a billing batch), or
+    ``account_ids``, or every account. Two grouped SQL queries (per chunk of ``account_ids``).
     Returns {service_point_id: ServicePointUsage}.
     """
-    sp = "register__meter__installations__service_point_id"
-    acct = "register__meter__installations__service_point__account_id"
-    # One filter() call: conditions on the multi-valued installations relation in separate filter() calls
-    # would each get their own join, so the account filter (and the grouped service point) would not be tied
-    # to the installation that covers the reading date — double counting across meter exchanges.
-    extra = {f"{acct}__in": list(account_ids)} if account_ids is not None else {}
-    base = RegisterReading.objects.filter(
-        _installed_at_read_date("register__meter__"),
-        read_on__gte=period_start,
-        read_on__lt=period_end,
-        **extra,
-    )
-    rows = (
-        base.filter(status__in=BILLABLE_STATUSES, consumption__isnull=False)
-        .values(sp, acct, "register__kind")
-        .annotate(
-            total=Sum("consumption"),
-            peak=Max("consumption"),
-            n=Count("id"),
-            n_est=Count("id", filter=Q(source=ReadingSource.ESTIMATED)),
-        )
-        .order_by()
-    )
+    if account_range is not None:
+        scopes: list[tuple[str, list[Any]]] = [("sp.{account} BETWEEN %s AND %s", list(account_range))]
+    elif account_ids is not None:
+        ids = sorted(set(account_ids))
+        scopes = [(f"sp.{{account}} IN ({', '.join(['%s'] * len(part))})", part) for part in chunked(ids)]
+    else:
+        scopes = [("1 = 1", [])]
     acc: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        d = acc.setdefault(
-            r[sp],
-            {"account_id": r[acct], "kwh": {}, "kvarh": None, "max_kw": None, "est": False, "n": 0, "exc": 0},
+
+    def entry(sp_id: int, account_id: int) -> dict[str, Any]:
+        return acc.setdefault(
+            sp_id,
+            {
+                "account_id": account_id,
+                "kwh": {},
+                "kvarh": None,
+                "max_kw": None,
+                "est": False,
+                "n": 0,
+                "exc": 0,
+            },
         )
-        kind = r["register__kind"]
-        if kind == RegisterKind.MAX_DEMAND:
-            d["max_kw"] = r["peak"]
-        elif kind == RegisterKind.REACTIVE:
-            d["kvarh"] = r["total"]
-        else:
-            d["kwh"][kind] = r["total"]
-        d["est"] = d["est"] or r["n_est"] > 0
-        d["n"] += r["n"]
-    exc_rows = base.filter(status=ReadingStatus.EXCEPTION).values(sp, acct).annotate(n=Count("id")).order_by()
-    for r in exc_rows:
-        d = acc.setdefault(
-            r[sp],
-            {"account_id": r[acct], "kwh": {}, "kvarh": None, "max_kw": None, "est": False, "n": 0, "exc": 0},
-        )
-        d["exc"] = r["n"]
+
+    billable = [str(s) for s in BILLABLE_STATUSES]
+    with connection.cursor() as cur:
+        for scope, scope_params in scopes:
+            query, params = _usage_sql(
+                select=sql.qty_sum("{c}") + ", MAX({c}), COUNT(*), SUM(CASE WHEN {s} = %s THEN 1 ELSE 0 END)",
+                select_params=[str(ReadingSource.ESTIMATED)],
+                reading_filter="rr.{status} IN (%s, %s) AND rr.{consumption} IS NOT NULL",
+                filter_params=billable,
+                by_kind=True,
+                scope=(scope, scope_params),
+                start=period_start,
+                end=period_end,
+            )
+            cur.execute(query, params)
+            for sp_id, account_id, kind, total, peak, n, n_est in cur.fetchall():
+                d = entry(sp_id, account_id)
+                if kind == RegisterKind.MAX_DEMAND:
+                    d["max_kw"] = sql.read_qty(peak)
+                elif kind == RegisterKind.REACTIVE:
+                    d["kvarh"] = sql.read_qty_units(total)
+                else:
+                    d["kwh"][kind] = sql.read_qty_units(total)
+                d["est"] = d["est"] or n_est > 0
+                d["n"] += n
+            query, params = _usage_sql(
+                select="COUNT(*)",
+                select_params=[],
+                reading_filter="rr.{status} = %s",
+                filter_params=[str(ReadingStatus.EXCEPTION)],
+                by_kind=False,
+                scope=(scope, scope_params),
+                start=period_start,
+                end=period_end,
+            )
+            cur.execute(query, params)
+            for sp_id, account_id, n in cur.fetchall():
+                entry(sp_id, account_id)["exc"] = n
     return {
         sp_id: ServicePointUsage(
             service_point_id=sp_id,
@@ -342,6 +360,67 @@ def consumption_by_account(
         )
         for sp_id, d in acc.items()
     }
+
+
+def _usage_sql(
+    *,
+    select: str,
+    select_params: list[Any],
+    reading_filter: str,
+    filter_params: list[Any],
+    by_kind: bool,
+    scope: tuple[str, list[Any]],
+    start: date,
+    end: date,
+) -> tuple[str, list[Any]]:
+    """SQL over the readings of the scope's registers, grouped by service point (and register kind).
+
+    Each reading is attributed through the installation covering its date. SQLite plans the plain join as
+    index lookups from the service points; PostgreSQL, at a million accounts, hash-joins whole tables
+    (installations, readings) for every batch, i.e. O(accounts) per batch. There the installations and the
+    readings are reached per service point / register with LATERAL subqueries on their indexes
+    (``OFFSET 0`` keeps the planner from flattening them back into those hash joins).
+    ``select`` names the reading's consumption ``{c}`` and source ``{s}``; ``scope`` is a condition on the
+    service point ``sp`` (``{account}`` is its account column) with its parameters.
+    """
+    rr, reg, inst, sp = RegisterReading, MeterRegister, MeterInstallation, ServicePoint
+    names = {"status": sql.col(rr, "status"), "consumption": sql.col(rr, "consumption")}
+    rfilter = reading_filter.format(**names)
+    where_scope = scope[0].format(account=sql.col(sp, "account"))
+    read_on = f"rr.{sql.col(rr, 'read_on')}"
+    d0, d1 = connection.ops.adapt_datefield_value(start), connection.ops.adapt_datefield_value(end)
+    covers = (
+        f"{read_on} >= i.{sql.col(inst, 'installed_on')} "
+        f"AND (i.{sql.col(inst, 'removed_on')} IS NULL OR {read_on} <= i.{sql.col(inst, 'removed_on')})"
+    )
+    group = f"sp.id, sp.{sql.col(sp, 'account')}" + (f", r.{sql.col(reg, 'kind')}" if by_kind else "")
+    pg = connection.vendor == "postgresql"
+    cols = (
+        {"c": "x.c", "s": "x.s"}
+        if pg
+        else {"c": f"rr.{sql.col(rr, 'consumption')}", "s": f"rr.{sql.col(rr, 'source')}"}
+    )
+    head = f"SELECT {group}, {select.format(**cols)} "
+    if pg:
+        inst_cols = ", ".join(f"i.{sql.col(inst, f)}" for f in ("meter", "installed_on", "removed_on"))
+        query = (
+            head + f"FROM {sql.table(sp)} sp CROSS JOIN LATERAL (SELECT {inst_cols} FROM {sql.table(inst)} i "
+            f"WHERE i.{sql.col(inst, 'service_point')} = sp.id OFFSET 0) i "
+            f"JOIN {sql.table(reg)} r ON r.{sql.col(reg, 'meter')} = i.{sql.col(inst, 'meter')} "
+            f"CROSS JOIN LATERAL (SELECT rr.{sql.col(rr, 'consumption')} AS c, rr.{sql.col(rr, 'source')} AS s "
+            f"FROM {sql.table(rr)} rr WHERE rr.{sql.col(rr, 'register')} = r.id AND {read_on} >= %s "
+            f"AND {read_on} < %s AND {covers} AND {rfilter} OFFSET 0) x "
+            f"WHERE {where_scope} GROUP BY {group}"
+        )
+        return query, [*select_params, d0, d1, *filter_params, *scope[1]]
+    query = (
+        head
+        + f"FROM {sql.table(sp)} sp JOIN {sql.table(inst)} i ON i.{sql.col(inst, 'service_point')} = sp.id "
+        f"JOIN {sql.table(reg)} r ON r.{sql.col(reg, 'meter')} = i.{sql.col(inst, 'meter')} "
+        f"JOIN {sql.table(rr)} rr ON rr.{sql.col(rr, 'register')} = r.id AND {covers} "
+        f"WHERE {where_scope} AND {read_on} >= %s AND {read_on} < %s AND {rfilter} GROUP BY {group}"
+    )
+    return query, [*select_params, *scope[1], d0, d1, *filter_params]
 
 
 # --- exceptions ------------------------------------------------------------------------------------------
