@@ -12,8 +12,9 @@ from django.test import Client
 
 from wattdesk.application.customers import customer_360
 from wattdesk.domain.access import roles
+from wattdesk.domain.access.operations import set_scope
 from wattdesk.domain.access.queries import accounts_for
-from wattdesk.domain.customers.models import Account, ServicePoint
+from wattdesk.domain.customers.models import Account, ReadingRoute, Region, ServicePoint
 
 
 def _prefix() -> tuple[str, int]:
@@ -67,6 +68,9 @@ def test_a_scoped_user_finds_their_accounts_whatever_the_cap(
     company: Any, client_for: Callable[[str], Client], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = get_user_model().objects.get(username=f"demo_{roles.METER_READER}")
+    # the reader's routes: the last region's, whose service points come after the others' in number order
+    last_region = Region.objects.order_by("-code").first()
+    set_scope(user=reader, routes=ReadingRoute.objects.filter(region=last_region))
     mine = set(accounts_for(reader).values_list("number", flat=True))
     # a word every address shares: the county's name is in each of them
     address = ServicePoint.objects.order_by("pk").values_list("address", flat=True).first()
