@@ -47,6 +47,7 @@ def cancel_every_bill(capsys: pytest.CaptureFixture[str]) -> int:
 def refused_everywhere(
     live: BillingRun, page: Client, api: Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A second launch of the period while ``live`` is queued: refused by the CLI, the page and the API."""
     capsys.readouterr()
     assert main(["bill", "run", "--period", PERIOD, "--no-progress"]) == 2
     assert f"billing run {live.pk} for {PERIOD} is already pending" in capsys.readouterr().err
@@ -66,8 +67,8 @@ def test_cli_page_and_api_runs_write_the_same_audit_entry_and_respect_the_same_g
     token = create_token(username=clerk, name="parity", created_at=timezone.now()).secret
     api = Client(headers={"Authorization": f"Bearer {token}"})
 
-    # CLI: launched and executed in its own process
-    assert main(["bill", "run", "--period", PERIOD, "--no-progress"]) == 0
+    # CLI: launched and executed in its own process, acting as the same clerk
+    assert main(["bill", "run", "--period", PERIOD, "--no-progress", "--user", clerk]) == 0
     billed = cancel_every_bill(capsys)
     assert billed > 100
 
@@ -103,4 +104,4 @@ def test_cli_page_and_api_runs_write_the_same_audit_entry_and_respect_the_same_g
     runs = list(BillingRun.objects.filter(period=PERIOD).order_by("id"))
     assert [e.object_pk for e in (cli, web, rest)] == [str(r.pk) for r in runs]
     assert [e.object_repr for e in (cli, web, rest)] == [f"billing run {r.pk} {PERIOD}" for r in runs]
-    assert cli.actor is None and web.actor == rest.actor == user  # the CLI names no login
+    assert cli.actor == web.actor == rest.actor == user

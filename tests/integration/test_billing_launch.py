@@ -64,7 +64,9 @@ class TestLaunch:
 
     def test_a_second_launch_of_the_period_while_one_is_live_is_refused(self, company: Any) -> None:
         first = launch.launch_run(period=PERIOD, route=None, actor=None, now=T0)
-        with pytest.raises(launch.RunInProgress, match=f"billing run {first.pk} for {PERIOD} is already pending"):
+        with pytest.raises(
+            launch.RunInProgress, match=f"billing run {first.pk} for {PERIOD} is already pending"
+        ):
             launch.launch_run(period=PERIOD, route=None, actor=None, now=T0 + timedelta(seconds=5))
         assert BillingRun.objects.filter(period=PERIOD).count() == 1
         # another period is not blocked
@@ -78,6 +80,22 @@ class TestLaunch:
         # finished and failed runs of the period do not count
         BillingRun.objects.create(period=PERIOD, started_at=T0, status=BillingRunStatus.FINISHED)
         BillingRun.objects.create(period=PERIOD, started_at=T0, status=BillingRunStatus.FAILED)
+
+    def test_a_user_without_billing_run_may_not_launch_resume_or_restart(self, company: Any) -> None:
+        from django.contrib.auth import get_user_model
+
+        from wattdesk.domain.access import roles
+
+        analyst = get_user_model().objects.get(username=company.logins[roles.ANALYST].username)
+        with pytest.raises(launch.RunRefused, match=r"needs the billing\.run capability"):
+            launch.launch_run(period=PERIOD, route=None, actor=analyst, now=T0)
+        assert not BillingRun.objects.filter(period=PERIOD).exists()
+        clerk = get_user_model().objects.get(username=company.logins[roles.BILLING_CLERK].username)
+        run = launch.launch_run(period=PERIOD, route=None, actor=clerk, now=T0)
+        assert run.started_by == clerk
+        for take_over in (launch.resume_run, launch.restart_run):
+            with pytest.raises(launch.RunRefused):
+                take_over(run_id=run.pk, actor=analyst, now=T0 + timedelta(hours=1))
 
     def test_bad_period_and_unknown_route_are_input_errors(self, company: Any) -> None:
         with pytest.raises(launch.BillingInputError, match="YYYY-MM"):
@@ -176,7 +194,7 @@ class TestStallAndResume:
 
     def test_a_launch_of_the_period_names_the_stalled_run(self, company: Any) -> None:
         run = self._running()
-        with pytest.raises(launch.RunInProgress, match="has stalled .* resume or restart it") as exc:
+        with pytest.raises(launch.RunInProgress, match=r"has stalled .* resume or restart it") as exc:
             launch.launch_run(period=PERIOD, route=None, actor=None, now=T0 + timedelta(hours=1))
         assert exc.value.run_id == run.pk
 
@@ -231,7 +249,9 @@ class TestQueue:
     def test_a_queued_run_is_executed_by_the_worker(self, company: Any) -> None:
         run = tasks.start_billing_run(period=PERIOD, route=None, actor=None, now=T0)
         (queued,) = DBTaskResult.objects.all()
-        assert queued.status == "READY" and queued.task_path == "wattdesk.interfaces.tasks.execute_billing_run"
+        assert (
+            queued.status == "READY" and queued.task_path == "wattdesk.interfaces.tasks.execute_billing_run"
+        )
         assert queued.args_kwargs["kwargs"] == {"run_id": run.pk, "attempt": 1}
         assert BillingRun.objects.get(pk=run.pk).status == "pending"
 

@@ -50,6 +50,8 @@ from wattdesk.application.billing.run import (
 )
 from wattdesk.core.period import add_months
 from wattdesk.domain import audit
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.queries import has_capability
 from wattdesk.domain.billing.models import LIVE_RUN_STATUSES, BillingRun, BillingRunStatus
 from wattdesk.domain.customers.models import ReadingRoute
 from wattdesk.domain.metering.models import RegisterReading
@@ -62,6 +64,7 @@ __all__ = [
     "RunInProgress",
     "RunNotFound",
     "RunNotResumable",
+    "RunRefused",
     "RunStatus",
     "RunSuperseded",
     "execute_run",
@@ -88,6 +91,10 @@ class NoReadings(BillingInputError):
 
 class RunNotFound(BillingInputError):
     pass
+
+
+class RunRefused(BillingInputError):
+    """The acting user lacks the ``billing.run`` capability."""
 
 
 class RunNotResumable(BillingInputError):
@@ -208,7 +215,13 @@ def _repr(run: BillingRun, route: str | None) -> str:
 
 
 def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "pk", None) is not None else None
+    """The acting user (None for the CLI without ``--user``), checked for ``billing.run``."""
+    user = actor if getattr(actor, "pk", None) is not None else None
+    if user is not None and not has_capability(user, roles.BILLING_RUN):
+        raise RunRefused(
+            f"user {user.get_username()!r} may not run billing: it needs the billing.run capability"
+        )
+    return user
 
 
 def launch_run(
@@ -221,6 +234,7 @@ def launch_run(
     Raises ``BillingInputError`` (bad period, unknown route), ``NoReadings``, ``RunInProgress``.
     """
     parse_period(period)
+    started_by = _user(actor)
     route = (route or "").strip() or None
     route_id = _route_id(route)
     if not allow_empty and not has_readings(period=period, route_id=route_id):
@@ -239,7 +253,7 @@ def launch_run(
                 heartbeat_at=now,
                 status=BillingRunStatus.PENDING,
                 allow_empty=allow_empty,
-                started_by=_user(actor),
+                started_by=started_by,
             )
     except IntegrityError:
         # another server created the period's live run between our check and our insert
@@ -380,6 +394,7 @@ def _takeable(run: BillingRun, *, now: datetime) -> str:
 
 def resume_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
     """Take over a stalled (or failed) run: same row, next attempt, status pending; execute it next."""
+    _user(actor)
     with transaction.atomic():
         run = (
             BillingRun.objects.select_for_update(of=("self",))
@@ -426,6 +441,7 @@ def restart_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
 
     Bills the abandoned run committed stay (each batch is whole); the new run bills the accounts without one.
     """
+    _user(actor)
     with transaction.atomic():
         run = (
             BillingRun.objects.select_for_update(of=("self",))

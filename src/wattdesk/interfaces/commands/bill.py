@@ -44,6 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--allow-empty", action="store_true", help="run even if the period has no meter readings at all"
     )
+    add_user_argument(p)
 
     p = sub.add_parser("status", help="a billing run's state (stalled when its process died) and progress")
     p.add_argument("run_id", type=int, help="billing run id")
@@ -51,12 +52,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", type=int, help="billing run id")
     p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    add_user_argument(p)
     p = sub.add_parser(
         "restart", help="abandon a stalled billing run and run its period anew in this process"
     )
     p.add_argument("run_id", type=int, help="billing run id")
     p.add_argument("--batch-size", type=int, default=None, help="accounts per transaction (default 10000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    add_user_argument(p)
 
     p = sub.add_parser("review", help="list the bills held for review in a period")
     p.add_argument("--period", required=True, help="billing period YYYY-MM")
@@ -242,14 +245,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     now = timezone.now()
+    actor = acting_user(args.user)
     if args.bill_command == "run":
         run = launch.launch_run(
-            period=args.period, route=args.route, actor=None, now=now, allow_empty=args.allow_empty
+            period=args.period, route=args.route, actor=actor, now=now, allow_empty=args.allow_empty
         )
     elif args.bill_command == "resume":
-        run = launch.resume_run(run_id=args.run_id, actor=None, now=now)
+        run = launch.resume_run(run_id=args.run_id, actor=actor, now=now)
     else:
-        run = launch.restart_run(run_id=args.run_id, actor=None, now=now)
+        run = launch.restart_run(run_id=args.run_id, actor=actor, now=now)
     try:
         with _progress(not args.no_progress, f"billing {run.period}") as cb:
             result = launch.execute_run(
