@@ -461,3 +461,98 @@ class TestPaymentIsOneUseCase:
         assert pay(interface, actors, account, "10.00", "DUP-1") == {"cli": 0, "api": 200}[interface]
         assert Payment.objects.filter(account=account).count() == 1
         assert len(batch_entries("payments.post")) == 1
+
+
+# --- waivers: request and approval from the page and the API ------------------------------------------------
+
+
+@pytest.fixture
+def late_fee(company: Company) -> Any:
+    """A late-fee entry on an overdue bill (the period issued on 2026-11-03, late fees accrued to 11-30)."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from wattdesk.application.ledger.late_fees import accrue_late_fees
+    from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
+
+    sh = ZoneInfo("Asia/Shanghai")
+    review.issue_bills(
+        period=company.period,
+        user=None,
+        issued_at=datetime(2026, 11, 3, 9, tzinfo=sh),
+        issued_on=date(2026, 11, 3),
+    )
+    accrue_late_fees(as_of=date(2026, 11, 30), run_at=datetime(2026, 12, 1, 1, tzinfo=sh))
+    fee = LedgerEntry.objects.filter(kind=LedgerEntryKind.LATE_FEE).order_by("id").first()
+    assert fee is not None
+    return fee
+
+
+class TestWaiverIsOneUseCase:
+    @pytest.mark.parametrize("interface", ("page", "api"))
+    def test_request_and_approval_write_the_same_entries(
+        self, interface: str, company: Company, actors: dict[str, Any], late_fee: Any
+    ) -> None:
+        agent = get_user_model().objects.get(username=company.logins[roles.CS_AGENT].username)
+        agent_page = Client()
+        assert agent_page.login(username=agent.username, password=PASSWORD)
+        agent_api = Client(
+            headers={
+                "Authorization": "Bearer "
+                + create_token(username=agent.username, name="w", created_at=timezone.now()).secret
+            }
+        )
+        body = {"bill_id": late_fee.bill_id, "reason": "系统故障期间"}
+        if interface == "page":
+            r = agent_page.post("/waivers/request/", {**body, "account": ""})
+            assert r.status_code == 302
+        else:
+            r = agent_api.post("/api/waivers", body, content_type=JSON)
+            assert r.status_code == 201, r.content
+        [requested] = batch_entries("ledger.waive_request")
+        req_id = int(requested.object_pk)
+        if interface == "page":
+            r = actors["page"].post(f"/waivers/{req_id}/approve/", {"note": "同意"})
+            assert r.status_code == 302
+        else:
+            r = actors["api"].post(f"/api/waivers/{req_id}/approve", {"note": "同意"}, content_type=JSON)
+            assert r.status_code == 200, r.content
+        [approved] = batch_entries("ledger.waive_approve")
+        [waived] = batch_entries("ledger.waive")
+        fee = str(late_fee.amount)
+        assert [shape(requested), shape(approved), shape(waived)] == [
+            {
+                "action": LogEntry.Action.CREATE,
+                "batch": {"batch": "ledger.waive_request"},
+                "content_type": "batchoperation",
+                "actor": agent.pk,
+                "changes": {
+                    "status": [None, "pending"],
+                    "late_fee": [None, fee],
+                    "reason": [None, "系统故障期间"],
+                },
+            },
+            {
+                "action": LogEntry.Action.CREATE,
+                "batch": {"batch": "ledger.waive_approve"},
+                "content_type": "batchoperation",
+                "actor": actors["user"].pk,
+                "changes": {
+                    "status": ["pending", "approved"],
+                    "requested": [None, fee],
+                    "waived": [None, fee],
+                    "requested_by": [None, agent.pk],
+                    "note": [None, "同意"],
+                },
+            },
+            {
+                "action": LogEntry.Action.CREATE,
+                "batch": {"batch": "ledger.waive"},
+                "content_type": "batchoperation",
+                "actor": actors["user"].pk,
+                "changes": {
+                    "late_fee": [fee, "0.00"],
+                    "reason": [None, f"系统故障期间 (减免申请 #{req_id})"],
+                },
+            },
+        ]
