@@ -87,4 +87,13 @@ def test_refusals_are_shown(company: Any, client_for: Callable[[str], Client]) -
     for data in cases:
         r = manager.post("/collection/assignments/", data)
         assert r.status_code == 400 and 'data-testid="assignment-error"' in r.content.decode(), data
+    # the reason in the page's language, not the use case's English
+    said = {
+        "zh-hans": ("nobody 不是在岗的催费员。", "没有抄表段 NO-SUCH。"),
+        "en": ("nobody is not an active collector.", "There is no reading route NO-SUCH."),
+    }
+    for language, (not_staff, no_route) in said.items():
+        head = {"HTTP_ACCEPT_LANGUAGE": language}
+        assert not_staff in manager.post("/collection/assignments/", cases[0], **head).content.decode()
+        assert no_route in manager.post("/collection/assignments/", cases[2], **head).content.decode()
     assert not LogEntry.objects.filter(additional_data__batch__startswith="collection.").exists()

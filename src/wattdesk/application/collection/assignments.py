@@ -35,7 +35,16 @@ from wattdesk.domain.customers.models import ReadingRoute
 
 
 class AssignmentRefused(InputError):
-    """The assignment cannot be made (capability, unknown user or route, a planned assignment in the way)."""
+    """The assignment cannot be made (capability, unknown user or route, a planned assignment in the way).
+
+    ``code`` and ``params`` name the reason for an interface that words it in its own language (the message
+    itself is English, for the CLI and the API): ``capability``, ``no_route`` (route), ``not_staff`` (user,
+    role), ``planned`` (route, user, day), ``no_collector`` (route, day), ``not_reader`` (user, route)."""
+
+    def __init__(self, message: str, *, code: str = "", **params: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -49,20 +58,25 @@ class AssignmentResult:
 
 def _check_actor(actor: Any) -> None:
     if actor is None or not has_capability(actor, roles.COLLECTION_ASSIGN):
-        raise AssignmentRefused("assigning routes needs the collection.assign capability")
+        raise AssignmentRefused("assigning routes needs the collection.assign capability", code="capability")
 
 
 def _route(code: str) -> ReadingRoute:
     route = ReadingRoute.objects.filter(code=(code or "").strip()).first()
     if route is None:
-        raise AssignmentRefused(f"no reading route {code!r}")
+        raise AssignmentRefused(f"no reading route {code!r}", code="no_route", route=str(code))
     return route
 
 
 def _staff(username: str, role: str) -> Any:
     user = get_user_model().objects.filter(username=(username or "").strip(), is_active=True).first()
     if user is None or role not in role_names(user):
-        raise AssignmentRefused(f"{username!r} is not an active {role.replace('_', ' ')}")
+        raise AssignmentRefused(
+            f"{username!r} is not an active {role.replace('_', ' ')}",
+            code="not_staff",
+            user=str(username),
+            role=role,
+        )
     return user
 
 
@@ -96,7 +110,11 @@ def assign_collector(
         if later is not None:
             raise AssignmentRefused(
                 f"route {route.code} is assigned to {later.user.get_username()} from {later.from_date}: "
-                "end that assignment first"
+                "end that assignment first",
+                code="planned",
+                route=route.code,
+                user=later.user.get_username(),
+                day=later.from_date.isoformat(),
             )
         ended: list[str] = []
         current = list(
@@ -164,7 +182,12 @@ def end_collector(*, actor: Any, route_code: str, last_day: date, today: date) -
             touched.add(a.user_id)
             a.delete()  # planned, never in force: withdrawn (the deletion is audited)
         if not ended:
-            raise AssignmentRefused(f"route {route.code} has no collector on or after {last_day}")
+            raise AssignmentRefused(
+                f"route {route.code} has no collector on or after {last_day}",
+                code="no_collector",
+                route=route.code,
+                day=last_day.isoformat(),
+            )
         if last_day < today:
             for scope in StaffScope.objects.filter(user_id__in=touched):
                 still = CollectorAssignment.objects.filter(user_id=scope.user_id, route=route).exclude(
@@ -198,7 +221,12 @@ def _reader_change(*, actor: Any, route_code: str, reader_username: str, add: bo
         elif not add and had:
             scope.routes.remove(route)
         elif not add:
-            raise AssignmentRefused(f"{reader.get_username()} does not read route {route.code}")
+            raise AssignmentRefused(
+                f"{reader.get_username()} does not read route {route.code}",
+                code="not_reader",
+                user=reader.get_username(),
+                route=route.code,
+            )
         if had != add:
             audit.record_batch(
                 actor=actor,

@@ -182,6 +182,25 @@ def scorecards(request: HttpRequest) -> HttpResponse:
     return render(request, "web/collection/scorecards.html", context)
 
 
+def _assignment_message(exc: InputError) -> str:
+    """A refused assignment in the page's language (the use case's message is English)."""
+    if not isinstance(exc, assignments.AssignmentRefused) or not exc.code:
+        return user_message(exc)
+    params = dict(exc.params)
+    texts = {
+        "capability": _g("分配抄表段需要 collection.assign 权限。"),
+        "no_route": _g("没有抄表段 %(route)s。"),
+        "not_staff": _g("%(user)s 不是在岗的催费员。")
+        if params.get("role") == roles.COLLECTOR
+        else _g("%(user)s 不是在岗的抄表员。"),
+        "planned": _g("抄表段 %(route)s 已安排 %(user)s 自 %(day)s 起催费：请先结束该分配。"),
+        "no_collector": _g("抄表段 %(route)s 在 %(day)s 及以后没有催费员。"),
+        "not_reader": _g("%(user)s 不抄抄表段 %(route)s。"),
+    }
+    text = texts.get(exc.code)
+    return text % params if text else user_message(exc)
+
+
 @capability_required(roles.COLLECTION_ASSIGN)
 def route_assignments(request: HttpRequest) -> HttpResponse:
     """抄表段分配: each route's collector (effective-dated) and meter readers; a supervisor changes them."""
@@ -225,7 +244,7 @@ def route_assignments(request: HttpRequest) -> HttpResponse:
             else:
                 raise InputError(_g("未知操作。"))
         except InputError as exc:
-            errors.append(user_message(exc))
+            errors.append(_assignment_message(exc))
             status = 400
         else:
             messages.success(request, note)
