@@ -12,6 +12,8 @@ import pytest
 from browser_support import MAIN_NAV, assert_clean, url_of
 from playwright.sync_api import expect
 
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed
+
 pytestmark = pytest.mark.browser
 
 OUTLET = "YYT01"
@@ -69,7 +71,7 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     find(page, number)
     due_card = page.get_by_test_id("amount-due")
     expect(due_card.locator("tbody tr").first).to_contain_text(company.period)
-    due = Decimal(due_card.get_by_test_id("due").inner_text())
+    due = Decimal(due_card.get_by_test_id("due").inner_text().replace(",", ""))  # shown as 1,234.56
     assert due >= PAID
     shot(page, "01-amount-due")
 
@@ -77,8 +79,8 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     due_card.get_by_label("实收金额").fill("20.505")
     due_card.get_by_label("方式").select_option("cash")
     due_card.get_by_role("button", name="收费并打印收据").click()
-    expect(page.locator("ul.messages li.error")).to_contain_text("more than two decimals")
-    expect(page.get_by_test_id("amount-due").get_by_test_id("due")).to_have_text(str(due))
+    expect(page.locator("ul.messages li.error")).to_contain_text("金额最多两位小数")
+    expect(page.get_by_test_id("amount-due").get_by_test_id("due")).to_have_text(format_fixed(due))
     assert not Payment.objects.exists() and not Receipt.objects.exists()
     shot(page, "02-bad-amount-refused")
 
@@ -109,7 +111,7 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     # controls (a <form> inside a <p class="no-print"> used to close the <p>, so 重打 and 返回 were printed).
     expect(page.get_by_test_id("receipt-company")).not_to_be_empty()
     expect(page.get_by_test_id("receipt-settled")).to_be_visible()
-    expect(page.get_by_test_id("receipt-balance-after")).to_contain_text(str(due - PAID))
+    expect(page.get_by_test_id("receipt-balance-after")).to_contain_text(format_fixed(due - PAID))
     page.emulate_media(media="print")
     expect(page.get_by_test_id("receipt")).to_be_visible()
     for control in (page.get_by_role("button", name="打印"), page.get_by_role("button", name="重打"),
@@ -124,7 +126,7 @@ def test_cashier_takes_cash_reprints_and_closes_the_day(
     # Back at the counter: the day's list shows the receipt and the account owes less.
     page.get_by_role("link", name="返回").click()
     find(page, number)
-    expect(page.get_by_test_id("amount-due").get_by_test_id("due")).to_have_text(str(due - PAID))
+    expect(page.get_by_test_id("amount-due").get_by_test_id("due")).to_have_text(format_fixed(due - PAID))
     expect(page.get_by_role("link", name=stored.receipt_no)).to_be_visible()
 
     # Close the day with a wrong count: refused, the difference shown, nothing recorded, the day stays open.

@@ -19,6 +19,8 @@ from browser_support import (
 )
 from playwright.sync_api import expect
 
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed
+
 pytestmark = pytest.mark.browser
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -109,7 +111,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
     confirm = page.get_by_test_id("confirm")
     expect(confirm.get_by_test_id("confirm-account")).to_have_text(number)
     expect(confirm.get_by_test_id("confirm-name")).to_have_text(account.customer.name)
-    expect(confirm.get_by_test_id("confirm-amount")).to_have_text(str(owed))
+    expect(confirm.get_by_test_id("confirm-amount")).to_have_text(format_fixed(owed))
     assert not Receipt.objects.exists()
     assert_no_horizontal_overflow(page)
     shot(page, "02a-confirm")
@@ -133,7 +135,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
 
     # Back on the list: the account is settled and gone, the day's takings count it.
     page.get_by_role("link", name="返回").tap()
-    expect(page.get_by_test_id("collected")).to_have_text(str(owed))
+    expect(page.get_by_test_id("collected")).to_have_text(format_fixed(owed))
     expect(
         page.get_by_test_id("worklist").locator("li > strong:first-of-type", has_text=number)
     ).to_have_count(0)

@@ -22,6 +22,8 @@ import pytest
 from browser_support import PORTAL_NAV, assert_no_horizontal_overflow, assert_tables_fit, url_of
 from playwright.sync_api import expect
 
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed
+
 pytestmark = pytest.mark.browser
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -102,7 +104,7 @@ def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
     # Home: what is owed, and the way to pay it.
     page = page_for("customer", "phone")
     assert page.viewport_size == {"width": 375, "height": 812}
-    expect(page.get_by_test_id("balance")).to_have_text(str(owed))
+    expect(page.get_by_test_id("balance")).to_have_text(format_fixed(owed))
     page.get_by_test_id("online-pay-link").get_by_role("link", name="去缴费").tap()
     expect(page).to_have_url(re.compile(rf"{re.escape(pay_url)}\?account={account.number}$"))
     expect(page.get_by_role("heading", name="在线缴费")).to_be_visible()
@@ -125,7 +127,7 @@ def test_customer_pays_the_open_bill_through_the_sandbox_gateway(
     expect(page).to_have_url(re.compile(rf"/portal/pay/result/\?order={order.order_no}&txn_id=SBX"))
     result = page.get_by_test_id("pay-result")
     expect(result.get_by_test_id("order-no")).to_have_text(order.order_no)
-    expect(result.get_by_test_id("order-amount")).to_have_text(str(owed))
+    expect(result.get_by_test_id("order-amount")).to_have_text(format_fixed(owed))
     status = result.get_by_test_id("order-status")
     expect(status).to_have_text(re.compile("^(处理中|已到账)$"))
     for _ in range(50):

@@ -14,6 +14,8 @@ import pytest
 from browser_support import MAIN_NAV, assert_chart_rendered, assert_clean, url_of
 from playwright.sync_api import expect
 
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed
+
 pytestmark = pytest.mark.browser
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -121,7 +123,7 @@ def test_supervisor_ranks_drills_down_and_sees_the_trend(
     pick(page, period, "collector")
     assert rank_keys(page) == [first.username, SECOND]
     top = page.get_by_test_id("rank-row").first
-    expect(top.locator("td").nth(4)).to_have_text(str(collected))  # 实收
+    expect(top.locator("td").nth(4)).to_have_text(format_fixed(collected))  # 实收
     expect(page.get_by_test_id("rank-row").nth(1).locator("td").nth(4)).to_have_text("0.00")
     expect(page.get_by_test_id("rank-row").nth(1).locator("td").nth(5)).to_have_text("0%")
     assert_chart_rendered(page.get_by_test_id("chart-trend"))

@@ -25,6 +25,7 @@ from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger.queries import balance
 from wattdesk.domain.payments.models import Payment
 from wattdesk.interfaces.web.pages import cashier as cashier_pages
+from wattdesk.interfaces.web.templatetags.fmt import format_fixed
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -70,7 +71,7 @@ class TestConfirmation:
         text = page.content.decode()
         assert f'data-testid="confirm-account">{number}<' in text
         assert f'data-testid="confirm-name">{account.customer.name}<' in text
-        assert f'data-testid="confirm-amount">{owed}<' in text
+        assert f'data-testid="confirm-amount">{format_fixed(owed)}<' in text  # 1,234.56
         assert not Payment.objects.exists()
 
     def test_the_server_refuses_a_payment_without_the_confirmation(

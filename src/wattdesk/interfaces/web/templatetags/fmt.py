@@ -38,6 +38,7 @@ from wattdesk.domain.dunning.models import ActionKind, Channel, OutboxStatus
 from wattdesk.domain.ledger.models import LedgerEntryKind
 from wattdesk.domain.metering.models import ReadingSource, ReadingStatus, RegisterKind, Severity
 from wattdesk.domain.outlets.models import OutletKind
+from wattdesk.domain.payments.models import PaymentStatus
 from wattdesk.interfaces.web.icons import ICONS, SPRITE_STATIC_PATH
 
 register = template.Library()
@@ -230,6 +231,7 @@ CHOICES: dict[str, type[models.TextChoices]] = {
     "dunning_action": ActionKind,
     "dunning_channel": Channel,
     "ledger_kind": LedgerEntryKind,
+    "payment_status": PaymentStatus,
 }
 
 
