@@ -12,7 +12,9 @@ import html as html_lib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -188,3 +190,22 @@ def test_amount_errors_are_in_the_page_language(
                                       "outlet": "YYT01", "token": "t-big"})  # fmt: skip
     shown = [str(m) for m in get_messages(r.wsgi_request)]
     assert expected in shown and not any(wrong in m for m in shown), shown
+
+
+def test_customer_page_shows_readable_numbers_and_local_times(
+    company: Any, client_for: Callable[[str], Client]
+) -> None:
+    from wattdesk.domain.customers.models import ServicePoint
+    from wattdesk.domain.ledger.models import LedgerEntry
+
+    sp = ServicePoint.objects.filter(capacity_kva__gt=0).select_related("account").order_by("pk").first()
+    assert sp is not None
+    ServicePoint.objects.filter(pk=sp.pk).update(capacity_kva=Decimal("315.000"))
+    entry = LedgerEntry.objects.filter(account=sp.account).order_by("pk").first()
+    assert entry is not None
+    page = client_for(roles.ADMIN).get(f"/customers/{sp.account.number}/").content.decode()
+    assert "<dd>315</dd>" in page and "315.000" not in page  # capacity without trailing zeros
+    local = entry.posted_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"<td>{local:%Y-%m-%d %H:%M}</td>" in page  # the ledger in the company's time zone
+    assert f"{entry.amount:,.2f}" in page  # amounts with thousands separators
+    assert "active_total" not in page and "有功总" in page  # register kinds by their label
