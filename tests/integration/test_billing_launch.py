@@ -173,6 +173,36 @@ class TestExecute:
         assert result.bills == Bill.objects.filter(run=run).count() > written
         assert BillingRun.objects.get(pk=run.pk).counts["billed"] + result.held == result.bills
 
+    def test_a_bill_cancelled_between_attempts_is_counted_once(
+        self, company: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from wattdesk.application.billing import run as uc
+
+        run = launch.launch_run(period=PERIOD, route=None, actor=None, now=T0)
+        real = uc._write_batch
+        calls = {"n": 0}
+
+        def flaky(ctx: Any, batch: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError("disk full")
+            real(ctx, batch)
+
+        monkeypatch.setattr(uc, "_write_batch", flaky)
+        with pytest.raises(OSError):
+            launch.execute_run(run_id=run.pk, attempt=1, clock=Clock(T0), batch_size=30)
+        monkeypatch.setattr(uc, "_write_batch", real)
+        first = Bill.objects.filter(run=run).order_by("id").first()
+        assert first is not None
+        assert main(["bill", "cancel", "--bill", str(first.pk), "--reason", "misread"]) == 0
+        resumed = launch.resume_run(run_id=run.pk, actor=None, now=T0 + timedelta(minutes=1))
+        launch.execute_run(run_id=run.pk, attempt=resumed.attempt, clock=Clock(T0), batch_size=30)
+        live = list(Bill.objects.filter(run=run).exclude(status=BillStatus.CANCELLED))
+        counts = BillingRun.objects.get(pk=run.pk).counts
+        assert counts["billed"] + counts["held"] == len(live)
+        assert Decimal(counts["total"]) == sum(b.total for b in live)
+        assert Bill.objects.get(replaces=first).run_id == run.pk  # billed again by the resumed attempt
+
 
 class TestStallAndResume:
     def _running(self, period: str = PERIOD) -> BillingRun:

@@ -478,6 +478,7 @@ def _earlier_attempts(run_id: int) -> tuple[_Batch, int]:
     n = 0
     rows = (
         Bill.objects.filter(run_id=run_id)
+        .exclude(status=BillStatus.CANCELLED)  # cancelled since: its account is billed again by this attempt
         .values("status", "account__customer__customer_class")
         .annotate(n=Count("id"), kwh=QuantitySum("kwh", default=ZERO), total=MoneySum("total", default=ZERO))
     )
@@ -491,7 +492,12 @@ def _earlier_attempts(run_id: int) -> tuple[_Batch, int]:
         out.total += row["total"]
         out.by_class[row["account__customer__customer_class"]] += row["total"]
     if n:
-        out.estimated = Bill.objects.filter(run_id=run_id, lines__code=ESTIMATED_NOTE[0]).distinct().count()
+        out.estimated = (
+            Bill.objects.filter(run_id=run_id, lines__code=ESTIMATED_NOTE[0])
+            .exclude(status=BillStatus.CANCELLED)
+            .distinct()
+            .count()
+        )
     return out, n
 
 
