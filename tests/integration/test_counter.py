@@ -16,6 +16,7 @@ from wattdesk.application.payments.channels import counter
 from wattdesk.application.payments.posting import reverse_payment
 from wattdesk.domain.access.operations import grant_role
 from wattdesk.domain.counter.models import CashClose, CashHandover, Receipt
+from wattdesk.domain.counter.queries import expected_till
 from wattdesk.domain.customers.models import Region
 from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.ledger.queries import balance
@@ -270,6 +271,10 @@ class TestCloseWithHandovers:
         pay(account, cashier, "100.00", "t1")
         pay(account, cashier, "20.00", "t2", method="card")
         kw = {"cashier": cashier, "business_date": DAY, "closed_at": at(2024, 4, 1, 18)}
+        # the one definition of the expected cash, which the page, the close and the approval read
+        till = expected_till(cashier_id=cashier.pk, outlet_code="YYT01", business_date=DAY, close=None)
+        assert (till.expected_cash, till.handover_cash, till.totals["card"], len(till.handovers)) == (
+            D("225.00"), D("125.00"), D("20.00"), 2)  # fmt: skip
         # counting only the counter's own cash no longer balances: 100 + 80 + 45 are in the till
         with pytest.raises(InputError, match=r"225\.00 \(counter 100\.00 \+ hand-overs 125\.00\)"):
             counter.close_day(outlet_code="YYT01", declared_cash="100.00", **kw)

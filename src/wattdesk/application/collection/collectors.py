@@ -328,7 +328,7 @@ class Kpi:
 
     @property
     def recovery_rate(self) -> Decimal:
-        return quantize_ratio(self.collected, self.billed) if self.billed else Decimal("0.0000")
+        return pay_queries.recovery_ratio(self.collected, self.billed)
 
     @property
     def arrears_reduction(self) -> Decimal:
@@ -583,7 +583,7 @@ def scorecards(
                     cs[k] += s
                     cs["all"] += s
             for k in series:
-                series[k].append(quantize_ratio(cs[k], bs[k]) if bs[k] else Decimal("0.0000"))
+                series[k].append(pay_queries.recovery_ratio(cs[k], bs[k]))
         result.trend = series
     return result
 

@@ -67,6 +67,32 @@ def counter_totals(*, cashier_id: int, outlet_code: str, business_date: date) ->
     return totals
 
 
+@dataclass(frozen=True)
+class TillExpectation:
+    """What the till of one cashier at one outlet should hold on one day (the one definition of 应收现金)."""
+
+    totals: dict[str, Decimal]  # the counter's takings by method
+    handovers: list[CashHandover]  # collectors' cash received into this till (交款入柜)
+    handover_cash: Decimal
+    expected_cash: Decimal  # counter cash + handover cash
+
+
+def expected_till(
+    *, cashier_id: int, outlet_code: str, business_date: date, close: CashClose | None
+) -> TillExpectation:
+    """The system's side of the cash close: the counter takings by method, the hand-overs the close counts
+    (:func:`handovers_for_close`) and the cash expected in the till = counter cash + handed-over cash. The
+    cashier page, the close and the supervisor's approval all read it here."""
+    totals = counter_totals(cashier_id=cashier_id, outlet_code=outlet_code, business_date=business_date)
+    handovers = list(
+        handovers_for_close(
+            cashier_id=cashier_id, outlet_code=outlet_code, business_date=business_date, close=close
+        )
+    )
+    handover_cash = sum((h.handed_over for h in handovers), ZERO)
+    return TillExpectation(totals, handovers, handover_cash, totals[PaymentMethod.CASH] + handover_cash)
+
+
 def receipts_of_day(*, user_id: int, business_date: date, channels: Sequence[str]) -> QuerySet[Receipt]:
     return (
         Receipt.objects.filter(user_id=user_id, business_date=business_date, channel__in=list(channels))

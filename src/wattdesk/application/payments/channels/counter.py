@@ -333,16 +333,11 @@ def close_day(
         )
         if existing is not None and existing.status in CLOSED_STATUSES:
             raise DayClosed(f"the cash close of {business_date} at {code} is already done")
-        expected = queries.counter_totals(
-            cashier_id=cashier.pk, outlet_code=code, business_date=business_date
+        till = queries.expected_till(
+            cashier_id=cashier.pk, outlet_code=code, business_date=business_date, close=existing
         )
-        handovers = list(
-            queries.handovers_for_close(
-                cashier_id=cashier.pk, outlet_code=code, business_date=business_date, close=existing
-            )
-        )
-        handover_cash = sum((h.handed_over for h in handovers), ZERO)
-        expected_cash = expected[PaymentMethod.CASH] + handover_cash
+        expected, handovers = till.totals, till.handovers
+        handover_cash, expected_cash = till.handover_cash, till.expected_cash
         count = (
             queries.receipts_of_day(
                 user_id=cashier.pk, business_date=business_date, channels=queries.COUNTER_CHANNELS
@@ -423,13 +418,8 @@ def approve_close(*, close_id: int, user: Any, note: str, approved_at: datetime)
         if close.status != CloseStatus.PENDING:
             raise CloseRefused(f"the cash close is {close.status}, not pending")
         cashier_id, code, day = close.cashier_id, close.outlet_code, close.business_date
-        expected = queries.counter_totals(cashier_id=cashier_id, outlet_code=code, business_date=day)
-        handovers = list(
-            queries.handovers_for_close(
-                cashier_id=cashier_id, outlet_code=code, business_date=day, close=close
-            )
-        )
-        now_expected = expected[PaymentMethod.CASH] + sum((h.handed_over for h in handovers), ZERO)
+        till = queries.expected_till(cashier_id=cashier_id, outlet_code=code, business_date=day, close=close)
+        now_expected, handovers = till.expected_cash, till.handovers
         if now_expected != close.expected_cash:
             raise CloseRefused(
                 f"the takings changed since the close was recorded ({close.expected_cash} -> {now_expected}): "

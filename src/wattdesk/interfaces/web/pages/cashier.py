@@ -5,7 +5,6 @@ the day (日结) or hand over the cash (交款). Views translate; the rules are 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -78,14 +77,10 @@ def cashier(request: HttpRequest) -> HttpResponse:
     number = request.GET.get("account", "")
     acc = _account(request, number)
     today = timezone.localdate()
-    totals = queries.counter_totals(cashier_id=_uid(request), outlet_code=outlet, business_date=today)
     close = queries.cash_close(cashier_id=_uid(request), outlet_code=outlet, business_date=today)
-    handovers = list(
-        queries.handovers_for_close(
-            cashier_id=_uid(request), outlet_code=outlet, business_date=today, close=close
-        )
+    till = queries.expected_till(
+        cashier_id=_uid(request), outlet_code=outlet, business_date=today, close=close
     )
-    handover_cash = sum((h.handed_over for h in handovers), Decimal("0.00"))
     ctx: dict[str, Any] = {
         "outlets": outlets,
         "outlet": outlet,
@@ -99,10 +94,10 @@ def cashier(request: HttpRequest) -> HttpResponse:
         "receipts": queries.receipts_of_day(
             user_id=_uid(request), business_date=today, channels=queries.COUNTER_CHANNELS
         ).filter(outlet_code=outlet),
-        "totals": totals,
-        "handovers": handovers,  # collectors' cash received into this till today (交款入柜)
-        "handover_cash": handover_cash,
-        "expected_cash": totals[PaymentMethod.CASH] + handover_cash,
+        "totals": till.totals,
+        "handovers": till.handovers,  # collectors' cash received into this till today (交款入柜)
+        "handover_cash": till.handover_cash,
+        "expected_cash": till.expected_cash,
         "close": close,
         "closed": queries.day_closed(cashier_id=_uid(request), business_date=today),
     }
