@@ -161,6 +161,15 @@ class TestImport:
             0,
         )
 
+    @pytest.mark.parametrize("amount", ["1e2", "1E+2", "100_00", "NaN"])
+    def test_an_amount_in_another_notation_is_refused(self, accounts: list[Any], amount: str) -> None:
+        """The one amount parser: Decimal() read 1e2 as 100.00 and the line was posted."""
+        export()
+        bad = (HEADER + f"DK20240410,1,{accounts[0].number},{amount},0000,\n").encode()
+        with pytest.raises(bw.BadReturnFile, match="row 2, column amount"):
+            import_(bad)
+        assert not Payment.objects.exists()
+
 
 class TestCli:
     def test_export_and_import(self, accounts: list[Any], tmp_path: Path, capsys: Any) -> None:

@@ -25,14 +25,14 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.payments.posting import PostResult, post_payment
+from wattdesk.application.payments.posting import PostResult, money, post_payment
 from wattdesk.application.tabular import export_csv
 from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
@@ -208,13 +208,12 @@ def parse_return(content: bytes, *, name: str = "file") -> list[ReturnLine]:
                 f"{where}, column account_number: {account_number!r} is not the account of line {line_no}"
             )
             continue
-        try:
-            amount = Decimal(amount_text)
-            valid = amount.is_finite() and amount >= 0 and amount == amount.quantize(Decimal("0.01"))
-        except InvalidOperation:
-            valid = False
-        if not valid:
-            errors.append(f"{where}, column amount: {amount_text!r} is not an amount in yuan with 2 decimals")
+        try:  # the one amount parser: no exponent / NaN, at most what a MoneyField holds
+            amount = money(amount_text, allow_zero=True)
+        except InputError:
+            errors.append(
+                f"{where}, column amount: {amount_text[:40]!r} is not an amount in yuan with 2 decimals"
+            )
             continue
         if len(code) != 4 or not code.isdigit():
             errors.append(f"{where}, column result_code: {code!r} is not a 4-digit code")
