@@ -556,3 +556,58 @@ class TestWaiverIsOneUseCase:
                 },
             },
         ]
+
+
+# --- reversing a payment: the CLI and the API, account locked first ------------------------------------------
+
+
+class TestReverseIsOneUseCase:
+    @pytest.mark.parametrize("interface", ("cli", "api"))
+    def test_the_same_entry_and_the_account_locked_before_the_payment(
+        self,
+        interface: str,
+        company: Company,
+        actors: dict[str, Any],
+        outlet: PaymentOutlet,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        [account] = owing_accounts(1)
+        assert pay("api", actors, account, "10.00", "REV-1") == PAID["api"]
+        payment = Payment.objects.get(account=account)
+        order: list[str] = []
+        for name, manager in (("account", Account.objects), ("payment", Payment.objects)):
+            real = manager.select_for_update
+
+            def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                order.append(_name)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(manager, "select_for_update", spy)
+        if interface == "cli":
+            argv = ["collect", "reverse", "--payment", str(payment.pk), "--reason", "银行退票"]
+            assert main([*argv, "--user", actors["user"].username]) == 0
+        else:
+            r = actors["api"].post(
+                f"/api/payments/{payment.pk}/reverse", {"reason": "银行退票"}, content_type=JSON
+            )
+            assert r.status_code == 200, r.content
+        monkeypatch.undo()
+        assert order[:2] == ["account", "payment"]
+        [entry] = batch_entries("payments.reverse", payment.pk)
+        assert shape(entry) == {
+            "action": LogEntry.Action.CREATE,
+            "batch": {"batch": "payments.reverse"},
+            "content_type": "batchoperation",
+            "actor": actors["user"].pk,
+            "changes": {
+                "status": ["posted", "reversed"],
+                "amount": [None, "10.00"],
+                "reason": [None, "银行退票"],
+            },
+        }
+        if interface == "cli":
+            capsys.readouterr()
+            assert main(["collect", "reverse", "--payment", str(payment.pk), "--reason", "again"]) == 2
+            assert "already been reversed" in capsys.readouterr().err
+        assert len(batch_entries("payments.reverse", payment.pk)) == 1

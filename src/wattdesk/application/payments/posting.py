@@ -230,20 +230,25 @@ def reverse_payment(
     if not reason:
         raise InputError("a reason is required to reverse a payment")
     with transaction.atomic():
-        qs = Payment.objects.select_for_update()
+        # The account first, then the payment: the order every use case locks in (post_payment, waivers,
+        # bill approval / hold / cancel through domain.billing.operations.lock_bill), so none of them can wait
+        # for another in the opposite order.
+        found = Payment.objects.all()
         if payment_id is not None:
-            payment = qs.filter(pk=payment_id).first()
+            found = found.filter(pk=payment_id)
         else:
-            payment = qs.filter(channel=channel, channel_txn_id=channel_txn_id).first()
-        if payment is None:
+            found = found.filter(channel=channel, channel_txn_id=channel_txn_id)
+        target = found.values_list("pk", "account_id").first()
+        if target is None:
             raise PaymentNotFound("no such payment")
+        Account.objects.select_for_update().filter(pk=target[1]).first()
+        payment = Payment.objects.select_for_update().get(pk=target[0])
         if payment.status == PaymentStatus.REVERSED:
             raise PaymentAlreadyReversed(f"payment {payment.pk} has already been reversed")
         entry = ledger_ops.reverse_entry(
             entry_id=payment.ledger_entry_id, posted_at=reversed_at, memo=f"冲正: {reason}"[:300]
         )
         Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.REVERSED, reversal_entry=entry)
-        Account.objects.select_for_update().filter(pk=payment.account_id).first()
         operations.apply_credits(
             account_ids=[payment.account_id], allocated_on=timezone.localtime(reversed_at).date()
         )

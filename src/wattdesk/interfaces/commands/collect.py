@@ -3,12 +3,14 @@
     wattdesk collect nightly  --date YYYY-MM-DD          late fees, dunning + outbox, fee control, expiry of
                                                          unpaid gateway orders (idempotent for the date)
     wattdesk collect dispatch [--watch SECONDS]          send the due meter commands to the head-end
-    wattdesk collect pay      --account N --amount A --channel counter --txn ID [--outlet CODE]
+    wattdesk collect pay      --account N --amount A --channel counter --txn ID [--outlet CODE] [--user U]
+    wattdesk collect reverse  (--payment ID | --txn ID [--channel C]) --reason TEXT [--user U]
     wattdesk collect aging    [--as-of YYYY-MM-DD] [--by region|route|class|collector]
     wattdesk collect recovery --period YYYY-MM [--by region|route|class|collector]
 
-This module only translates: it reads the clock (received_at / as-of defaults), calls one use case or query
-and prints the result.
+This module only translates: it reads the clock (received_at / as-of defaults), names the acting user
+(``--user`` / ``WATTDESK_USER``), calls one use case or query and prints the result. Posting and reversing are
+the use cases the API and the pages call (``application.payments.posting``): same lock, same audit entry.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", default="counter", help="counter|mobile|bank|collector|prepaid")
     p.add_argument("--txn", required=True, help="channel transaction id (receipt / order number)")
     p.add_argument("--outlet", default="", help="payment outlet code")
+    add_user_argument(p)
+    p = sub.add_parser("reverse", help="reverse (冲正) a posted payment, with a reason (audited)")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--payment", type=int, help="payment id")
+    target.add_argument("--txn", help="channel transaction id (with --channel)")
+    p.add_argument("--channel", default="counter", help="the channel of --txn (default counter)")
+    p.add_argument("--reason", required=True, help="why the payment is reversed")
     add_user_argument(p)
     p = sub.add_parser("aging", help="outstanding debt by days past due")
     p.add_argument("--as-of", type=iso_date, default=None, help="default: today")
@@ -77,6 +86,19 @@ def run(args: argparse.Namespace) -> int:
         for a in res.allocations:
             print(f"  bill {a.bill_id} {a.kind} {a.amount}")
         print(f"credit {res.credit}  balance {res.balance}")
+        return 0
+    if action == "reverse":
+        from wattdesk.application.payments.posting import reverse_payment
+
+        rev = reverse_payment(
+            user=acting_user(args.user),
+            payment_id=args.payment,
+            channel=None if args.payment else args.channel,
+            channel_txn_id=None if args.payment else args.txn,
+            reason=args.reason,
+            reversed_at=timezone.now(),
+        )
+        print(f"payment {rev.payment_id} reversed: {rev.amount} 元, balance {rev.balance}")
         return 0
     if action == "aging":
         as_of = args.as_of or timezone.localdate()
