@@ -4,7 +4,9 @@ the fen), never with Python's default half-even: SQLite hands raw-cursor money c
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,19 @@ def test_the_hold_reason_shows_the_median_rounded_half_up() -> None:
     )
     assert reason is not None and reason.code == "high"
     assert reason.params["median"] == "100.13"  # half-even formatting showed 100.12
+
+
+@pytest.mark.django_db
+def test_the_held_bills_median_is_rounded_half_up(account: Any) -> None:
+    from wattdesk.application.billing.review import list_held_bills
+    from wattdesk.domain.billing.models import Bill
+
+    for period, total, status in (("2024-01", "100.00", "issued"), ("2024-02", "100.25", "issued"),
+                                  ("2024-03", "400.00", "held")):  # fmt: skip
+        y, m = int(period[:4]), int(period[5:])
+        Bill.objects.create(
+            account=account, period=period, status=status, start=date(y, m, 1), end=date(y, m + 1, 1),
+            kwh=Decimal("100"), total=Decimal(total),
+        )  # fmt: skip
+    (held,) = list_held_bills(period="2024-03")
+    assert held.history_median == Decimal("100.13")  # median 100.125; quantize's half-even gave 100.12

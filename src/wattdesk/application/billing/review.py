@@ -43,6 +43,7 @@ from wattdesk.application.billing.run import (
     BillStateError,
     parse_period,
 )
+from wattdesk.core.money import round_fen
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
@@ -189,7 +190,7 @@ def describe_held(bills: Sequence[Bill]) -> list[HeldBill]:
     out = []
     for b in bills:
         totals = past.get(b.account_id, [])
-        med = median(totals).quantize(Decimal("0.01")) if totals else None
+        med = round_fen(median(totals)) if totals else None
         out.append(HeldBill(b.pk, b.account.number, b.period, b.version, b.total, b.kwh, b.hold_reason, med))
     return out
 

@@ -73,7 +73,33 @@ def post_entries(*, entries: Sequence[Posting]) -> Sequence[int]:
     """
     if not entries:
         return range(0)
-    rows = [_checked(i, e) for i, e in enumerate(entries)]
+    # The checks of _checked, inlined for the billing run's 10,000-entry batches; an entry that fails any of
+    # them goes through _checked, which says which check and raises.
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    postable, negative, positive, fen, limit = _POSTABLE, _NEGATIVE, _POSITIVE, FEN, MAX_AMOUNT
+    good_at: Any = None  # the last posted_at found valid: a batch usually shares one
+    for i, e in enumerate(entries):
+        account_id, kind, amount, at, bill_id, memo = e
+        k = postable.get(kind) if isinstance(kind, str) else None
+        if (
+            k is not None
+            and type(amount) is Decimal
+            and amount.is_finite()
+            and amount
+            and abs(amount) < limit
+            and amount == amount.quantize(fen)
+            and (amount < 0 if k in negative else (amount > 0 if k in positive else True))
+            and type(account_id) is int
+            and (bill_id is None or type(bill_id) is int)
+            and type(memo) is str
+            and len(memo) <= MEMO_MAX
+            and (at is good_at or (isinstance(at, datetime) and at.utcoffset() is not None))
+        ):
+            good_at = at
+            append((account_id, k, amount, bill_id, at, None, memo))
+        else:
+            append(_checked(i, Posting(*e)))
     return _write(rows)
 
 
@@ -162,15 +188,19 @@ def _write(rows: list[tuple[Any, ...]]) -> Sequence[int]:
     sqlite = connection.vendor == "sqlite"
     adapt = connection.ops.adapt_datetimefield_value
     adapted: dict[datetime, Any] = {}
+    last_at: Any = None
+    db_at: Any = None
     with transaction.atomic(), bulk.opened(LedgerEntry):
         ids = bulk.reserve_ids(LedgerEntry, len(rows))
         if sqlite:  # sqlite3 does not adapt aware datetimes the way Django stores them
             out = []
             for pk, row in zip(ids, rows, strict=True):
                 at = row[4]
-                db_at = adapted.get(at)
-                if db_at is None:
-                    db_at = adapted[at] = adapt(at)
+                if at is not last_at:
+                    db_at = adapted.get(at)
+                    if db_at is None:
+                        db_at = adapted[at] = adapt(at)
+                    last_at = at
                 out.append((pk, row[0], row[1], row[2], row[3], db_at, row[5], row[6]))
             bulk.insert_rows(LedgerEntry, FIELDS, out)
         else:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import connection
 
 from wattdesk.core import vee
+from wattdesk.domain import bulk
 from wattdesk.core.period import period_text
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
@@ -361,39 +362,36 @@ def supersede_held_readings(*, reading_ids: Sequence[int]) -> int:
 
 
 def _insert_readings(objs: Sequence[_Row | RegisterReading], *, batch_id: int | None) -> None:
-    """INSERT the readings with executemany in chunks of BULK_BATCH.
+    """Write the readings with the one bulk writer (``domain.bulk``: COPY on PostgreSQL, multi-row INSERT on
+    SQLite).
 
     Same effect as bulk_create(batch_size=BULK_BATCH) without the per-field ORM compilation, which costs
     ~3x the database time at 60,000 rows. Values are adapted by the backend's own adapters (portable);
     primary keys are not set on `objs` (the caller re-reads them by batch when it needs them).
     """
     ops = connection.ops
-    qn = ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(RegisterReading._meta.db_table)} ({', '.join(qn(c) for c in _READING_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_READING_COLUMNS))})"
-    )
 
     def dec(v: Decimal | None) -> object:
         return None if v is None else ops.adapt_decimalfield_value(v, 16, 4)
 
-    params = [
+    bulk.insert_rows(
+        RegisterReading,
+        _READING_COLUMNS,
         (
-            o.register_id,
-            ops.adapt_datefield_value(o.read_on),
-            dec(o.value),
-            o.source,
-            o.status,
-            batch_id,
-            dec(o.advance),
-            dec(o.consumption),
-            o.estimated_from,
-        )
-        for o in objs
-    ]
-    with connection.cursor() as cur:
-        for part in q.chunked(params, BULK_BATCH):
-            cur.executemany(sql, part)  # type: ignore[arg-type]
+            (
+                o.register_id,
+                ops.adapt_datefield_value(o.read_on),
+                dec(o.value),
+                o.source,
+                o.status,
+                batch_id,
+                dec(o.advance),
+                dec(o.consumption),
+                o.estimated_from,
+            )
+            for o in objs
+        ),
+    )
 
 
 def _write_findings(
