@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.db import connection
 
 from wattdesk.core import vee
-from wattdesk.domain import bulk
 from wattdesk.core.period import period_text
+from wattdesk.domain import bulk
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
     CUMULATIVE_KINDS,
