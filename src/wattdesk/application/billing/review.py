@@ -104,6 +104,7 @@ class CancelResult:
     version: int
     reversal_id: int | None
     reversal_amount: Decimal
+    total: Decimal  # the cancelled bill's total (never changed)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,13 @@ def held_bills(
     if max_total is not None:
         qs = qs.filter(total__lte=max_total)
     return qs.select_related("account").order_by("-total", "id")
+
+
+def held_routes(*, period: str, bills: QuerySet[Bill] | None = None) -> QuerySet[ReadingRoute]:
+    """The reading routes that have held bills in the period (within ``bills``, the caller's scope)."""
+    qs = (bills if bills is not None else Bill.objects.all()).filter(period=period, status=BillStatus.HELD)
+    accounts = ServicePoint.objects.filter(account_id__in=qs.values("account_id")).values("route_id")
+    return ReadingRoute.objects.filter(pk__in=accounts).order_by("code")
 
 
 def describe_held(bills: Sequence[Bill]) -> list[HeldBill]:
@@ -354,7 +362,9 @@ def cancel_bill(*, bill_id: int, user: Any, cancelled_at: datetime, reason: str)
                 "reversal": str(amount),
             },
         )
-    return CancelResult(bill.pk, bill.account.number, bill.period, bill.version, reversal_id, amount)
+    return CancelResult(
+        bill.pk, bill.account.number, bill.period, bill.version, reversal_id, amount, bill.total
+    )
 
 
 def issue_bills(
@@ -436,6 +446,7 @@ __all__ = [
     "describe_held",
     "find_live_bill",
     "held_bills",
+    "held_routes",
     "hold_bill",
     "issue_bills",
     "list_held_bills",

@@ -188,14 +188,13 @@ def cancel(request: Any, bill_id: int, payload: BillCancel) -> Status[dict[str, 
         r = review.cancel_bill(bill_id=bill.pk, user=user, cancelled_at=timezone.now(), reason=payload.reason)
     except BillingInputError as exc:
         return _refused(exc)
-    total = Bill.objects.filter(pk=r.bill_id).values_list("total", flat=True).get()
     return Status(
         200,
         {
             "bill_id": r.bill_id,
             "account": r.account_number,
             "period": r.period,
-            "total": total,
+            "total": r.total,
             "status": "cancelled",
             "version": r.version,
             "reversal_entry_id": r.reversal_id,

@@ -38,7 +38,6 @@ from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for, has_capability
 from wattdesk.domain.billing.models import BillingRun, BillStatus
-from wattdesk.domain.customers.models import ReadingRoute, ServicePoint
 from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -278,9 +277,7 @@ def billing_review(request: HttpRequest) -> HttpResponse:
     history = _history(request, [h.account_number for h in described], period)
     rows = [{"bill": h, "history": history.get(h.account_number, [])} for h in described]
     all_held = in_scope.filter(period=period, status=BillStatus.HELD)
-    routes = ReadingRoute.objects.filter(
-        pk__in=ServicePoint.objects.filter(account_id__in=all_held.values("account_id")).values("route_id")
-    ).order_by("code")
+    routes = review.held_routes(period=period, bills=in_scope)
     filters = {"period": period, "route": route, "reason": reason}
     filters.update({k: request.GET.get(k, "").strip()[:40] for k in ("min", "max")})
     query = urlencode({k: v for k, v in filters.items() if v})
