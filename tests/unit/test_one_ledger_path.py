@@ -2,9 +2,11 @@
 
 A static scan of every Python file under ``src/wattdesk`` (migrations excepted) for the ways a row can reach
 ``ledger_ledgerentry``: the ORM (``LedgerEntry(...)`` instances, ``LedgerEntry.objects.create`` /
-``bulk_create`` / ``get_or_create``), raw SQL (``INSERT INTO`` / ``COPY`` naming the table), the bulk writer
-with the ledger model, and opening the protected table (``bulk.opened(LedgerEntry)``). The runtime guard
-(``LedgerWriteRefused``, ``BulkWriteError``) is tested in tests/integration/test_ledger_posting.py.
+``bulk_create`` / ``get_or_create``), raw SQL (``INSERT INTO`` / ``COPY`` naming the table, literally or as
+``LedgerEntry._meta.db_table`` in an f-string), the bulk writer with the ledger model, and opening the
+protected table (``bulk.opened(LedgerEntry)``). Not seen: a table name first stored in a variable and used in
+SQL elsewhere (no data flow here). The runtime guard (``LedgerWriteRefused``, ``BulkWriteError``) is tested in
+tests/integration/test_ledger_posting.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "wattdesk"
 OWNER = SRC / "domain" / "ledger" / "operations.py"
 TABLE = "ledger_ledgerentry"
 RAW_SQL = re.compile(rf"\b(INSERT\s+(OR\s+\w+\s+)?INTO|COPY)\s+[\"'`]?{TABLE}\b", re.IGNORECASE)
+INSERT_SQL = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|COPY)\b", re.IGNORECASE)
 ORM_WRITES = {"create", "bulk_create", "get_or_create", "update_or_create"}
 BULK_WRITES = {"insert_rows", "opened"}
 
@@ -46,6 +49,10 @@ def _mentions_ledger_model(node: ast.AST) -> bool:
     return False
 
 
+def _literal_text(node: ast.JoinedStr) -> str:
+    return "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+
+
 def ledger_writes(source: str) -> list[tuple[int, str]]:
     """(line, what) of every way ``source`` inserts ledger rows."""
     found: list[tuple[int, str]] = []
@@ -53,6 +60,10 @@ def ledger_writes(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_SQL.search(node.value):
             found.append((node.lineno, "raw SQL insert into the ledger table"))
+        if isinstance(node, ast.JoinedStr) and INSERT_SQL.search(_literal_text(node)):
+            named = [v for v in node.values if isinstance(v, ast.FormattedValue)]
+            if any(_mentions_ledger_model(n) for v in named for n in ast.walk(v.value)):
+                found.append((node.lineno, "raw SQL insert into the ledger table (its name from the model)"))
         if isinstance(node, ast.JoinedStr):
             text = "".join(
                 v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
@@ -109,6 +120,8 @@ def test_the_owner_is_where_the_writes_are() -> None:
         "cur.execute(f'insert into \"ledger_ledgerentry\" ({cols}) VALUES {vals}')",
         "raw.copy('COPY ledger_ledgerentry (account_id) FROM STDIN')",
         "sql = 'INSERT OR IGNORE INTO ledger_ledgerentry SELECT * FROM x'",
+        "cur.execute(f'INSERT INTO {qn(LedgerEntry._meta.db_table)} ({cols}) VALUES (%s)', [1])",
+        "raw.copy(f'COPY {m.LedgerEntry._meta.db_table} ({cols}) FROM STDIN')",
     ],
 )
 def test_the_scan_finds_each_way_in(snippet: str) -> None:
@@ -123,6 +136,8 @@ def test_the_scan_finds_each_way_in(snippet: str) -> None:
         "bulk.insert_rows(Bill, FIELDS, rows)",
         "cur.execute('SELECT * FROM ledger_ledgerentry')",
         "x = LedgerEntry._meta.db_table",
+        "cur.execute(f'SELECT amount FROM {LedgerEntry._meta.db_table} WHERE id = %s', [1])",
+        "cur.execute(f'INSERT INTO {Bill._meta.db_table} (a) VALUES (%s)', [1])",
     ],
 )
 def test_reads_and_other_tables_are_not_flagged(snippet: str) -> None:
