@@ -611,3 +611,27 @@ class TestReverseIsOneUseCase:
             assert main(["collect", "reverse", "--payment", str(payment.pk), "--reason", "again"]) == 2
             assert "already been reversed" in capsys.readouterr().err
         assert len(batch_entries("payments.reverse", payment.pk)) == 1
+
+
+def test_the_command_line_refuses_a_user_without_the_payment_capabilities(
+    company: Company, outlet: PaymentOutlet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [account] = owing_accounts(1)
+    reader = company.logins[roles.METER_READER].username
+    argv = [
+        "collect",
+        "pay",
+        "--account",
+        account.number,
+        "--amount",
+        "1.00",
+        "--txn",
+        "NOPE-1",
+        "--user",
+        reader,
+    ]
+    assert main(argv) == 2
+    assert "needs the payments.counter or payments.collect capability" in capsys.readouterr().err
+    assert not Payment.objects.filter(channel_txn_id="NOPE-1").exists()
+    assert main(["collect", "reverse", "--payment", "1", "--reason", "x", "--user", reader]) == 2
+    assert "needs the payments.reverse capability" in capsys.readouterr().err

@@ -20,9 +20,13 @@ def add_user_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def acting_user(username: str | None) -> Any | None:
-    """The active user named by ``--user`` / ``WATTDESK_USER``; None when neither is given."""
+def acting_user(username: str | None, *, needs: tuple[str, ...] = ()) -> Any | None:
+    """The active user named by ``--user`` / ``WATTDESK_USER``; None when neither is given. With ``needs``, the
+    user must hold one of those capabilities (what the API and the pages require for the same action; the bill
+    review use cases check their own)."""
     from django.contrib.auth import get_user_model
+
+    from wattdesk.domain.access.queries import capabilities
 
     name = (username or os.environ.get(ENV, "")).strip()
     if not name:
@@ -30,4 +34,6 @@ def acting_user(username: str | None) -> Any | None:
     user = get_user_model().objects.filter(username=name, is_active=True).first()
     if user is None:
         raise UserError(f"no active user {name!r} (--user / {ENV})")
+    if needs and not capabilities(user) & set(needs):
+        raise UserError(f"user {name!r} may not do this: it needs the {' or '.join(needs)} capability")
     return user

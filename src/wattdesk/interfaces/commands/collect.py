@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
         return _dispatch(args.watch)
     if action == "pay":
         from wattdesk.application.payments.posting import post_payment
+        from wattdesk.domain.access import roles
 
         res = post_payment(
-            user=acting_user(args.user),
+            user=acting_user(args.user, needs=(roles.PAYMENTS_COUNTER, roles.PAYMENTS_COLLECT)),
             account_number=args.account,
             amount=args.amount,
             channel=args.channel,
@@ -89,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if action == "reverse":
         from wattdesk.application.payments.posting import reverse_payment
+        from wattdesk.domain.access import roles
 
         rev = reverse_payment(
-            user=acting_user(args.user),
+            user=acting_user(args.user, needs=(roles.PAYMENTS_REVERSE,)),
             payment_id=args.payment,
             channel=None if args.payment else args.channel,
             channel_txn_id=None if args.payment else args.txn,
