@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from wattdesk.application.errors import InputError
-from wattdesk.core.text import REPLACEMENT, EncodingUndecided, decode_import
+from wattdesk.core.text import REPLACEMENT, DecodedText, EncodingUndecided, decode_import
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,9 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
             rows.pop()  # trailing blank rows Excel leaves behind
         _refuse_replacement_characters(path.name, header, rows)
         return header, rows
-    text = read_text(path, allow_replacement=True)  # U+FFFD is reported below by row and column
+    data = read_csv_utf8(path, allow_replacement=True)  # U+FFFD is reported below by row and column
     try:
-        df = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False)
+        df = pl.read_csv(io.BytesIO(data), infer_schema=False)
     except Exception as exc:
         raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
     header = [c.strip() for c in df.columns]
@@ -98,21 +98,31 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
 def decode_text(data: bytes, *, name: str, allow_replacement: bool = False) -> str:
     """The text of an uploaded or imported file: UTF-8 (BOM optional) or GB18030, decided strictly
     (``wattdesk.core.text.decode_import``); :class:`ImportRejected` naming the line when it cannot be decided."""
+    return _decoded(data, name=name, allow_replacement=allow_replacement).text
+
+
+def _decoded(data: bytes, *, name: str, allow_replacement: bool) -> DecodedText:
     try:
-        return decode_import(data, name=name, allow_replacement=allow_replacement).text
+        return decode_import(data, name=name, allow_replacement=allow_replacement)
     except EncodingUndecided as exc:
         raise ImportRejected(name, [RowError(exc.line or 1, "-", exc.reason)]) from None
 
 
-def read_text(path: Path, *, allow_replacement: bool = False) -> str:
-    """:func:`decode_text` of a file."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ImportRejected(
             path.name, [RowError(1, "-", f"cannot read the file ({exc.strerror})")]
         ) from None
-    return decode_text(data, name=path.name, allow_replacement=allow_replacement)
+
+
+def read_csv_utf8(path: Path, *, allow_replacement: bool = False) -> bytes:
+    """A CSV file's bytes as UTF-8 without BOM, for a CSV reader (polars): the file itself when it already is
+    (no copy of a large interval file), else its decoded text re-encoded. Decided as :func:`decode_text`."""
+    data = _read_bytes(path)
+    decoded = _decoded(data, name=path.name, allow_replacement=allow_replacement)
+    return data if decoded.encoding == "utf-8" else decoded.text.encode("utf-8")
 
 
 def _refuse_replacement_characters(

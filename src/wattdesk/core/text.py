@@ -14,12 +14,15 @@ Pure: bytes and strings in, strings or reasons out.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 REPLACEMENT = "\ufffd"
+#: Unicode private-use areas (category Co): where GB18030's user-defined byte ranges decode to
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
 #: Bidirectional formatting characters: embeddings/overrides U+202A-U+202E, isolates U+2066-U+2069, the
 #: left-to-right / right-to-left marks U+200E/U+200F and the Arabic letter mark U+061C.
@@ -92,8 +95,9 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
                     f"(byte 0x{data[g]:02X} on line {_line_of(data, g)}); {_SAVE_AS}",
                     line=_line_of(data, max(u, g)),  # the encoding that read further is the likely one
                 ) from None
-            pua = next((i for i, ch in enumerate(decoded.text) if unicodedata.category(ch) == "Co"), None)
-            if pua is not None:
+            found = _PRIVATE_USE.search(decoded.text)
+            if found is not None:
+                pua = found.start()
                 # GB18030's user-defined areas: no Chinese text uses them; the bytes were something else.
                 raise EncodingUndecided(
                     name,

@@ -35,8 +35,8 @@ from wattdesk.application.tabular import (
     column_index,
     decode_text,
     parse_decimal,
+    read_csv_utf8,
     read_table,
-    read_text,
 )
 from wattdesk.core.vee import DEFAULT_RULES, VeeRules
 from wattdesk.domain.audit import record_batch
@@ -300,7 +300,7 @@ def _read_interval_frame(path: Path) -> pl.DataFrame:
         if path.suffix.lower() == ".parquet":
             df = pl.read_parquet(path)
         else:
-            df = pl.read_csv(io.BytesIO(read_text(path).encode("utf-8")), infer_schema=False)
+            df = pl.read_csv(io.BytesIO(read_csv_utf8(path)), infer_schema=False)
     except ImportRejected:
         raise
     except Exception as exc:
