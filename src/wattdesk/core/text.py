@@ -159,3 +159,11 @@ def unsafe_text_reason(value: str) -> str | None:
     """Why ``value`` may not be a name or an address (:func:`find_unsafe_character`), or None when it may."""
     found = find_unsafe_character(value)
     return None if found is None else _REASONS[found.kind].format(code=found.code)
+
+
+def log_text(data: bytes) -> str:
+    """Raw bytes from outside (a callback body) as text to keep in a log: UTF-8 where it is, every other byte
+    as ``\\xNN``, NUL as ``\\x00`` (PostgreSQL refuses NUL in text) and a literal U+FFFD as ``\\ufffd`` — so
+    what is stored is exactly what was received, never a replacement character."""
+    text = data.decode("utf-8", errors="backslashreplace")
+    return text.replace("\x00", "\\x00").replace(REPLACEMENT, "\\ufffd")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wattdesk.core.text import EncodingUndecided, decode_import, unsafe_text_reason
+from wattdesk.core.text import EncodingUndecided, decode_import, log_text, unsafe_text_reason
 
 CSV = "customer_number,customer_name,address\nC1,张三,城关镇人民路1号\nC2,李四,工业园区3号\n"
 
@@ -114,3 +114,15 @@ class TestUnsafeTextReason:
 
     def test_replacement_character_is_refused(self) -> None:
         assert "U+FFFD" in (unsafe_text_reason("张\ufffd") or "")
+
+
+class TestLogText:
+    def test_keeps_utf8_and_escapes_everything_else(self) -> None:
+        assert log_text('{"name": "张三"}'.encode()) == '{"name": "张三"}'
+        assert log_text(b"a\x00b\xffc") == "a\\x00b\\xffc"
+        assert log_text("x\ufffd".encode()) == "x\\ufffd"
+
+    def test_never_holds_nul_or_replacement(self) -> None:
+        every_byte = bytes(range(256)) * 2
+        text = log_text(every_byte)
+        assert "\x00" not in text and "\ufffd" not in text

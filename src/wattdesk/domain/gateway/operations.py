@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from wattdesk.core.text import log_text
 from wattdesk.domain.gateway.models import (
     CallbackLog,
     CallbackNonce,
@@ -86,5 +87,5 @@ def log_callback(
         outcome=outcome,
         http_status=http_status,
         detail=detail[:300],
-        body=body[:20000].decode("utf-8", errors="replace"),
+        body=log_text(body[:20000]),
     )
