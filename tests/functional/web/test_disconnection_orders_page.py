@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,6 +21,17 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.dunning.models import DisconnectionOrder
 from wattdesk.domain.ledger.queries import balance
+
+# The whole module runs at a fixed time: a cut is recorded only on a working day of a year whose official
+# holiday calendar is known (an unknown year is refused, never guessed), so "the next working day after today"
+# must not depend on the day the suite runs (under `make pytest-shifted` today is 45 days ahead).
+NOW = datetime(2026, 12, 8, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    return NOW
 
 
 def user(company: Any, role: str) -> Any:
