@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 
 from wattdesk.application.billing.review import issue_bills
 from wattdesk.domain.access import roles
@@ -70,7 +71,13 @@ def test_collector_sees_only_their_routes(client_for: Callable[[str], Client], a
     assert set(numbers) < {r.account_number for r in admin_rows}
 
 
-def test_record_a_visit_and_refuse_one_off_route(client_for: Callable[[str], Client], assigned: Any) -> None:
+def test_record_a_visit_and_refuse_one_off_route(
+    client_for: Callable[[str], Client], assigned: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The visit happens on AS_OF (the page stamps it with the clock): a promise must not be dated before the
+    # visit, so on the real clock the fixed promise date below would be refused once that day has passed.
+    visited_at = datetime(2026, 12, 31, 10, tzinfo=SH)
+    monkeypatch.setattr(timezone, "now", lambda: visited_at)
     client = client_for(roles.COLLECTOR)
     rows = client.get(f"/collection/worklist/?as_of={AS_OF}").context["rows"]
     ok = client.post(
