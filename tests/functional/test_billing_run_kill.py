@@ -130,7 +130,7 @@ def test_a_killed_run_is_stalled_then_resumed_to_the_bills_of_an_uninterrupted_r
             "40",
             "--no-progress",
         ],
-        env=env_for(killed, BATCH_PAUSE="0.4"),
+        env=env_for(killed, HANG_AFTER="2"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -138,8 +138,11 @@ def test_a_killed_run_is_stalled_then_resumed_to_the_bills_of_an_uninterrupted_r
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             time.sleep(0.05)
-            rows = query(killed, "SELECT status, done FROM billing_billingrun") if killed.exists() else []
-            if rows and rows[0][0] == "running" and rows[0][1] >= 80:  # two batches committed
+            rows = query(killed, "SELECT status, done FROM billing_billingrun")
+            if (
+                rows and rows[0][0] == "running" and rows[0][1] >= 40
+            ):  # a batch committed; it hangs at the 2nd
+                time.sleep(0.5)
                 break
             if child.poll() is not None:
                 pytest.fail(f"the run ended before it could be killed: {child.stderr.read()!r}")  # type: ignore[union-attr]
@@ -147,6 +150,8 @@ def test_a_killed_run_is_stalled_then_resumed_to_the_bills_of_an_uninterrupted_r
             pytest.fail("the run never got going")
         os.kill(child.pid, signal.SIGKILL)
     finally:
+        if child.poll() is None:
+            child.kill()
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
 
