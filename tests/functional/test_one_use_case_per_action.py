@@ -5,16 +5,18 @@ For every interface the same user (the demo billing clerk: ``--user`` on the com
 session on the page, an API token) performs the action on an object in the same state; the entries must be
 equal apart from the object's id and time. The lock is shown twice: every interface goes through
 ``domain.billing.operations.lock_bill`` once, inside the transaction that writes the change and its audit
-entry; and on PostgreSQL a second connection holding the account's row lock makes the approval wait until it
-commits, whichever interface started it. A second approval of the same bill is refused the same way everywhere
-and leaves no second entry.
+entry (a payment locks the account row); and on PostgreSQL a second connection holding the account's row lock
+makes the approval and the payment wait until it commits, whichever interface started them (SQLite has one
+writer and ignores FOR UPDATE: those tests are PostgreSQL's). A second approval of the same bill is refused the
+same way everywhere and leaves no second entry. Hold, cancel-and-rebill, issue, waivers and payment reversal are
+checked the same way below.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -297,25 +299,25 @@ def committed_company(transactional_db: None, settings: Any) -> Iterator[Company
     yield build_company(settings)
 
 
-@pytest.mark.skipif("connection.vendor != 'postgresql'")
-@pytest.mark.parametrize("interface", INTERFACES)
-def test_an_approval_waits_for_a_payment_holding_the_account_row(
-    interface: str, committed_company: Company, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A second connection locks the bill's account as ``post_payment`` does; the approval started from each
-    interface blocks on that row until the other transaction commits, then goes through."""
-    user = clerk(committed_company)
+def committed_actors(company: Company) -> dict[str, Any]:
+    user = clerk(company)
     page = Client()
     assert page.login(username=user.username, password=PASSWORD)
     secret = create_token(username=user.username, name="lock", created_at=timezone.now()).secret
-    actors = {"user": user, "page": page, "api": Client(headers={"Authorization": f"Bearer {secret}"})}
-    [bill] = held_bills(committed_company.period, 1)
+    return {"user": user, "page": page, "api": Client(headers={"Authorization": f"Bearer {secret}"})}
+
+
+def while_account_locked(
+    account_id: int, action: Callable[[], int], seen: Callable[[], Any]
+) -> tuple[bool, Any, int]:
+    """Run ``action`` in a thread while another connection holds the account's row lock (as ``post_payment``
+    does) for one second: (whether it was still waiting, ``seen()`` meanwhile, its answer once released)."""
     locked, release = threading.Event(), threading.Event()
 
     def hold_account() -> None:
         try:
             with transaction.atomic():
-                Account.objects.select_for_update().filter(pk=bill.account_id).get()
+                Account.objects.select_for_update().filter(pk=account_id).get()
                 locked.set()
                 release.wait(timeout=30)
         finally:
@@ -328,7 +330,7 @@ def test_an_approval_waits_for_a_payment_holding_the_account_row(
 
     def act() -> None:
         try:
-            answer.append(approve(interface, actors, bill.pk))
+            answer.append(action())
         finally:
             connection.close()
 
@@ -336,15 +338,58 @@ def test_an_approval_waits_for_a_payment_holding_the_account_row(
     actor.start()
     time.sleep(1.0)
     waited = actor.is_alive()
-    status_while_locked = Bill.objects.get(pk=bill.pk).status
+    meanwhile = seen()
     release.set()
     holder.join(timeout=30)
     actor.join(timeout=30)
+    assert len(answer) == 1
+    return waited, meanwhile, answer[0]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_an_approval_waits_for_a_payment_holding_the_account_row(
+    interface: str, committed_company: Company, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second connection locks the bill's account as ``post_payment`` does; the approval started from each
+    interface blocks on that row until the other transaction commits, then goes through."""
+    actors = committed_actors(committed_company)
+    [bill] = held_bills(committed_company.period, 1)
+    waited, status_while_locked, answer = while_account_locked(
+        bill.account_id,
+        lambda: approve(interface, actors, bill.pk),
+        lambda: Bill.objects.get(pk=bill.pk).status,
+    )
     assert waited, "the approval did not wait for the account's row lock"
     assert status_while_locked == BillStatus.HELD
-    assert answer == [OK[interface]]
+    assert answer == OK[interface]
     assert Bill.objects.get(pk=bill.pk).status == BillStatus.DRAFT
     assert len(batch_entries("bills.approve", bill.pk)) == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_a_payment_waits_for_the_account_row_from_every_interface(
+    interface: str, committed_company: Company, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wattdesk.domain.customers.models import Region
+
+    actors = committed_actors(committed_company)
+    PaymentOutlet.objects.create(
+        code="YYT01", name="营业厅", kind="counter", lat=Decimal("30"), lon=Decimal("120"),
+        region=Region.objects.order_by("code").first(),
+    )  # fmt: skip
+    [account] = owing_accounts(1)
+    waited, payments_meanwhile, answer = while_account_locked(
+        account.pk,
+        lambda: pay(interface, actors, account, "10.00", "LOCK-1"),
+        lambda: Payment.objects.filter(account=account).count(),
+    )
+    assert waited, "the payment did not wait for the account's row lock"
+    assert payments_meanwhile == 0
+    assert answer == PAID[interface]
+    payment = Payment.objects.get(account=account)
+    assert len(batch_entries("payments.post", payment.pk)) == 1
 
 
 # --- posting a payment -------------------------------------------------------------------------------------
