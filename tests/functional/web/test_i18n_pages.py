@@ -103,6 +103,9 @@ def _problems(language: str, text: str, data: Iterable[str]) -> list[str]:
             if word not in _ZH_ALLOWED_WORDS and word not in blob:
                 found.append(f"English {word}")
     else:
+        for mark in re.findall(r"[\u3001\u3002\uff08\uff09\uff0c\uff1a\uff1b]", text):  # 、。（），：；
+            if mark not in blob:
+                found.append(f"Chinese punctuation {mark}")
         for run in _CJK_RUN.findall(text):
             run = run.strip("\u3000")
             if run and run not in blob and not _EN_ALLOWED_CJK.match(run):
