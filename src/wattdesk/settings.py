@@ -163,6 +163,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # a NUL in the path, the query or a form field is a 400: PostgreSQL refuses NUL in text (it was a 500).
+    # After the session, locale and user middleware: the translated 400 page needs them.
+    "wattdesk.interfaces.web.input_guard.RefuseNulMiddleware",
     # audit entries get the logged-in actor and the client address (after AuthenticationMiddleware)
     "wattdesk.domain.auditing.middleware.AuditMiddleware",
     # deny by default: every page needs a login (unless marked public) and a declared capability
