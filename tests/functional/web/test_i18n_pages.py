@@ -212,3 +212,19 @@ def test_customer_page_shows_readable_numbers_and_local_times(
     assert f"<td>{local:%Y-%m-%d %H:%M}</td>" in page  # the ledger in the company's time zone
     assert f"{entry.amount:,.2f}" in page  # amounts with thousands separators
     assert "active_total" not in page and "有功总" in page  # register kinds by their label
+
+
+def test_an_approval_stamped_in_any_zone_shows_in_local_time(
+    company: Any, client_for: Callable[[str], Client]
+) -> None:
+    from wattdesk.application.billing import review
+
+    bill = Bill.objects.filter(status=BillStatus.HELD).order_by("pk").first()
+    assert bill is not None
+    admin = get_user_model().objects.get(username=company.logins[roles.ADMIN].username)
+    at = datetime(2026, 11, 2, 10, 30, tzinfo=ZoneInfo("Asia/Tokyo"))  # 01:30 UTC, 09:30 in Shanghai
+    review.approve_bill(bill_id=bill.pk, user=admin, approved_at=at)
+    bill.refresh_from_db()
+    assert bill.hold_reason.startswith("approved 2026-11-02 01:30: ")  # stored in UTC
+    page = client_for(roles.BILLING_CLERK).get(f"/bills/{bill.pk}/").content.decode()
+    assert "2026-11-02 09:30 审核通过" in page

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -248,7 +248,8 @@ def approve_bill(*, bill_id: int, user: Any, approved_at: datetime, note: str = 
         bill = _locked(bill_id)
         if bill.status != BillStatus.HELD:
             raise BillStateError(f"bill {bill_id} is {bill.status}, only a held bill can be approved")
-        reason = f"{APPROVED_PREFIX}{approved_at:%Y-%m-%d %H:%M}: {bill.hold_reason}"
+        # the stamp is UTC whatever zone the caller passed (pages show it in the company time zone)
+        reason = f"{APPROVED_PREFIX}{approved_at.astimezone(UTC):%Y-%m-%d %H:%M}: {bill.hold_reason}"
         updated = Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
             status=BillStatus.DRAFT, hold_reason=reason
         )
