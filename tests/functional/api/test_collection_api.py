@@ -117,7 +117,7 @@ class TestVisits:
             ({"account": other, "outcome": "paid"}, "not on your routes"),
             ({"account": mine, "outcome": "gone"}, "unknown outcome"),
             ({"account": mine, "outcome": "promised"}, "promised date"),
-            ({"account": mine, "outcome": "paid", "amount_collected": "1.234"}, "two decimals"),
+            ({"account": mine, "outcome": "paid", "amount_collected": "1.234"}, "more than 2 decimals"),
         ):
             r = client.post("/api/collection/visits", body, content_type="application/json")
             assert r.status_code == 422 and reason in r.json()["detail"], (body, r.content)

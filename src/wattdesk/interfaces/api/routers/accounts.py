@@ -13,7 +13,8 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger import queries as ledger
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, AccountDetailRead, AccountRead, LedgerRead
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN
+from wattdesk.interfaces.api.schemas.customers import AccountDetailRead, AccountRead, LedgerRead
 
 KEY = Path(..., pattern=KEY_PATTERN)
 

@@ -21,7 +21,8 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import BillingRun
 from wattdesk.interfaces import tasks
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import PERIOD_PATTERN, BillingRunCreate, BillingRunRead
+from wattdesk.interfaces.api.schemas.billing import BillingRunCreate, BillingRunRead
+from wattdesk.interfaces.api.schemas.common import PERIOD_PATTERN
 
 router = Router(tags=["billing runs"])
 

@@ -21,22 +21,22 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import (
-    NO_CONTROL_CHARS,
-    PERIOD_PATTERN,
-    BillDetailRead,
-    BillRead,
-    ErrorRead,
-    ValidationErrorRead,
-)
-from wattdesk.interfaces.api.schemas_bills import (
+from wattdesk.interfaces.api.schemas.billing import (
     BillActionRead,
     BillApprove,
     BillCancel,
     BillCancelledRead,
+    BillDetailRead,
     BillHold,
     BillIssue,
     BillIssueRead,
+    BillRead,
+)
+from wattdesk.interfaces.api.schemas.common import (
+    NO_CONTROL_CHARS,
+    PERIOD_PATTERN,
+    ErrorRead,
+    ValidationErrorRead,
 )
 
 router = Router(tags=["bills"])

@@ -23,8 +23,7 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import capabilities
 from wattdesk.domain.payments import queries as pay_queries
 from wattdesk.interfaces.api.deps import require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, PERIOD_PATTERN
-from wattdesk.interfaces.api.schemas_collection import (
+from wattdesk.interfaces.api.schemas.collection import (
     AgingRead,
     RecoveryRead,
     ScorecardsRead,
@@ -32,6 +31,7 @@ from wattdesk.interfaces.api.schemas_collection import (
     VisitRead,
     WorklistRead,
 )
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, NO_CONTROL_CHARS, PERIOD_PATTERN
 
 router = Router(tags=["collection"])
 

@@ -25,7 +25,7 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.dunning.models import DisconnectionOrder
 from wattdesk.domain.payments.models import WaiverRequest, WaiverStatus
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import NO_CONTROL_CHARS, DecimalStr
+from wattdesk.interfaces.api.schemas.common import NO_CONTROL_CHARS, DecimalStr
 
 waiver_router = Router(tags=["waivers"])
 order_router = Router(tags=["disconnection orders"])

@@ -12,7 +12,8 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, customers_for
 from wattdesk.domain.customers.models import Customer, CustomerClass
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, CustomerRead
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, NO_CONTROL_CHARS
+from wattdesk.interfaces.api.schemas.customers import CustomerRead
 
 KEY = Path(..., pattern=KEY_PATTERN)
 

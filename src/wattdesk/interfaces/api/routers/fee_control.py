@@ -25,7 +25,7 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.fee_control import queries
 from wattdesk.domain.fee_control.models import CommandStatus, FeeControlState, MeterCommand
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, DecimalStr
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, DecimalStr
 
 KEY = Path(..., pattern=KEY_PATTERN)
 QUEUE_FILTERS = ("open", "all", *CommandStatus.values)

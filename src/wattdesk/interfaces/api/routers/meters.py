@@ -9,7 +9,8 @@ from ninja.params.functions import Path
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import meters_for, service_points_for
 from wattdesk.interfaces.api.deps import require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, MeterRead
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN
+from wattdesk.interfaces.api.schemas.metering import MeterRead
 
 KEY = Path(..., pattern=KEY_PATTERN)
 

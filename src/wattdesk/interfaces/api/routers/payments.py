@@ -39,8 +39,8 @@ from wattdesk.domain.access.queries import accounts_for
 from wattdesk.domain.payments.models import Payment, PaymentChannel, PaymentStatus
 from wattdesk.interfaces.api.deps import Pages, require
 from wattdesk.interfaces.api.errors import ItemsRejected
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, ErrorRead, ValidationErrorRead
-from wattdesk.interfaces.api.schemas_payments import (
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, ErrorRead, ValidationErrorRead
+from wattdesk.interfaces.api.schemas.payments import (
     PaymentBatchRead,
     PaymentCreate,
     PaymentDetailRead,

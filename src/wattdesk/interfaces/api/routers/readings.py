@@ -25,14 +25,8 @@ from wattdesk.domain.access.queries import meters_for
 from wattdesk.domain.metering.models import RegisterReading
 from wattdesk.interfaces.api.deps import Pages, require
 from wattdesk.interfaces.api.errors import ItemsRejected
-from wattdesk.interfaces.api.schemas import (
-    NO_CONTROL_CHARS,
-    PERIOD_PATTERN,
-    ReadingCreate,
-    ReadingRead,
-    ReadingsBulkRead,
-    ValidationErrorRead,
-)
+from wattdesk.interfaces.api.schemas.common import NO_CONTROL_CHARS, PERIOD_PATTERN, ValidationErrorRead
+from wattdesk.interfaces.api.schemas.metering import ReadingCreate, ReadingRead, ReadingsBulkRead
 
 router = Router(tags=["readings"])
 

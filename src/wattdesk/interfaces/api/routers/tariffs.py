@@ -14,7 +14,8 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.queries import version_in_force
 from wattdesk.interfaces.api.deps import Pages, require
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, TariffDocumentRead, TariffRead
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN
+from wattdesk.interfaces.api.schemas.tariffs import TariffDocumentRead, TariffRead
 
 KEY = Path(..., pattern=KEY_PATTERN)
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from wattdesk.interfaces.api.schemas import NO_CONTROL_CHARS, DecimalStr
+from wattdesk.interfaces.api.schemas.common import NO_CONTROL_CHARS, DecimalStr
 
 
 class WorkItemRead(Schema):

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 from wattdesk.application.payments.posting import money
 from wattdesk.domain.payments.models import PaymentChannel
 from wattdesk.domain.payments.queries import payment_allocations
-from wattdesk.interfaces.api.schemas import KEY_PATTERN, NO_CONTROL_CHARS, DecimalStr
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, NO_CONTROL_CHARS, DecimalStr
 
 #: A channel transaction id: printable, no leading or trailing blank (it is the idempotency key as given).
 TXN_PATTERN = r"^[^\x00-\x20\x7f/](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
