@@ -4,7 +4,7 @@ cashier; nothing wider than the screen, no request off the server."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -153,7 +153,12 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
     item.get_by_text("记录走访").tap()
     form = item.get_by_test_id("visit-form")
     form.get_by_label("结果").select_option("promised")
-    form.get_by_label("承诺缴费日").fill("2027-01-05")
+    # A week after the visit (the page stamps it with the clock): a promise dated before it is refused, so a
+    # fixed date would fail once the real date passed it.
+    from django.utils import timezone
+
+    promised_on = timezone.localdate() + timedelta(days=7)
+    form.get_by_label("承诺缴费日").fill(promised_on.isoformat())
     form.get_by_label("备注").fill("下周一到营业厅缴")
     assert_no_horizontal_overflow(page)
     shot(page, "04-visit-form")
@@ -166,7 +171,7 @@ def test_collector_collects_records_a_visit_and_hands_over_on_a_phone(
         visited,
         user.pk,
         "promised",
-        date(2027, 1, 5),
+        promised_on,
         "下周一到营业厅缴",
     )
 
