@@ -6,7 +6,7 @@ A static scan of every Python file under ``src/wattdesk`` (migrations excepted) 
 ``LedgerEntry._meta.db_table`` in an f-string), the bulk writer with the ledger model, and opening the
 protected table (``bulk.opened(LedgerEntry)``). Not seen: a table name first stored in a variable and used in
 SQL elsewhere (no data flow here). The runtime guard (``LedgerWriteRefused``, ``BulkWriteError``) is tested in
-tests/integration/test_ledger_posting.py.
+tests/integration/ledger/test_ledger_posting.py.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from wattdesk.domain.metering.models import (
     RegisterReading,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "readings"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "readings"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2024, 2, 10)
 NOW = datetime(2024, 2, 10, 9, 0, tzinfo=SHANGHAI)

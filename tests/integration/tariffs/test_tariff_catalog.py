@@ -14,7 +14,7 @@ from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.domain.tariffs.queries import version_in_force
 from wattdesk.interfaces.cli import main
 
-URDB = Path(__file__).resolve().parents[1] / "fixtures" / "urdb-tariffs"
+URDB = Path(__file__).resolve().parents[2] / "fixtures" / "urdb-tariffs"
 
 FLAT = """\
 code: T-FLAT
