@@ -392,19 +392,19 @@ def _takeable(run: BillingRun, *, now: datetime) -> str:
     return state  # stalled or failed
 
 
+def _lock_takeable(run_id: int, *, now: datetime) -> tuple[BillingRun, str]:
+    """Lock the run row (inside the caller's transaction) and check it may be taken over: (run, its state)."""
+    run = BillingRun.objects.select_for_update(of=("self",)).select_related("route").filter(pk=run_id).first()
+    if run is None:
+        raise RunNotFound(f"no billing run with id {run_id}")
+    return run, _takeable(run, now=now)
+
+
 def resume_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
     """Take over a stalled (or failed) run: same row, next attempt, status pending; execute it next."""
     _user(actor)
     with transaction.atomic():
-        run = (
-            BillingRun.objects.select_for_update(of=("self",))
-            .select_related("route")
-            .filter(pk=run_id)
-            .first()
-        )
-        if run is None:
-            raise RunNotFound(f"no billing run with id {run_id}")
-        state = _takeable(run, now=now)
+        run, state = _lock_takeable(run_id, now=now)
         try:
             with transaction.atomic():
                 taken = BillingRun.objects.filter(pk=run.pk, attempt=run.attempt, status=run.status).update(
@@ -443,15 +443,7 @@ def restart_run(*, run_id: int, actor: Any, now: datetime) -> BillingRun:
     """
     _user(actor)
     with transaction.atomic():
-        run = (
-            BillingRun.objects.select_for_update(of=("self",))
-            .select_related("route")
-            .filter(pk=run_id)
-            .first()
-        )
-        if run is None:
-            raise RunNotFound(f"no billing run with id {run_id}")
-        state = _takeable(run, now=now)
+        run, state = _lock_takeable(run_id, now=now)
         BillingRun.objects.filter(pk=run.pk, attempt=run.attempt).update(
             status=BillingRunStatus.FAILED,
             attempt=F("attempt") + 1,  # fences the lost process, should it come back
