@@ -17,6 +17,7 @@ from wattdesk.domain.access.queries import accounts_for, bills_for
 from wattdesk.domain.billing.models import Bill
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger import queries as ledger
+from wattdesk.domain.ledger.models import LedgerEntry
 from wattdesk.domain.metering.models import ImportBatch, RegisterReading
 
 
@@ -202,3 +203,35 @@ class TestDocs:
         loaded = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", html, flags=re.IGNORECASE)
         assert loaded and all(url.startswith("/") and not url.startswith("//") for url in loaded), loaded
         assert "cdn." not in html.lower() and "https://" not in html and "http://" not in html
+
+
+class TestReviewActions:
+    def test_hold_approve_and_cancel_answer_the_bill_and_its_new_status(
+        self, company: Any, api_for: Callable[[str], Client]
+    ) -> None:
+        client = api_for(roles.BILLING_CLERK)
+        bill = Bill.objects.filter(period=company.period, status="draft").order_by("id").first()
+        assert bill is not None
+        head = {
+            "bill_id": bill.pk,
+            "account": bill.account.number,
+            "period": bill.period,
+            "total": str(bill.total),
+        }
+        held = client.post(
+            f"/api/bills/{bill.pk}/hold", {"reason": "表码待核实"}, content_type="application/json"
+        )
+        assert (held.status_code, held.json()) == (200, {**head, "status": "held"})
+        approved = client.post(
+            f"/api/bills/{bill.pk}/approve", {"note": "ok"}, content_type="application/json"
+        )
+        assert (approved.status_code, approved.json()) == (200, {**head, "status": "draft"})
+        cancelled = client.post(
+            f"/api/bills/{bill.pk}/cancel", {"reason": "重复"}, content_type="application/json"
+        )
+        body = cancelled.json()
+        assert cancelled.status_code == 200
+        reversal = body.pop("reversal_entry_id")
+        expected = "0.00" if reversal is None else str(LedgerEntry.objects.get(pk=reversal).amount)
+        assert (body.pop("version"), body.pop("reversal_amount")) == (bill.version, expected)
+        assert body == {**head, "status": "cancelled"}

@@ -127,6 +127,21 @@ def _refused(exc: BillingInputError) -> Status[dict[str, Any]]:
     return Status(409 if isinstance(exc, BillStateError) else 422, {"detail": str(exc)})
 
 
+def _acted(r: Any, status: str, **more: Any) -> Status[dict[str, Any]]:
+    """The 200 answer of a review action: which bill (account, period, total) and the status it is now in."""
+    return Status(
+        200,
+        {
+            "bill_id": r.bill_id,
+            "account": r.account_number,
+            "period": r.period,
+            "total": r.total,
+            "status": status,
+            **more,
+        },
+    )
+
+
 ACTION_RESPONSES = {200: BillActionRead, 404: ErrorRead, 409: ErrorRead, 422: ValidationErrorRead}
 
 
@@ -140,16 +155,7 @@ def approve(request: Any, bill_id: int, payload: BillApprove) -> Status[dict[str
         r = review.approve_bill(bill_id=bill.pk, user=user, approved_at=timezone.now(), note=payload.note)
     except BillingInputError as exc:
         return _refused(exc)
-    return Status(
-        200,
-        {
-            "bill_id": r.bill_id,
-            "account": r.account_number,
-            "period": r.period,
-            "total": r.total,
-            "status": "draft",
-        },
-    )
+    return _acted(r, "draft")
 
 
 @router.post(
@@ -164,16 +170,7 @@ def hold(request: Any, bill_id: int, payload: BillHold) -> Status[dict[str, Any]
         r = review.hold_bill(bill_id=bill.pk, user=user, held_at=timezone.now(), reason=payload.reason)
     except BillingInputError as exc:
         return _refused(exc)
-    return Status(
-        200,
-        {
-            "bill_id": r.bill_id,
-            "account": r.account_number,
-            "period": r.period,
-            "total": r.total,
-            "status": "held",
-        },
-    )
+    return _acted(r, "held")
 
 
 @router.post(
@@ -188,16 +185,10 @@ def cancel(request: Any, bill_id: int, payload: BillCancel) -> Status[dict[str, 
         r = review.cancel_bill(bill_id=bill.pk, user=user, cancelled_at=timezone.now(), reason=payload.reason)
     except BillingInputError as exc:
         return _refused(exc)
-    return Status(
-        200,
-        {
-            "bill_id": r.bill_id,
-            "account": r.account_number,
-            "period": r.period,
-            "total": r.total,
-            "status": "cancelled",
-            "version": r.version,
-            "reversal_entry_id": r.reversal_id,
-            "reversal_amount": r.reversal_amount,
-        },
+    return _acted(
+        r,
+        "cancelled",
+        version=r.version,
+        reversal_entry_id=r.reversal_id,
+        reversal_amount=r.reversal_amount,
     )
