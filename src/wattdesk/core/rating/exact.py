@@ -62,7 +62,8 @@ class Determinants:
 
 @dataclass(frozen=True)
 class Line:
-    """One bill line (账单明细): ``amount`` is rounded to the fen; ``rule`` names the rule that produced it."""
+    """One bill line (账单明细): ``rule`` names the rule that produced it. In a ``RatedBill`` ``amount`` is rounded
+    to the fen; the rules draft their lines unrounded and ``rate`` rounds them all at once at the end."""
 
     code: str
     description: str
@@ -123,24 +124,13 @@ def _scaled_bounds(tiers: tuple[Tier, ...], num: Decimal, den: Decimal) -> tuple
     return tuple(None if t.upto is None else quantize_ratio(t.upto * num, den) for t in tiers)
 
 
-@dataclass
-class _Draft:
-    code: str
-    description: str
-    quantity: Decimal
-    unit: str
-    rate: Decimal
-    amount: Decimal
-    rule: str
-
-
 def _tier_label(tariff: Tariff, n_tiers: int, t: int) -> str:
     if n_tiers == 1:
         return ""
     return f" 第{t + 1}档" if tariff.locale == "zh" else f" tier {t + 1}"
 
 
-def _energy(tariff: Tariff, det: Determinants) -> list[_Draft]:
+def _energy(tariff: Tariff, det: Determinants) -> list[Line]:
     energy = tariff.energy
     if len(det.kwh_by_period) != len(energy.periods):
         raise RatingError(
@@ -163,7 +153,7 @@ def _energy(tariff: Tariff, det: Determinants) -> list[_Draft]:
             raise RatingError("kWh/kW tiers need the month's maximum demand (max_kw)")
         num = quantize_quantity(det.max_kw)
     zh = tariff.locale == "zh"
-    lines: list[_Draft] = []
+    lines: list[Line] = []
     for p, period in enumerate(energy.periods):
         bounds = (
             _scaled_bounds(period.tiers, num, den)
@@ -178,7 +168,7 @@ def _energy(tariff: Tariff, det: Determinants) -> list[_Draft]:
                 continue
             label = _tier_label(tariff, n, t)
             lines.append(
-                _Draft(
+                Line(
                     code=f"energy.{period.key}" + (f".t{t + 1}" if n > 1 else ""),
                     description=(f"电度电费 {period.name}{label}" if zh else f"Energy {period.name}{label}"),
                     quantity=kwh,
@@ -193,7 +183,7 @@ def _energy(tariff: Tariff, det: Determinants) -> list[_Draft]:
 
 def _demand_tiers(
     tariff: Tariff, tiers: tuple[Tier, ...], kw: Decimal, code: str, name: str, rule: str
-) -> list[_Draft]:
+) -> list[Line]:
     widths = _tier_widths(tuple(t.upto for t in tiers), ZERO, kw)
     out = []
     for t, (tier, w) in enumerate(zip(tiers, widths, strict=True)):
@@ -201,7 +191,7 @@ def _demand_tiers(
             continue
         label = _tier_label(tariff, len(tiers), t)
         out.append(
-            _Draft(
+            Line(
                 code=code + (f".t{t + 1}" if len(tiers) > 1 else ""),
                 description=name + label,
                 quantity=w,
@@ -214,9 +204,9 @@ def _demand_tiers(
     return out
 
 
-def _demand(tariff: Tariff, det: Determinants) -> list[_Draft]:
+def _demand(tariff: Tariff, det: Determinants) -> list[Line]:
     zh = tariff.locale == "zh"
-    lines: list[_Draft] = []
+    lines: list[Line] = []
     month = det.start.month
     if tariff.flat_demand is not None:
         if det.max_kw is None:
@@ -248,7 +238,7 @@ def _demand(tariff: Tariff, det: Determinants) -> list[_Draft]:
     return lines
 
 
-def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft]:
+def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[Line]:
     basic = tariff.basic
     if basic is None:
         return []
@@ -257,7 +247,7 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
             raise RatingError("basic charge by capacity needs capacity_kva")
         kva = quantize_quantity(det.capacity_kva)
         return [
-            _Draft(
+            Line(
                 "basic.capacity",
                 "基本电费(按容量)",
                 kva,
@@ -270,10 +260,10 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
     if det.max_kw is None:
         raise RatingError("basic charge by demand needs max_kw")
     actual = quantize_quantity(det.max_kw)
-    lines: list[_Draft] = []
+    lines: list[Line] = []
     if det.contract_kw is None:
         lines.append(
-            _Draft(
+            Line(
                 "basic.demand",
                 "基本电费(按实际最大需量)",
                 actual,
@@ -288,7 +278,7 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
         limit = quantize_quantity(contract * basic.threshold)
         if actual <= limit:
             lines.append(
-                _Draft(
+                Line(
                     "basic.demand",
                     "基本电费(按合同最大需量)",
                     contract,
@@ -303,7 +293,7 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
             excess = actual - within
             double = basic.rate * basic.excess_multiplier
             lines.append(
-                _Draft(
+                Line(
                     "basic.demand",
                     "基本电费(按合同最大需量)",
                     within,
@@ -314,7 +304,7 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
                 )
             )
             lines.append(
-                _Draft(
+                Line(
                     "basic.demand.excess",
                     "基本电费(超合同需量105%部分加倍)",
                     excess,
@@ -335,7 +325,7 @@ def _basic(tariff: Tariff, det: Determinants, total_kwh: Decimal) -> list[_Draft
         base = sum((ln.amount for ln in lines), ZERO)
         reduction = rule.factor - ONE
         lines.append(
-            _Draft(
+            Line(
                 "basic.demand.260",
                 f"基本电费减收(月用电量≥{rule.kwh_per_kva}kWh/kVA, 按{rule.factor}计收)",
                 base,
@@ -352,7 +342,7 @@ def _category(rule: str) -> str:
     return rule.split(".", 1)[0]
 
 
-def _power_factor(tariff: Tariff, det: Determinants, lines: list[_Draft], total_kwh: Decimal) -> list[_Draft]:
+def _power_factor(tariff: Tariff, det: Determinants, lines: list[Line], total_kwh: Decimal) -> list[Line]:
     rule = tariff.power_factor
     # No consumption, no adjustment: with 0 kWh (and 0 kvarh) the power factor is undefined, not 1.00, and a
     # two-part bill of basic charge only would otherwise get the best row's reward (-0.75 % of the basic).
@@ -364,7 +354,7 @@ def _power_factor(tariff: Tariff, det: Determinants, lines: list[_Draft], total_
     rate = percent.scaleb(-2)
     zh = tariff.locale == "zh"
     return [
-        _Draft(
+        Line(
             "pf",
             f"功率因数调整电费(实际{pf}, 标准{rule.standard})"
             if zh
@@ -378,9 +368,9 @@ def _power_factor(tariff: Tariff, det: Determinants, lines: list[_Draft], total_
     ]
 
 
-def _funds(tariff: Tariff, total_kwh: Decimal) -> list[_Draft]:
+def _funds(tariff: Tariff, total_kwh: Decimal) -> list[Line]:
     return [
-        _Draft(f"fund.{f.code}", f.name, total_kwh, "kWh", f.rate, total_kwh * f.rate, "fund")
+        Line(f"fund.{f.code}", f.name, total_kwh, "kWh", f.rate, total_kwh * f.rate, "fund")
         for f in tariff.funds
         if tariff.customer_class not in f.exempt_classes and total_kwh != 0
     ]
@@ -399,15 +389,15 @@ def _per_month(tariff: Tariff, det: Determinants, amount: Decimal, per: str) -> 
     return Decimal((det.end - det.start).days), "天" if zh else "day", amount
 
 
-def _fixed(tariff: Tariff, det: Determinants) -> list[_Draft]:
+def _fixed(tariff: Tariff, det: Determinants) -> list[Line]:
     out = []
     for f in tariff.fixed:
         qty, unit, rate = _per_month(tariff, det, f.amount, f.per)
-        out.append(_Draft(f"fixed.{f.code}", f.name, qty, unit, rate, qty * rate, "fixed"))
+        out.append(Line(f"fixed.{f.code}", f.name, qty, unit, rate, qty * rate, "fixed"))
     return out
 
 
-def _minimum(tariff: Tariff, det: Determinants, subtotal: Decimal) -> list[_Draft]:
+def _minimum(tariff: Tariff, det: Determinants, subtotal: Decimal) -> list[Line]:
     m = tariff.minimum
     if m is None:
         return []
@@ -425,7 +415,7 @@ def _minimum(tariff: Tariff, det: Determinants, subtotal: Decimal) -> list[_Draf
         return []
     top_up = floor - charged
     return [
-        _Draft(
+        Line(
             "minimum",
             "最低电费补足" if zh else "Minimum charge top-up",
             ONE,
@@ -452,18 +442,7 @@ def rate(*, tariff: Tariff, det: Determinants) -> RatedBill:
     lines += _minimum(tariff, det, sum((ln.amount for ln in lines), ZERO))
     rounded, total = round_lines([ln.amount for ln in lines], tariff.rounding)
     return RatedBill(
-        lines=tuple(
-            Line(
-                code=ln.code,
-                description=ln.description,
-                quantity=ln.quantity,
-                unit=ln.unit,
-                rate=ln.rate,
-                amount=amt,
-                rule=ln.rule,
-            )
-            for ln, amt in zip(lines, rounded, strict=True)
-        ),
+        lines=tuple(dataclasses.replace(ln, amount=amt) for ln, amt in zip(lines, rounded, strict=True)),
         total=total,
     )
 
