@@ -183,6 +183,15 @@ def _replayed(token: str, user: Any) -> ReceiptRead | None:
     return _read(existing, created=False, balance=None)
 
 
+def _taking(*, received_at: datetime, request_token: str, account_number: str) -> tuple[str, Account, date]:
+    """Check a taking's time, request token and account (in that order): (token, account, business day)."""
+    if received_at.tzinfo is None:
+        raise InputError("received_at must be timezone-aware")
+    token = _token(request_token)
+    account = _account(account_number)
+    return token, account, timezone.localtime(received_at).date()
+
+
 def take_counter_payment(
     *,
     account_number: str,
@@ -200,15 +209,13 @@ def take_counter_payment(
     code = (outlet_code or "").strip()
     if not PaymentOutlet.objects.filter(code=code, active=True).exists():
         raise InputError(f"no active payment outlet {outlet_code!r}")
-    if received_at.tzinfo is None:
-        raise InputError("received_at must be timezone-aware")
-    token = _token(request_token)
-    account = _account(account_number)
+    token, account, day = _taking(
+        received_at=received_at, request_token=request_token, account_number=account_number
+    )
     with transaction.atomic():
         replay = _replayed(token, user)
         if replay is not None:
             return replay
-        day = timezone.localtime(received_at).date()
         _lock_user(user)
         if queries.day_closed(cashier_id=user.pk, business_date=day):
             raise DayClosed(
@@ -233,15 +240,13 @@ def collect_payment(
 ) -> ReceiptRead:
     """Cash taken at the door by a collector (走收): channel collector, method cash."""
     value = money(amount)
-    if received_at.tzinfo is None:
-        raise InputError("received_at must be timezone-aware")
-    token = _token(request_token)
-    account = _account(account_number)
+    token, account, day = _taking(
+        received_at=received_at, request_token=request_token, account_number=account_number
+    )
     with transaction.atomic():
         replay = _replayed(token, user)
         if replay is not None:
             return replay
-        day = timezone.localtime(received_at).date()
         if queries.handover(collector_id=user.pk, business_date=day) is not None:
             raise DayClosed(f"the cash of {day} has been handed over (已交款): no more collection today")
         return _take(
