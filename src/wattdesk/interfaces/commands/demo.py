@@ -107,10 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
     from django.core.management import call_command
     from django.utils import timezone
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from wattdesk.application.billing.run import BillingInputError
-    from wattdesk.interfaces.commands.synth import last_full_month
+    from wattdesk.interfaces.commands.synth import last_full_month, stage_bars
     from wattdesk.synthetic import SynthError
     from wattdesk.synthetic.demo import run_demo
 
@@ -120,16 +119,7 @@ def run(args: argparse.Namespace) -> int:
         call_command("flush", interactive=False, verbosity=0)
     now = timezone.now()
     end_month: date = args.end_month or last_full_month(timezone.localdate(now))
-    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console, disable=args.no_progress) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars(console, disable=args.no_progress) as progress:
         try:
             report = run_demo(
                 accounts=args.accounts,

@@ -7,6 +7,8 @@ leave parts out. The latest month is left for ``wattdesk bill run`` (the demo bi
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -89,11 +91,29 @@ def last_full_month(today: date) -> date:
     return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
 
 
+@contextmanager
+def stage_bars(console: Any, *, disable: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """One progress bar per stage of a generation (synth, demo): yields the ``progress(stage, done, total)``
+    callback the generators report to."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, disable=disable) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield progress
+
+
 def run_synth(args: argparse.Namespace, console: Any) -> Any:
     """Migrate, then build the living company (the demo's code path). Returns the LivingCounty."""
     from django.core.management import call_command
     from django.utils import timezone
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from wattdesk.application.errors import InputError
     from wattdesk.interfaces.cli import UserError
@@ -110,16 +130,7 @@ def run_synth(args: argparse.Namespace, console: Any) -> Any:
     parts = LivingParts(
         outlets=not args.no_outlets, prepaid=not args.no_prepaid, payments=not args.no_payments
     )
-    columns = (TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console, disable=bool(getattr(args, "no_progress", False))) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars(console, disable=bool(getattr(args, "no_progress", False))) as progress:
         try:
             return build_living_county(
                 accounts=args.accounts,
