@@ -7,6 +7,7 @@ A period without readings is refused (422) unless ``allow_empty``; a live run of
 whose process died shows ``state: stalled``: ``POST …/{id}/resume`` or ``…/{id}/restart``.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -78,19 +79,24 @@ def create_run(request: Any, payload: BillingRunCreate) -> Status[Any]:
     return Status(202, _reload(run))
 
 
+def _take_over(request: Any, run_id: int, take: Callable[..., Any]) -> Status[Any]:
+    """Resume or restart a stalled run (``take`` queues it on a worker): 202 with the run, 409 if refused."""
+    require(request, roles.BILLING_RUN)
+    get_object_or_404(BillingRun, pk=run_id)
+    try:
+        run = take(run_id=run_id, actor=request.user, now=timezone.now())
+    except (launch.RunNotResumable, launch.RunInProgress) as exc:
+        return Status(409, {"detail": str(exc), "run_id": getattr(exc, "run_id", run_id)})
+    return Status(202, _reload(run))
+
+
 @router.post(
     "/{run_id}/resume",
     response={202: BillingRunRead, 409: RunConflict},
     summary="Resume a stalled (or failed) billing run: same run, next attempt, on a worker",
 )
 def resume_run(request: Any, run_id: int) -> Status[Any]:
-    require(request, roles.BILLING_RUN)
-    get_object_or_404(BillingRun, pk=run_id)
-    try:
-        run = tasks.resume_billing_run(run_id=run_id, actor=request.user, now=timezone.now())
-    except (launch.RunNotResumable, launch.RunInProgress) as exc:
-        return Status(409, {"detail": str(exc), "run_id": getattr(exc, "run_id", run_id)})
-    return Status(202, _reload(run))
+    return _take_over(request, run_id, tasks.resume_billing_run)
 
 
 @router.post(
@@ -99,10 +105,4 @@ def resume_run(request: Any, run_id: int) -> Status[Any]:
     summary="Abandon a stalled (or failed) billing run and launch a new run of its period on a worker",
 )
 def restart_run(request: Any, run_id: int) -> Status[Any]:
-    require(request, roles.BILLING_RUN)
-    get_object_or_404(BillingRun, pk=run_id)
-    try:
-        run = tasks.restart_billing_run(run_id=run_id, actor=request.user, now=timezone.now())
-    except (launch.RunNotResumable, launch.RunInProgress) as exc:
-        return Status(409, {"detail": str(exc), "run_id": getattr(exc, "run_id", run_id)})
-    return Status(202, _reload(run))
+    return _take_over(request, run_id, tasks.restart_billing_run)
