@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -28,7 +29,8 @@ nav.register(
 )
 
 
-def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
+def _chart(title: str, kind: str, labels: list[str], kwh: list[Decimal], revenue: list[Decimal]) -> str:
+    """An ECharts option: kWh sold and revenue (two y axes) per label, as bars or lines."""
     # Floats for plotting only; the tables and cards show the exact Decimal strings.
     return json.dumps(
         {
@@ -36,15 +38,15 @@ def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
             "tooltip": {"trigger": "axis"},
             "legend": {"top": 24},
             "grid": {"top": 60, "left": 50, "right": 50, "bottom": 30, "containLabel": True},
-            "xAxis": {"type": "category", "data": [s.label for s in slices]},
+            "xAxis": {"type": "category", "data": labels},
             "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
             "series": [
-                {"name": _g("售电量 kWh"), "type": "bar", "data": [float(s.kwh) for s in slices]},
+                {"name": _g("售电量 kWh"), "type": kind, "data": [float(v) for v in kwh]},
                 {
                     "name": _g("应收电费 元"),
-                    "type": "bar",
+                    "type": kind,
                     "yAxisIndex": 1,
-                    "data": [float(s.revenue) for s in slices],
+                    "data": [float(v) for v in revenue],
                 },
             ],
         },
@@ -52,26 +54,19 @@ def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
     )
 
 
+def _bar(title: str, slices: tuple[use_case.Slice, ...]) -> str:
+    return _chart(
+        title, "bar", [s.label for s in slices], [s.kwh for s in slices], [s.revenue for s in slices]
+    )
+
+
 def _trend(trend: tuple[use_case.PeriodTotals, ...]) -> str:
-    return json.dumps(
-        {
-            "title": {"text": _g("近12期趋势"), "textStyle": {"fontSize": 14}},
-            "tooltip": {"trigger": "axis"},
-            "legend": {"top": 24},
-            "grid": {"top": 60, "left": 50, "right": 50, "bottom": 30, "containLabel": True},
-            "xAxis": {"type": "category", "data": [t.period for t in trend]},
-            "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
-            "series": [
-                {"name": _g("售电量 kWh"), "type": "line", "data": [float(t.kwh) for t in trend]},
-                {
-                    "name": _g("应收电费 元"),
-                    "type": "line",
-                    "yAxisIndex": 1,
-                    "data": [float(t.revenue) for t in trend],
-                },
-            ],
-        },
-        ensure_ascii=False,
+    return _chart(
+        _g("近12期趋势"),
+        "line",
+        [t.period for t in trend],
+        [t.kwh for t in trend],
+        [t.revenue for t in trend],
     )
 
 
