@@ -384,7 +384,7 @@ class TestIssueAndCancel:
         assert out.issued == 1
         bill.refresh_from_db()
         assert bill.status == "issued" and bill.hold_reason.startswith(
-            "approved 2026-04-02 08:00: new account"
+            "approved 2026-04-02 08:00+08:00: new account"
         )
         with pytest.raises(uc.BillStateError):
             review.approve_bill(user=None, bill_id=bill.pk, approved_at=RUN_AT)

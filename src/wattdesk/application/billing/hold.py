@@ -142,7 +142,8 @@ def parse_hold_reason(text: str) -> HoldReason | None:
     return None
 
 
-#: ``approved 2026-11-02 09:00: <reason>`` (approve_bill); the time is UTC unless it carries an offset.
+#: ``approved 2026-11-02 09:00+08:00: <reason>`` (approve_bill writes the company's local time and its offset);
+#: a time without an offset (records written before) is UTC.
 _REVIEW_RECORD = re.compile(
     r"approved (?P<at>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?): (?P<reason>.*)",
     re.DOTALL,
@@ -161,8 +162,8 @@ class ReviewRecord:
 def parse_review_record(text: str) -> ReviewRecord:
     """Read ``Bill.hold_reason``: a plain hold reason, or ``approved <time>: <hold reason>`` once approved.
 
-    The approval time is written by ``approve_bill`` from an aware datetime; without an offset it is UTC (every
-    caller passes ``timezone.now()``), so the page can show it in the company's time zone.
+    ``approve_bill`` writes the company's local time with its offset; a time without an offset (records written
+    before that) is UTC. Either way the page can show it in the company's time zone.
     """
     m = _REVIEW_RECORD.fullmatch(text.strip())
     if m is None:

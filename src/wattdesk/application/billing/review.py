@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from auditlog.models import LogEntry
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from wattdesk.application.billing import fetch
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, median
@@ -248,8 +249,10 @@ def approve_bill(*, bill_id: int, user: Any, approved_at: datetime, note: str = 
         bill = _locked(bill_id)
         if bill.status != BillStatus.HELD:
             raise BillStateError(f"bill {bill_id} is {bill.status}, only a held bill can be approved")
-        # the stamp is UTC whatever zone the caller passed (pages show it in the company time zone)
-        reason = f"{APPROVED_PREFIX}{approved_at.astimezone(UTC):%Y-%m-%d %H:%M}: {bill.hold_reason}"
+        # the stamp is the company's local time with its offset, whatever zone the caller passed, so the raw
+        # record the CLI and the API print is unambiguous and the pages read it back exactly
+        stamp = timezone.localtime(approved_at).isoformat(sep=" ", timespec="minutes")
+        reason = f"{APPROVED_PREFIX}{stamp}: {bill.hold_reason}"
         updated = Bill.objects.filter(pk=bill_id, status=BillStatus.HELD).update(
             status=BillStatus.DRAFT, hold_reason=reason
         )
