@@ -98,5 +98,11 @@ def test_generated_tariffs_match_pysam(record: dict[str, Any], industrial: bool,
     expected = pysam_monthly_bills(record, kwh)
     t = tariff_from_urdb(record=record)
     dets = monthly_determinants(tariff=t, timestamps=TS, kwh=kwh)
-    got = np.array([float(b.total) for b in rate_periods(tariff=t, dets=dets)])
-    assert np.max(np.abs(got - expected)) <= 0.01, (got - expected).round(4)
+    bills = rate_periods(tariff=t, dets=dets)
+    got = np.array([float(b.total) for b in bills])
+    # WattDesk rounds every bill line to the fen (half up) and sums the rounded lines, as a printed bill does;
+    # PySAM never rounds. So a month may differ by up to half a fen per line: a generated bill with many small
+    # lines (several periods x tiers, each with an adjustment) differs by more than one fen in total. Allowed:
+    # half a fen per line, at least one fen.
+    allowed = np.maximum(0.01, 0.005 * np.array([len(b.lines) for b in bills])) + 1e-9
+    assert np.all(np.abs(got - expected) <= allowed), ((got - expected).round(4), allowed)
