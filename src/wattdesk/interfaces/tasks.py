@@ -85,6 +85,42 @@ def nightly_pass(day: str) -> dict[str, Any]:
     return run_nightly(day=date.fromisoformat(day), now=timezone.now()).to_json()
 
 
+@task()
+def import_readings_file(path: str, file_name: str, as_of: str, by: int) -> dict[str, Any]:
+    """Import a stored reading file (``metering.readings_import.import_readings``), uploaded by user ``by``.
+
+    A file with bad rows is a finished job whose result lists every row error (``rejected``): nothing was
+    written, as in the synchronous import; any other input error is in ``error``.
+    """
+    from pathlib import Path
+
+    from wattdesk.application.errors import InputError
+    from wattdesk.application.metering.readings_import import import_readings
+    from wattdesk.application.tabular import ImportRejected
+
+    try:
+        result = import_readings(path=Path(path), as_of=date.fromisoformat(as_of), imported_at=timezone.now())
+    except ImportRejected as exc:
+        rows = [{"row": e.row, "column": e.column, "reason": e.reason} for e in exc.errors]
+        return {"file_name": exc.file_name, "rejected": rows}
+    except (InputError, ValueError) as exc:
+        return {"file_name": file_name, "rejected": [], "error": str(exc)}
+    return {
+        "file_name": result.file_name,
+        "kind": str(result.kind),
+        "batch_id": result.batch_id,
+        "already_imported": result.already_imported,
+        "rows": result.rows,
+        "readings": result.readings,
+        "held": result.held,
+        "superseded": result.superseded,
+        "corrected": result.corrected,
+        "interval_meters": result.interval_meters,
+        "findings_by_check": dict(result.findings_by_check),
+        "message": result.message,
+    }
+
+
 @dataclass(frozen=True)
 class JobStatus:
     job_id: str
@@ -108,11 +144,11 @@ _STATES = {
     TaskResultStatus.SUCCESSFUL: "finished",
     TaskResultStatus.FAILED: "failed",
 }
-_TASKS = {t.module_path: t for t in (plan_outlets, nightly_pass)}
+_TASKS = {t.module_path: t for t in (plan_outlets, nightly_pass, import_readings_file)}
 
 
 def job_status(*, job_id: str, task_name: str | None = None) -> JobStatus | None:
-    """A queued outlet plan or nightly pass by its id (None for an unknown or malformed id / other task)."""
+    """A queued outlet plan, nightly pass or reading import by its id (None for an unknown or malformed id / other task)."""
     try:
         uuid.UUID(job_id)
         result = plan_outlets.get_backend().get_result(job_id)
@@ -145,3 +181,8 @@ def enqueue_outlet_plan(*, k: int, radius_km: float, relocate: int, objective: s
 
 def enqueue_nightly_pass(*, day: date) -> Any:
     return nightly_pass.enqueue(day=day.isoformat())
+
+
+def enqueue_readings_import(*, path: str, file_name: str, as_of: date, by: int) -> Any:
+    """Queue the import of a reading file already stored (atomically) under ``WATTDESK_DATA_DIR``."""
+    return import_readings_file.enqueue(path=path, file_name=file_name, as_of=as_of.isoformat(), by=by)

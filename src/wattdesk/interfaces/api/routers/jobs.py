@@ -1,5 +1,9 @@
 """Queued long work: outlet-planning solves (网点规划, outlets.plan) and the nightly pass (dunning.manage).
 
+A reading file uploaded on the readings page above ``WATTDESK_QUEUE_IMPORT_BYTES`` is imported by a queued
+task too: ``GET /api/reading-imports/{id}`` gives its state and result (readings imported, or every row error
+under ``result.rejected``) to the user who uploaded it (404 to anyone else).
+
 POST enqueues the task for a ``wattdesk worker`` and answers 202 with the job; ``GET …/{id}`` gives its
 state (queued, running, finished, failed), its times, and once finished its result (the plan, or the pass's
 counters). The CLI runs the same use cases in its own process (``wattdesk outlets plan``,
@@ -18,6 +22,7 @@ from wattdesk.interfaces import tasks
 from wattdesk.interfaces.api.deps import require
 
 outlets_router = Router(tags=["outlet planning"])
+imports_router = Router(tags=["readings"])
 nightly_router = Router(tags=["nightly pass"])
 
 
@@ -91,3 +96,16 @@ def create_nightly(request: Any, payload: NightlyCreate) -> Status[dict[str, Any
 def get_nightly(request: Any, job_id: str) -> dict[str, Any]:
     require(request, roles.DUNNING_MANAGE)
     return _get(job_id, "nightly_pass")
+
+
+@imports_router.get(
+    "/{job_id}",
+    response=JobRead,
+    summary="A queued reading-file import: state and result (its uploader only)",
+)
+def get_reading_import(request: Any, job_id: str) -> dict[str, Any]:
+    user = require(request, roles.READINGS_IMPORT)
+    job = tasks.job_status(job_id=job_id, task_name="import_readings_file")
+    if job is None or job.kwargs.get("by") != user.pk:
+        raise Http404("no such job")
+    return _read(job)

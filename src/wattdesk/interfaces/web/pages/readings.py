@@ -1,14 +1,20 @@
 """Back office: reading import (抄表数据导入) with its validation report, and open reading exceptions (抄表异常).
 
 The upload is saved under ``WATTDESK_DATA_DIR/uploads`` with a generated name (a random prefix and the
-sanitised original name, so the batch keeps a recognisable file name) and handed to
-``application.readings_import.import_readings``; a rejected file lists every bad row and nothing is stored.
+sanitised original name, so the batch keeps a recognisable file name; written to a temporary name and
+renamed, so a stored file is always whole) and handed to ``application.metering.readings_import.import_readings``;
+a rejected file lists every bad row and nothing is stored. A file larger than ``WATTDESK_QUEUE_IMPORT_BYTES``
+(default 1 MiB) is imported by a queued task (``interfaces.tasks.import_readings_file``, run by a
+``wattdesk worker``): the POST redirects to ``/readings/?job=ID``, which polls the job with HTMX every second
+while it is queued or running and then shows its result (readings imported, or every row error). Only the
+user who uploaded the file sees its job.
 Exceptions are those of ``domain.metering.queries.reading_exceptions`` on the meters the user may see
 (``meters_for``): a meter reader sees only their routes.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,14 +22,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from wattdesk.application.errors import InputError
 from wattdesk.application.metering.readings_import import import_readings
@@ -32,6 +39,7 @@ from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability, meters_for
 from wattdesk.domain.metering.queries import ExceptionRow, chunked, reading_exceptions
+from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
 
@@ -48,11 +56,17 @@ nav.register(
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx", ".parquet")
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+DEFAULT_QUEUE_IMPORT_BYTES = 1024 * 1024
 MAX_EXCEPTIONS_SHOWN = 500
 
 
 def max_upload_bytes() -> int:
     return int(getattr(settings, "WATTDESK_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+def queue_import_bytes() -> int:
+    """Files larger than this are imported by a queued task, smaller ones inside the request."""
+    return int(getattr(settings, "WATTDESK_QUEUE_IMPORT_BYTES", DEFAULT_QUEUE_IMPORT_BYTES))
 
 
 def uploads_dir() -> Path:
@@ -66,10 +80,39 @@ def _save_upload(f: UploadedFile[Any]) -> Path:
     suffix = original.suffix.lower()
     stem = get_valid_filename(original.stem)[:60] if original.stem else "upload"
     path = uploads_dir() / f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}-{stem}{suffix}"
-    with path.open("xb") as out:
-        for chunk in f.chunks():
-            out.write(chunk)
+    part = path.with_name(f".{path.name}.part")
+    try:
+        with part.open("xb") as out:
+            for chunk in f.chunks():
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, path)  # atomic: a worker never reads a half-written file
+    finally:
+        part.unlink(missing_ok=True)
     return path
+
+
+def _import_job(request: HttpRequest, job_id: str) -> tasks.JobStatus:
+    """The queued import ``job_id`` of the requesting user (404 for another user's, or another task)."""
+    job = tasks.job_status(job_id=job_id, task_name="import_readings_file")
+    if job is None or job.kwargs.get("by") != request.user.pk:
+        raise Http404("no such import")
+    return job
+
+
+def _job_context(job: tasks.JobStatus) -> dict[str, object]:
+    context: dict[str, object] = {"job": job}
+    if job.state == "failed":
+        context["upload_error"] = _g("导入失败：%(err)s") % {"err": job.error}
+    elif job.result is not None:
+        if job.result.get("error"):
+            context["upload_error"] = job.result["error"]
+        elif "rejected" in job.result:
+            context["rejected"] = {"file_name": job.result["file_name"], "errors": job.result["rejected"]}
+        else:
+            context["result"] = job.result
+    return context
 
 
 def _default_period() -> str:
@@ -97,6 +140,10 @@ def readings(request: HttpRequest) -> HttpResponse:
         "allowed_suffixes": ", ".join(ALLOWED_SUFFIXES),
     }
     status = 200
+    if request.method == "GET" and request.GET.get("job"):
+        if not context["can_import"]:
+            raise Http404("no such import")
+        context.update(_job_context(_import_job(request, request.GET["job"])))
     if request.method == "POST":
         if not context["can_import"]:
             from wattdesk.interfaces.web.access import forbidden
@@ -112,6 +159,15 @@ def readings(request: HttpRequest) -> HttpResponse:
         elif f.size is None or f.size > max_upload_bytes():
             context["upload_error"] = _g("文件超过 %(mb)s MB 上限") % {"mb": context["max_upload_mb"]}
             status = 400
+        elif f.size > queue_import_bytes():
+            path = _save_upload(f)
+            queued = tasks.enqueue_readings_import(
+                path=str(path),
+                file_name=f.name or path.name,
+                as_of=timezone.localdate(),
+                by=int(request.user.pk or 0),
+            )
+            return redirect(reverse("web:readings") + f"?job={queued.id}")
         else:
             path = _save_upload(f)
             try:
@@ -133,4 +189,16 @@ def readings(request: HttpRequest) -> HttpResponse:
     return render(request, "web/readings/index.html", context, status=status)
 
 
-urlpatterns = [path("readings/", readings, name="readings")]
+@capability_required(roles.READINGS_IMPORT)
+def readings_job(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The HTMX poll of a queued import: its state while live, then a redirect to the page with its result."""
+    job = _import_job(request, job_id)
+    if not job.live:
+        return HttpResponseClientRedirect(reverse("web:readings") + f"?job={job.job_id}")
+    return render(request, "web/readings/_job.html", {"job": job})
+
+
+urlpatterns = [
+    path("readings/", readings, name="readings"),
+    path("readings/jobs/<str:job_id>/", readings_job, name="readings_job"),
+]
