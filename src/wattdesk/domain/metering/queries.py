@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Max, Q
 
+from wattdesk.core.period import Period
 from wattdesk.domain import sql
 from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.metering.models import (
@@ -437,6 +438,13 @@ class ExceptionRow:
     severity: str
     reason: str
     resolved: bool
+
+
+def latest_reading_period() -> str | None:
+    """The period (``YYYY-MM``) of the latest reading date on record, or None when there is no reading. Reading
+    exceptions are filed under the period their reading's date falls in, so the readings page opens here."""
+    latest = RegisterReading.objects.aggregate(latest=Max("read_on"))["latest"]
+    return None if latest is None else str(Period.of(latest))
 
 
 def reading_exceptions(*, period: str | None = None, include_resolved: bool = False) -> list[ExceptionRow]:

@@ -38,6 +38,7 @@ from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import bills_for, has_capability
 from wattdesk.domain.billing.models import BillingRun, BillStatus
+from wattdesk.domain.billing.queries import latest_billed_period
 from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -67,7 +68,16 @@ HISTORY_PERIODS = 6
 
 
 def _default_period() -> str:
-    return str(Period.of(timezone.localdate()).previous())
+    """The period the review opens on: the latest billed one (the previous calendar month only when nothing is
+    billed — the calendar month may not be billed yet, or at all)."""
+    return latest_billed_period() or str(Period.of(timezone.localdate()).previous())
+
+
+def _next_period_to_bill() -> str:
+    """The period the launch form offers: the one after the latest billed period (the previous calendar month
+    when nothing is billed yet)."""
+    latest = latest_billed_period()
+    return str(Period.parse(latest).next()) if latest else str(Period.of(timezone.localdate()).previous())
 
 
 def _period(raw: str | None) -> str:
@@ -113,7 +123,7 @@ def billing_runs(request: HttpRequest) -> HttpResponse:
                 for r in page.object_list
             ],
             "can_run": has_capability(request.user, roles.BILLING_RUN),
-            "default_period": _default_period(),
+            "default_period": _next_period_to_bill(),
         },
     )
 

@@ -38,7 +38,12 @@ from wattdesk.application.tabular import ImportRejected
 from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability, meters_for
-from wattdesk.domain.metering.queries import ExceptionRow, chunked, reading_exceptions
+from wattdesk.domain.metering.queries import (
+    ExceptionRow,
+    chunked,
+    latest_reading_period,
+    reading_exceptions,
+)
 from wattdesk.interfaces import tasks
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
@@ -116,7 +121,9 @@ def _job_context(job: tasks.JobStatus) -> dict[str, object]:
 
 
 def _default_period() -> str:
-    return str(Period.of(timezone.localdate()).previous())
+    """The period of the latest reading (exceptions are filed under their reading's period); the previous
+    calendar month only when there is no reading at all."""
+    return latest_reading_period() or str(Period.of(timezone.localdate()).previous())
 
 
 def _scoped_exceptions(request: HttpRequest, period: str) -> list[ExceptionRow]:
