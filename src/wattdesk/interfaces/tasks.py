@@ -9,7 +9,8 @@ small JSON summary; a ``wattdesk worker`` process runs it. Pages and API endpoin
     job_status(job_id=job.id)        # -> JobStatus(state="running", …, result=None)
 
 Billing runs keep their state and progress on their ``BillingRun`` row (heartbeat, done / total); outlet
-plans and the nightly pass keep theirs on the task result (``django_tasks_db.DBTaskResult``).
+plans, the nightly pass, large reading imports and large audit exports keep theirs on the task result
+(``django_tasks_db.DBTaskResult``).
 """
 
 from __future__ import annotations
@@ -101,7 +102,16 @@ def import_readings_file(path: str, file_name: str, as_of: str, by: int) -> dict
     try:
         result = import_readings(path=Path(path), as_of=date.fromisoformat(as_of), imported_at=timezone.now())
     except ImportRejected as exc:
-        rows = [{"row": e.row, "column": e.column, "reason": e.reason} for e in exc.errors]
+        rows = [
+            {
+                "row": e.row,
+                "column": e.column,
+                "reason": e.reason,  # English; code and params let a page say it in the user's language
+                "code": str(getattr(e, "code", "") or ""),
+                "params": {str(k): str(v) for k, v in dict(getattr(e, "params", None) or {}).items()},
+            }
+            for e in exc.errors
+        ]
         return {"file_name": exc.file_name, "rejected": rows}
     except (InputError, ValueError) as exc:
         return {"file_name": file_name, "rejected": [], "error": str(exc)}
@@ -119,6 +129,28 @@ def import_readings_file(path: str, file_name: str, as_of: str, by: int) -> dict
         "findings_by_check": dict(result.findings_by_check),
         "message": result.message,
     }
+
+
+@task()
+def export_audit_csv(name: str, filters: dict[str, Any], language: str, by: int) -> dict[str, Any]:
+    """Write a large audit-trail export (``audit_export.write_audit_csv``) for user ``by`` to download.
+
+    ``filters``: content_type_id, username, date_from / date_to (ISO dates or None); ``language``: the
+    requesting user's, for the action labels."""
+    from django.utils import translation
+
+    from wattdesk.application import audit_export
+
+    path = audit_export.export_path(name)
+    with translation.override(language):
+        rows = audit_export.write_audit_csv(
+            path,
+            content_type_id=filters.get("content_type_id"),
+            username=filters.get("username") or "",
+            date_from=date.fromisoformat(filters["date_from"]) if filters.get("date_from") else None,
+            date_to=date.fromisoformat(filters["date_to"]) if filters.get("date_to") else None,
+        )
+    return {"file": path.name, "rows": rows, "bytes": path.stat().st_size}
 
 
 @dataclass(frozen=True)
@@ -144,7 +176,7 @@ _STATES = {
     TaskResultStatus.SUCCESSFUL: "finished",
     TaskResultStatus.FAILED: "failed",
 }
-_TASKS = {t.module_path: t for t in (plan_outlets, nightly_pass, import_readings_file)}
+_TASKS = {t.module_path: t for t in (plan_outlets, nightly_pass, import_readings_file, export_audit_csv)}
 
 
 def job_status(*, job_id: str, task_name: str | None = None) -> JobStatus | None:
@@ -181,6 +213,12 @@ def enqueue_outlet_plan(*, k: int, radius_km: float, relocate: int, objective: s
 
 def enqueue_nightly_pass(*, day: date) -> Any:
     return nightly_pass.enqueue(day=day.isoformat())
+
+
+def enqueue_audit_export(*, filters: dict[str, Any], language: str, by: int) -> Any:
+    """Queue a large audit export into a file only user ``by`` may download (``export_audit_csv``)."""
+    clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items()}
+    return export_audit_csv.enqueue(name=uuid.uuid4().hex, filters=clean, language=language, by=by)
 
 
 def enqueue_readings_import(*, path: str, file_name: str, as_of: date, by: int) -> Any:

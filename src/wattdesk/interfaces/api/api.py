@@ -69,6 +69,7 @@ api.add_router("/fee-control", fee_control.router)
 api.add_router("/outlets", jobs.outlets_router)
 api.add_router("/nightly-passes", jobs.nightly_router)
 api.add_router("/reading-imports", jobs.imports_router)
+api.add_router("/audit-exports", jobs.exports_router)
 
 
 def _field_of(loc: Any) -> tuple[int | None, str]:

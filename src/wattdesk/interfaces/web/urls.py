@@ -41,6 +41,8 @@ urlpatterns = [
     path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
+    path("audit/exports/<str:job_id>/", audit_pages.audit_export_job, name="audit_export_job"),
+    path("audit/exports/<str:job_id>/file", audit_pages.audit_export_download, name="audit_export_download"),
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
     path("outlets/", outlet_pages.outlets, name="outlets"),
     path("outlets/jobs/<str:job_id>/", outlet_pages.outlets_job, name="outlets_job"),

@@ -2,7 +2,9 @@
 
 A reading file uploaded on the readings page above ``WATTDESK_QUEUE_IMPORT_BYTES`` is imported by a queued
 task too: ``GET /api/reading-imports/{id}`` gives its state and result (readings imported, or every row error
-under ``result.rejected``) to the user who uploaded it (404 to anyone else).
+under ``result.rejected``) to the user who uploaded it (404 to anyone else). A large audit export is written
+by a queued task: ``GET /api/audit-exports/{id}`` gives its state and, once finished, its row count; the file
+is downloaded on the page (``/audit/exports/{id}/file``), by the user who asked for it only.
 
 POST enqueues the task for a ``wattdesk worker`` and answers 202 with the job; ``GET …/{id}`` gives its
 state (queued, running, finished, failed), its times, and once finished its result (the plan, or the pass's
@@ -23,6 +25,7 @@ from wattdesk.interfaces.api.deps import require
 
 outlets_router = Router(tags=["outlet planning"])
 imports_router = Router(tags=["readings"])
+exports_router = Router(tags=["audit"])
 nightly_router = Router(tags=["nightly pass"])
 
 
@@ -106,6 +109,17 @@ def get_nightly(request: Any, job_id: str) -> dict[str, Any]:
 def get_reading_import(request: Any, job_id: str) -> dict[str, Any]:
     user = require(request, roles.READINGS_IMPORT)
     job = tasks.job_status(job_id=job_id, task_name="import_readings_file")
+    if job is None or job.kwargs.get("by") != user.pk:
+        raise Http404("no such job")
+    return _read(job)
+
+
+@exports_router.get(
+    "/{job_id}", response=JobRead, summary="A queued audit export: state and row count (its requester only)"
+)
+def get_audit_export(request: Any, job_id: str) -> dict[str, Any]:
+    user = require(request, roles.AUDIT_VIEW)
+    job = tasks.job_status(job_id=job_id, task_name="export_audit_csv")
     if job is None or job.kwargs.get("by") != user.pk:
         raise Http404("no such job")
     return _read(job)
