@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,7 +26,11 @@ from wattdesk.core.text import REPLACEMENT, DecodedText, EncodingUndecided, deco
 class RowError:
     row: int  # 1-based, header = row 1
     column: str
-    reason: str
+    reason: str  # English, one line: what the CLI and the API print
+    #: A reason code and its parameters, for pages that say the reason in the user's language
+    #: (``interfaces.web.errors.row_error_message``); empty when there is none (the page shows ``reason``).
+    code: str = field(default="", compare=False)
+    params: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return f"row {self.row}, {self.column}: {self.reason}"
@@ -73,7 +77,9 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
         try:
             wb = load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:
-            raise ImportRejected(path.name, [RowError(1, "-", f"not a readable .xlsx file ({exc})")]) from exc
+            raise ImportRejected(
+                path.name, [RowError(1, "-", f"not a readable .xlsx file ({exc})", "xlsx_unreadable")]
+            ) from exc
         try:
             it = wb.worksheets[0].iter_rows(values_only=True)
             header = [_cell_text(c) for c in next(it, ())]
@@ -88,7 +94,9 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     try:
         df = pl.read_csv(io.BytesIO(data), infer_schema=False)
     except Exception as exc:
-        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable CSV file ({exc})")]) from exc
+        raise ImportRejected(
+            path.name, [RowError(1, "-", f"not a readable CSV file ({exc})", "csv_unreadable")]
+        ) from exc
     header = [c.strip() for c in df.columns]
     rows = [[(c or "").strip() for c in r] for r in df.iter_rows()]
     _refuse_replacement_characters(path.name, header, rows)
@@ -105,7 +113,7 @@ def _decoded(data: bytes, *, name: str, allow_replacement: bool) -> DecodedText:
     try:
         return decode_import(data, name=name, allow_replacement=allow_replacement)
     except EncodingUndecided as exc:
-        raise ImportRejected(name, [RowError(exc.line or 1, "-", exc.reason)]) from None
+        raise ImportRejected(name, [RowError(exc.line or 1, "-", exc.reason, exc.code, exc.params)]) from None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -113,7 +121,7 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ImportRejected(
-            path.name, [RowError(1, "-", f"cannot read the file ({exc.strerror})")]
+            path.name, [RowError(1, "-", f"cannot read the file ({exc.strerror})", "unreadable")]
         ) from None
 
 
@@ -131,13 +139,20 @@ def _refuse_replacement_characters(
     """Never store U+FFFD: it is what is left of text that an earlier tool decoded with the wrong encoding."""
     reason = "holds the replacement character U+FFFD (text damaged by a wrong encoding): fix the source file"
     errors = [
-        RowError(1, name or f"column {j + 1}", reason) for j, name in enumerate(header) if REPLACEMENT in name
+        RowError(1, name or f"column {j + 1}", reason, "replacement")
+        for j, name in enumerate(header)
+        if REPLACEMENT in name
     ]
     for n, row in enumerate(rows, start=2):
         for j, cell in enumerate(row):
             if REPLACEMENT in cell:
                 errors.append(
-                    RowError(n, header[j] if j < len(header) and header[j] else f"column {j + 1}", reason)
+                    RowError(
+                        n,
+                        header[j] if j < len(header) and header[j] else f"column {j + 1}",
+                        reason,
+                        "replacement",
+                    )
                 )
     if errors:
         raise ImportRejected(file_name, errors)
@@ -147,7 +162,9 @@ def column_index(file_name: str, header: Sequence[str], required: Iterable[str])
     idx = {name.strip().lower(): i for i, name in enumerate(header)}
     missing = [c for c in required if c not in idx]
     if missing:
-        raise ImportRejected(file_name, [RowError(1, c, "required column is missing") for c in missing])
+        raise ImportRejected(
+            file_name, [RowError(1, c, "required column is missing", "missing_column") for c in missing]
+        )
     return idx
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -36,8 +37,19 @@ BIDI_CONTROLS = frozenset(
 class EncodingUndecided(ValueError):
     """The bytes are neither UTF-8 nor GB18030 text (or hold something no text file holds)."""
 
-    def __init__(self, name: str, reason: str, *, line: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        code: str = "",
+        params: Mapping[str, str] | None = None,
+    ) -> None:
         self.name, self.reason, self.line = name, reason, line
+        #: A reason code and its parameters, for pages that say it in the user's language (``reason`` is the
+        #: English line the CLI and the API print).
+        self.code, self.params = code, dict(params or {})
         where = f" line {line}" if line is not None else ""
         super().__init__(f"{name}{where}: {reason}")
 
@@ -67,9 +79,11 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
     decoded text holds U+FFFD.
     """
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        raise EncodingUndecided(name, f"UTF-32 text is not accepted: {_SAVE_AS}")
+        raise EncodingUndecided(name, f"UTF-32 text is not accepted: {_SAVE_AS}", code="utf32")
     if data.startswith(_UTF16_BOMS):
-        raise EncodingUndecided(name, f"UTF-16 text ('Unicode text') is not accepted: {_SAVE_AS}")
+        raise EncodingUndecided(
+            name, f"UTF-16 text ('Unicode text') is not accepted: {_SAVE_AS}", code="utf16"
+        )
     if data.startswith(UTF8_BOM):
         try:
             decoded = DecodedText(data[len(UTF8_BOM) :].decode("utf-8"), "utf-8-sig")
@@ -79,6 +93,8 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
                 name,
                 f"starts with a UTF-8 byte-order mark but byte 0x{data[at]:02X} is not UTF-8",
                 line=_line_of(data, at),
+                code="bom_not_utf8",
+                params={"byte": f"0x{data[at]:02X}"},
             ) from None
     else:
         try:
@@ -94,6 +110,13 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
                     f"(byte 0x{data[u]:02X} on line {_line_of(data, u)}) nor GB18030 "
                     f"(byte 0x{data[g]:02X} on line {_line_of(data, g)}); {_SAVE_AS}",
                     line=_line_of(data, max(u, g)),  # the encoding that read further is the likely one
+                    code="encoding_undecided",
+                    params={
+                        "utf8_byte": f"0x{data[u]:02X}",
+                        "utf8_line": str(_line_of(data, u)),
+                        "gb_byte": f"0x{data[g]:02X}",
+                        "gb_line": str(_line_of(data, g)),
+                    },
                 ) from None
             found = _PRIVATE_USE.search(decoded.text)
             if found is not None:
@@ -104,11 +127,16 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
                     "cannot tell the text encoding: not UTF-8, and read as GB18030 it holds a private-use "
                     f"character (U+{ord(decoded.text[pua]):04X}); {_SAVE_AS}",
                     line=_line_of_char(decoded.text, pua),
+                    code="private_use",
+                    params={"char": f"U+{ord(decoded.text[pua]):04X}"},
                 ) from None
     nul = decoded.text.find("\x00")
     if nul >= 0:
         raise EncodingUndecided(
-            name, "holds a NUL character: not a text file", line=_line_of_char(decoded.text, nul)
+            name,
+            "holds a NUL character: not a text file",
+            line=_line_of_char(decoded.text, nul),
+            code="nul",
         )
     if not allow_replacement:
         bad = decoded.text.find(REPLACEMENT)
@@ -117,6 +145,7 @@ def decode_import(data: bytes, *, name: str, allow_replacement: bool = False) ->
                 name,
                 "holds the replacement character U+FFFD (text already damaged by an earlier conversion)",
                 line=_line_of_char(decoded.text, bad),
+                code="replacement",
             )
     return decoded
 

@@ -68,8 +68,8 @@ class TestUpload:
         assert errors == [(3, "meter_serial"), (4, "register"), (5, "read_on"), (6, "value")]
         html = r.content.decode()
         assert "4 行有错误，未导入任何数据" in html
-        assert "unknown meter &#x27;NOPE-1&#x27;" in html
-        assert "bad date &#x27;2026-13-01&#x27;" in html
+        assert "未知电能表 NOPE-1。" in html  # the reason in the page's language (the CLI keeps English)
+        assert "日期 2026-13-01 格式不正确" in html
         assert (RegisterReading.objects.count(), ImportBatch.objects.count()) == (
             readings_before,
             batches_before,

@@ -80,7 +80,7 @@ class TestReadingsUpload:
         assert r.status_code == 422
         errors = r.context["rejected"].errors
         assert [(e.row, e.column) for e in errors] == [(3, "-")]
-        assert "cannot tell the text encoding" in r.content.decode()
+        assert "无法判断文本编码" in r.content.decode()  # in the page's language; the CLI keeps English
         assert (RegisterReading.objects.count(), ImportBatch.objects.count()) == before
 
 

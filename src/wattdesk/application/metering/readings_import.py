@@ -152,45 +152,101 @@ def _validate_register_rows(
         row_errors: list[RowError] = []
         meter = meters.get(serial)
         if not serial:
-            row_errors.append(RowError(n, "meter_serial", "required"))
+            row_errors.append(RowError(n, "meter_serial", "required", "required"))
         elif meter is None:
-            row_errors.append(RowError(n, "meter_serial", f"unknown meter {serial!r}"))
+            row_errors.append(
+                RowError(n, "meter_serial", f"unknown meter {serial!r}", "unknown_meter", {"meter": serial})
+            )
         register_id = None
         if kind not in kinds:
             row_errors.append(
-                RowError(n, "register", f"unknown register {kind!r} (one of {', '.join(sorted(kinds))})")
+                RowError(
+                    n,
+                    "register",
+                    f"unknown register {kind!r} (one of {', '.join(sorted(kinds))})",
+                    "unknown_register",
+                    {"register": kind, "choices": ", ".join(sorted(kinds))},
+                )
             )
         elif meter is not None:
             register_id = meter.registers.get(kind)
             if register_id is None:
-                row_errors.append(RowError(n, "register", f"meter {serial} has no {kind!r} register"))
+                row_errors.append(
+                    RowError(
+                        n,
+                        "register",
+                        f"meter {serial} has no {kind!r} register",
+                        "no_such_register",
+                        {"meter": serial, "register": kind},
+                    )
+                )
         read_on = None
         if not _DATE_RE.match(read_on_s):
-            row_errors.append(RowError(n, "read_on", f"bad date {read_on_s!r} (expected YYYY-MM-DD)"))
+            row_errors.append(
+                RowError(
+                    n,
+                    "read_on",
+                    f"bad date {read_on_s!r} (expected YYYY-MM-DD)",
+                    "bad_date",
+                    {"value": read_on_s},
+                )
+            )
         else:
             try:
                 read_on = date.fromisoformat(read_on_s)
             except ValueError:
-                row_errors.append(RowError(n, "read_on", f"bad date {read_on_s!r} (expected YYYY-MM-DD)"))
+                row_errors.append(
+                    RowError(
+                        n,
+                        "read_on",
+                        f"bad date {read_on_s!r} (expected YYYY-MM-DD)",
+                        "bad_date",
+                        {"value": read_on_s},
+                    )
+                )
         if read_on is not None and read_on > as_of:
             row_errors.append(
-                RowError(n, "read_on", f"reading date {read_on} is in the future (as of {as_of})")
+                RowError(
+                    n,
+                    "read_on",
+                    f"reading date {read_on} is in the future (as of {as_of})",
+                    "future_date",
+                    {"date": str(read_on), "as_of": str(as_of)},
+                )
             )
             read_on = None
         value = parse_decimal(value_s)
         if value is None:
-            row_errors.append(RowError(n, "value", f"not a number: {value_s!r}"))
+            row_errors.append(
+                RowError(n, "value", f"not a number: {value_s!r}", "not_a_number", {"value": value_s})
+            )
         elif value < 0:
-            row_errors.append(RowError(n, "value", f"negative register value {value_s}"))
+            row_errors.append(
+                RowError(
+                    n, "value", f"negative register value {value_s}", "negative_value", {"value": value_s}
+                )
+            )
             value = None
         elif value > MAX_VALUE or value != value.quantize(Decimal("0.0001")):
-            row_errors.append(RowError(n, "value", f"{value_s} does not fit 12 digits and 4 decimals"))
+            row_errors.append(
+                RowError(
+                    n,
+                    "value",
+                    f"{value_s} does not fit 12 digits and 4 decimals",
+                    "value_too_large",
+                    {"value": value_s},
+                )
+            )
             value = None
         key = (serial, kind, read_on_s)
         if key in seen:
             row_errors.append(
                 RowError(
-                    n, "read_on", f"duplicate row in file (same meter, register and date as row {seen[key]})"
+                    n,
+                    "read_on",
+                    f"duplicate row in file (same meter, register and date as row {seen[key]})",
+                    "duplicate_row",
+                    {"first_row": str(seen[key])},
                 )
             )
         else:
@@ -202,6 +258,8 @@ def _validate_register_rows(
                         n,
                         "meter_serial",
                         f"meter {serial} is not installed at any service point on {read_on}",
+                        "not_installed",
+                        {"meter": serial, "date": str(read_on)},
                     )
                 )
             prior = latest.get(register_id)
@@ -209,7 +267,13 @@ def _validate_register_rows(
                 d, source = prior
                 if read_on < d or (read_on == d and source == ReadingSource.ACTUAL):
                     row_errors.append(
-                        RowError(n, "read_on", f"not after the latest stored reading of this register ({d})")
+                        RowError(
+                            n,
+                            "read_on",
+                            f"not after the latest stored reading of this register ({d})",
+                            "not_after_latest",
+                            {"date": str(d)},
+                        )
                     )
         if row_errors:
             errors.extend(row_errors)
@@ -233,6 +297,13 @@ def _validate_register_rows(
                         f"corrects the held reading of {sp_day[1]}, but that date is already billed "
                         f"(bill {bill.pk}, {bill.period}, {bill.status}): cancel the bill first "
                         "(cancel-and-rebill), then import the correction",
+                        "correction_billed",
+                        {
+                            "date": str(sp_day[1]),
+                            "bill": str(bill.pk),
+                            "period": str(bill.period),
+                            "status": str(bill.status),
+                        },
                     )
                 )
         errors.sort(key=lambda e: e.row)
@@ -304,7 +375,9 @@ def _read_interval_frame(path: Path) -> pl.DataFrame:
     except ImportRejected:
         raise
     except Exception as exc:
-        raise ImportRejected(path.name, [RowError(1, "-", f"not a readable file ({exc})")]) from exc
+        raise ImportRejected(
+            path.name, [RowError(1, "-", f"not a readable file ({exc})", "unreadable")]
+        ) from exc
     df = df.rename({c: c.strip().lower() for c in df.columns})
     column_index(path.name, df.columns, INTERVAL_COLUMNS)
     return df

@@ -11,6 +11,7 @@ code (an amount: :class:`wattdesk.application.payments.posting.AmountInvalid` /
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -49,3 +50,59 @@ def user_message(exc: BaseException) -> str:
     if reason is not None and hasattr(exc, "limit") and hasattr(exc, "field"):
         return amount_message(str(reason), getattr(exc, "limit", None), str(getattr(exc, "field", "amount")))
     return str(exc)
+
+
+def row_error_message(error: Any) -> str:
+    """An import's row error (:class:`wattdesk.application.tabular.RowError`) in the page's language: through
+    the catalogs when it carries a reason code, its English reason otherwise (a reason with no code yet)."""
+
+    def get(key: str) -> Any:
+        return error.get(key) if isinstance(error, Mapping) else getattr(error, key, None)
+
+    code = str(get("code") or "")  # a dict: a row error as a queued import's result stores it
+    params = {str(k): str(v) for k, v in dict(get("params") or {}).items()}
+    reason = str(get("reason") or error)
+    save_as = _("请在 Excel 中另存为“CSV UTF-8”或“CSV”（GB18030）。")
+    messages = {
+        # the file as a whole (encoding, format)
+        "utf32": _("不接受 UTF-32 文本。") + save_as,
+        "utf16": _("不接受 UTF-16 文本（“Unicode 文本”）。") + save_as,
+        "bom_not_utf8": _("文件以 UTF-8 字节序标记开头，但字节 %(byte)s 不是 UTF-8。"),
+        "encoding_undecided": _(
+            "无法判断文本编码：既不是 UTF-8（第 %(utf8_line)s 行字节 %(utf8_byte)s），"
+            "也不是 GB18030（第 %(gb_line)s 行字节 %(gb_byte)s）。"
+        )
+        + save_as,
+        "private_use": _("无法判断文本编码：不是 UTF-8，按 GB18030 读取则含有私用区字符 %(char)s。")
+        + save_as,
+        "nul": _("含有 NUL 字符：不是文本文件。"),
+        "replacement": _("含有替换字符 U+FFFD（文本已被错误的编码转换损坏）：请修正源文件。"),
+        "xlsx_unreadable": _("不是可读取的 .xlsx 文件。"),
+        "csv_unreadable": _("不是可读取的 CSV 文件。"),
+        "unreadable": _("无法读取该文件。"),
+        "missing_column": _("缺少必需的列。"),
+        # one cell
+        "required": _("必填。"),
+        "unknown_meter": _("未知电能表 %(meter)s。"),
+        "unknown_register": _("未知计度器 %(register)s（可选：%(choices)s）。"),
+        "no_such_register": _("电能表 %(meter)s 没有 %(register)s 计度器。"),
+        "bad_date": _("日期 %(value)s 格式不正确（应为 YYYY-MM-DD）。"),
+        "future_date": _("抄表日期 %(date)s 晚于今天（%(as_of)s）。"),
+        "not_a_number": _("%(value)s 不是数字。"),
+        "negative_value": _("示数不能为负数：%(value)s。"),
+        "value_too_large": _("%(value)s 超出范围（最多 12 位整数、4 位小数）。"),
+        "duplicate_row": _("文件中重复的行（与第 %(first_row)s 行的电能表、计度器和日期相同）。"),
+        "not_installed": _("电能表 %(meter)s 在 %(date)s 未安装在任何计量点。"),
+        "not_after_latest": _("不晚于该计度器已存的最新示数（%(date)s）。"),
+        "correction_billed": _(
+            "更正 %(date)s 的待审核示数，但该日期已出账（账单 %(bill)s，%(period)s，%(status)s）："
+            "请先作废重出该账单，再导入更正。"
+        ),
+    }
+    template = messages.get(code)
+    if template is None:
+        return reason
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):
+        return reason

@@ -379,3 +379,11 @@ def icon(name: str) -> str:
         static(SPRITE_STATIC_PATH),
         name,
     )
+
+
+@register.filter
+def row_error(error: Any) -> str:
+    """An import's row error in the page's language (``interfaces.web.errors.row_error_message``)."""
+    from wattdesk.interfaces.web.errors import row_error_message
+
+    return row_error_message(error)
