@@ -77,6 +77,11 @@ def test_a_large_export_is_queued_written_by_the_worker_and_downloaded(setup: di
     poll = client.get(f"/audit/exports/{job.id}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-state="finished"' in poll and "hx-trigger" not in poll  # no more polling
     assert f'href="/audit/exports/{job.id}/file"' in poll
+    assert "导出完成" in poll and "下载 CSV" in poll
+    client.cookies["django_language"] = "en"
+    english = client.get(f"/audit/exports/{job.id}/").content.decode()
+    assert "Export finished:" in english and "Download CSV" in english and "导出" not in english
+    client.cookies["django_language"] = "zh-hans"
     done = api.get(f"/api/audit-exports/{job.id}").json()
     assert done["state"] == "finished" and done["error"] == ""
 
