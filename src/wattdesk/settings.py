@@ -249,6 +249,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 #: and can be resumed or restarted.
 WATTDESK_BILLING_HEARTBEAT_SECONDS = float(os.environ.get("WATTDESK_BILLING_HEARTBEAT_SECONDS", "10"))
 WATTDESK_BILLING_STALL_SECONDS = float(os.environ.get("WATTDESK_BILLING_STALL_SECONDS", "120"))
+#: A reading file larger than this (bytes) uploaded on the readings page, and an audit export of more entries
+#: than this, are done by a queued task (polled on the page) instead of inside the request.
+WATTDESK_QUEUE_IMPORT_BYTES = int(os.environ.get("WATTDESK_QUEUE_IMPORT_BYTES", str(1024 * 1024)))
+WATTDESK_QUEUE_EXPORT_ROWS = int(os.environ.get("WATTDESK_QUEUE_EXPORT_ROWS", "20000"))
 
 # --- auth -----------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
