@@ -16,6 +16,7 @@ from wattdesk.core.period import Period
 from wattdesk.domain.access import roles
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.templatetags.fmt import big_axis_unit
 
 nav.register(
     nav.NavItem(
@@ -39,7 +40,12 @@ def _chart(title: str, kind: str, labels: list[str], kwh: list[Decimal], revenue
             "legend": {"top": 24},
             "grid": {"top": 60, "left": 50, "right": 50, "bottom": 30, "containLabel": True},
             "xAxis": {"type": "category", "data": labels},
-            "yAxis": [{"type": "value", "name": "kWh"}, {"type": "value", "name": _g("元")}],
+            # Axis labels in 万 / 亿 (zh) or K / M (en), as the cards' ``big`` figures: charts.js turns
+            # "wattdeskUnit" into the label formatter (a JSON option cannot carry a function).
+            "yAxis": [
+                {"type": "value", "name": "kWh", "wattdeskUnit": big_axis_unit(kwh)},
+                {"type": "value", "name": _g("元"), "wattdeskUnit": big_axis_unit(revenue)},
+            ],
             "series": [
                 {"name": _g("售电量 kWh"), "type": kind, "data": [float(v) for v in kwh]},
                 {

@@ -19,6 +19,7 @@ print as "—". A value that is not a number is printed as it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -112,17 +113,34 @@ _BIG_UNITS = {
 }
 
 
+def big_unit(value: Decimal, language: str | None = None) -> tuple[Decimal, str]:
+    """``(divisor, suffix)`` that :func:`format_big` writes ``value`` in: ``(10000, "万")``, ``(1000, "K")``…;
+    ``(1, "")`` below 10,000. A chart axis takes the unit of its largest value (``big_axis_unit``)."""
+    lang = (language or translation.get_language() or "zh-hans").lower()
+    for threshold, divisor, suffix in _BIG_UNITS["zh" if lang.startswith("zh") else "en"]:
+        if abs(value) >= threshold:
+            return divisor, suffix
+    return Decimal(1), ""
+
+
+def big_axis_unit(values: Iterable[Any], language: str | None = None) -> dict[str, Any]:
+    """The unit of a chart axis, as ``{"divisor": 10000, "suffix": "万"}`` for the chart option
+    (``static/web/charts.js`` formats the axis labels with it): the unit ``big`` shows the axis's largest
+    absolute value in, so the labels read like the figures on the cards."""
+    decimals = [d for d in (_decimal(v) for v in values) if d is not None]
+    divisor, suffix = big_unit(max((abs(d) for d in decimals), default=Decimal(0)), language)
+    return {"divisor": int(divisor), "suffix": suffix}
+
+
 def format_big(value: Any, language: str | None = None, places: int = 2) -> str:
     """A large figure in 万 / 亿 (Chinese) or K / M / B (English); below 10,000 the plain number (2 decimals
     for a fraction, none for a whole count)."""
     d = _decimal(value)
     if d is None:
         return DASH if value is None or value == "" else str(value)
-    lang = (language or translation.get_language() or "zh-hans").lower()
-    units = _BIG_UNITS["zh" if lang.startswith("zh") else "en"]
-    for threshold, divisor, suffix in units:
-        if abs(d) >= threshold:
-            return _grouped(d / divisor, places) + suffix
+    divisor, suffix = big_unit(d, language)
+    if suffix:
+        return _grouped(d / divisor, places) + suffix
     return _grouped(d, 0 if d == d.to_integral_value() else places)
 
 

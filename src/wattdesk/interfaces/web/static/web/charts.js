@@ -5,6 +5,28 @@
   "use strict";
   var charts = [];
 
+  /* An axis with "wattdeskUnit": {divisor, suffix} (set by the server, the unit of the `big` filter: 万 / 亿
+   * in Chinese, K / M / B in English) gets labels like 12.5万 / 12.5K instead of 125000. */
+  function unitLabel(unit) {
+    return function (value) {
+      if (!unit.divisor || unit.divisor === 1) { return Number(value).toLocaleString(); }
+      return Number((value / unit.divisor).toFixed(2)).toString() + unit.suffix;
+    };
+  }
+
+  function applyUnits(option) {
+    ["xAxis", "yAxis"].forEach(function (key) {
+      var axes = option[key];
+      if (!axes) { return; }
+      (Array.isArray(axes) ? axes : [axes]).forEach(function (axis) {
+        if (!axis || !axis.wattdeskUnit) { return; }
+        axis.axisLabel = axis.axisLabel || {};
+        axis.axisLabel.formatter = unitLabel(axis.wattdeskUnit);
+        delete axis.wattdeskUnit;
+      });
+    });
+  }
+
   function init(root) {
     if (typeof window.echarts === "undefined") { return; }
     var nodes = (root || document).querySelectorAll("[data-chart]");
@@ -13,6 +35,7 @@
       if (el.dataset.chartReady) { continue; }
       var option;
       try { option = JSON.parse(el.dataset.chart); } catch (e) { continue; }
+      applyUnits(option);
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(option);
       el.dataset.chartReady = "1";
