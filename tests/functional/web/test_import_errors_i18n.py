@@ -137,3 +137,24 @@ def test_a_queued_imports_stored_row_error_is_translated_too() -> None:
         assert row_error_message(RowError(2, "c", "odd")) == "odd"
     with translation.override("en"):
         assert row_error_message(stored) == "x is not a number."
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("zh-hans", "s.csv 第 2 行：无法判断文本编码：既不是 UTF-8（第 2 行字节 0xFF）"),
+        ("en", "s.csv line 2: Cannot tell the text encoding: neither UTF-8 (byte 0xFF on line 2)"),
+    ],
+)
+def test_gateway_statement_encoding_refusal_is_in_the_page_language(
+    language: str, expected: str, company: Any, client_for: Callable[[str], Client]
+) -> None:
+    data = b"txn_id,order_no,amount,paid_at\nGW1,\xff\xfe\xff,50.00,2026-11-27T10:00:00+08:00\n"
+    client = client_for(roles.BILLING_CLERK)
+    client.cookies["django_language"] = language
+    r = client.post(
+        "/gateway/reconcile/",
+        {"day": "2026-11-27", "statement": SimpleUploadedFile("s.csv", data, "text/csv")},
+    )
+    assert r.status_code == 400
+    assert expected in r.content.decode()

@@ -94,7 +94,7 @@ class TestGatewayStatementUpload:
             {"day": "2026-11-27", "statement": SimpleUploadedFile("s.csv", data, "text/csv")},
         )
         assert 400 <= r.status_code < 500
-        assert "s.csv line 2: cannot tell the text encoding" in r.content.decode()
+        assert "s.csv 第 2 行：无法判断文本编码" in r.content.decode()  # the CLI keeps its English line
 
     def test_gb18030_statement_with_a_bom_less_header_is_read(
         self, company: Any, client_for: Callable[[str], Client]

@@ -49,6 +49,13 @@ def user_message(exc: BaseException) -> str:
     reason: Any = getattr(exc, "reason", None)
     if reason is not None and hasattr(exc, "limit") and hasattr(exc, "field"):
         return amount_message(str(reason), getattr(exc, "limit", None), str(getattr(exc, "field", "amount")))
+    row_error: Any = getattr(exc, "row_error", None)  # a file refused as a whole (its encoding), by line
+    if str(getattr(row_error, "code", None) or ""):
+        return _("%(file)s 第 %(line)s 行：%(reason)s") % {
+            "file": getattr(exc, "file_name", "") or "-",
+            "line": row_error.row,
+            "reason": row_error_message(row_error),
+        }
     return str(exc)
 
 

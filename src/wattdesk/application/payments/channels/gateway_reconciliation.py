@@ -32,7 +32,7 @@ from wattdesk.application.payments.channels.gateway import (
     parse_statement,
     reconcile,
 )
-from wattdesk.application.tabular import export_csv
+from wattdesk.application.tabular import RowError, export_csv
 from wattdesk.core.text import EncodingUndecided, decode_import
 from wattdesk.domain import audit
 
@@ -49,7 +49,11 @@ KINDS = (
 
 
 class StatementError(InputError):
-    """The uploaded statement is malformed; the message names the row and the column."""
+    """The uploaded statement is malformed; the message names the row and the column. ``row_error`` (when set:
+    an encoding refusal) carries the reason code a page says in the user's language."""
+
+    row_error: RowError | None = None
+    file_name: str = ""
 
 
 class StatementUnavailable(InputError):
@@ -90,7 +94,10 @@ def _decode(content: bytes, *, name: str) -> str:
     try:
         return decode_import(content, name=name).text
     except EncodingUndecided as exc:
-        raise StatementError(str(exc)) from None
+        error = StatementError(str(exc))
+        error.row_error = RowError(exc.line or 1, "-", exc.reason, exc.code, exc.params)
+        error.file_name = name
+        raise error from None
 
 
 def _parse(content: bytes, *, name: str) -> list[StatementLine]:

@@ -166,7 +166,7 @@ def gateway_reconcile(request: HttpRequest) -> HttpResponse:
             content=content, day=day, user=request.user, now=timezone.now(), name=name
         )
     except InputError as exc:
-        context["error"] = str(exc)
+        context["error"] = user_message(exc)
         return render(request, "web/gateway/reconcile.html", context, status=400)
     if request.POST.get("format") == "csv":
         response = HttpResponse(
