@@ -84,6 +84,14 @@ ENDPOINTS = (
     Endpoint("POST", "/api/outlets/plans", _any(roles.OUTLETS_PLAN), "/api/outlets/plans"),
     Endpoint("GET", "/api/outlets/plans/{job_id}", _any(roles.OUTLETS_PLAN), "/api/outlets/plans/{plan_job}"),
     Endpoint("POST", "/api/nightly-passes", _any(roles.DUNNING_MANAGE), "/api/nightly-passes"),
+    # a queued import / export is its starter's only: each role asks for a job of its own (job_parts_of)
+    Endpoint(
+        "GET",
+        "/api/reading-imports/{job_id}",
+        _any(roles.READINGS_IMPORT),
+        "/api/reading-imports/{import_job}",
+    ),
+    Endpoint("GET", "/api/audit-exports/{job_id}", _any(roles.AUDIT_VIEW), "/api/audit-exports/{export_job}"),
     Endpoint(
         "GET", "/api/nightly-passes/{job_id}", _any(roles.DUNNING_MANAGE), "/api/nightly-passes/{nightly_job}"
     ),
@@ -210,6 +218,18 @@ def job_parts() -> dict[str, Any]:
     }
 
 
+def job_parts_of(user: Any) -> dict[str, Any]:
+    """A queued reading import and audit export started by ``user`` (never run: the GET shows them queued)."""
+    from wattdesk.interfaces import tasks
+
+    return {
+        "import_job": tasks.enqueue_readings_import(
+            path="/nonexistent/readings.csv", file_name="readings.csv", as_of=timezone.localdate(), by=user.pk
+        ).id,
+        "export_job": tasks.enqueue_audit_export(filters={}, language="zh-hans", by=user.pk).id,
+    }
+
+
 def review_parts(period: str) -> dict[str, int]:
     """Bills in the state each review action needs (a held one, two drafts); the roles allowed to act see the
     whole company, the others are refused before the bill is looked at."""
@@ -236,6 +256,7 @@ def test_each_endpoint_answers_each_role_by_capability(
     parts["payment"] = payment_of(user, f"perm-{role}")
     parts.update(review_parts(company.period))
     parts.update(job_parts())
+    parts.update(job_parts_of(user))
     bodies: dict[str, Any] = {"/api/billing-runs": {"period": company.period}}
     bodies["/api/billing-runs/{run_id}/resume"] = {}
     bodies["/api/billing-runs/{run_id}/restart"] = {}
