@@ -9,39 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db.models import Max
 from django.test import Client
-from django.utils import timezone, translation
+from django.utils import translation
+from readings_support import reader_latest_active as _latest_active
 
 from wattdesk.application.tabular import ImportRejected, RowError
 from wattdesk.domain.access import roles
-from wattdesk.domain.access.queries import meters_for
-from wattdesk.domain.metering.models import RegisterReading
 from wattdesk.interfaces.web.errors import row_error_message
 
 TODAY = date(2026, 11, 27)
-
-
-@pytest.fixture
-def uploads(settings: Any, tmp_path: Path, monkeypatch: Any) -> Path:
-    settings.WATTDESK_DATA_DIR = tmp_path
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
-    return tmp_path / "uploads"
-
-
-def _latest_active(company: Any) -> tuple[str, date, Any]:
-    user = get_user_model().objects.get(username=company.logins[roles.METER_READER].username)
-    row = (
-        RegisterReading.objects.filter(register__kind="active_total", register__meter__in=meters_for(user))
-        .values("register__meter__serial")
-        .annotate(d=Max("read_on"), v=Max("value"))
-        .order_by("register__meter__serial")
-        .first()
-    )
-    assert row is not None
-    return row["register__meter__serial"], row["d"], row["v"]
 
 
 def _post(client: Client, name: str, data: bytes, language: str) -> Any:

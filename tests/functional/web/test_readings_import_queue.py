@@ -11,16 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db.models import Max
 from django.test import Client
-from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from readings_support import reader_latest_active as _latest_active
 
 from sample_company import build_company
 from wattdesk.domain.access import roles
-from wattdesk.domain.access.queries import meters_for
 from wattdesk.domain.metering.models import ImportBatch, RegisterReading
 from wattdesk.interfaces.api.tokens import create_token
 from wattdesk.interfaces.cli import main
@@ -35,11 +32,9 @@ def company(transactional_db: None, settings: Any) -> Any:
 
 
 @pytest.fixture
-def uploads(settings: Any, tmp_path: Path, monkeypatch: Any) -> Path:
-    settings.WATTDESK_DATA_DIR = tmp_path
+def uploads(uploads: Path, settings: Any) -> Path:
     settings.WATTDESK_QUEUE_IMPORT_BYTES = 64  # every file below is "large"
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
-    return tmp_path / "uploads"
+    return uploads
 
 
 def _api(company: Any, role: str) -> Client:
@@ -47,19 +42,6 @@ def _api(company: Any, role: str) -> Client:
         username=company.logins[role].username, name=f"t {role}", created_at=datetime(2026, 11, 3, tzinfo=UTC)
     )
     return Client(headers={"Authorization": f"Bearer {token.secret}"})
-
-
-def _latest_active(company: Any) -> tuple[str, date, Any]:
-    user = get_user_model().objects.get(username=company.logins[roles.METER_READER].username)
-    row = (
-        RegisterReading.objects.filter(register__kind="active_total", register__meter__in=meters_for(user))
-        .values("register__meter__serial")
-        .annotate(d=Max("read_on"), v=Max("value"))
-        .order_by("register__meter__serial")
-        .first()
-    )
-    assert row is not None
-    return row["register__meter__serial"], row["d"], row["v"]
 
 
 def _upload(client: Client, name: str, body: str) -> tuple[Any, DBTaskResult]:

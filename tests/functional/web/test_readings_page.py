@@ -7,38 +7,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db.models import Max
 from django.test import Client
-from django.utils import timezone
+from readings_support import latest_active as _latest_active
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import meters_for
 from wattdesk.domain.metering.models import ImportBatch, Meter, ReadingException, RegisterReading
 
 TODAY = date(2026, 11, 27)
-
-
-@pytest.fixture
-def uploads(settings: Any, tmp_path: Path, monkeypatch: Any) -> Path:
-    settings.WATTDESK_DATA_DIR = tmp_path
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
-    return tmp_path / "uploads"
-
-
-def _latest_active(user: Any) -> tuple[str, date, Any]:
-    """A meter of the user's scope with an active_total register: serial, latest read date and value."""
-    row = (
-        RegisterReading.objects.filter(register__kind="active_total", register__meter__in=meters_for(user))
-        .values("register__meter__serial")
-        .annotate(d=Max("read_on"), v=Max("value"))
-        .order_by("register__meter__serial")
-        .first()
-    )
-    assert row is not None
-    return row["register__meter__serial"], row["d"], row["v"]
 
 
 def _user(company: Any, role: str) -> Any:
