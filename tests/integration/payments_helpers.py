@@ -41,3 +41,17 @@ def issue_bill(account: Any, period: str, total: str, due_on: date) -> Bill:
         memo=f"{period} 电费",
     )
     return bill
+
+
+#: A flat residential tariff (0.50 yuan/kWh + a 0.02 fund) for the prepaid and batch-payment tests.
+FLAT_TARIFF = {
+    "code": "T-FLAT",
+    "name": "flat",
+    "effective_from": "2024-01-01",
+    "customer_class": "residential",
+    "currency": "CNY",
+    "rounding": "per_line",
+    "calendar": {"semantics": "real", "holidays": False},
+    "energy": {"periods": [{"key": "flat", "name": "平", "tiers": [{"rate": "0.5000"}]}]},
+    "funds": [{"code": "fund", "name": "基金", "rate": "0.02"}],
+}

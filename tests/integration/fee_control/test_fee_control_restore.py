@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
-from payments_helpers import at, issue_bill
+from payments_helpers import FLAT_TARIFF, at, issue_bill
 
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
 from wattdesk.application.fee_control.prepaid import RetryPolicy, dispatch_commands, run_fee_control
@@ -27,17 +27,6 @@ from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 from wattdesk.sandbox.headend_server import HeadEndServer, start_in_thread
 
-FLAT = {
-    "code": "T-FLAT",
-    "name": "flat",
-    "effective_from": "2024-01-01",
-    "customer_class": "residential",
-    "currency": "CNY",
-    "rounding": "per_line",
-    "calendar": {"semantics": "real", "holidays": False},
-    "energy": {"periods": [{"key": "flat", "name": "平", "tiers": [{"rate": "0.5000"}]}]},
-    "funds": [{"code": "fund", "name": "基金", "rate": "0.02"}],
-}
 RETRY = RetryPolicy(attempts_per_dispatch=12, max_attempts=50, base_delay=0.01, max_delay=0.05)
 DAY = date(2024, 5, 10)
 NOW = at(2024, 5, 10, 10)
@@ -63,7 +52,7 @@ def prepaid(make_account: Any) -> Any:
     """A prepaid account owing 52.00 (the April bill) plus ~17.34 of estimated May usage: exhausted."""
     account = make_account(prepaid=True)
     TariffVersion.objects.create(
-        code="T-FLAT", version="1", effective_from=date(2024, 1, 1), name="flat", document=FLAT
+        code="T-FLAT", version="1", effective_from=date(2024, 1, 1), name="flat", document=FLAT_TARIFF
     )
     sp = account.service_points.get()
     TariffAssignment.objects.create(service_point=sp, tariff_code="T-FLAT", effective_from=date(2024, 1, 1))

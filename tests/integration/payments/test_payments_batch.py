@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from auditlog.models import LogEntry
 from django.db import transaction
-from payments_helpers import at, issue_bill
+from payments_helpers import FLAT_TARIFF, at, issue_bill
 
 from wattdesk.application.payments.posting import (
     BatchRejected,
@@ -196,19 +196,6 @@ class TestPostPayments:
         assert written() == stored
 
 
-FLAT = {
-    "code": "T-FLAT",
-    "name": "flat",
-    "effective_from": "2024-01-01",
-    "customer_class": "residential",
-    "currency": "CNY",
-    "rounding": "per_line",
-    "calendar": {"semantics": "real", "holidays": False},
-    "energy": {"periods": [{"key": "flat", "name": "平", "tiers": [{"rate": "0.5000"}]}]},
-    "funds": [{"code": "fund", "name": "基金", "rate": "0.02"}],
-}
-
-
 class TestRestoreAfterABatch:
     """A batch restores exactly what post_payment would (``restore_after_payment``), though it asks only for
     the accounts with a disconnection order or a meter command."""
@@ -246,7 +233,11 @@ class TestRestoreAfterABatch:
 
         account, plain = make_account(prepaid=True), make_account()
         TariffVersion.objects.create(
-            code="T-FLAT", version="1", effective_from=date(2024, 1, 1), name="flat", document=FLAT
+            code="T-FLAT",
+            version="1",
+            effective_from=date(2024, 1, 1),
+            name="flat",
+            document=FLAT_TARIFF,
         )
         sp = account.service_points.get()
         TariffAssignment.objects.create(
