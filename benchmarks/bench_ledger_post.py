@@ -119,6 +119,9 @@ def main() -> int:
         print(
             f"{vendor} {args.entries:,} entries {name:>9}: best {min(ms):.1f} ms, median {statistics.median(ms):.1f} ms"
         )
+    if {"checked", "unchecked"} <= times.keys():
+        ratio = statistics.median(times["checked"]) / statistics.median(times["unchecked"])
+        print(f"{vendor} checked / unchecked (median): {ratio:.2f}x")
     return 0
 
 
