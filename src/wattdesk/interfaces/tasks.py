@@ -107,8 +107,8 @@ def import_readings_file(path: str, file_name: str, as_of: str, by: int) -> dict
                 "row": e.row,
                 "column": e.column,
                 "reason": e.reason,  # English; code and params let a page say it in the user's language
-                "code": str(getattr(e, "code", "") or ""),
-                "params": {str(k): str(v) for k, v in dict(getattr(e, "params", None) or {}).items()},
+                "code": e.code,
+                "params": {str(k): str(v) for k, v in e.params.items()},
             }
             for e in exc.errors
         ]
