@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 
+from wattdesk.core.money import FEN
 from wattdesk.domain import bulk
 from wattdesk.domain.fields import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
 
-FEN = Decimal("0.01")
 MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)  # exclusive bound of |amount|
 MEMO_MAX = 300
 

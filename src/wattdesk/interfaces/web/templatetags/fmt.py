@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from wattdesk.application.billing.hold import HoldReason, parse_review_record
+from wattdesk.core.money import FEN
 from wattdesk.domain.billing.models import BillingRunStatus, BillStatus
 from wattdesk.domain.customers.models import AccountStatus, CustomerClass, CustomerKind, VoltageLevel
 from wattdesk.domain.dunning.models import ActionKind, Channel, OutboxStatus
@@ -45,7 +46,6 @@ from wattdesk.interfaces.web.icons import ICONS, SPRITE_STATIC_PATH
 register = template.Library()
 
 DASH = "—"
-_CENT = Decimal("0.01")
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -97,7 +97,7 @@ def format_reading(value: Any) -> str:
     d = _decimal(value)
     if d is None:
         return DASH if value is None or value == "" else str(value)
-    if d == d.quantize(_CENT):
+    if d == d.quantize(FEN):
         return _grouped(d, 2)
     return _grouped(d.normalize(), None)
 
