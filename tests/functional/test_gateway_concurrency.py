@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -145,4 +146,8 @@ def test_fifty_parallel_identical_callbacks_post_exactly_once(transactional_db: 
         print(f"{CALLERS} parallel callbacks answered in {elapsed:.2f} s")
     finally:
         server.terminate()
-        server.wait(timeout=20)
+        out, _ = server.communicate(timeout=60)
+    # SIGTERM stops serve's task worker too: an orphan would take tasks queued on this database later
+    (pid,) = re.findall(r"task\s+worker\s+pid\s+(\d+)", out)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)

@@ -67,6 +67,16 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the server as Ctrl+C does (Python's default would exit without cleaning up)."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def serve(*, host: str, port: int, console: Any, threads: int = 8, worker: bool = True) -> None:
     """Collect static files, start a worker (unless ``worker`` is false), then serve until interrupted."""
     from django.conf import settings
@@ -77,6 +87,7 @@ def serve(*, host: str, port: int, console: Any, threads: int = 8, worker: bool 
     from wattdesk.wsgi import application  # after collectstatic: WhiteNoise indexes STATIC_ROOT at start-up
 
     proc = start_worker() if worker else None
+    _stop_on_sigterm()  # a process manager's SIGTERM runs the `finally` below: the worker is not orphaned
     console.print(
         f"WattDesk serving on [bold]http://{host}:{port}[/bold] (static files from {settings.STATIC_ROOT}); "
         + (f"task worker pid {proc.pid}; " if proc else "no task worker (--no-worker); ")
