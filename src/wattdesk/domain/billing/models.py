@@ -177,3 +177,30 @@ class BillLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq}. {self.description} {self.amount}"
+
+
+# 退补单 and reading corrections live in their own module; imported here so Django registers them.
+from wattdesk.domain.billing.adjustments import (  # noqa: E402
+    AdjustmentErrorType,
+    AdjustmentStatus,
+    BillAdjustment,
+    BillAdjustmentLine,
+    CorrectionAction,
+    CorrectionStatus,
+    ReadingCorrection,
+)
+
+__all__ = [
+    "AdjustmentErrorType",
+    "AdjustmentStatus",
+    "Bill",
+    "BillAdjustment",
+    "BillAdjustmentLine",
+    "BillLine",
+    "BillStatus",
+    "BillingRun",
+    "BillingRunStatus",
+    "CorrectionAction",
+    "CorrectionStatus",
+    "ReadingCorrection",
+]
