@@ -1,0 +1,324 @@
+"""Mid-period changes (变更用电) split a billing period into segments (分段计费). Pure: no Django, no clock.
+
+A change (改类, 减容, 暂停, 减容恢复, 暂停恢复, 增容, 暂换, contract-demand change, 换表, CT/PT change, service
+point added / retired, account opened / closed) takes effect on a date; the period ``[start, end)`` is split at
+those dates into segments, each with its own capacity, contract demand, tariff (and so PF standard) and kWh.
+
+How a segmented period is rated (billing-rules-2.md §3, §7) — a shared combine step over per-segment EXACT
+rating (``core.rating.exact.rate``); the vectorised path is not used for segmented bills (the billing run rates
+exactly in any case, and the combine step below is the only place segment rules live):
+
+1. Each segment is rated on its own tariff with the PF adjustment, fixed charges and the minimum taken out:
+   energy (its own kWh, its own tariff), demand, basic charge and funds, lines rounded as the tariff says.
+2. Basic charge (基本电费) by days: consecutive segments with the same basic lines (same capacity, price ...)
+   form one run; a run covering the whole period is charged the full month, any other run
+   ``quantity x price x days / denominator`` (``ChangeRules.denominator``: ``30`` (default, §7), the days of
+   the calendar month the period starts in, or the days of the period), at most one month per run, one
+   ``round_fen`` per line. Capacity sealed under the 1996 two-year rule (新装/增容 within two years, §3.1) is
+   still charged at ``two_year_factor`` (50 %) on its own line.
+3. Power factor (功率因数): ONE value for the month from the total kWh and kvarh of all segments; each segment's
+   own PF standard (its tariff's rule) is applied to that segment's base (its rounded basic + energy lines as
+   printed; rule.base), one PF line per segment (§3.4).
+4. Fixed charges of the tariff in force at the end of the period, once. A minimum charge (最低电费) is not
+   applied to a segmented bill (none of the two-part tariffs that have changes carries one; documented).
+
+Day semantics are in :func:`split_dates`: the sealing day (加封) is not charged, the unsealing day (启封) is,
+a part day counts as one day (whole dates only), all configurable in :class:`ChangeRules`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any, Literal
+
+from wattdesk.core.money import quantize_quantity, round_fen
+from wattdesk.core.pf import power_factor
+from wattdesk.core.rating.exact import Determinants, Line, RatedBill, RatingError, rate
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+Denominator = Literal["30", "days_in_month", "days_in_period"]
+DENOMINATORS: tuple[str, ...] = ("30", "days_in_month", "days_in_period")
+
+
+class ChangeRuleError(ValueError):
+    """A rule-set document is not valid (``path``: the key)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass(frozen=True)
+class ChangeRules:
+    """A rule set for mid-period changes (versioned data, ``domain.changes.models.ChangeRuleSet``).
+
+    Defaults are the 1583 reading (发改办价格〔2016〕1583号 as summarised, billing-rules-2.md §3.2) with the
+    1996 day rules (§3.3, §7); the 1996 rule set differs in ``two_year_rule`` (on, 50 %).
+    """
+
+    version: str = "1583"
+    denominator: Denominator = "30"  # §7: 每日按全月基本电费三十分之一计算
+    sealing_day_charged: bool = False  # §3.3: 变压器封停当天不收基本电费
+    unsealing_day_charged: bool = True  # §3.3: 启封当天应计收基本电费
+    suspension_min_days: int = 15  # 暂停 每次不得少于十五天 (1996 Art. 24)
+    suspension_max_per_year: int | None = 2  # 1996 Art. 24; removed by 1583? [UNVERIFIED] -> data
+    suspension_max_days_per_year: int = 183  # 一年累计暂停时间不得超过六个月
+    short_suspension_charged_in_full: bool = True  # 暂停时间少于十五天者，暂停期间基本电费照收
+    reduction_min_days: int = 0  # 1996: 6 months; 1583 as summarised: not bound -> 0 (no check)
+    two_year_rule: bool = False  # 1996 Art. 23: 新装/增容 二年内 减容/暂停 部分 50 %; off under 1583
+    two_year_factor: Decimal = Decimal("0.5")
+    demand_changes_on_period_boundary: bool = True  # §3.2: 需量 users by 日历月 / 抄表结算周期
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> ChangeRules:
+        """Parse a rule-set document (JSON object); missing keys take the defaults above."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in doc.items():
+            if key not in known:
+                raise ChangeRuleError(key, "unknown key")
+            if key == "denominator":
+                if str(value) not in DENOMINATORS:
+                    raise ChangeRuleError(key, f"must be one of {', '.join(DENOMINATORS)}")
+                kwargs[key] = str(value)
+            elif key in (
+                "sealing_day_charged",
+                "unsealing_day_charged",
+                "short_suspension_charged_in_full",
+                "two_year_rule",
+                "demand_changes_on_period_boundary",
+            ):
+                if not isinstance(value, bool):
+                    raise ChangeRuleError(key, "must be true or false")
+                kwargs[key] = value
+            elif key == "two_year_factor":
+                try:
+                    factor = Decimal(str(value))
+                except ArithmeticError:
+                    raise ChangeRuleError(key, "must be a number") from None
+                if not ZERO <= factor <= ONE:
+                    raise ChangeRuleError(key, "must be between 0 and 1")
+                kwargs[key] = factor
+            elif key == "version":
+                kwargs[key] = str(value)
+            else:  # day counts
+                if value is None and key == "suspension_max_per_year":
+                    kwargs[key] = None
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ChangeRuleError(key, "must be a whole number >= 0")
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+def days_denominator(*, rules: ChangeRules, start: date, end: date) -> int:
+    """The proration denominator of the period ``[start, end)``."""
+    if rules.denominator == "30":
+        return 30
+    if rules.denominator == "days_in_month":
+        return calendar.monthrange(start.year, start.month)[1]
+    return (end - start).days
+
+
+Effect = Literal["seal", "unseal", "neutral"]
+
+
+def split_date(*, effective_on: date, effect: Effect, rules: ChangeRules) -> date:
+    """First day charged on the new values of a change dated ``effective_on``.
+
+    ``seal`` (减容, 暂停, 销户, a point retired, the old transformer of a 暂换): the sealing day is not charged
+    on the old values unless ``sealing_day_charged``. ``unseal`` (恢复, 增容, 新装, a point added): the
+    unsealing day is charged on the new values unless ``unsealing_day_charged`` is false. ``neutral`` (改类,
+    换表, CT/PT, contract demand): the new values from that day.
+    """
+    if effect == "seal" and rules.sealing_day_charged:
+        return effective_on + timedelta(days=1)
+    if effect == "unseal" and not rules.unsealing_day_charged:
+        return effective_on + timedelta(days=1)
+    return effective_on
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment ``[start, end)`` of a billing period with the values in force and its usage.
+
+    ``capacity_kva``: capacity in use (charged in full); ``sealed_half_kva``: capacity sealed within two years
+    of 新装/增容 under a rule set with ``two_year_rule`` (charged at ``two_year_factor``).
+    """
+
+    start: date
+    end: date
+    tariff: Any  # core.tariff.Tariff (Any: frozen dataclass equality is all this module needs)
+    kwh_by_period: tuple[Decimal, ...]
+    capacity_kva: Decimal | None = None
+    contract_kw: Decimal | None = None
+    max_kw: Decimal | None = None
+    sealed_half_kva: Decimal = ZERO
+    label: str = ""
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class SegmentedBill:
+    """The rated lines of a segmented period (rounded to the fen), the total and the PF used."""
+
+    lines: tuple[Line, ...]
+    total: Decimal
+    power_factor: Decimal | None
+
+
+def _span(start: date, end: date) -> str:
+    last = end - timedelta(days=1)
+    return f"{start:%m-%d}~{last:%m-%d}"
+
+
+def _percent(x: Decimal) -> str:
+    return f"{(x * 100).normalize():f}%"
+
+
+def _basic_key(lines: Sequence[Line], half: Decimal) -> tuple[Any, ...]:
+    return (tuple((ln.code, ln.quantity, ln.rate) for ln in lines), half)
+
+
+def rate_segments(
+    *,
+    segments: Sequence[Segment],
+    kvarh: Decimal | None,
+    period_start: date,
+    period_end: date,
+    rules: ChangeRules,
+) -> SegmentedBill:
+    """Rate a billing period split into ``segments`` (consecutive, inside the period, gaps allowed for days
+    the account or point was not in service). See the module docstring for the rules."""
+    if not segments:
+        raise RatingError("a segmented bill needs at least one segment")
+    for a, b in pairwise(segments):
+        if b.start < a.end:
+            raise RatingError("segments overlap or are out of order")
+    for s in segments:
+        if s.end <= s.start or s.start < period_start or s.end > period_end:
+            raise RatingError(f"segment {s.start}..{s.end} is empty or outside the period")
+    den = days_denominator(rules=rules, start=period_start, end=period_end)
+    per_seg: list[tuple[Segment, list[Line], list[Line]]] = []  # (segment, basic lines, other lines)
+    for s in segments:
+        t = dataclasses.replace(s.tariff, power_factor=None, fixed=(), minimum=None)
+        det = Determinants(
+            start=s.start,
+            end=s.end,
+            kwh_by_period=s.kwh_by_period,
+            max_kw=s.max_kw,
+            capacity_kva=s.capacity_kva,
+            contract_kw=s.contract_kw,
+        )
+        bill = rate(tariff=t, det=det)
+        basic = [ln for ln in bill.lines if ln.rule.startswith("basic")]
+        other = [ln for ln in bill.lines if not ln.rule.startswith("basic")]
+        per_seg.append((s, basic, other))
+
+    # basic charge per run of equal basic lines
+    basic_of: dict[int, list[Line]] = {i: [] for i in range(len(segments))}
+    i = 0
+    while i < len(per_seg):
+        s0, basic0, _ = per_seg[i]
+        key = _basic_key(basic0, s0.sealed_half_kva)
+        j = i
+        while (
+            j + 1 < len(per_seg)
+            and per_seg[j + 1][0].start == per_seg[j][0].end
+            and _basic_key(per_seg[j + 1][1], per_seg[j + 1][0].sealed_half_kva) == key
+        ):
+            j += 1
+        run_start, run_end = s0.start, per_seg[j][0].end
+        days = (run_end - run_start).days
+        whole = run_start == period_start and run_end == period_end
+        fraction_days = min(days, den)
+        out: list[Line] = []
+        factor_text = "" if whole else f" {_span(run_start, run_end)} {fraction_days}/{den}天"
+        for ln in basic0:
+            exact_amount = ln.quantity * ln.rate
+            amount = ln.amount if whole else round_fen(exact_amount * fraction_days / den)
+            out.append(dataclasses.replace(ln, description=ln.description + factor_text, amount=amount))
+        if s0.sealed_half_kva > 0 and s0.tariff.basic is not None:
+            half_rate = s0.tariff.basic.rate * rules.two_year_factor
+            exact_amount = s0.sealed_half_kva * half_rate
+            amount = round_fen(exact_amount if whole else exact_amount * fraction_days / den)
+            out.append(
+                Line(
+                    "basic.capacity.sealed",
+                    f"基本电费(新装/增容二年内减容暂停部分按{_percent(rules.two_year_factor)}计收){factor_text}",
+                    s0.sealed_half_kva,
+                    "kVA",
+                    half_rate,
+                    amount,
+                    "basic.capacity.two_year",
+                )
+            )
+        basic_of[i] = out
+        i = j + 1
+
+    # one power factor for the month
+    total_kwh = sum((quantize_quantity(k) for s in segments for k in s.kwh_by_period), ZERO)
+    pf: Decimal | None = None
+    if kvarh is not None and total_kwh > 0:
+        pf = power_factor(kwh=total_kwh, kvarh=kvarh)
+
+    multi = len(segments) > 1
+    lines: list[Line] = []
+    for n, (s, _basic, other) in enumerate(per_seg):
+        tag = f"[{s.label or n + 1} {_span(s.start, s.end)}] " if multi else ""
+        seg_lines = [dataclasses.replace(ln, description=tag + ln.description) for ln in basic_of[n]]
+        seg_lines += [dataclasses.replace(ln, description=tag + ln.description) for ln in other]
+        rule = s.tariff.power_factor
+        if pf is not None and rule is not None:
+            base = sum((ln.amount for ln in seg_lines if ln.rule.split(".", 1)[0] in rule.base), ZERO)
+            percent = rule.table.percent(standard=rule.standard, power_factor=pf)
+            rate_ = percent.scaleb(-2)
+            zh = s.tariff.locale == "zh"
+            seg_lines.append(
+                Line(
+                    "pf",
+                    tag
+                    + (
+                        f"功率因数调整电费(实际{pf}, 标准{rule.standard})"
+                        if zh
+                        else f"Power-factor adjustment (PF {pf}, standard {rule.standard})"
+                    ),
+                    base,
+                    "元",
+                    rate_,
+                    round_fen(base * rate_),
+                    f"pf.{rule.standard}",
+                )
+            )
+        lines += seg_lines
+    last = segments[-1]
+    if last.tariff.fixed:
+        t = dataclasses.replace(
+            last.tariff,
+            power_factor=None,
+            minimum=None,
+            basic=None,
+            flat_demand=None,
+            tou_demand=None,
+            funds=(),
+        )
+        zero = tuple(ZERO for _ in last.kwh_by_period)
+        fixed = rate(tariff=t, det=Determinants(start=period_start, end=period_end, kwh_by_period=zero))
+        lines += [ln for ln in fixed.lines if ln.rule == "fixed"]
+    total = sum((ln.amount for ln in lines), ZERO)
+    return SegmentedBill(lines=tuple(lines), total=total, power_factor=pf)
+
+
+def as_rated_bill(bill: SegmentedBill) -> RatedBill:
+    return RatedBill(lines=bill.lines, total=bill.total)
