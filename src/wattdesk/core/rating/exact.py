@@ -54,6 +54,17 @@ class Determinants:
     tier_year_fraction: Decimal = ONE
     ytd_amount_before: Decimal = ZERO
     """Charges (before minimum) already billed in the calendar year; only used by a per-year minimum."""
+    tier_uplift_kwh: tuple[Decimal, ...] = ()
+    """Per-account widening of the energy tier boundaries (一户多人口 quota, docs/billing-cases/household-quota.md):
+    entry ``i`` (kWh, >= 0) is added to the upper bound of tier ``i + 1`` of every energy period, after the
+    bound was prorated or scaled (average month, ``tier_year_fraction``, kWh/kW). Entries beyond a period's
+    bounded tiers are ignored. For annual tiers it is the uplift of the whole tier year so far (the position
+    ``ytd_kwh_before`` is unchanged, so kWh billed earlier stay in their tier); see
+    ``core.rating.quota.tier_uplift``."""
+    pf_kwh: Decimal | None = None
+    """kWh the power factor is computed from, when it is not this bill's kWh (``None``: ``kwh``). 定量定比
+    (core.rating.sub_use): the whole meter's kWh, sub-uses included, while ``kwh_by_period`` holds only the
+    main use; ``kvarh`` is always the whole meter's. Also decides "no consumption, no adjustment"."""
 
     @property
     def kwh(self) -> Decimal:
@@ -124,6 +135,13 @@ def _scaled_bounds(tiers: tuple[Tier, ...], num: Decimal, den: Decimal) -> tuple
     return tuple(None if t.upto is None else quantize_ratio(t.upto * num, den) for t in tiers)
 
 
+def _uplifted(bounds: tuple[Decimal | None, ...], uplift: tuple[Decimal, ...]) -> tuple[Decimal | None, ...]:
+    """Tier bounds widened by a per-account quota (``Determinants.tier_uplift_kwh``, already quantized)."""
+    if not uplift:
+        return bounds
+    return tuple(b if b is None or i >= len(uplift) else b + uplift[i] for i, b in enumerate(bounds))
+
+
 def _tier_label(tariff: Tariff, n_tiers: int, t: int) -> str:
     if n_tiers == 1:
         return ""
@@ -152,6 +170,9 @@ def _energy(tariff: Tariff, det: Determinants) -> list[Line]:
         if det.max_kw is None:
             raise RatingError("kWh/kW tiers need the month's maximum demand (max_kw)")
         num = quantize_quantity(det.max_kw)
+    uplift = tuple(quantize_quantity(u) for u in det.tier_uplift_kwh)
+    if any(u < 0 for u in uplift):
+        raise RatingError("negative tier uplift")
     zh = tariff.locale == "zh"
     lines: list[Line] = []
     for p, period in enumerate(energy.periods):
@@ -160,6 +181,7 @@ def _energy(tariff: Tariff, det: Determinants) -> list[Line]:
             if energy.tier_basis != "kwh_per_kw"
             else tuple(None if t.upto is None else quantize_quantity(t.upto * num) for t in period.tiers)
         )
+        bounds = _uplifted(bounds, uplift)
         widths = _tier_widths(bounds, before, total)
         parts = _split(q[p], widths, total)
         n = len(period.tiers)
@@ -344,11 +366,12 @@ def _category(rule: str) -> str:
 
 def _power_factor(tariff: Tariff, det: Determinants, lines: list[Line], total_kwh: Decimal) -> list[Line]:
     rule = tariff.power_factor
+    pf_kwh = total_kwh if det.pf_kwh is None else quantize_quantity(det.pf_kwh)
     # No consumption, no adjustment: with 0 kWh (and 0 kvarh) the power factor is undefined, not 1.00, and a
     # two-part bill of basic charge only would otherwise get the best row's reward (-0.75 % of the basic).
-    if rule is None or det.kvarh is None or total_kwh == 0:
+    if rule is None or det.kvarh is None or pf_kwh == 0:
         return []
-    pf = power_factor(kwh=total_kwh, kvarh=quantize_quantity(det.kvarh))
+    pf = power_factor(kwh=pf_kwh, kvarh=quantize_quantity(det.kvarh))
     percent = rule.table.percent(standard=rule.standard, power_factor=pf)
     base = sum((ln.amount for ln in lines if _category(ln.rule) in rule.base), ZERO)
     rate = percent.scaleb(-2)

@@ -97,6 +97,11 @@ class DeterminantColumns:
     ytd_amount_before: tuple[Decimal, ...] | None = None
     source: tuple[Determinants, ...] | None = None
     force_exact: Mask | None = None
+    tier_uplift_kwh: I64 | None = None
+    """Per-account tier-boundary uplift (``Determinants.tier_uplift_kwh``), a matrix rows x boundaries in
+    0.0001 kWh (shorter rows padded with 0, which widens nothing)."""
+    pf_kwh: I64 | None = None
+    """kWh the power factor is computed from (``Determinants.pf_kwh``); :data:`ABSENT`: the row's kWh."""
 
     @property
     def n(self) -> int:
@@ -126,6 +131,10 @@ class DeterminantColumns:
             ytd_kwh_before=Decimal(0) if self.ytd_kwh_before is None else _dec(int(self.ytd_kwh_before[i])),
             tier_year_fraction=Decimal(1) if self.tier_year_fraction is None else self.tier_year_fraction[i],
             ytd_amount_before=Decimal(0) if self.ytd_amount_before is None else self.ytd_amount_before[i],
+            tier_uplift_kwh=()
+            if self.tier_uplift_kwh is None
+            else tuple(_dec(int(x)) for x in self.tier_uplift_kwh[i]),
+            pf_kwh=opt(self.pf_kwh),
         )
 
 
@@ -219,6 +228,12 @@ def columns_from_determinants(dets: Sequence[Determinants]) -> DeterminantColumn
         if d.capacity_kva is not None and d.capacity_kva > 0 and quantize_quantity(d.capacity_kva) == 0:
             force[i] = True
     ytd = col([d.ytd_kwh_before for d in dets])
+    n_up = max(len(d.tier_uplift_kwh) for d in dets)
+    uplift = (
+        mat([d.tier_uplift_kwh + (Decimal(0),) * (n_up - len(d.tier_uplift_kwh)) for d in dets], n_up)
+        if n_up
+        else None
+    )
     fractions = tuple(d.tier_year_fraction for d in dets)
     amounts = tuple(d.ytd_amount_before for d in dets)
     return DeterminantColumns(
@@ -235,6 +250,8 @@ def columns_from_determinants(dets: Sequence[Determinants]) -> DeterminantColumn
         ytd_amount_before=None if all(a == 0 for a in amounts) else amounts,
         source=tuple(dets),
         force_exact=force,
+        tier_uplift_kwh=uplift,
+        pf_kwh=col([d.pf_kwh for d in dets]),
     )
 
 
@@ -494,6 +511,13 @@ def _fraction_bounds(
     return out
 
 
+def _uplifted(bounds: list[I64 | None], uplift: I64 | None) -> list[I64 | None]:
+    """``exact._uplifted`` on columns: boundary ``i`` + ``uplift[:, i]`` (open bounds stay open)."""
+    if uplift is None or uplift.shape[1] == 0:
+        return bounds
+    return [b if b is None or i >= uplift.shape[1] else b + uplift[:, i] for i, b in enumerate(bounds)]
+
+
 def _energy(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, total: I64) -> None:
     energy = tariff.energy
     n = ctx.n
@@ -528,6 +552,7 @@ def _energy(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, 
                     continue
                 ui, ud = _int_dec(t.upto)
                 bounds.append(_ratio_half_up(cols.max_kw, ui, 10**ud))
+        bounds = _uplifted(bounds, cols.tier_uplift_kwh)
         widths = _widths(bounds, before, total)
         qp = q[:, p]
         active = (total != 0) & (qp != 0)
@@ -657,8 +682,10 @@ def _power_factor(
     rule = tariff.power_factor
     if rule is None or cols.kvarh is None:
         return
-    has = (cols.kvarh >= 0) & (total != 0)  # no consumption, no adjustment (as the exact path)
-    pfh = _pf_hundredths(total, np.maximum(cols.kvarh, 0))
+    # the PF is computed from pf_kwh where given (定量定比: the whole meter), else from the row's kWh
+    pf_total = total if cols.pf_kwh is None else np.where(cols.pf_kwh >= 0, cols.pf_kwh, total)
+    has = (cols.kvarh >= 0) & (pf_total != 0)  # no consumption, no adjustment (as the exact path)
+    pfh = _pf_hundredths(pf_total, np.maximum(cols.kvarh, 0))
     rates = [Decimal(0) if v is None else v.scaleb(-2) for v in plan.pf_percent]
     dec = _decimals(rates)
     table = np.asarray(_scaled(rates, dec), dtype=np.int64)
@@ -695,10 +722,10 @@ def rate_columns(*, tariff: Tariff, cols: DeterminantColumns) -> RatedColumns:
     if not plan.ok:
         exact_rows[:] = True
     big = np.zeros(n, dtype=np.bool_)
-    for c in (cols.kwh_by_period, cols.max_kw_by_period):
+    for c in (cols.kwh_by_period, cols.max_kw_by_period, cols.tier_uplift_kwh):
         if c is not None and c.shape[1]:
             big |= np.any(c >= QTY_LIMIT, axis=1)
-    for v in (cols.kvarh, cols.max_kw, cols.capacity_kva, cols.contract_kw, cols.ytd_kwh_before):
+    for v in (cols.kvarh, cols.max_kw, cols.capacity_kva, cols.contract_kw, cols.ytd_kwh_before, cols.pf_kwh):
         if v is not None:
             big |= v >= QTY_LIMIT
     exact_rows |= big
