@@ -519,3 +519,27 @@ def record_interval_files(*, batch: ImportBatch, files: Sequence[Mapping[str, ob
 
     IntervalFile.objects.bulk_create([IntervalFile(batch=batch, **f) for f in files], batch_size=BULK_BATCH)
     return len(files)
+
+
+def record_opening_readings(*, batch: ImportBatch, readings: Sequence[NewReading]) -> int:
+    """Store opening register values taken over from a legacy system (期初示数): one actual, valid reading per
+    register dated the legacy system's last bill date, with no advance and no consumption.
+
+    Such a reading only opens the register (docs/billing.md, "Which readings"): it bills nothing itself and is
+    the previous reading of the next one, so the first reading after migration bills only its advance. The
+    caller has checked that the registers have no reading yet (the opening must be the first of the chain).
+    """
+    rows = [
+        _Row(
+            register_id=r.register_id,
+            read_on=r.read_on,
+            value=r.value,
+            source=ReadingSource.ACTUAL,
+            status=ReadingStatus.VALID,
+            advance=None,
+            consumption=None,
+        )
+        for r in readings
+    ]
+    _insert_readings(rows, batch_id=batch.id)
+    return len(rows)

@@ -80,3 +80,54 @@ def publish_version(
         return Published(
             code=code, effective_from=effective_from, outcome="created", closed_previous=previous is not None
         )
+
+
+@dataclass(frozen=True)
+class AssignmentChange:
+    """Move a service point onto ``tariff_code`` from ``effective_from`` (改价 / 批量调整电价类别)."""
+
+    service_point_id: int
+    tariff_code: str
+    effective_from: date
+
+
+class AssignmentConflict(ValueError):
+    """A service point's assignments changed since the change was validated (a later one exists)."""
+
+
+def change_assignments(*, changes: list[AssignmentChange]) -> list[tuple[int, str | None]]:
+    """Close the assignment in force on each change's date (``effective_to`` = that date) and open the new one.
+
+    Locks the service points' assignments (``select_for_update``) and refuses, with
+    :class:`AssignmentConflict`, a service point that has an assignment starting on or after the date (checked
+    again under the lock). The caller owns the transaction. Returns (service point, previous tariff code).
+    """
+    from wattdesk.domain.tariffs.models import TariffAssignment
+
+    sp_ids = sorted({c.service_point_id for c in changes})
+    current: dict[int, list[TariffAssignment]] = {}
+    for a in TariffAssignment.objects.select_for_update().filter(service_point_id__in=sp_ids).order_by("id"):
+        current.setdefault(a.service_point_id, []).append(a)
+    out: list[tuple[int, str | None]] = []
+    created: list[TariffAssignment] = []
+    for c in changes:
+        rows = current.get(c.service_point_id, [])
+        later = [a for a in rows if a.effective_from >= c.effective_from]
+        if later:
+            raise AssignmentConflict(
+                f"service point {c.service_point_id} has an assignment from {later[0].effective_from}"
+            )
+        in_force = [a for a in rows if a.effective_to is None or a.effective_to > c.effective_from]
+        previous = None
+        for a in in_force:
+            previous = a.tariff_code
+            a.effective_to = c.effective_from
+            a.save(update_fields=["effective_to"])
+        created.append(
+            TariffAssignment(
+                service_point_id=c.service_point_id, tariff_code=c.tariff_code, effective_from=c.effective_from
+            )
+        )
+        out.append((c.service_point_id, previous))
+    TariffAssignment.objects.bulk_create(created)
+    return out
