@@ -138,6 +138,8 @@ INSTALLED_APPS = [
     "wattdesk.domain.counter",
     "wattdesk.domain.bank",
     "wattdesk.domain.gateway",
+    "wattdesk.domain.inspection",
+    "wattdesk.domain.changes",
     "wattdesk.domain.access",
     # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)
     "auditlog",
