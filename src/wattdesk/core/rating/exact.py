@@ -364,6 +364,9 @@ def _category(rule: str) -> str:
     return rule.split(".", 1)[0]
 
 
+PF_STANDARD_STEP = Decimal("0.01")  # power-factor standards are written to two decimals (0.80 / 0.85 / 0.90)
+
+
 def _power_factor(tariff: Tariff, det: Determinants, lines: list[Line], total_kwh: Decimal) -> list[Line]:
     rule = tariff.power_factor
     pf_kwh = total_kwh if det.pf_kwh is None else quantize_quantity(det.pf_kwh)
@@ -376,17 +379,19 @@ def _power_factor(tariff: Tariff, det: Determinants, lines: list[Line], total_kw
     base = sum((ln.amount for ln in lines if _category(ln.rule) in rule.base), ZERO)
     rate = percent.scaleb(-2)
     zh = tariff.locale == "zh"
+    # The standard as the notice writes it, two decimals (0.90, not 0.9: a YAML/JSON 0.90 arrives as 0.9)
+    standard = rule.standard.quantize(PF_STANDARD_STEP)
     return [
         Line(
             "pf",
-            f"功率因数调整电费(实际{pf}, 标准{rule.standard})"
+            f"功率因数调整电费(实际{pf}, 标准{standard})"
             if zh
-            else f"Power-factor adjustment (PF {pf}, standard {rule.standard})",
+            else f"Power-factor adjustment (PF {pf}, standard {standard})",
             base,
             "元",
             rate,
             base * rate,
-            f"pf.{rule.standard}",
+            f"pf.{standard}",
         )
     ]
 
