@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wattdesk.core.tariff import (
+    CHINESE_PERIODS,
     CalendarSpec,
     ChargePer,
     Energy,
@@ -129,8 +130,39 @@ def _schedule(doc: Mapping[str, Any], weekday: str, weekend: str, n_periods: int
     return Schedule(table=(wd, we, we))
 
 
-def _periods(tiers: tuple[tuple[Tier, ...], ...]) -> tuple[Period, ...]:
-    return tuple(Period(key=f"p{i + 1}", name=f"period {i + 1}", tiers=t) for i, t in enumerate(tiers))
+def _periods(tiers: tuple[tuple[Tier, ...], ...], keys: Sequence[str] | None = None) -> tuple[Period, ...]:
+    if keys is None:
+        return tuple(Period(key=f"p{i + 1}", name=f"period {i + 1}", tiers=t) for i, t in enumerate(tiers))
+    return tuple(
+        Period(key=k, name=f"period {i + 1} ({CHINESE_PERIODS.get(k, k)})", tiers=t)
+        for i, (k, t) in enumerate(zip(keys, tiers, strict=True))
+    )
+
+
+PERIOD_KEYS_FIELD = "wattdesk_period_keys"
+"""WattDesk's one extension of a stored URDB record: the TOU register key of each energy period, in order, e.g.
+``["valley", "peak"]`` (a meter's ``active_valley`` / ``active_peak`` registers bill periods 1 / 2). URDB names
+its periods only by position; without this key they are ``p1``, ``p2`` ... and a register-read account bills
+them only when the tariff is seasonal (one period per month) or has a single period."""
+
+
+def _period_keys(record: Mapping[str, Any], n_periods: int) -> tuple[str, ...] | None:
+    raw = record.get(PERIOD_KEYS_FIELD)
+    if raw is None:
+        return None
+    keys = _list(raw, PERIOD_KEYS_FIELD)
+    if len(keys) != n_periods:
+        raise TariffError(PERIOD_KEYS_FIELD, f"must name {n_periods} periods, names {len(keys)}")
+    out: list[str] = []
+    for i, k in enumerate(keys):
+        if k not in CHINESE_PERIODS:
+            raise TariffError(
+                f"{PERIOD_KEYS_FIELD}[{i}]", f"not a TOU period key {k!r} ({', '.join(CHINESE_PERIODS)})"
+            )
+        if k in out:
+            raise TariffError(f"{PERIOD_KEYS_FIELD}[{i}]", f"duplicate period key {k!r}")
+        out.append(str(k))
+    return tuple(out)
 
 
 def _charge_units(doc: Mapping[str, Any], field: str) -> ChargePer:
@@ -154,7 +186,7 @@ def tariff_from_urdb(*, record: Mapping[str, Any]) -> Tariff:
     e_tiers, e_unit = _structure(record["energyratestructure"], "energyratestructure", energy=True)
     basis: TierBasis = "kwh_per_kw" if e_unit == "kwh/kw" else "monthly"
     energy = Energy(
-        periods=_periods(e_tiers),
+        periods=_periods(e_tiers, _period_keys(record, len(e_tiers))),
         schedule=_schedule(record, "energyweekdayschedule", "energyweekendschedule", len(e_tiers)),
         tier_basis=basis,
         proration="none",

@@ -12,6 +12,8 @@ Rules (docs/billing.md, "Determinants"):
   When exactly one period has no register of its own and ``active_total`` was read, that period gets
   ``total - sum(other periods)`` (the usual 平 = 总 - 尖 - 峰 - 谷); a negative remainder or more than one
   missing register is not billable (``tou_registers``).
+* A seasonal multi-period tariff (one period at every hour of the months of the billing window, e.g. URDB
+  summer / winter structures) bills the total register in that period (``seasonal_period``).
 * ``kvarh`` is passed only when the service point is assessed for power factor (``pf_standard`` set); the
   tariff's PF rule is then applied with the service point's own standard.
 * Annual tiers: ``ytd_kwh_before`` is the kWh of the account's live bills earlier in the same tier year;
@@ -23,7 +25,7 @@ Rules (docs/billing.md, "Determinants"):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from wattdesk.core.rating import Determinants
@@ -53,13 +55,41 @@ def total_kwh(kwh_by_kind: Mapping[str, Decimal]) -> Decimal:
     return sum((v for k, v in kwh_by_kind.items() if k in TOU_KINDS), ZERO)
 
 
-def energy_by_period(*, tariff: Tariff, kwh_by_kind: Mapping[str, Decimal]) -> tuple[Decimal, ...]:
+def seasonal_period(*, tariff: Tariff, start: date, end: date) -> int | None:
+    """The one energy period the schedule uses at every hour of every day type in the months of
+    ``[start, end)``, or None. A seasonal tariff (URDB summer / winter periods, one period per month) bills a
+    total register this way: every kWh of the window falls in that period whatever the hour."""
+    used: set[int] = set()
+    y, m = start.year, start.month
+    last = end - timedelta(days=1)
+    while (y, m) <= (last.year, last.month):
+        for day_type in tariff.energy.schedule.table:
+            used.update(day_type[m - 1])
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return used.pop() if len(used) == 1 else None
+
+
+def energy_by_period(
+    *,
+    tariff: Tariff,
+    kwh_by_kind: Mapping[str, Decimal],
+    start: date | None = None,
+    end: date | None = None,
+) -> tuple[Decimal, ...]:
     """kWh per energy period of ``tariff`` (in the tariff's period order)."""
     periods = tariff.energy.periods
     if len(periods) == 1:
         if not any(k == TOTAL_KIND or k in TOU_KINDS for k in kwh_by_kind):
             raise NotBillable("no_readings", "no active energy register was read")
         return (total_kwh(kwh_by_kind),)
+    if (
+        start is not None
+        and end is not None
+        and not any(TOU_KIND_PREFIX + p.key in kwh_by_kind for p in periods)
+    ):
+        only = seasonal_period(tariff=tariff, start=start, end=end)
+        if only is not None and any(k == TOTAL_KIND or k in TOU_KINDS for k in kwh_by_kind):
+            return tuple(total_kwh(kwh_by_kind) if i == only else ZERO for i in range(len(periods)))
     values: list[Decimal | None] = []
     missing: list[int] = []
     for i, p in enumerate(periods):
@@ -113,7 +143,7 @@ def build(
     fraction: Decimal = ONE,
 ) -> Determinants:
     """Determinants of one service point for ``[start, end)``; raises :class:`NotBillable`."""
-    kwh = energy_by_period(tariff=tariff, kwh_by_kind=kwh_by_kind)
+    kwh = energy_by_period(tariff=tariff, kwh_by_kind=kwh_by_kind, start=start, end=end)
     if any(k < 0 for k in kwh):
         raise NotBillable("negative_usage", "negative validated consumption")
     needs_demand = (
