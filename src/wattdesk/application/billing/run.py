@@ -54,6 +54,7 @@ from wattdesk.core.period import Period, PeriodError, add_months, period_text
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
+from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
 from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import ReadingRoute
@@ -554,7 +555,13 @@ def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | N
         try:
             base = ctx.tariffs.get((version.id, None))
             if base is None:
-                base = parse_tariff(doc=version.document, pf_table=load_pf_table())
+                # a stored URDB v8 record (tariffs import) is converted as the quote does; else WattDesk's format
+                doc = version.document
+                base = (
+                    tariff_from_urdb(record=doc)
+                    if is_urdb_record(doc)
+                    else parse_tariff(doc=doc, pf_table=load_pf_table())
+                )
                 ctx.tariffs[(version.id, None)] = base
             if isinstance(base, TariffError):
                 raise base
