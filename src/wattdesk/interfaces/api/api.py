@@ -20,17 +20,23 @@ from wattdesk.interfaces.api.auth import AUTH
 from wattdesk.interfaces.api.errors import ItemsRejected
 from wattdesk.interfaces.api.routers import (
     accounts,
+    adjustments,
     billing_runs,
     bills,
     collection,
     collection_orders,
     customers,
     fee_control,
+    inspection,
     jobs,
     meters,
     payments,
     readings,
+    service_changes,
+    sub_uses,
     tariffs,
+    tier_quotas,
+    transformers,
 )
 
 
@@ -59,6 +65,8 @@ api.add_router("/accounts", accounts.router)
 api.add_router("/meters", meters.router)
 api.add_router("/readings", readings.router)
 api.add_router("/tariffs", tariffs.router)
+api.add_router("/sub-uses", sub_uses.router)
+api.add_router("/service-changes", service_changes.router)
 api.add_router("/bills", bills.router)
 api.add_router("/billing-runs", billing_runs.router)
 api.add_router("/collection", collection.router)
@@ -70,6 +78,11 @@ api.add_router("/outlets", jobs.outlets_router)
 api.add_router("/nightly-passes", jobs.nightly_router)
 api.add_router("/reading-imports", jobs.imports_router)
 api.add_router("/audit-exports", jobs.exports_router)
+api.add_router("/tier-quotas", tier_quotas.router)
+api.add_router("/inspection-cases", inspection.router)
+api.add_router("/transformers", transformers.router)
+api.add_router("/adjustments", adjustments.router)
+api.add_router("/reading-corrections", adjustments.corrections_router)
 
 
 def _field_of(loc: Any) -> tuple[int | None, str]:
