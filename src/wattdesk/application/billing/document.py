@@ -179,6 +179,17 @@ class BillDocument:
     total: Decimal
     total_in_words: str
     balance: Decimal  # what the account owes now, all bills and payments (+ owes, - credit)
+    loss_lines: tuple[DocLine, ...] = ()
+    """变损电量 (高供低计): the transformer loss added to the billed quantities, per TOU period (``loss.active.*``,
+    kWh) and reactive (``loss.reactive``, kvarh); amount 0, the energy lines are priced on metered + loss."""
+
+    @property
+    def loss_kwh(self) -> Decimal:
+        return sum((ln.quantity for ln in self.loss_lines if ln.unit == "kWh"), ZERO)
+
+    @property
+    def loss_kvarh(self) -> Decimal:
+        return sum((ln.quantity for ln in self.loss_lines if ln.unit == "kvarh"), ZERO)
 
 
 def _issuer() -> Issuer:
@@ -288,6 +299,7 @@ def bill_document(*, bill_id: int) -> BillDocument:
     pf: list[DocLine] = []
     funds: list[DocLine] = []
     other: list[DocLine] = []
+    losses: list[DocLine] = []
     notes: list[str] = []
     by_period: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()
     power_factor: Decimal | None = None
@@ -297,6 +309,8 @@ def bill_document(*, bill_id: int) -> BillDocument:
         dl = _doc_line(ln)
         if ln.code.startswith("note.") or (ln.amount == 0 and ln.unit == "" and category not in {"energy"}):
             notes.append(ln.description)
+        elif category == "loss":  # 变损电量: a quantity, not a charge (application.billing.transformer_loss)
+            losses.append(dl)
         elif category == "energy":
             energy.append(dl)
             parts = ln.code.split(".")
@@ -358,6 +372,7 @@ def bill_document(*, bill_id: int) -> BillDocument:
         total=bill.total,
         total_in_words=amount_in_words(bill.total),
         balance=balance(account_id=account.pk),
+        loss_lines=tuple(losses),
     )
 
 
@@ -465,6 +480,13 @@ def render_pdf(doc: BillDocument) -> bytes:
                 "分时电量: "
                 + "  ".join(f"{k.name} {_fmt(k.kwh)} kWh" for k in doc.kwh_by_period)
                 + f"  合计 {_fmt(doc.kwh)} kWh"
+            )
+        )
+    if doc.loss_lines:
+        story.append(
+            p(
+                "变损电量 (已计入计费电量): "
+                + "  ".join(f"{ln.description} {_fmt(ln.quantity)} {ln.unit}" for ln in doc.loss_lines)
             )
         )
     crows: list[list[object]] = [["项目", "数量", "单位", "单价", "金额(元)"]]

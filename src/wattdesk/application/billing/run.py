@@ -48,6 +48,7 @@ from wattdesk.application.billing.determinants import (
     tier_year_start,
 )
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason
+from wattdesk.application.billing.transformer_loss import BatchLosses
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.period import Period, PeriodError, add_months, period_text
@@ -615,6 +616,9 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     since = str(Period(ctx.year, ctx.month).shift(-max(12, ctx.policy.max_history)))
     past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
     versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
+    # 变损 (高供低计): the transformers feeding the batch's points (application.billing.transformer_loss)
+    losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=windows.values())
+    loss_lines: dict[int, list[tuple[Any, ...]]] = {}
 
     # determinants per service point, grouped by tariff for rating
     units: list[tuple[int, Tariff, Determinants]] = []  # (account_id, tariff, det) in account order
@@ -637,6 +641,14 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
                 u = usage.get(sp.sp_id)
                 if u is not None and u.estimated:
                     estimated.add(acc_id)
+            # the loss joins the determinants before rating: one step both rating paths share
+            dets, loss_lines[acc_id] = losses.apply(
+                start=start,
+                end=end,
+                sp_ids=[sp.sp_id for sp in rows],
+                dets=dets,
+                metered_kvarh={sp.sp_id: u.kvarh for sp in rows if (u := usage.get(sp.sp_id)) is not None},
+            )
         except NotBillable as nb:
             _skip(out, nb.reason, number)
             estimated.discard(acc_id)
@@ -667,6 +679,10 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             for row in bill.rows:
                 seq += 1
                 lines.append((seq, *row))
+        # 变损电量: quantities only (amount 0); the energy lines above are priced on metered + loss
+        for row in loss_lines.get(acc_id, ()):
+            seq += 1
+            lines.append((seq, *row))
         if acc_id in estimated:
             seq += 1
             lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))

@@ -64,6 +64,7 @@ DUNNING_EXECUTE: Final = "dunning.execute"  # record a disconnection / restore a
 PAYMENTS_RECONCILE: Final = "payments.reconcile"  # reconcile the gateway statement (对账)
 PAYMENTS_CLOSE_APPROVE: Final = "payments.close_approve"  # approve another cashier's 日结 with a discrepancy
 COLLECTION_ASSIGN: Final = "collection.assign"  # assign collectors and meter readers to routes (抄表段分配)
+METERING_ARCHIVE: Final = "metering.archive"  # customer transformers, models and the loss table (变损档案)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -94,6 +95,7 @@ ALL_CAPABILITIES: Final = frozenset(
         PAYMENTS_RECONCILE,
         PAYMENTS_CLOSE_APPROVE,
         COLLECTION_ASSIGN,
+        METERING_ARCHIVE,
     }
 )
 
@@ -118,6 +120,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             PAYMENTS_REVERSE,
             LEDGER_WAIVE_REQUEST,
             PAYMENTS_RECONCILE,
+            METERING_ARCHIVE,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),

@@ -7,6 +7,8 @@ validated consumption through ``queries.consumption_by_account``.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -240,3 +242,154 @@ class ReadingException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.check_code} {self.meter_id}"
+
+
+# --- transformer loss (变损) of customers metered on the low-voltage side (高供低计) -----------------------------
+
+
+class VectorGroup(models.TextChoices):
+    DYN11 = "Dyn11", _("Dyn11 (D,yn11)")
+    YYN0 = "Yyn0", _("Yyn0 (Y,yn0)")
+
+
+class LossMethod(models.TextChoices):
+    NONE = "none", _("no loss (不计算)")
+    FORMULA = "formula", _("formula (公式法)")
+    TABLE = "table", _("loss table (查表法)")
+    SIMPLIFIED = "simplified", _("iron loss + % of kWh (简化法)")
+    FIXED = "fixed", _("agreed fixed loss (协议变损)")
+
+
+class TransformerModel(models.Model):
+    """A transformer model's nameplate losses (变压器型号参数), valid on [effective_from, effective_to).
+
+    ``code`` names the model as the archive does (``S11-M-315/10``); a corrected or re-tested parameter set is a
+    new version from its date (billing-rules-2.md §1.6: nameplate or test report, the GB table only as a fallback).
+    """
+
+    code = models.CharField(_("model code"), max_length=40)
+    series = models.CharField(_("series"), max_length=16, blank=True, default="")
+    capacity_kva = QuantityField(_("rated capacity (kVA)"))
+    p0_kw = QuantityField(_("no-load loss P0 (kW)"))
+    pk_dyn11_kw = QuantityField(_("load loss Pk, Dyn11 (kW)"), null=True, blank=True)
+    pk_yyn0_kw = QuantityField(_("load loss Pk, Yyn0 (kW)"), null=True, blank=True)
+    i0_percent = QuantityField(_("no-load current I0 (%)"))
+    uk_percent = QuantityField(_("impedance voltage Uk (%)"))
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to (exclusive)"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ("code", "effective_from")
+        verbose_name = _("transformer model")
+        verbose_name_plural = _("transformer models")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["code", "effective_from"], name="metering_trmodel_code_from_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_kva__gt=0), name="metering_trmodel_capacity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(p0_kw__gte=0, i0_percent__gte=0, uk_percent__gte=0),
+                name="metering_trmodel_losses_nonneg",
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=models.F("effective_from")),
+                name="metering_trmodel_dates_ordered",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.effective_from}–{self.effective_to or '…'})"
+
+
+class CustomerTransformer(models.Model):
+    """A customer's own transformer (用户专变) feeding the service point(s) metered on its low-voltage side.
+
+    One row per setting version: ``number`` is the asset number, valid on [effective_from, effective_to);
+    installation is the first version's ``effective_from``, removal the last one's ``effective_to``. A point
+    with a transformer in force whose ``loss_method`` is not ``none`` is billed with its loss (变损).
+    """
+
+    number = models.CharField(_("transformer number"), max_length=40)
+    model_code = models.CharField(_("model code"), max_length=40)
+    service_points = models.ManyToManyField(
+        "customers.ServicePoint", related_name="customer_transformers", verbose_name=_("service points")
+    )
+    vector_group = models.CharField(
+        _("vector group"), max_length=8, choices=VectorGroup.choices, default=VectorGroup.DYN11
+    )
+    correction_k = QuantityField(_("correction factor K (修正系数)"), default=Decimal(1))
+    loss_method = models.CharField(
+        _("loss method"), max_length=16, choices=LossMethod.choices, default=LossMethod.FORMULA
+    )
+    fixed_kwh = QuantityField(_("agreed loss kWh per month"), default=Decimal(0))
+    fixed_kvarh = QuantityField(_("agreed loss kvarh per month"), default=Decimal(0))
+    shift = models.CharField(_("shift pattern (生产班次)"), max_length=16, blank=True, default="")
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to (exclusive)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ("number", "effective_from")
+        verbose_name = _("customer transformer")
+        verbose_name_plural = _("customer transformers")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["number", "effective_from"], name="metering_custtr_number_from_uniq"
+            ),
+            models.CheckConstraint(condition=Q(correction_k__gt=0), name="metering_custtr_k_positive"),
+            models.CheckConstraint(
+                condition=Q(fixed_kwh__gte=0, fixed_kvarh__gte=0), name="metering_custtr_fixed_nonneg"
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=models.F("effective_from")),
+                name="metering_custtr_dates_ordered",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.model_code} ({self.effective_from}–{self.effective_to or '…'})"
+
+
+class LossTableBasis(models.TextChoices):
+    KWH = "kwh", _("monthly kWh band")
+    LOAD_RATIO = "load_ratio", _("load ratio band")
+
+
+class LossTableRow(models.Model):
+    """One row of the utility's loss table (变损查对表), valid on [effective_from, effective_to): for a capacity,
+    a shift pattern ("" = any) and a band [lower, upper) of the month's kWh or load ratio, the monthly loss."""
+
+    capacity_kva = QuantityField(_("capacity (kVA)"))
+    shift = models.CharField(_("shift pattern (生产班次)"), max_length=16, blank=True, default="")
+    basis = models.CharField(_("band basis"), max_length=16, choices=LossTableBasis.choices)
+    lower = QuantityField(_("band lower bound (inclusive)"))
+    upper = QuantityField(_("band upper bound (exclusive)"), null=True, blank=True)
+    loss_kwh = QuantityField(_("loss kWh per month"))
+    loss_kvarh = QuantityField(_("loss kvarh per month"), default=Decimal(0))
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to (exclusive)"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ("capacity_kva", "shift", "basis", "lower")
+        verbose_name = _("loss table row")
+        verbose_name_plural = _("loss table rows")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["capacity_kva", "shift", "basis", "lower", "effective_from"],
+                name="metering_losstable_row_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(upper__isnull=True) | Q(upper__gt=models.F("lower")),
+                name="metering_losstable_band",
+            ),
+            models.CheckConstraint(
+                condition=Q(loss_kwh__gte=0, loss_kvarh__gte=0, lower__gte=0),
+                name="metering_losstable_nonneg",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.capacity_kva} kVA {self.basis} [{self.lower}, {self.upper or '…'}) {self.shift}"
