@@ -12,6 +12,10 @@ from collection_helpers import visit_body
 from collection_orders_helpers import order_parts
 from django.test import Client
 from django.utils import timezone
+from inspection_helpers import inspection_parts
+from sub_use_helpers import sub_use_parts
+from tier_quota_helpers import quota_parts
+from transformer_helpers import transformer_parts
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
@@ -54,6 +58,36 @@ ENDPOINTS = (
     Endpoint("POST", "/api/readings/bulk", _any(roles.READINGS_IMPORT), "/api/readings/bulk"),
     Endpoint("GET", "/api/tariffs", _any(roles.TARIFFS_VIEW), "/api/tariffs"),
     Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
+    Endpoint("GET", "/api/transformers/models", _any(roles.READINGS_VIEW), "/api/transformers/models"),
+    Endpoint("POST", "/api/transformers/models", _any(roles.METERING_ARCHIVE), "/api/transformers/models"),
+    Endpoint("POST", "/api/transformers", _any(roles.METERING_ARCHIVE), "/api/transformers"),
+    Endpoint(
+        "GET", "/api/transformers/{number}", _any(roles.READINGS_VIEW), "/api/transformers/{transformer}"
+    ),
+    Endpoint(
+        "POST",
+        "/api/transformers/{number}/end",
+        _any(roles.METERING_ARCHIVE),
+        "/api/transformers/{transformer}/end",
+    ),
+    Endpoint(
+        "POST", "/api/transformers/loss-table", _any(roles.METERING_ARCHIVE), "/api/transformers/loss-table"
+    ),
+    Endpoint("POST", "/api/sub-uses", _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW), "/api/sub-uses"),
+    Endpoint(
+        "POST",
+        "/api/sub-uses/{agreement_id}/end",
+        _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW),
+        "/api/sub-uses/{sub_use}/end",
+    ),
+    Endpoint("GET", "/api/tier-quotas", _any(roles.CUSTOMERS_VIEW), "/api/tier-quotas?account={account}"),
+    Endpoint("POST", "/api/tier-quotas", _any(roles.BILLING_REVIEW), "/api/tier-quotas"),
+    Endpoint(
+        "POST",
+        "/api/tier-quotas/{grant_id}/end",
+        _any(roles.BILLING_REVIEW),
+        "/api/tier-quotas/{tier_quota}/end",
+    ),
     Endpoint("GET", "/api/bills", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills?period={period}"),
     Endpoint("GET", "/api/bills/{bill_id}", _any(roles.BILLING_VIEW, roles.PORTAL_USE), "/api/bills/{bill}"),
     Endpoint(
@@ -193,6 +227,38 @@ ENDPOINTS = (
         "/api/fee-control/accounts/{account}/commands",
     ),
     Endpoint("GET", "/api/fee-control/commands", _any(roles.COLLECTION_VIEW), "/api/fee-control/commands"),
+    Endpoint("GET", "/api/inspection-cases", _any(roles.BILLING_VIEW), "/api/inspection-cases"),
+    Endpoint("POST", "/api/inspection-cases", _any(roles.BILLING_REVIEW), "/api/inspection-cases"),
+    Endpoint(
+        "GET",
+        "/api/inspection-cases/{case_id}",
+        _any(roles.BILLING_VIEW),
+        "/api/inspection-cases/{inspection_case}",
+    ),
+    Endpoint(
+        "POST",
+        "/api/inspection-cases/{case_id}/compute",
+        _any(roles.BILLING_REVIEW),
+        "/api/inspection-cases/{inspection_compute}/compute",
+    ),
+    Endpoint(
+        "POST",
+        "/api/inspection-cases/{case_id}/approve",
+        _any(roles.BILLING_REVIEW),
+        "/api/inspection-cases/{inspection_approve}/approve",
+    ),
+    Endpoint(
+        "POST",
+        "/api/inspection-cases/{case_id}/post",
+        _any(roles.BILLING_REVIEW),
+        "/api/inspection-cases/{inspection_post}/post",
+    ),
+    Endpoint(
+        "POST",
+        "/api/inspection-cases/{case_id}/reject",
+        _any(roles.BILLING_REVIEW),
+        "/api/inspection-cases/{inspection_reject}/reject",
+    ),
 )
 
 
@@ -271,7 +337,27 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/bills/{bill_id}/hold"] = {"reason": "permission table"}
     bodies["/api/bills/{bill_id}/cancel"] = {"reason": "permission table"}
     bodies["/api/bills/issue"] = {"period": company.period}
+    transformer_urls, transformer_bodies = transformer_parts(user)
+    parts.update(transformer_urls)
+    bodies.update(transformer_bodies)
+    sub_use_urls, bodies["/api/sub-uses"], bodies["/api/sub-uses/{agreement_id}/end"] = sub_use_parts()
+    parts.update(sub_use_urls)
+    quota_urls, bodies["/api/tier-quotas"] = quota_parts(user, timezone.now())
+    parts.update(quota_urls)
+    bodies["/api/tier-quotas/{grant_id}/end"] = {
+        "ends_from": parts["quota_ends"],
+        "reason": "permission table",
+    }
     parts.update(order_parts(user, timezone.now()))
+    parts.update(inspection_parts(user))
+    bodies["/api/inspection-cases"] = {"account": parts["account"], "behaviour": "T1", "found_on": "2024-03-01",
+                                       "inspector": "王检查", "evidence": "permission table"}  # fmt: skip
+    bodies["/api/inspection-cases/{case_id}/compute"] = {
+        "usages": [{"capacity_kw": "2", "use": "power", "price": "0.4"}]
+    }
+    bodies["/api/inspection-cases/{case_id}/approve"] = {"note": "permission table"}
+    bodies["/api/inspection-cases/{case_id}/post"] = {}
+    bodies["/api/inspection-cases/{case_id}/reject"] = {"reason": "permission table"}
     bodies["/api/waivers"] = {"bill_id": int(parts["waiver_new_bill"]) or 1, "reason": "permission table"}
     bodies["/api/waivers/{waiver_id}/approve"] = {"note": ""}
     bodies["/api/waivers/{waiver_id}/reject"] = {"note": "permission table"}

@@ -63,6 +63,10 @@ class CaseRefused(InputError):
     """The action is not allowed: capability, state, four-eyes, or a fact the rule cannot use."""
 
 
+class FourEyesRefused(CaseRefused):
+    """The approver opened or computed the case."""
+
+
 class CaseStateError(CaseRefused):
     """The case is not in the state the action needs (someone acted first)."""
 
@@ -320,7 +324,7 @@ def approve_case(*, case_id: int, user: Any, approved_at: datetime, note: str = 
     with transaction.atomic():
         case = _locked(case_id=case_id, user=user, allowed=(CaseStatus.COMPUTED,), action="approve")
         if user.pk in (case.opened_by_id, case.computed_by_id):
-            raise CaseRefused(
+            raise FourEyesRefused(
                 f"four-eyes: inspection case {case_id} is approved by someone other than who opened or computed it"
             )
         case.status = CaseStatus.APPROVED
