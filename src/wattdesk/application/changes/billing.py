@@ -1,0 +1,202 @@
+"""The billing run's part of mid-period changes (变更用电): which service points of a batch are billed by
+segments, which are not billed at all (retired / closed before the period), and their rated lines.
+
+Called by ``application.billing.run._prepare_batch`` (fetch, then calculate):
+
+* ``ChangedAccounts.fetch`` — one query for the batch's accounts that have any change, one for their changes;
+* ``ChangedAccounts.split`` — per account: the service points the normal path bills (no change inside the
+  period; retired or closed before it: dropped, so a retired point never blocks its account's bill) and the
+  segmented units of the others, rated by ``core.rating.segments.rate_segments`` with the rule set in force at
+  the period start (``domain.changes.queries.rules_in_force``).
+
+Per segment the kWh are the validated consumption of the readings dated in the segment's reading window (the
+one consumption query, ``domain.metering.queries.consumption_by_account``; a meter exchange is already each
+meter's advance x its own multiplier there); the kvarh of all segments make the month's one power factor.
+Not handled on a segmented service point (documented in docs/billing-cases/mid-period-changes.md): annual
+tiers (the point is skipped as ``segmented_annual_tiers``), 变损 and 一户多人口 quotas (segments are rated
+without them), a minimum charge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+
+from wattdesk.application.billing.determinants import NotBillable, energy_by_period
+from wattdesk.application.changes.segmenting import Piece, changes_inside, pieces, timeline, values_on
+from wattdesk.core.rating import RatingError
+from wattdesk.core.rating.exact import Line
+from wattdesk.core.rating.segments import ChangeRules, Segment, rate_segments
+from wattdesk.core.tariff import Tariff
+from wattdesk.domain.changes.queries import (
+    ChangeRow,
+    NoRuleSet,
+    accounts_with_changes,
+    changes_of_accounts,
+    rules_in_force,
+)
+from wattdesk.domain.metering.queries import consumption_by_account
+
+ZERO = Decimal(0)
+
+KIND_LABELS = {
+    "": "变更前",
+    "reclass": "改类",
+    "reduction": "减容",
+    "suspension": "暂停",
+    "reduction_restore": "减容恢复",
+    "suspension_restore": "暂停恢复",
+    "increase": "增容",
+    "temporary_exchange": "暂换",
+    "contract_demand": "需量变更",
+    "meter_exchange": "换表",
+    "multiplier": "倍率变更",
+    "point_added": "新增用电点",
+    "point_retired": "拆除",
+    "account_opened": "新装",
+    "account_closed": "销户",
+}
+
+
+class _Sp(Protocol):
+    @property
+    def sp_id(self) -> int: ...
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def opened_on(self) -> date: ...
+
+
+S = TypeVar("S", bound=_Sp)
+TariffOf = Callable[[str, date, Decimal | None], Tariff]
+LineRow = Callable[[Line], tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentedUnit:
+    """One service point billed by segments: total, kWh and the line rows (without bill id and seq)."""
+
+    total: Decimal
+    kwh: Decimal
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass
+class ChangedAccounts:
+    ids: set[int]
+    changes: dict[int, list[ChangeRow]]
+    rules: dict[date, ChangeRules] = field(default_factory=dict)
+
+    @classmethod
+    def fetch(cls, *, lo: int, hi: int, account_ids: Iterable[int]) -> ChangedAccounts:
+        ids = accounts_with_changes(lo=lo, hi=hi) & set(account_ids)
+        return cls(ids=ids, changes=changes_of_accounts(account_ids=ids) if ids else {})
+
+    def _rules(self, on: date) -> ChangeRules:
+        rules = self.rules.get(on)
+        if rules is None:
+            try:
+                rules = rules_in_force(on=on)
+            except NoRuleSet as exc:
+                raise NotBillable("no_change_rules", str(exc)) from None
+            self.rules[on] = rules
+        return rules
+
+    def split(
+        self,
+        *,
+        acc_id: int,
+        rows: Sequence[S],
+        start: date,
+        end: date,
+        tariff_of: TariffOf,
+        line_row: LineRow,
+    ) -> tuple[list[S], list[SegmentedUnit]]:
+        """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
+        bill or a segment cannot be rated."""
+        if acc_id not in self.ids:
+            return list(rows), []
+        rules = self._rules(start)
+        keep: list[S] = []
+        units: list[SegmentedUnit] = []
+        for sp in rows:
+            recorded = self.changes.get(sp.sp_id)
+            if not recorded:
+                keep.append(sp)
+                continue
+            line = timeline(changes=recorded, rules=rules, opened_on=sp.opened_on, default_tariff="")
+            if not changes_inside(line, start, end):
+                now = values_on(line, start)
+                if now is None or now.in_service:
+                    keep.append(sp)
+                continue  # retired / closed before the period: not billed, never blocks the account
+            ps = pieces(line=line, start=start, end=end)
+            if ps:
+                units.append(_rate(sp, ps, start, end, rules, tariff_of, line_row))
+        if not keep and not units:
+            raise NotBillable("not_in_service", "every service point is retired or closed in the period")
+        return keep, units
+
+
+def _rate(
+    sp: _Sp,
+    ps: Sequence[Piece],
+    start: date,
+    end: date,
+    rules: ChangeRules,
+    tariff_of: TariffOf,
+    line_row: LineRow,
+) -> SegmentedUnit:
+    segments: list[Segment] = []
+    kvarh: Decimal | None = None
+    read_any = False
+    for p in ps:
+        v = p.values
+        if not v.tariff_code:
+            raise NotBillable("no_tariff", f"no tariff for the segment from {p.start}")
+        tariff = tariff_of(v.tariff_code, p.start, v.pf_standard)
+        if v.pf_standard is None and tariff.power_factor is not None:
+            tariff = dataclasses.replace(tariff, power_factor=None)
+        if tariff.energy.tier_basis == "annual":
+            raise NotBillable("segmented_annual_tiers", "annual tiers are not billed by segments")
+        u = consumption_by_account(
+            period_start=p.read_from, period_end=p.read_to, account_ids=[sp.account_id]
+        ).get(sp.sp_id)
+        if u is not None and u.exceptions:
+            raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
+        if u is not None and u.readings:
+            read_any = True
+            kwh = energy_by_period(tariff=tariff, kwh_by_kind=u.kwh_by_kind)
+            if any(k < 0 for k in kwh):
+                raise NotBillable("negative_usage", "negative validated consumption")
+            if u.kvarh is not None:
+                kvarh = (kvarh or ZERO) + u.kvarh
+            max_kw = u.max_kw
+        else:
+            kwh = tuple(ZERO for _ in tariff.energy.periods)
+            max_kw = None
+        segments.append(
+            Segment(
+                start=p.start,
+                end=p.end,
+                tariff=tariff,
+                kwh_by_period=kwh,
+                capacity_kva=v.capacity_kva,
+                contract_kw=v.contract_kw,
+                max_kw=max_kw,
+                sealed_half_kva=v.sealed_half_kva,
+                label=KIND_LABELS.get(p.label, p.label),
+            )
+        )
+    if not read_any and ps[-1].end == end:
+        raise NotBillable("no_readings", "no billable reading dated in the period")
+    try:
+        bill = rate_segments(segments=segments, kvarh=kvarh, period_start=start, period_end=end, rules=rules)
+    except RatingError as exc:
+        raise NotBillable("rating_error", str(exc)) from None
+    kwh_total = sum((k for s in segments for k in s.kwh_by_period), ZERO)
+    return SegmentedUnit(bill.total, kwh_total, tuple(line_row(ln) for ln in bill.lines))
