@@ -40,7 +40,7 @@ from typing import Any
 from django.db import connection, connections, transaction
 from django.db.models import Count
 
-from wattdesk.application.billing import fetch
+from wattdesk.application.billing import fetch, quota
 from wattdesk.application.billing.determinants import (
     NotBillable,
     build,
@@ -615,6 +615,7 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     # 12 months back at least: the hold rule's history and the year to date of annual tiers
     since = str(Period(ctx.year, ctx.month).shift(-max(12, ctx.policy.max_history)))
     past = fetch.history(lo=lo, hi=hi, period=ctx.period, since_period=since)
+    quotas = quota.grants(lo=lo, hi=hi)  # 一户多人口 tier quotas (application.billing.quota)
     versions_now = fetch.period_bills(lo=lo, hi=hi, period=ctx.period)
     # 变损 (高供低计): the transformers feeding the batch's points (application.billing.transformer_loss)
     losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=windows.values())
@@ -637,7 +638,9 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         try:
             dets: list[tuple[Tariff, Determinants]] = []
             for sp in rows:
-                dets.append(_determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past))
+                tariff, det = _determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past)
+                det = quota.apply(tariff=tariff, det=det, account_grants=quotas.get(acc_id, ()))
+                dets.append((tariff, det))
                 u = usage.get(sp.sp_id)
                 if u is not None and u.estimated:
                     estimated.add(acc_id)
@@ -686,6 +689,10 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         if acc_id in estimated:
             seq += 1
             lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
+        quota_note = quota.note(units[i][2] for i in idxs)
+        if quota_note is not None:
+            seq += 1
+            lines.append((seq, *quota_note))
         history_totals = [t for _p, _k, t in past.get(acc_id, ())]
         reason = hold_reason(
             total=total, history=history_totals, customer_class=first.customer_class, policy=ctx.policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -273,3 +274,135 @@ class ServicePoint(models.Model):
     def customer_class(self) -> str:
         """The customer class (用电类别) of the customer that holds this service point's account."""
         return str(self.account.customer.customer_class)
+
+
+# --- per-account tier quotas (一户多人口) ----------------------------------------------------------------------
+
+
+class QuotaUnit(models.TextChoices):
+    PER_MONTH = "per_month", _("kWh per month")
+    PER_YEAR = "per_year", _("kWh per year")
+
+
+class QuotaTiers(models.TextChoices):
+    TIER1 = "tier1", _("first tier boundary only")
+    ALL = "all", _("every tier boundary")
+
+
+class QuotaBasis(models.TextChoices):
+    HOUSEHOLD = "household", _("per household")
+    PER_PERSON_ABOVE = "per_person_above", _("per person above the base count")
+
+
+class QuotaStart(models.TextChoices):
+    NEXT_MONTH = "next_month", _("the month after the application")
+    THIS_MONTH = "this_month", _("the month of the application")
+
+
+class QuotaAnnualMode(models.TextChoices):
+    REMAINING_MONTHS = "remaining_months", _("all covered months of the tier year, from the first one")
+    TO_DATE = "to_date", _("covered months of the tier year up to the billed month")
+
+
+class HouseholdQuotaPolicy(models.Model):
+    """一户多人口 policy (provincial notice) as effective-dated data: who qualifies and what a grant adds to the
+    residential tier boundaries. Rows are versions of a ``code``; the version in force on the application
+    date decides a grant (application.customers.household_quota). Defaults: docs/billing-cases/household-quota.md.
+    """
+
+    code = models.CharField(_("code"), max_length=32)
+    name = models.CharField(_("name"), max_length=100)
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to"), null=True, blank=True)
+    min_persons = models.PositiveSmallIntegerField(_("minimum persons"))
+    basis = models.CharField(_("basis"), max_length=24, choices=QuotaBasis.choices)
+    persons_base = models.PositiveSmallIntegerField(
+        _("persons base"), default=0, help_text=_("per_person_above: persons counted above this number.")
+    )
+    uplift_kwh = QuantityField(_("uplift (kWh)"))
+    unit = models.CharField(_("unit"), max_length=16, choices=QuotaUnit.choices)
+    tiers = models.CharField(_("tiers affected"), max_length=8, choices=QuotaTiers.choices)
+    starts = models.CharField(_("takes effect"), max_length=16, choices=QuotaStart.choices)
+    validity_months = models.PositiveSmallIntegerField(_("validity (months)"), null=True, blank=True)
+    annual_mode = models.CharField(
+        _("annual tiers"),
+        max_length=24,
+        choices=QuotaAnnualMode.choices,
+        default=QuotaAnnualMode.REMAINING_MONTHS,
+    )
+    residential_only = models.BooleanField(_("residential accounts only"), default=True)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("code", "effective_from")
+        verbose_name = _("household quota policy")
+        verbose_name_plural = _("household quota policies")
+        constraints = (
+            models.UniqueConstraint(fields=("code", "effective_from"), name="quota_policy_code_from_unique"),
+            models.CheckConstraint(condition=Q(uplift_kwh__gte=0), name="quota_policy_uplift_nonneg"),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=models.F("effective_from")),
+                name="quota_policy_to_after_from",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.effective_from}"
+
+
+class TierQuotaGrant(models.Model):
+    """A tier quota granted to an account (一户多人口 …): from ``valid_from`` (first day of a month) to
+    ``valid_to`` (first month without it; empty = open), ``uplift_kwh`` per ``unit`` added to the ``tiers``
+    boundaries. Written only by application.customers.household_quota (audited); billing reads it."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="tier_quotas", verbose_name=_("account")
+    )
+    kind = models.CharField(_("kind"), max_length=32, default="large_household")
+    persons = models.PositiveSmallIntegerField(_("persons"))
+    policy = models.ForeignKey(
+        HouseholdQuotaPolicy, on_delete=models.PROTECT, related_name="grants", verbose_name=_("policy")
+    )
+    applied_on = models.DateField(_("applied on"))
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    uplift_kwh = QuantityField(_("uplift (kWh)"))
+    unit = models.CharField(_("unit"), max_length=16, choices=QuotaUnit.choices)
+    tiers = models.CharField(_("tiers affected"), max_length=8, choices=QuotaTiers.choices)
+    evidence = models.CharField(_("evidence"), max_length=300, validators=[validate_clean_text])
+    note = models.CharField(_("note"), max_length=300, blank=True, validators=[validate_clean_text])
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("granted by"),
+    )
+    granted_at = models.DateTimeField(_("granted at"))
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ended by"),
+    )
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("end reason"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("account", "valid_from")
+        verbose_name = _("tier quota grant")
+        verbose_name_plural = _("tier quota grants")
+        indexes = (models.Index(fields=["account", "valid_from"], name="tier_quota_account_idx"),)
+        constraints = (
+            models.CheckConstraint(condition=Q(uplift_kwh__gte=0), name="tier_quota_uplift_nonneg"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
+                name="tier_quota_to_after_from",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.valid_from}"
