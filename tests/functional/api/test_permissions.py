@@ -58,6 +58,13 @@ ENDPOINTS = (
     Endpoint("POST", "/api/readings/bulk", _any(roles.READINGS_IMPORT), "/api/readings/bulk"),
     Endpoint("GET", "/api/tariffs", _any(roles.TARIFFS_VIEW), "/api/tariffs"),
     Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
+    Endpoint("POST", "/api/sub-uses", _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW), "/api/sub-uses"),
+    Endpoint(
+        "POST",
+        "/api/sub-uses/{agreement_id}/end",
+        _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW),
+        "/api/sub-uses/{sub_use}/end",
+    ),
     Endpoint("GET", "/api/transformers/models", _any(roles.READINGS_VIEW), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers/models", _any(roles.METERING_ARCHIVE), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers", _any(roles.METERING_ARCHIVE), "/api/transformers"),
@@ -337,6 +344,8 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/bills/{bill_id}/hold"] = {"reason": "permission table"}
     bodies["/api/bills/{bill_id}/cancel"] = {"reason": "permission table"}
     bodies["/api/bills/issue"] = {"period": company.period}
+    sub_use_urls, bodies["/api/sub-uses"], bodies["/api/sub-uses/{agreement_id}/end"] = sub_use_parts()
+    parts.update(sub_use_urls)
     transformer_urls, transformer_bodies = transformer_parts(user)
     parts.update(transformer_urls)
     bodies.update(transformer_bodies)

@@ -41,6 +41,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Count
 
 from wattdesk.application.billing import fetch, quota
+from wattdesk.application.billing import sub_use as sub_use_billing
 from wattdesk.application.billing.determinants import (
     NotBillable,
     build,
@@ -54,6 +55,7 @@ from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.period import Period, PeriodError, add_months, period_text
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
+from wattdesk.core.rating.sub_use import SubUseError
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
 from wattdesk.domain import bulk
@@ -620,6 +622,8 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     # 变损 (高供低计): the transformers feeding the batch's points (application.billing.transformer_loss)
     losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=windows.values())
     loss_lines: dict[int, list[tuple[Any, ...]]] = {}
+    agreements = sub_use_billing.agreements(lo=lo, hi=hi, on_or_before=latest_start)  # 定量定比
+    unit_subs: dict[int, sub_use_billing.InForce] = {}  # unit index -> its sub-uses
 
     # determinants per service point, grouped by tariff for rating
     units: list[tuple[int, Tariff, Determinants]] = []  # (account_id, tariff, det) in account order
@@ -637,10 +641,15 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             continue
         try:
             dets: list[tuple[Tariff, Determinants]] = []
+            acc_subs: dict[int, sub_use_billing.InForce] = {}
             for sp in rows:
                 tariff, det = _determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past)
                 det = quota.apply(tariff=tariff, det=det, account_grants=quotas.get(acc_id, ()))
                 dets.append((tariff, det))
+                if sp.sp_id in agreements:
+                    in_force = _sub_uses(ctx, agreements[sp.sp_id], start)
+                    if in_force.sub_uses:
+                        acc_subs[len(dets) - 1] = in_force
                 u = usage.get(sp.sp_id)
                 if u is not None and u.estimated:
                     estimated.add(acc_id)
@@ -657,9 +666,12 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             estimated.discard(acc_id)
             continue
         account_units[acc_id] = list(range(len(units), len(units) + len(dets)))
+        unit_subs.update((len(units) + j, in_force) for j, in_force in acc_subs.items())
         units.extend((acc_id, t, d) for t, d in dets)
 
     rated = _rate_units(ctx, units)
+    for i, in_force in unit_subs.items():
+        rated[i] = _rate_sub_uses(units[i][1], units[i][2], in_force)
 
     for acc_id, idxs in account_units.items():
         rows = by_account[acc_id]
@@ -697,6 +709,8 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         reason = hold_reason(
             total=total, history=history_totals, customer_class=first.customer_class, policy=ctx.policy
         )
+        # a 定量 above the metered kWh was capped: the reviewer sees why first (fms-cfs "电度电量小于协议电量")
+        reason = next((b.hold for i in idxs if isinstance(b := rated[i], _Rated) and b.hold), "") or reason
         prev = versions_now.get(acc_id)
         version, replaces = (prev[0] + 1, prev[1]) if prev is not None else (1, None)
         status = BillStatus.HELD if reason else BillStatus.DRAFT
@@ -780,6 +794,35 @@ class _Rated:
     total: Decimal
     kwh: Decimal
     rows: tuple[tuple[Any, ...], ...]
+    hold: str = ""  # a reason to hold the bill found while rating (a capped 定量定比 sub-use)
+
+
+def _sub_uses(
+    ctx: _Ctx, rows: Sequence[sub_use_billing.AgreementRow], start: date
+) -> sub_use_billing.InForce:
+    """The 定量定比 sub-uses of a service point in force at the period start, each on its tariff's version."""
+
+    def tariff_of(code: str, on: date) -> Tariff:
+        version = fetch.version_in_force(ctx.versions.get(code, ()), on)
+        if version is None:
+            raise NotBillable("no_tariff_version", f"sub-use tariff {code} has no version in force on {on}")
+        return _tariff(ctx, version, None)
+
+    return sub_use_billing.sub_uses_of(rows, start=start, tariff_of=tariff_of)
+
+
+def _rate_sub_uses(
+    tariff: Tariff, det: Determinants, in_force: sub_use_billing.InForce
+) -> _Rated | NotBillable:
+    """Rate a service point with 定量定比 sub-uses (application.billing.sub_use): main use, then each sub-use."""
+    try:
+        r = sub_use_billing.rate_with_sub_uses(tariff=tariff, det=det, in_force=in_force)
+    except SubUseError as exc:
+        return NotBillable("sub_use_error", str(exc))
+    except RatingError as exc:
+        return NotBillable("rating_error", str(exc))
+    rows = tuple(_line_row(ln) for ln in (*r.bill.lines, *r.notes))
+    return _Rated(r.bill.total, r.bill.kwh, rows, r.hold)
 
 
 RATING_MEMO_LIMIT = 200_000

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.db import transaction
 
-from wattdesk.domain.tariffs.models import TariffVersion
+from wattdesk.domain.tariffs.models import SubUseAgreement, TariffVersion
 
 
 class TariffConflict(ValueError):
@@ -131,3 +132,57 @@ def change_assignments(*, changes: list[AssignmentChange]) -> list[tuple[int, st
         out.append((c.service_point_id, previous))
     TariffAssignment.objects.bulk_create(created)
     return out
+
+
+class SubUseOverlap(ValueError):
+    """The service point already has a sub-use of that name in force over part of the period."""
+
+
+def create_sub_use(
+    *,
+    service_point_id: int,
+    label: str,
+    tariff_code: str,
+    mode: str,
+    value: Decimal,
+    deduction: str,
+    priority: str,
+    in_pf_calculation: bool,
+    in_pf_base: bool,
+    overflow: str,
+    effective_from: date,
+    reviewed_on: date,
+) -> SubUseAgreement:
+    """Store a 定量定比 agreement (already validated by the use case). The caller owns the transaction; the
+    service point's agreements are locked and one of the same name overlapping the new one is refused."""
+    rows = list(
+        SubUseAgreement.objects.select_for_update().filter(service_point_id=service_point_id, label=label)
+    )
+    for a in rows:
+        if a.effective_to is None or a.effective_to > effective_from:
+            raise SubUseOverlap(
+                f"sub-use {label!r} is already in force from {a.effective_from}"
+                + (f" to {a.effective_to}" if a.effective_to else "")
+                + " (end it first)"
+            )
+    return SubUseAgreement.objects.create(
+        service_point_id=service_point_id,
+        label=label,
+        tariff_code=tariff_code,
+        mode=mode,
+        value=value,
+        deduction=deduction,
+        priority=priority,
+        in_pf_calculation=in_pf_calculation,
+        in_pf_base=in_pf_base,
+        overflow=overflow,
+        effective_from=effective_from,
+        reviewed_on=reviewed_on,
+    )
+
+
+def end_sub_use(*, agreement: SubUseAgreement, effective_to: date, reason: str) -> None:
+    """Close an agreement (already locked and validated by the use case): in force until ``effective_to``."""
+    agreement.effective_to = effective_to
+    agreement.end_reason = reason
+    agreement.save(update_fields=["effective_to", "end_reason"])

@@ -6,7 +6,7 @@ from datetime import date
 
 from django.db.models import Q
 
-from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+from wattdesk.domain.tariffs.models import SubUseAgreement, TariffAssignment, TariffVersion
 
 
 def _in_force(on: date) -> Q:
@@ -24,3 +24,14 @@ def assignment_on(*, service_point_id: int, on: date) -> TariffAssignment | None
         .order_by("-effective_from")
         .first()
     )
+
+
+def sub_uses_in_force(*, service_point_ids: list[int], on: date) -> dict[int, list[SubUseAgreement]]:
+    """定量定比 agreements in force on ``on``, per service point, oldest first (the billing run's read)."""
+    out: dict[int, list[SubUseAgreement]] = {}
+    qs = SubUseAgreement.objects.filter(_in_force(on), service_point_id__in=service_point_ids).order_by(
+        "service_point_id", "effective_from", "id"
+    )
+    for a in qs:
+        out.setdefault(a.service_point_id, []).append(a)
+    return out
