@@ -19,6 +19,7 @@ from transformer_helpers import transformer_parts
 
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
+from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.interfaces.api.api import api
 
@@ -58,13 +59,6 @@ ENDPOINTS = (
     Endpoint("POST", "/api/readings/bulk", _any(roles.READINGS_IMPORT), "/api/readings/bulk"),
     Endpoint("GET", "/api/tariffs", _any(roles.TARIFFS_VIEW), "/api/tariffs"),
     Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
-    Endpoint("POST", "/api/sub-uses", _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW), "/api/sub-uses"),
-    Endpoint(
-        "POST",
-        "/api/sub-uses/{agreement_id}/end",
-        _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW),
-        "/api/sub-uses/{sub_use}/end",
-    ),
     Endpoint("GET", "/api/transformers/models", _any(roles.READINGS_VIEW), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers/models", _any(roles.METERING_ARCHIVE), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers", _any(roles.METERING_ARCHIVE), "/api/transformers"),
@@ -107,6 +101,10 @@ ENDPOINTS = (
     Endpoint("POST", "/api/bills/issue", _any(roles.BILLING_REVIEW), "/api/bills/issue"),
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
+    Endpoint("POST", "/api/service-changes", _any(roles.BILLING_RUN), "/api/service-changes"),
+    Endpoint(
+        "GET", "/api/service-changes", _any(roles.BILLING_VIEW), "/api/service-changes?account={account}"
+    ),
     Endpoint(
         "GET", "/api/billing-runs/{run_id}", _any(roles.BILLING_VIEW), "/api/billing-runs/{stalled_run}"
     ),
@@ -344,8 +342,10 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/bills/{bill_id}/hold"] = {"reason": "permission table"}
     bodies["/api/bills/{bill_id}/cancel"] = {"reason": "permission table"}
     bodies["/api/bills/issue"] = {"period": company.period}
-    sub_use_urls, bodies["/api/sub-uses"], bodies["/api/sub-uses/{agreement_id}/end"] = sub_use_parts()
-    parts.update(sub_use_urls)
+    point = ServicePoint.objects.filter(account__number=parts["account"]).order_by("number").first()
+    bodies["/api/service-changes"] = {"account": parts["account"], "service_point": point.number if point else "-",
+                                      "kind": "meter_exchange", "effective_on": "2026-11-01",
+                                      "meter_serial": f"PERM-{role}"[:32]}  # fmt: skip
     transformer_urls, transformer_bodies = transformer_parts(user)
     parts.update(transformer_urls)
     bodies.update(transformer_bodies)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import Http404
 from django.utils import timezone
 from ninja import Router, Status
 from ninja.params.functions import Query
@@ -21,6 +22,8 @@ router = Router(tags=["service changes"])
 )
 def create_change(request: Any, payload: ServiceChangeCreate) -> Status[Any]:
     user = require(request, roles.BILLING_RUN)
+    if not accounts_for(user).filter(number=payload.account).exists():
+        raise Http404(f"no account {payload.account!r}")
     change = record_change(
         request=ChangeRequest(**payload.dict()),
         actor=user,
