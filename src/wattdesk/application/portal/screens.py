@@ -484,7 +484,10 @@ def _tiers(tiers: Sequence[Tier]) -> tuple[TierRow, ...]:
 
 
 def hour_ranges(hours: Sequence[int], period: int) -> str:
-    """'08:00–22:00' style ranges of the hours (0-23) whose period index is ``period``."""
+    """'08:00–22:00' style ranges of the day's slots (24 hours, or 48 half-hours: '08:30–22:30') whose period
+    index is ``period``."""
+    n = len(hours)
+    width = 1440 // n if n else 60
     ranges: list[tuple[int, int]] = []
     for h, p in enumerate(hours):
         if p != period:
@@ -493,10 +496,15 @@ def hour_ranges(hours: Sequence[int], period: int) -> str:
             ranges[-1] = (ranges[-1][0], h + 1)
         else:
             ranges.append((h, h + 1))
-    if len(ranges) > 1 and ranges[0][0] == 0 and ranges[-1][1] == 24:  # wraps midnight: 22:00–08:00
+    if len(ranges) > 1 and ranges[0][0] == 0 and ranges[-1][1] == n:  # wraps midnight: 22:00–08:00
         first = ranges.pop(0)
         ranges[-1] = (ranges[-1][0], first[1])
-    return "、".join(f"{a:02d}:00–{b % 24:02d}:00" for a, b in ranges)
+
+    def clock(slot: int) -> str:
+        minutes = slot * width % 1440
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    return "、".join(f"{clock(a)}–{clock(b)}" for a, b in ranges)
 
 
 def _explain_tariff(tariff: Tariff, month: int) -> tuple[str, bool, tuple[PeriodRow, ...]]:
