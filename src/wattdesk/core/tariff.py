@@ -63,15 +63,26 @@ class Period:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Period index per day type x month x hour: ``table[day_type][month - 1][hour]``.
+    """Period index per day type x month x time slot: ``table[day_type][month - 1][slot]``.
 
-    Day types: 0 weekday (工作日), 1 weekend (周末), 2 public holiday (节假日).
+    Day types: 0 weekday (工作日), 1 weekend (周末), 2 public holiday (节假日). A day has 24 hourly slots, or 48
+    half-hour slots when a period starts at :30 (several provinces' TOU notices, e.g. 谷 from 22:30); every row of
+    one schedule has the same number of slots (``parse_schedule`` widens hourly rows of a half-hour schedule).
     """
 
     table: tuple[tuple[tuple[int, ...], ...], ...]
 
-    def period(self, *, day_type: int, month: int, hour: int) -> int:
-        return self.table[day_type][month - 1][hour]
+    @property
+    def slots_per_hour(self) -> int:
+        """1 (hourly) or 2 (half-hour boundaries)."""
+        return len(self.table[0][0]) // 24
+
+    @property
+    def slot_minutes(self) -> int:
+        return 60 // self.slots_per_hour
+
+    def period(self, *, day_type: int, month: int, hour: int, minute: int = 0) -> int:
+        return self.table[day_type][month - 1][hour * self.slots_per_hour + minute // self.slot_minutes]
 
 
 @dataclass(frozen=True)
@@ -338,21 +349,33 @@ def parse_tiers(value: object, path: str, *, multiplier: Decimal | None = None) 
     return tuple(tiers)
 
 
+SLOTS_PER_DAY = (24, 48)  # hourly, or half-hourly (a period boundary at :30)
+
+
 def _parse_day_table(value: object, path: str, n_periods: int) -> tuple[tuple[int, ...], ...]:
     rows = _list(value, path)
-    if len(rows) == 24 and all(not isinstance(r, list | tuple) for r in rows):
+    if len(rows) in SLOTS_PER_DAY and all(not isinstance(r, list | tuple) for r in rows):
         row = tuple(_int(h, _join(path, i), 0, n_periods - 1) for i, h in enumerate(rows))
         return (row,) * 12
     if len(rows) != 12:
-        raise TariffError(path, "must be 24 period indexes or 12 months x 24 period indexes")
+        raise TariffError(
+            path, "must be 24 (or 48 half-hour) period indexes, or 12 months of 24 (or 48) period indexes"
+        )
     out = []
     for m, r in enumerate(rows):
         mp = _join(path, m)
         hours = _list(r, mp)
-        if len(hours) != 24:
-            raise TariffError(mp, f"must have 24 hours, has {len(hours)}")
+        if len(hours) not in SLOTS_PER_DAY:
+            raise TariffError(mp, f"must have 24 hours (or 48 half-hours), has {len(hours)}")
         out.append(tuple(_int(h, _join(mp, i), 0, n_periods - 1) for i, h in enumerate(hours)))
     return tuple(out)
+
+
+def _widen(months: tuple[tuple[int, ...], ...], slots: int) -> tuple[tuple[int, ...], ...]:
+    """Hourly rows repeated to ``slots`` per day (each hour's period for both of its half-hours)."""
+    return tuple(
+        row if len(row) == slots else tuple(p for p in row for _ in range(slots // 24)) for row in months
+    )
 
 
 def parse_schedule(value: object, path: str, n_periods: int) -> Schedule:
@@ -371,7 +394,8 @@ def parse_schedule(value: object, path: str, n_periods: int) -> Schedule:
     holiday = (
         _parse_day_table(doc["holiday"], _join(path, "holiday"), n_periods) if "holiday" in doc else weekend
     )
-    return Schedule(table=(weekday, weekend, holiday))
+    slots = max(len(row) for table in (weekday, weekend, holiday) for row in table)
+    return Schedule(table=(_widen(weekday, slots), _widen(weekend, slots), _widen(holiday, slots)))
 
 
 def _parse_periods(

@@ -66,7 +66,24 @@ def _dec(units: int | np.integer) -> Decimal:
 
 
 def _schedule_array(schedule: Schedule) -> npt.NDArray[np.int64]:
-    return np.asarray(schedule.table, dtype=np.int64)  # (3, 12, 24)
+    return np.asarray(schedule.table, dtype=np.int64)  # (3, 12, 24) or (3, 12, 48) with half-hour slots
+
+
+def schedule_slots(
+    *, schedule: Schedule, minute_of_day: npt.NDArray[np.int64], step_minutes: int
+) -> npt.NDArray[np.int64]:
+    """The schedule slot (hour, or half-hour for a schedule with :30 boundaries) of each interval start.
+
+    An interval must lie inside one slot, or its energy would belong to two periods: with half-hour slots the
+    data must be 30-minute or finer on a grid that divides the half-hour (hourly data cannot be split at :30).
+    """
+    width = schedule.slot_minutes
+    if width % step_minutes or np.any(minute_of_day % width + step_minutes > width):
+        raise LoadError(
+            f"the tariff's periods change every {width} minutes: {step_minutes}-minute intervals cannot be "
+            "assigned to one period each (give interval data on a grid that divides the slot)"
+        )
+    return minute_of_day // width
 
 
 def monthly_determinants(
@@ -98,7 +115,7 @@ def monthly_determinants(
     kw = np.rint(np.asarray(kwh, dtype=np.float64) * SCALE * shape.steps_per_hour).astype(np.int64)
     sem: Semantics = semantics or tariff.calendar.semantics
     days = ts.astype("datetime64[D]")
-    hours = ((ts - days).astype(np.int64) // 60).astype(np.int64)
+    minute_of_day = (ts - days).astype(np.int64)
     months_abs = ts.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
     month_idx = months_abs % 12
     dts = day_types(
@@ -107,12 +124,18 @@ def monthly_determinants(
         weekend_days=tariff.calendar.weekend_days,
         holidays=holidays if tariff.calendar.holidays else None,
     ).astype(np.int64)
-    e_period = _schedule_array(tariff.energy.schedule)[dts, month_idx, hours]
+    e_slot = schedule_slots(
+        schedule=tariff.energy.schedule, minute_of_day=minute_of_day, step_minutes=shape.step_minutes
+    )
+    e_period = _schedule_array(tariff.energy.schedule)[dts, month_idx, e_slot]
     n_e = len(tariff.energy.periods)
     d_period = None
     n_d = 0
     if tariff.tou_demand is not None:
-        d_period = _schedule_array(tariff.tou_demand.schedule)[dts, month_idx, hours]
+        d_slot = schedule_slots(
+            schedule=tariff.tou_demand.schedule, minute_of_day=minute_of_day, step_minutes=shape.step_minutes
+        )
+        d_period = _schedule_array(tariff.tou_demand.schedule)[dts, month_idx, d_slot]
         n_d = len(tariff.tou_demand.periods)
     bounds = np.flatnonzero(np.diff(months_abs)) + 1
     starts = np.concatenate(([0], bounds))

@@ -44,6 +44,7 @@ import numpy.typing as npt
 from wattdesk.core.calendar import HolidayCalendar, Semantics, day_types
 from wattdesk.core.money import DERIVED_RATE_STEP, quantize_quantity, quantize_ratio
 from wattdesk.core.pf import PfTableError, power_factor
+from wattdesk.core.rating.determinants import LoadError, schedule_slots
 from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate
 from wattdesk.core.tariff import Tariff, Tier
 
@@ -875,14 +876,29 @@ def _step_tables(
     month_of_day = (days.astype("datetime64[M]").astype(np.int64) % 12).astype(np.int64)
     spd = 24 * steps_per_hour
     step_day = np.repeat(np.arange(n_days), spd)
-    hour = (np.arange(n_days * spd) // steps_per_hour) % 24
+    minute_of_day = (np.arange(n_days * spd) % spd) * (60 // steps_per_hour)
     dt = dts[step_day]
     month = month_of_day[step_day]
+    try:  # hourly or half-hour slots, as the exact path (core.rating.determinants.schedule_slots)
+        e_slot = schedule_slots(
+            schedule=tariff.energy.schedule, minute_of_day=minute_of_day, step_minutes=60 // steps_per_hour
+        )
+        d_slot = (
+            schedule_slots(
+                schedule=tariff.tou_demand.schedule,
+                minute_of_day=minute_of_day,
+                step_minutes=60 // steps_per_hour,
+            )
+            if tariff.tou_demand is not None
+            else None
+        )
+    except LoadError as exc:
+        raise RatingError(str(exc)) from None
     e_tab = np.asarray(tariff.energy.schedule.table, dtype=np.int64)
-    e_period = e_tab[dt, month, hour]
+    e_period = e_tab[dt, month, e_slot]
     d_period = None
-    if tariff.tou_demand is not None:
-        d_period = np.asarray(tariff.tou_demand.schedule.table, dtype=np.int64)[dt, month, hour]
+    if tariff.tou_demand is not None and d_slot is not None:
+        d_period = np.asarray(tariff.tou_demand.schedule.table, dtype=np.int64)[dt, month, d_slot]
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(month)) + 1, [month.size])).astype(np.int64)
     return month, e_period, d_period, bounds
 

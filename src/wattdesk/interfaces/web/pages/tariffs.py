@@ -65,14 +65,15 @@ class PeriodView:
 @dataclass(frozen=True)
 class GridRow:
     month: int
-    cells: tuple[int, ...]  # period index per hour 0..23
-    hours: tuple[tuple[str, int], ...]  # (period name, hours) for this month / day type
+    cells: tuple[int, ...]  # period index per hour 0..23 (per half-hour 0..47 with :30 boundaries)
+    hours: tuple[tuple[str, Decimal], ...]  # (period name, hours) for this month / day type
 
 
 @dataclass(frozen=True)
 class Grid:
     day_type: Any
     rows: tuple[GridRow, ...]
+    span: int = 1  # cells per hour column: 2 for a half-hour schedule
 
 
 def _tiers(tiers: Any) -> tuple[TierRow, ...]:
@@ -100,6 +101,7 @@ def _periods(periods: tuple[Period, ...]) -> tuple[PeriodView, ...]:
 
 def _grids(schedule: Schedule, periods: tuple[Period, ...]) -> tuple[Grid, ...]:
     grids = []
+    per_hour = Decimal(schedule.slots_per_hour)
     for day_type, months in enumerate(schedule.table):
         rows = []
         for m, hours in enumerate(months):
@@ -108,11 +110,19 @@ def _grids(schedule: Schedule, periods: tuple[Period, ...]) -> tuple[Grid, ...]:
                 GridRow(
                     month=m + 1,
                     cells=tuple(hours),
-                    hours=tuple((periods[i].name, counts[i]) for i in sorted(counts) if i < len(periods)),
+                    hours=tuple(
+                        (periods[i].name, Decimal(counts[i]) / per_hour)
+                        for i in sorted(counts)
+                        if i < len(periods)
+                    ),
                 )
             )
         grids.append(
-            Grid(day_type=DAY_TYPES[day_type] if day_type < len(DAY_TYPES) else day_type, rows=tuple(rows))
+            Grid(
+                day_type=DAY_TYPES[day_type] if day_type < len(DAY_TYPES) else day_type,
+                rows=tuple(rows),
+                span=schedule.slots_per_hour,
+            )
         )
     return tuple(grids)
 
