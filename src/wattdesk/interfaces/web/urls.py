@@ -8,12 +8,14 @@ from wattdesk.interfaces.web.pages import billing as billing_pages
 from wattdesk.interfaces.web.pages import bills as bill_pages
 from wattdesk.interfaces.web.pages import cashier as cashier_pages
 from wattdesk.interfaces.web.pages import collection as collection_pages
+from wattdesk.interfaces.web.pages import corrections as correction_pages
 from wattdesk.interfaces.web.pages import customers as customer_pages
 from wattdesk.interfaces.web.pages import dashboard as dashboard_pages
 from wattdesk.interfaces.web.pages import disconnection as disconnection_pages
 from wattdesk.interfaces.web.pages import dunning as dunning_pages
 from wattdesk.interfaces.web.pages import fee_control as fee_control_pages
 from wattdesk.interfaces.web.pages import gateway as gateway_pages
+from wattdesk.interfaces.web.pages import inspection as inspection_pages
 from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
@@ -35,9 +37,11 @@ urlpatterns = [
     path("", include(readings_pages.urlpatterns)),
     path("", include(billing_pages.urlpatterns)),
     path("", include(bill_pages.urlpatterns)),
+    path("", include(correction_pages.urlpatterns)),
     path("", include(dunning_pages.urlpatterns)),
     path("", include(disconnection_pages.urlpatterns)),
     path("", include(waiver_pages.urlpatterns)),
+    path("", include(inspection_pages.urlpatterns)),
     path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
     path("audit/export.csv", audit_pages.audit_export, name="audit_export"),
