@@ -80,7 +80,7 @@ def build_case(settings: Any, tmp: Path, *, multiplier: str = "1", opening: str 
     from django.contrib.auth.models import Group
 
     from wattdesk.domain.access import roles
-    from wattdesk.domain.access.operations import create_demo_users
+    from wattdesk.domain.access.operations import create_demo_users, link_customer
     from wattdesk.domain.customers.models import Account, Customer, ReadingRoute, Region, ServicePoint
     from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister
     from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
@@ -119,6 +119,10 @@ def build_case(settings: Any, tmp: Path, *, multiplier: str = "1", opening: str 
     MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2025, 12, 1))
     MeterRegister.objects.create(meter=meter, kind="active_total")
     logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
+    # the demo customer login is this customer's portal login (access.operations.link_customer, as sign-up does)
+    link_customer(
+        user=get_user_model().objects.get(username=logins[roles.CUSTOMER].username), customer=customer
+    )
     second = get_user_model().objects.create_user("second_clerk", password=PASSWORD)
     second.groups.add(Group.objects.get(name=roles.BILLING_CLERK))
     case = CorrectionCase(

@@ -45,6 +45,8 @@ FREE_PARAMS: dict[str, list[str]] = {
     "order_id": ["999999"],
     "waiver_id": ["999999"],
     "close_id": ["999999"],
+    "exception_id": ["999999"],
+    "adjustment_id": ["999999"],
 }
 
 

@@ -143,6 +143,7 @@ def readings(request: HttpRequest) -> HttpResponse:
         "period": period,
         "period_error": period_error,
         "can_import": has_capability(request.user, roles.READINGS_IMPORT),
+        "can_review": has_capability(request.user, roles.BILLING_REVIEW),  # held-reading decisions
         "max_upload_mb": max_upload_bytes() // (1024 * 1024),
         "allowed_suffixes": ", ".join(ALLOWED_SUFFIXES),
     }
