@@ -21,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from wattdesk.application.billing import run as billing
+from wattdesk.application.billing.document import bill_document
 from wattdesk.application.customers.onboarding import import_accounts
 from wattdesk.application.metering.readings_import import import_readings
 from wattdesk.application.tariffs.catalog import import_tariff_files
@@ -170,6 +171,16 @@ class TestFixedQuantityLightingEndToEnd:
         ]
         bill = Bill.objects.get(account__number="A1", period="2026-03")
         assert (bill.total, bill.kwh) == (D("85697.00"), D(100000))
+        # the printed bill: the lighting line among the energy lines (60 000 + 2 100), its fund among the
+        # funds (1 940 + 57); kWh by period is the meter's (平 42 000 + 3 000 = 45 000)
+        doc = bill_document(bill_id=bill.pk)
+        assert [ln.description for ln in doc.energy_lines][-1] == "定量 照明 3000 kWh 电度电费 平"
+        assert (doc.energy_total, doc.funds_total, doc.pf_total) == (
+            D("62100.00"),
+            D("1997.00"),
+            D("1600.00"),
+        )
+        assert [p.kwh for p in doc.kwh_by_period] == [D(30000), D(45000), D(25000)]
 
     def test_an_ended_agreement_no_longer_splits_the_bill(self, factory: Path) -> None:
         clerk = api_client(roles.BILLING_CLERK)
@@ -243,3 +254,65 @@ class TestRefusals:
         r = post(api_client(roles.ANALYST), "/api/sub-uses", AGREEMENT)
         assert r.status_code == 403
         assert not SubUseAgreement.objects.exists()
+
+
+class TestOtherSettingsThroughTheRun:
+    def agree_and_bill(self, factory: Path, **change: Any) -> Any:
+        r = post(api_client(roles.BILLING_CLERK), "/api/sub-uses", {**AGREEMENT, **change})
+        assert r.status_code == 201, r.content
+        import_readings(path=write(factory, "mar.csv", READINGS_MAR), as_of=date(2026, 4, 1), imported_at=NOW)
+        return billing.run_billing(period="2026-03", run_at=NOW, workers=1)
+
+    def test_fixed_ratio_pro_rata(self, factory: Path) -> None:
+        self.agree_and_bill(factory, mode="fixed_ratio", value="10", deduction="pro_rata")
+        # 定比 10 % of the meter's 100 000 = 10 000 kWh, pro rata 30/45/25: 3 000 / 4 500 / 2 500 (§2.6):
+        #   27 000 x 0.96 = 25 920.00; 40 500 x 0.60 = 24 300.00; 22 500 x 0.24 = 5 400.00 (55 620.00)
+        # PF still 0.86 on the whole meter: +2 % x (20 000 + 55 620) = 1 512.40
+        # funds 90 000 x 0.02 = 1 800.00 and 10 000 x 0.019 = 190.00; lighting 10 000 x 0.70 = 7 000.00
+        assert [(code, qty, amount) for code, _d, qty, amount in bill_lines("2026-03")] == [
+            ("energy.peak", D(27000), D("25920.00")),
+            ("energy.flat", D(40500), D("24300.00")),
+            ("energy.valley", D(22500), D("5400.00")),
+            ("basic.capacity", D(1000), D("20000.00")),
+            ("pf", D(75620), D("1512.40")),
+            ("fund.fund", D(90000), D("1800.00")),
+            ("energy.flat.sub1", D(10000), D("7000.00")),
+            ("fund.fund.sub1", D(10000), D("190.00")),
+        ]
+        assert bill_lines("2026-03")[6][1] == "定比 照明 10% 10000 kWh 电度电费 平"
+        # 25 920 + 24 300 + 5 400 + 20 000 + 1 512.40 + 1 800 + 7 000 + 190 = 86 122.40
+        assert Bill.objects.get(account__number="A1").total == D("86122.40")
+
+    def test_a_fixed_quantity_above_the_meter_is_capped_and_the_bill_held(self, factory: Path) -> None:
+        result = self.agree_and_bill(factory, value="200000")
+        assert result.held == 1
+        bill = Bill.objects.get(account__number="A1")
+        assert bill.status == "held"
+        assert bill.hold_reason == (
+            "sub-use above the metered kWh: 定量 照明 200000.0000 kWh, only 100000.0000 kWh left on the meter"
+        )
+        # all 100 000 kWh on lighting: no main energy or main fund; basic 20 000.00; PF 0.86 on the whole
+        # meter, +2 % of the basic = 400.00; lighting 100 000 x 0.70 = 70 000.00, fund x 0.019 = 1 900.00
+        assert [(code, amount) for code, _d, _q, amount in bill_lines("2026-03")] == [
+            ("basic.capacity", D("20000.00")),
+            ("pf", D("400.00")),
+            ("energy.flat.sub1", D("70000.00")),
+            ("fund.fund.sub1", D("1900.00")),
+        ]
+        assert bill.total == D("92300.00")
+
+    def test_overflow_error_leaves_the_account_unbilled(self, factory: Path) -> None:
+        result = self.agree_and_bill(factory, value="200000", overflow="error")
+        assert result.skipped == {"sub_use_error": 1}
+        assert not Bill.objects.exists()
+
+    def test_a_review_older_than_12_months_is_noted_on_the_bill(self, factory: Path) -> None:
+        self.agree_and_bill(factory, reviewed_on="2025-02-28")  # + 12 months = 2026-02-28 <= period start
+        code, description, qty, amount = bill_lines("2026-03")[-1]
+        assert (code, qty, amount) == ("note.sub_use_review", D(0), D(0))
+        assert description == "定量定比 照明 核定于 2025-02-28, 已超过12个月 (sub-use review overdue)"
+        assert Bill.objects.get(account__number="A1").total == D("85697.00")  # the note charges nothing
+
+    def test_a_review_within_12_months_adds_no_note(self, factory: Path) -> None:
+        self.agree_and_bill(factory, reviewed_on="2025-03-02")
+        assert "note.sub_use_review" not in [code for code, *_ in bill_lines("2026-03")]

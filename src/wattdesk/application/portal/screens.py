@@ -214,6 +214,9 @@ def _explain_line(line: Any, tou: bool) -> ExplainedLine:
             x for x in (_period_name(parts[1]) if tou and len(parts) > 1 else "", _tier_name(code)) if x
         )
         label = label or _("电量电费")
+        sub = code.rsplit(".", 1)[-1]
+        if sub.startswith("sub") and sub[3:].isdigit():  # a 定量定比 sub-use, named by its description
+            label = line.description
         formula = f"{plain(qty)} kWh × {plain(rate)} {_('元/kWh')} = {amount_txt} {_('元')}"
     elif rule == "fund":
         group = _("政府性基金及附加")
