@@ -45,6 +45,7 @@ class TestAdminScreens:
             "customers.Customer",
             "customers.Account",
             "customers.ServicePoint",
+            "customers.HouseholdQuotaPolicy",
             "tariffs.TariffVersion",
             "tariffs.TariffAssignment",
             "billing.BillingRun",

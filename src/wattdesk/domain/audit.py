@@ -41,6 +41,7 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("customers.Customer", {}),
     ("customers.Account", {}),
     ("customers.ServicePoint", {}),
+    ("customers.HouseholdQuotaPolicy", {}),
     ("metering.Meter", {}),
     ("metering.MeterRegister", {}),
     ("metering.MeterInstallation", {}),

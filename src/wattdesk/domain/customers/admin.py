@@ -92,3 +92,25 @@ class ServicePointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("number", "address", "account__number", "account__customer__name")
     raw_id_fields = ("account", "region", "route", "transformer_area")
     list_select_related = ("account", "region", "route", "transformer_area")
+
+
+@admin.register(m.HouseholdQuotaPolicy)
+class HouseholdQuotaPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """一户多人口 policy versions (effective-dated data, audited). Grants are made only through the audited use
+    case (application.customers.household_quota), never here."""
+
+    list_display = (
+        "code",
+        "effective_from",
+        "effective_to",
+        "min_persons",
+        "basis",
+        "uplift_kwh",
+        "unit",
+        "tiers",
+        "starts",
+        "validity_months",
+        "annual_mode",
+    )
+    list_filter = ("code", "unit", "tiers", "annual_mode")
+    search_fields = ("code", "name", "source")
