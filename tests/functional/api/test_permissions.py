@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from adjustment_helpers import ENDPOINT_ROWS as ADJUSTMENT_ENDPOINTS
+from adjustment_helpers import adjustment_parts
 from api_helpers import payment_of, user_of, valid_reading, visible
 from collection_helpers import visit_body
 from collection_orders_helpers import order_parts
@@ -264,6 +266,7 @@ ENDPOINTS = (
         _any(roles.BILLING_REVIEW),
         "/api/inspection-cases/{inspection_reject}/reject",
     ),
+    *(Endpoint(m, p, _any(*caps), url) for m, p, caps, url in ADJUSTMENT_ENDPOINTS),
 )
 
 
@@ -359,6 +362,9 @@ def test_each_endpoint_answers_each_role_by_capability(
     }
     parts.update(order_parts(user, timezone.now()))
     parts.update(inspection_parts(user))
+    adjustment_urls, adjustment_bodies = adjustment_parts(user)
+    parts.update(adjustment_urls)
+    bodies.update(adjustment_bodies)
     bodies["/api/inspection-cases"] = {"account": parts["account"], "behaviour": "T1", "found_on": "2024-03-01",
                                        "inspector": "王检查", "evidence": "permission table"}  # fmt: skip
     bodies["/api/inspection-cases/{case_id}/compute"] = {
