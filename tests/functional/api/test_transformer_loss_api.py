@@ -198,6 +198,14 @@ class TestTransformerLossEndToEnd:
         assert [k.kwh for k in doc.kwh_by_period] == [D(30288), D(35335), D(25240)]
         assert all(ln.code.startswith("loss.") for ln in doc.loss_lines) and not doc.other_lines
         assert render_pdf(doc).startswith(b"%PDF")
+        # the clerk's bill page lists the loss under the TOU quantities, not among the charges
+        web = Client()
+        web.force_login(get_user_model().objects.get(username="clerk-loss"))
+        page = web.get(f"/bills/{bill.pk}/")
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert 'data-testid="bill-loss"' in html
+        assert "变损电量 峰 (TR-L1, 720 h) 288.00 kWh" in html
 
     def test_without_a_transformer_the_same_readings_bill_the_metered_quantities(
         self, customer: None, tmp_path: Path
