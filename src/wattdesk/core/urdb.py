@@ -146,21 +146,26 @@ its periods only by position; without this key they are ``p1``, ``p2`` ... and a
 them only when the tariff is seasonal (one period per month) or has a single period."""
 
 
-def _period_keys(record: Mapping[str, Any], n_periods: int) -> tuple[str, ...] | None:
-    raw = record.get(PERIOD_KEYS_FIELD)
+DEMAND_PERIOD_KEYS_FIELD = "wattdesk_demand_period_keys"
+"""The same for the TOU demand periods (``demandratestructure``): demand period ``i`` is billed from a meter's
+``max_demand_<key>`` register when the account is read by registers."""
+
+
+def _period_keys(
+    record: Mapping[str, Any], n_periods: int, field: str = PERIOD_KEYS_FIELD
+) -> tuple[str, ...] | None:
+    raw = record.get(field)
     if raw is None:
         return None
-    keys = _list(raw, PERIOD_KEYS_FIELD)
+    keys = _list(raw, field)
     if len(keys) != n_periods:
-        raise TariffError(PERIOD_KEYS_FIELD, f"must name {n_periods} periods, names {len(keys)}")
+        raise TariffError(field, f"must name {n_periods} periods, names {len(keys)}")
     out: list[str] = []
     for i, k in enumerate(keys):
         if k not in CHINESE_PERIODS:
-            raise TariffError(
-                f"{PERIOD_KEYS_FIELD}[{i}]", f"not a TOU period key {k!r} ({', '.join(CHINESE_PERIODS)})"
-            )
+            raise TariffError(f"{field}[{i}]", f"not a TOU period key {k!r} ({', '.join(CHINESE_PERIODS)})")
         if k in out:
-            raise TariffError(f"{PERIOD_KEYS_FIELD}[{i}]", f"duplicate period key {k!r}")
+            raise TariffError(f"{field}[{i}]", f"duplicate period key {k!r}")
         out.append(str(k))
     return tuple(out)
 
@@ -195,7 +200,7 @@ def tariff_from_urdb(*, record: Mapping[str, Any]) -> Tariff:
     if record.get("demandratestructure"):
         d_tiers, _ = _structure(record["demandratestructure"], "demandratestructure", energy=False)
         tou = TouDemand(
-            periods=_periods(d_tiers),
+            periods=_periods(d_tiers, _period_keys(record, len(d_tiers), DEMAND_PERIOD_KEYS_FIELD)),
             schedule=_schedule(record, "demandweekdayschedule", "demandweekendschedule", len(d_tiers)),
         )
     flat = None

@@ -135,3 +135,73 @@ class TestUrdbTariffsAreBilledByTheRun:
         # 58.24 + 39.235 + 23.62 + 5.50 = 126.595 -> 126.60 (half-up)
         assert [c for c, _q, _a in lines("A2")][:3] == ["energy.p2.t1", "energy.p2.t2", "energy.p2.t3"]
         assert Bill.objects.get(account__number="A2").total == D("126.60")
+
+
+FPL_GSLDT1 = "6776f98328a262f68a0081be"  # FPL GSLDT-1: TOU energy and TOU demand, $88.67/month
+
+
+@pytest.fixture
+def tou_demand_accounts(db: None, tmp_path: Path) -> None:
+    import json
+
+    record = json.loads((URDB / "fpl_gsldt1.json").read_text())
+    record = record[0] if isinstance(record, list) else record
+    # the clerk names which meter register bills each URDB period (URDB numbers them only)
+    record["wattdesk_period_keys"] = ["valley", "peak"]
+    record["wattdesk_demand_period_keys"] = ["valley", "peak"]
+    import_tariff_files(paths=[write(tmp_path, "fpl_gsldt1.json", json.dumps(record))])
+    regs = "active_peak;active_valley;max_demand_peak;max_demand_valley"
+    import_accounts(
+        path=write(
+            tmp_path,
+            "onboarding.csv",
+            "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,"
+            "address,region,capacity_kva,meter_serial,multiplier,registers,tariff_code,tariff_from\n"
+            f"C1,Acme,commercial,A1,2025-01-01,SP1,1 Mill Rd,R1,400,M1,40,{regs},{FPL_GSLDT1},2025-01-01\n"
+            f"C2,Bolt,commercial,A2,2025-01-01,SP2,2 Mill Rd,R1,400,M2,40,{regs},{FPL_GSLDT1},2025-01-01\n",
+        )
+    )
+    import_opening_values(
+        path=write(
+            tmp_path,
+            "legacy.csv",
+            "meter_serial,register,last_bill_date,value\n"
+            "M1,active_peak,2026-02-01,100\nM1,active_valley,2026-02-01,200\n"
+            "M2,active_peak,2026-02-01,100\nM2,active_valley,2026-02-01,200\n",
+        ),
+        as_of=NOW.date(),
+        imported_at=NOW,
+    )
+
+
+class TestTouDemandFromRegisters:
+    def test_each_demand_period_is_billed_from_its_max_demand_register(
+        self, tou_demand_accounts: None, tmp_path: Path
+    ) -> None:
+        import_readings(
+            path=write(
+                tmp_path,
+                "march.csv",
+                "meter_serial,register,read_on,value\n"
+                "M1,active_peak,2026-03-01,150\nM1,active_valley,2026-03-01,300\n"
+                "M1,max_demand_peak,2026-03-01,2.5\nM1,max_demand_valley,2026-03-01,1.5\n"
+                "M2,active_peak,2026-03-01,150\nM2,active_valley,2026-03-01,300\n"
+                "M2,max_demand_peak,2026-03-01,2.5\n",
+            ),
+            as_of=NOW.date(),
+            imported_at=NOW,
+        )
+        result = billing.run_billing(period="2026-03", run_at=NOW, pipeline=False)
+        # multiplier 40: peak (150 - 100) x 40 = 2000 kWh, valley (300 - 200) x 40 = 4000 kWh;
+        # maximum demand peak 2.5 x 40 = 100 kW, valley 1.5 x 40 = 60 kW
+        # energy: valley 4000 x (0.01413 + 0.03389) = 192.08; peak 2000 x (0.03254 + 0.03905) = 143.18
+        # demand: valley 60 x (0.79 + 2.06) = 171.00; peak 100 x (12.81 + 2.06) = 1487.00; fixed 88.67
+        # total 192.08 + 143.18 + 171.00 + 1487.00 + 88.67 = 2081.93
+        got = {c: (q, a) for c, q, a in lines("A1")}
+        assert got["energy.valley"][0] == D("4000.0000") and got["energy.peak"][0] == D("2000.0000")
+        demand = sorted((q, a) for c, (q, a) in got.items() if c.startswith("demand"))
+        assert [q for q, _a in demand] == [D("60.0000"), D("100.0000")]
+        assert Bill.objects.get(account__number="A1").total == D("2081.93")
+        # M2 has no valley maximum-demand reading: not billed, and the run says why
+        assert result.skipped.get("tou_demand") == 1
+        assert not Bill.objects.filter(account__number="A2").exists()

@@ -104,7 +104,11 @@ class TestRegisterImport:
     def test_bad_rows_reject_the_whole_file(self, network):
         with pytest.raises(ImportRejected) as info:
             import_readings(path=FIXTURES / "bad_register.csv", as_of=AS_OF, imported_at=NOW)
-        kinds = "active_critical, active_deep_valley, active_flat, active_peak, active_total, active_valley, max_demand, reactive"
+        kinds = (
+            "active_critical, active_deep_valley, active_flat, active_peak, active_total, active_valley, max_demand, "
+            "max_demand_critical, max_demand_deep_valley, max_demand_flat, max_demand_peak, max_demand_valley, "
+            "reactive"
+        )
         assert info.value.errors == (
             RowError(3, "meter_serial", "unknown meter 'NOPE'"),
             RowError(4, "register", f"unknown register 'bogus' (one of {kinds})"),

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from wattdesk.application.billing.determinants import NotBillable, energy_by_period, seasonal_period
+from wattdesk.application.billing.determinants import NotBillable, build, energy_by_period, seasonal_period
 from wattdesk.core.pf import PfTable
 from wattdesk.core.rating.exact import Determinants, rate
 from wattdesk.core.tariff import TariffError, parse_tariff
@@ -94,3 +94,53 @@ class TestPowerFactorStandardAsWritten:
         # PF = 1000 / sqrt(1000² + 750²) = 0.80 at standard 0.90: +5 % of 500.00 = 25.00
         assert pf.description == "功率因数调整电费(实际0.80, 标准0.90)"
         assert (pf.rule, pf.amount) == ("pf.0.90", D("25.0000"))
+
+
+class TestTouDemandFromRegisters:
+    def tariff(self) -> Any:
+        rec = record("fpl_gsldt1")
+        rec["wattdesk_period_keys"] = ["valley", "peak"]
+        rec["wattdesk_demand_period_keys"] = ["valley", "peak"]
+        return tariff_from_urdb(record=rec)
+
+    def test_the_demand_periods_come_from_max_demand_registers(self) -> None:
+        det = build(
+            tariff=self.tariff(),
+            start=date(2026, 3, 1),
+            end=date(2026, 4, 1),
+            kwh_by_kind={"active_peak": D(2000), "active_valley": D(4000)},
+            kvarh=None,
+            max_kw=None,
+            capacity_kva=None,
+            contract_kw=None,
+            pf_assessed=False,
+            max_kw_by_kind={"max_demand_peak": D(100), "max_demand_valley": D(60)},
+        )
+        assert (det.kwh_by_period, det.max_kw_by_period, det.max_kw) == (
+            (D(4000), D(2000)),
+            (D(60), D(100)),
+            D(100),
+        )
+        # the rating (shared by both paths: the vector columns carry max_kw_by_period as the interval path does)
+        bill = rate(tariff=self.tariff(), det=det)
+        # 192.08 + 143.18 + 60 x 2.85 + 100 x 14.87 + 88.67 = 2081.93
+        assert bill.total == D("2081.93")
+
+    def test_a_missing_period_register_is_not_billable(self) -> None:
+        with pytest.raises(NotBillable) as err:
+            build(
+                tariff=self.tariff(),
+                start=date(2026, 3, 1),
+                end=date(2026, 4, 1),
+                kwh_by_kind={"active_peak": D(2000), "active_valley": D(4000)},
+                kvarh=None,
+                max_kw=D(100),
+                capacity_kva=None,
+                contract_kw=None,
+                pf_assessed=False,
+                max_kw_by_kind={"max_demand_peak": D(100)},
+            )
+        assert (err.value.reason, err.value.detail) == (
+            "tou_demand",
+            "no maximum-demand register read for TOU demand period(s) valley (max_demand_valley)",
+        )

@@ -16,6 +16,9 @@ Rules (docs/billing.md, "Determinants"):
   summer / winter structures) bills the total register in that period (``seasonal_period``).
 * ``kvarh`` is passed only when the service point is assessed for power factor (``pf_standard`` set); the
   tariff's PF rule is then applied with the service point's own standard.
+* TOU demand charges (分时需量, e.g. URDB demand structures) bill each demand period ``k`` from the meter's
+  ``max_demand_<k>`` register (the period's maximum demand, multiplier applied); a missing one is not billable
+  (``tou_demand``). The overall maximum demand is the ``max_demand`` register, else the largest of them.
 * Annual tiers: ``ytd_kwh_before`` is the kWh of the account's live bills earlier in the same tier year;
   ``tier_year_fraction`` prorates the yearly thresholds by whole months for an account that started (or moved
   onto the tariff) inside the tier year: (months left in the tier year, the starting month counted) / 12,
@@ -38,6 +41,7 @@ FRACTION_STEP = Decimal("0.00000001")
 TOTAL_KIND = "active_total"
 TOU_KIND_PREFIX = "active_"
 TOU_KINDS = ("active_critical", "active_peak", "active_flat", "active_valley", "active_deep_valley")
+DEMAND_KIND_PREFIX = "max_demand_"  # per-TOU-period maximum-demand registers (metering TOU_DEMAND_KINDS)
 
 
 class NotBillable(Exception):
@@ -141,11 +145,27 @@ def build(
     pf_assessed: bool,
     ytd_kwh_before: Decimal = ZERO,
     fraction: Decimal = ONE,
+    max_kw_by_kind: Mapping[str, Decimal] | None = None,
 ) -> Determinants:
     """Determinants of one service point for ``[start, end)``; raises :class:`NotBillable`."""
     kwh = energy_by_period(tariff=tariff, kwh_by_kind=kwh_by_kind, start=start, end=end)
     if any(k < 0 for k in kwh):
         raise NotBillable("negative_usage", "negative validated consumption")
+    max_by_period: tuple[Decimal, ...] = ()
+    if tariff.tou_demand is not None:
+        # TOU demand charges (分时需量) from the meter's per-period maximum-demand registers
+        read = max_kw_by_kind or {}
+        keys = [p.key for p in tariff.tou_demand.periods]
+        missing = [k for k in keys if DEMAND_KIND_PREFIX + k not in read]
+        if missing:
+            raise NotBillable(
+                "tou_demand",
+                "no maximum-demand register read for TOU demand period(s) "
+                + ", ".join(f"{k} ({DEMAND_KIND_PREFIX}{k})" for k in missing),
+            )
+        max_by_period = tuple(read[DEMAND_KIND_PREFIX + k] for k in keys)
+        if max_kw is None:
+            max_kw = max(max_by_period)
     needs_demand = (
         tariff.flat_demand is not None
         or (tariff.basic is not None and tariff.basic.method == "demand")
@@ -153,8 +173,6 @@ def build(
     )
     if needs_demand and max_kw is None:
         raise NotBillable("no_demand_reading", "the tariff charges maximum demand but none was read")
-    if tariff.tou_demand is not None:
-        raise NotBillable("tou_demand", "TOU demand charges need interval data, not register readings")
     if tariff.basic is not None and tariff.basic.method == "capacity" and not capacity_kva:
         raise NotBillable("no_capacity", "basic charge by capacity but the service point has no capacity")
     return Determinants(
@@ -163,6 +181,7 @@ def build(
         kwh_by_period=kwh,
         kvarh=kvarh if (pf_assessed and tariff.power_factor is not None) else None,
         max_kw=max_kw,
+        max_kw_by_period=max_by_period,
         capacity_kva=capacity_kva,
         contract_kw=contract_kw,
         ytd_kwh_before=ytd_kwh_before,

@@ -57,7 +57,7 @@ from wattdesk.domain.customers.models import (
     ServicePoint,
     TransformerArea,
 )
-from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister, RegisterKind
+from wattdesk.domain.metering.models import REGISTER_KINDS, Meter, MeterInstallation, MeterRegister
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 
 REQUIRED = (
@@ -193,7 +193,7 @@ def _parse_row(line: int, cells: dict[str, str], errors: list[RowError]) -> _Row
         c.fail("voltage_kv", f"not a supply voltage level: {cells.get('voltage_kv')!r}")
     registers = [r.strip() for r in (cells.get("registers") or "active_total").split(";") if r.strip()]
     for r in registers:
-        if r not in RegisterKind.values:
+        if r not in REGISTER_KINDS:
             c.fail("registers", f"unknown register kind {r!r}")
     if len(set(registers)) != len(registers):
         c.fail("registers", "a register kind is listed twice")

@@ -37,7 +37,7 @@ from wattdesk.application.metering.readings_import import MAX_VALUE, sha256_of
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.metering import operations, queries
-from wattdesk.domain.metering.models import CUMULATIVE_KINDS, ImportBatch, ImportKind, RegisterKind
+from wattdesk.domain.metering.models import CUMULATIVE_KINDS, REGISTER_KINDS, ImportBatch, ImportKind
 
 COLUMNS = ("meter_serial", "register", "last_bill_date", "value")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -127,7 +127,7 @@ def validate_opening_rows(
     installs: dict[int, list[queries.Installation]] = {}
     for inst in queries.installations_for_meters(meter_ids=[m.id for m in meters.values()]):
         installs.setdefault(inst.meter_id, []).append(inst)
-    kinds = set(RegisterKind.values)
+    kinds = set(REGISTER_KINDS)
     errors: list[RowError] = []
     good: list[operations.NewReading] = []
     seen: dict[tuple[str, str], int] = {}

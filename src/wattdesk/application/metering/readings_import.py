@@ -42,7 +42,7 @@ from wattdesk.core.vee import DEFAULT_RULES, VeeRules
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.billing.queries import live_bills_covering
 from wattdesk.domain.metering import operations, queries
-from wattdesk.domain.metering.models import ImportBatch, ImportKind, ReadingSource, RegisterKind
+from wattdesk.domain.metering.models import REGISTER_KINDS, ImportBatch, ImportKind, ReadingSource
 
 REGISTER_COLUMNS = ("meter_serial", "register", "read_on", "value")
 INTERVAL_COLUMNS = ("meter_serial", "timestamp", "kwh")
@@ -140,7 +140,7 @@ def _validate_register_rows(
     installs: dict[int, list[queries.Installation]] = {}
     for inst in queries.installations_for_meters(meter_ids=[m.id for m in meters.values()]):
         installs.setdefault(inst.meter_id, []).append(inst)
-    kinds = set(RegisterKind.values)
+    kinds = set(REGISTER_KINDS)  # RegisterKind + the per-TOU-period demand registers
     errors: list[RowError] = []
     good: list[operations.NewReading] = []
     corrections: dict[int, tuple[int, date]] = {}  # index in good -> (service point, date) to check for bills

@@ -53,6 +53,14 @@ class RegisterKind(models.TextChoices):
 #: registers whose value accumulates energy (advance = value - previous); max_demand is a per-period maximum.
 CUMULATIVE_KINDS = frozenset(k.value for k in RegisterKind if k != RegisterKind.MAX_DEMAND)
 
+#: Maximum demand per TOU period (分时最大需量: ``max_demand_peak`` ...), read from the meter's per-period demand
+#: registers for tariffs with TOU demand charges. Like max_demand, a per-period maximum (kW = value x
+#: multiplier), not cumulative. Stored kinds outside ``RegisterKind``'s choices: adding them there changes the
+#: field's choices (a migration of this app, owned elsewhere); ``REGISTER_KINDS`` is what imports accept.
+TOU_DEMAND_KINDS = frozenset(f"max_demand_{k}" for k in ("critical", "peak", "flat", "valley", "deep_valley"))
+DEMAND_KINDS = frozenset({RegisterKind.MAX_DEMAND.value}) | TOU_DEMAND_KINDS
+REGISTER_KINDS = frozenset(RegisterKind.values) | TOU_DEMAND_KINDS
+
 
 class MeterRegister(models.Model):
     meter = models.ForeignKey(Meter, on_delete=models.CASCADE, related_name="registers")

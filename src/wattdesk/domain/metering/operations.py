@@ -18,6 +18,7 @@ from wattdesk.domain import bulk
 from wattdesk.domain.metering import queries as q
 from wattdesk.domain.metering.models import (
     CUMULATIVE_KINDS,
+    DEMAND_KINDS,
     ImportBatch,
     ReadingException,
     ReadingSource,
@@ -110,7 +111,7 @@ class _Context:
         key = (inst.service_point_id, kind)
         prev = self._last_date.get(key)
         self._last_date[key] = read_on
-        if consumption is None or kind == RegisterKind.MAX_DEMAND:
+        if consumption is None or kind in DEMAND_KINDS:
             return
         if prev is not None and prev < read_on:
             start = prev
@@ -212,7 +213,7 @@ def record_register_readings(
         advance: Decimal | None = None
         consumption: Decimal | None = None
         chain = ctx.chains.setdefault(new.register_id, _Chain())
-        if reg.kind == RegisterKind.MAX_DEMAND:
+        if reg.kind in DEMAND_KINDS:
             kw, f = vee.check_demand(
                 value=new.value,
                 multiplier=reg.multiplier,

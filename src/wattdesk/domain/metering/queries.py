@@ -21,6 +21,7 @@ from wattdesk.domain import sql
 from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.metering.models import (
     BILLABLE_STATUSES,
+    TOU_DEMAND_KINDS,
     ImportBatch,
     IntervalFile,
     Meter,
@@ -259,6 +260,7 @@ class ServicePointUsage:
     kwh_by_kind: Mapping[str, Decimal] = field(default_factory=dict)
     kvarh: Decimal | None = None
     max_kw: Decimal | None = None
+    max_kw_by_kind: Mapping[str, Decimal] = field(default_factory=dict)  # max_demand_<TOU period> registers
     estimated: bool = False
     readings: int = 0
     exceptions: int = 0
@@ -305,6 +307,7 @@ def consumption_by_account(
                 "kwh": {},
                 "kvarh": None,
                 "max_kw": None,
+                "max_kw_by_kind": {},
                 "est": False,
                 "n": 0,
                 "exc": 0,
@@ -329,6 +332,8 @@ def consumption_by_account(
                 d = entry(sp_id, account_id)
                 if kind == RegisterKind.MAX_DEMAND:
                     d["max_kw"] = sql.read_qty(peak)
+                elif kind in TOU_DEMAND_KINDS:
+                    d["max_kw_by_kind"][kind] = sql.read_qty(peak)
                 elif kind == RegisterKind.REACTIVE:
                     d["kvarh"] = sql.read_qty_units(total)
                 else:
@@ -355,6 +360,7 @@ def consumption_by_account(
             kwh_by_kind=d["kwh"],
             kvarh=d["kvarh"],
             max_kw=d["max_kw"],
+            max_kw_by_kind=d["max_kw_by_kind"],
             estimated=d["est"],
             readings=d["n"],
             exceptions=d["exc"],
