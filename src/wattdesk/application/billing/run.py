@@ -781,6 +781,7 @@ def _determinants(
         capacity_kva=sp.capacity_kva,
         contract_kw=sp.contract_kw,
         pf_assessed=sp.pf_standard is not None,
+        max_kw_by_kind=u.max_kw_by_kind,
         ytd_kwh_before=ytd,
         fraction=fraction,
     )
