@@ -324,7 +324,10 @@ def bill_document(*, bill_id: int) -> BillDocument:
             m = _PF_RE.search(ln.description)
             power_factor = Decimal(m.group(1)) if m else None
             std = ln.rule.split(".", 1)[1] if "." in ln.rule else ""
-            pf_standard = Decimal(std) if re.fullmatch(r"\d+(\.\d+)?", std) else None
+            # two decimals as written (0.90): bills rated before the standard kept its places say "pf.0.9"
+            pf_standard = (
+                Decimal(std).quantize(Decimal("0.01")) if re.fullmatch(r"\d+(\.\d+)?", std) else None
+            )
         elif category == "fund":
             funds.append(dl)
         else:
@@ -501,7 +504,7 @@ def render_pdf(doc: BillDocument) -> bytes:
         Spacer(1, 3 * mm),
     ]
     if doc.power_factor is not None:
-        story.append(p(f"功率因数: 实际 {doc.power_factor}, 考核标准 {_fmt(doc.pf_standard)}"))
+        story.append(p(f"功率因数: 实际 {doc.power_factor}, 考核标准 {_fmt(doc.pf_standard, 2)}"))
     tot = Table(
         [
             ["本期电费合计 (小写)", f"¥ {_fmt(doc.total, 2)}"],
