@@ -48,6 +48,7 @@ class TestAdminScreens:
             "customers.HouseholdQuotaPolicy",
             "tariffs.TariffVersion",
             "tariffs.TariffAssignment",
+            "tariffs.SubUseAgreement",
             "billing.BillingRun",
             "billing.Bill",
             "ledger.LedgerEntry",
