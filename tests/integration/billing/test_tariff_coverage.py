@@ -205,3 +205,56 @@ class TestTouDemandFromRegisters:
         # M2 has no valley maximum-demand reading: not billed, and the run says why
         assert result.skipped.get("tou_demand") == 1
         assert not Bill.objects.filter(account__number="A2").exists()
+
+
+class TestPowerFactorStandardAsWritten:
+    def test_the_bill_and_its_document_say_0_90(self, db: None, tmp_path: Path) -> None:
+        from wattdesk.application.billing.document import bill_document
+
+        import_tariff_files(paths=list(example_tariff_paths()))  # LI-2P-CAPACITY: standard 0.90 in the YAML
+        regs = "active_total;active_critical;active_peak;active_valley;active_deep_valley;reactive"
+        import_accounts(
+            path=write(
+                tmp_path,
+                "onboarding.csv",
+                "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,"
+                "address,region,voltage_kv,capacity_kva,pf_standard,meter_serial,registers,tariff_code\n"
+                f"E1,某厂,industrial,A1,2024-01-01,SP1,工业园1号,R1,10,100,0.90,M1,{regs},LI-2P-CAPACITY\n",
+            )
+        )
+        kinds = regs.split(";")
+        import_opening_values(
+            path=write(
+                tmp_path,
+                "legacy.csv",
+                "meter_serial,register,last_bill_date,value\n"
+                + "".join(f"M1,{k},2026-02-01,100\n" for k in kinds),
+            ),
+            as_of=NOW.date(),
+            imported_at=NOW,
+        )
+        march = {"active_total": 1100, "reactive": 850}  # 1000 kWh, 750 kvarh; the TOU registers did not move
+        import_readings(
+            path=write(
+                tmp_path,
+                "march.csv",
+                "meter_serial,register,read_on,value\n"
+                + "".join(f"M1,{k},2026-03-01,{march.get(k, 100)}\n" for k in kinds),
+            ),
+            as_of=NOW.date(),
+            imported_at=NOW,
+        )
+        billing.run_billing(period="2026-03", run_at=NOW, pipeline=False)
+        bill = Bill.objects.get(account__number="A1")
+        pf = BillLine.objects.get(bill=bill, code="pf")
+        # basic 100 kVA x 20 = 2000.00; flat (平 = 总 - 尖 - 峰 - 谷 - 深谷) 1000 x 0.58 = 580.00
+        # PF = 1000 / sqrt(1000² + 750²) = 0.80 at standard 0.90: +5 % of 2580.00 = 129.00
+        # funds: 1000 x 0.019 = 19.00; 1000 x 0.00196875 = 1.97; 1000 x 0.0062 = 6.20 -> total 2736.17
+        assert (pf.description, pf.rule, pf.amount) == (
+            "功率因数调整电费(实际0.80, 标准0.90)",
+            "pf.0.90",
+            D("129.00"),
+        )
+        assert bill.total == D("2736.17")
+        doc = bill_document(bill_id=bill.pk)
+        assert str(doc.pf_standard) == "0.90"
