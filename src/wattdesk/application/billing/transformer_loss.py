@@ -239,3 +239,16 @@ def _rows(
             )
         )
     return out
+
+
+def account_loss(
+    *,
+    start: date,
+    end: date,
+    sp_ids: Sequence[int],
+    dets: Sequence[tuple[Tariff, Determinants]],
+    metered_kvarh: Mapping[int, Decimal | None],
+) -> tuple[list[tuple[Tariff, Determinants]], list[LineRow]]:
+    """Fetch and apply for one account (a re-bill or a re-rating outside a run), as the run does per batch."""
+    losses = BatchLosses.fetch(sp_ids=sp_ids, windows=[(start, end)])
+    return losses.apply(start=start, end=end, sp_ids=sp_ids, dets=dets, metered_kvarh=metered_kvarh)
