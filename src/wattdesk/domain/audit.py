@@ -48,6 +48,9 @@ AUDITED: tuple[tuple[str, dict[str, Any]], ...] = (
     ("metering.RegisterReading", {}),
     ("tariffs.TariffVersion", {}),
     ("tariffs.TariffAssignment", {}),
+    # 窃电 / 违约用电 policy data, edited in the admin (the cases' own transitions are batch entries)
+    ("inspection.BehaviourCode", {}),
+    ("inspection.InspectionRuleSet", {}),
     ("billing.BillingRun", {"include_fields": ["status", "finished_at"]}),
     ("billing.Bill", {"include_fields": ["status", "hold_reason", "total", "kwh", "due_on", "replaces"]}),
     ("billing.BillLine", {}),

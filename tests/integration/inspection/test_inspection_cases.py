@@ -279,3 +279,24 @@ class TestBadInput:
         }
         case = compute_case(case_id=case.pk, user=people["clerk"], facts=facts, computed_at=at(2024, 3, 2))
         assert (case.energy_kwh, case.total) == (D("1188.0000"), D("2376.00"))
+
+
+class TestPolicyDataInTheAdmin:
+    def test_an_administrator_enters_a_rule_set_and_the_change_is_audited(self, admin_client: Any) -> None:
+        for model in ("behaviourcode", "inspectionruleset"):
+            assert admin_client.get(f"/admin/inspection/{model}/").status_code == 200
+        old = InspectionRuleSet.objects.get(code="1996")
+        fields = {
+            f: str(getattr(old, f))
+            for f in ("theft_multiple", "theft_default_days", "hours_power", "hours_lighting", "reclass_multiple",
+                      "reclass_default_days", "over_capacity_multiple", "over_capacity_per_kw", "sealed_multiple",
+                      "sealed_per_kw", "tamper_residential", "tamper_other", "month_days")
+        }  # fmt: skip
+        r = admin_client.post(
+            "/admin/inspection/inspectionruleset/add/",
+            {"code": "2024", "name": "供电营业规则（2024）", "effective_from": "2024-06-01", "source": "official text",
+             **fields},
+        )  # fmt: skip
+        assert r.status_code == 302, r.content[:2000]
+        row = InspectionRuleSet.objects.get(code="2024")
+        assert LogEntry.objects.get_for_object(row).count() == 1
