@@ -20,6 +20,7 @@ from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
 from wattdesk.interfaces.web.pages import tariffs as tariff_pages
+from wattdesk.interfaces.web.pages import tier_quotas as tier_quota_pages
 from wattdesk.interfaces.web.pages import waivers as waiver_pages
 
 app_name = "web"
@@ -41,6 +42,7 @@ urlpatterns = [
     path("", include(dunning_pages.urlpatterns)),
     path("", include(disconnection_pages.urlpatterns)),
     path("", include(waiver_pages.urlpatterns)),
+    path("", include(tier_quota_pages.urlpatterns)),
     path("", include(inspection_pages.urlpatterns)),
     path("", include(collection_pages.urlpatterns)),
     path("audit/", audit_pages.audit_list, name="audit"),
