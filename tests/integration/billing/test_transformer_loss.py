@@ -15,7 +15,7 @@ from wattdesk.application.metering import transformers as uc
 from wattdesk.application.tariffs.catalog import import_tariff_files
 from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.rating import Determinants
-from wattdesk.core.tariff import parse_tariff
+from wattdesk.core.tariff import Tariff, parse_tariff
 from wattdesk.domain.customers.models import ServicePoint
 from wattdesk.domain.tariffs.models import TariffVersion
 
@@ -66,7 +66,7 @@ def two_points(db: None, tmp_path: Path) -> list[int]:
     return list(ServicePoint.objects.order_by("id").values_list("id", flat=True))
 
 
-def dets(kwh: tuple[int, int]) -> list[tuple[object, Determinants]]:
+def dets(kwh: tuple[int, int]) -> list[tuple[Tariff, Determinants]]:
     doc = TariffVersion.objects.get(code="LOSS-FLAT").document
     tariff = parse_tariff(doc=doc, pf_table=load_pf_table())
     return [(tariff, Determinants(start=START, end=END, kwh_by_period=(D(k),), kvarh=None)) for k in kwh]
@@ -90,7 +90,7 @@ class TestAccountLoss:
             start=START,
             end=END,
             sp_ids=two_points,
-            dets=dets((60000, 30000)),  # type: ignore[arg-type]
+            dets=dets((60000, 30000)),
             metered_kvarh={two_points[0]: D(30000), two_points[1]: D(15000)},
         )
         assert [d.kwh_by_period for _t, d in out] == [(D(60575),), (D(30288),)]
@@ -118,7 +118,7 @@ class TestAccountLoss:
             start=START,
             end=END,
             sp_ids=two_points,
-            dets=dets((1000, 0)),  # type: ignore[arg-type]
+            dets=dets((1000, 0)),
             metered_kvarh={},
         )
         assert [d.kwh for _t, d in out] == [D(1240), D(0)]
@@ -126,5 +126,5 @@ class TestAccountLoss:
 
     def test_no_transformer_no_change(self, two_points: list[int]) -> None:
         given = dets((1000, 0))
-        out, rows = account_loss(start=START, end=END, sp_ids=two_points, dets=given, metered_kvarh={})  # type: ignore[arg-type]
+        out, rows = account_loss(start=START, end=END, sp_ids=two_points, dets=given, metered_kvarh={})
         assert out == given and rows == []
