@@ -153,3 +153,17 @@ class TestVectorPathAtHalfHours:
                 assert res.total(row) == bill.total
                 row += 1
         assert row == 24 and date(2026, 12, 1) == cols.determinants(23).start
+
+
+class TestIntervalAlignment:
+    def test_data_straddling_the_half_hour_is_refused(self) -> None:
+        # 30-minute intervals starting at :15 would each hold energy of two half-hour slots
+        ts = np.datetime64("2026-01-05T00:15", "m") + np.arange(4) * 30
+        with pytest.raises(LoadError, match="30-minute intervals"):
+            monthly_determinants(tariff=tariff(), timestamps=ts, kwh=np.ones(4))
+
+    def test_hourly_schedules_keep_the_start_hour_rule(self) -> None:
+        hourly = tariff(weekday=[1] * 8 + [0] * 14 + [1] * 2)
+        ts = np.datetime64("2026-01-05T07:30", "m") + np.arange(2) * 60  # 07:30 (valley), 08:30 (peak)
+        (det,) = monthly_determinants(tariff=hourly, timestamps=ts, kwh=np.array([2.0, 3.0]))
+        assert det.kwh_by_period == (D(3), D(2))

@@ -78,6 +78,8 @@ def schedule_slots(
     data must be 30-minute or finer on a grid that divides the half-hour (hourly data cannot be split at :30).
     """
     width = schedule.slot_minutes
+    if schedule.slots_per_hour == 1:  # hourly: an interval belongs to the hour it starts in (as always)
+        return minute_of_day // width
     if width % step_minutes or np.any(minute_of_day % width + step_minutes > width):
         raise LoadError(
             f"the tariff's periods change every {width} minutes: {step_minutes}-minute intervals cannot be "
