@@ -109,3 +109,31 @@ class TestInspectionPage:
                                              "inspector": "x", "evidence": "y"})  # fmt: skip
         assert r.status_code == 403
         assert not InspectionCase.objects.exists()
+
+
+class TestTariffBasis:
+    def test_the_case_page_shows_the_accounts_tariff_on_the_day_found(
+        self, account: Account, client_for: Callable[[str], Client]
+    ) -> None:
+        from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+
+        sp = account.service_points.order_by("number").first()
+        assignment = TariffAssignment.objects.filter(service_point=sp).order_by("-effective_from").first()
+        assert assignment is not None
+        version = (
+            TariffVersion.objects.filter(code=assignment.tariff_code).order_by("-effective_from").first()
+        )
+        assert version is not None
+        found_on = max(assignment.effective_from, version.effective_from)
+        clerk = client_for("billing_clerk")
+        clerk.post("/inspection/open/", {"account": account.number, "behaviour": "T1", "found_on": found_on.isoformat(),
+                                         "inspector": "李检查", "evidence": "私接"})  # fmt: skip
+        case = InspectionCase.objects.get(account=account)
+        page = clerk.get(f"/inspection/?case={case.pk}").content.decode()
+        assert 'data-testid="inspection-basis"' in page
+        assert assignment.tariff_code in page
+        # before any tariff: the clerk is told to enter the price
+        clerk.post("/inspection/open/", {"account": account.number, "behaviour": "T1", "found_on": "1990-01-01",
+                                         "inspector": "李检查", "evidence": "私接"})  # fmt: skip
+        old = InspectionCase.objects.get(account=account, found_on="1990-01-01")
+        assert "没有执行中的电价" in clerk.get(f"/inspection/?case={old.pk}").content.decode()

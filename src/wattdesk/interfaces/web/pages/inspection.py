@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from wattdesk.application.inspection import cases
+from wattdesk.application.inspection.tariff_basis import tariff_basis
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
 from wattdesk.domain.inspection.models import CaseStatus
@@ -73,13 +74,18 @@ def _page(
     case = cases_for(request.user).filter(pk=case_id).first() if case_id else None
     if case_id and case is None:
         raise Http404("inspection case")
+    basis = tariff_basis(account=case.account, on=case.found_on) if case else None
+    facts: dict[str, Any] = dict(case.facts) if case and case.facts else {}
+    if case and not facts and basis:  # first computation: the account's tariff says residential / two-part
+        facts = {"residential": basis.residential, "two_part": basis.two_part}
     context: dict[str, Any] = {
+        "basis": basis,
         "status": status,
         "statuses": STATUSES,
         "cases": list(qs.order_by("-opened_at", "-id")[:ROWS]),
         "case": case,
         "lines": list(case.lines.order_by("seq")) if case else [],
-        "facts": case.facts if case else {},
+        "facts": facts,
         "behaviours": list(active_behaviours()),
         "can_review": has_capability(request.user, roles.BILLING_REVIEW),
         "usage_rows": [(n, _prefill(case.facts if case else {}, n)) for n in USAGE_ROWS],
