@@ -35,4 +35,4 @@ def sub_use_parts() -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
     body = {**common, "label": "permission create", "effective_from": start.isoformat()}
     body["reviewed_on"] = REVIEWED_ON.isoformat()
     end = {"effective_to": (start + timedelta(days=1)).isoformat(), "reason": "permission table"}
-    return {"sub_use": str(stored.pk)}, body, end
+    return {"sub_use": str(stored.pk), "sub_use_sp": sp.number}, body, end

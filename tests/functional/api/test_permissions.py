@@ -76,6 +76,7 @@ ENDPOINTS = (
     Endpoint(
         "POST", "/api/transformers/loss-table", _any(roles.METERING_ARCHIVE), "/api/transformers/loss-table"
     ),
+    Endpoint("GET", "/api/sub-uses", _any(roles.TARIFFS_VIEW), "/api/sub-uses?service_point={sub_use_sp}"),
     Endpoint("POST", "/api/sub-uses", _any(roles.TARIFFS_EDIT, roles.BILLING_REVIEW), "/api/sub-uses"),
     Endpoint(
         "POST",

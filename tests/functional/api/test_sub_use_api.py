@@ -148,6 +148,8 @@ class TestFixedQuantityLightingEndToEnd:
             False,
         )
         assert LogEntry.objects.filter(additional_data__batch="tariffs.sub_use.create").count() == 1
+        listed = api_client(roles.ANALYST).get("/api/sub-uses?service_point=SP1")
+        assert listed.status_code == 200 and [a["id"] for a in listed.json()] == [body["id"]]
         import_readings(path=write(factory, "mar.csv", READINGS_MAR), as_of=date(2026, 4, 1), imported_at=NOW)
         result = billing.run_billing(period="2026-03", run_at=NOW, workers=1)
         assert result.billed + result.held == 1, result.skipped
@@ -253,6 +255,7 @@ class TestRefusals:
     def test_a_role_without_the_capability_is_refused(self, factory: Path) -> None:
         r = post(api_client(roles.ANALYST), "/api/sub-uses", AGREEMENT)
         assert r.status_code == 403
+        assert api_client(roles.METER_READER).get("/api/sub-uses?service_point=SP1").status_code == 403
         assert not SubUseAgreement.objects.exists()
 
 

@@ -230,6 +230,10 @@ def _explain_line(line: Any, tou: bool) -> ExplainedLine:
             "pct": plain(rate * 100),
             "amount": amount_txt,
         }
+    elif rule.startswith("loss"):  # 变损电量 (高供低计): a quantity the energy lines include, not a charge
+        group = _("变损电量")
+        label = line.description
+        formula = _("%(qty)s %(unit)s，已计入计费电量") % {"qty": plain(qty), "unit": unit}
     elif rule.startswith("basic") or rule.startswith("demand"):
         group = _("基本电费")
         label = line.description

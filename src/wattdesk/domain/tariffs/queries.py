@@ -35,3 +35,12 @@ def sub_uses_in_force(*, service_point_ids: list[int], on: date) -> dict[int, li
     for a in qs:
         out.setdefault(a.service_point_id, []).append(a)
     return out
+
+
+def sub_uses_of_service_point(*, service_point_number: str) -> list[SubUseAgreement]:
+    """Every 定量定比 agreement of a service point (by number), oldest first; [] for an unknown number."""
+    return list(
+        SubUseAgreement.objects.filter(service_point__number=service_point_number)
+        .select_related("service_point")
+        .order_by("effective_from", "id")
+    )

@@ -1,6 +1,6 @@
-"""定量定比 sub-use agreements: create and end (``tariffs.edit`` or ``billing.review``), one call each of
-``application.tariffs.sub_uses`` (validation, row lock, audit entry). A refusal is a 422 naming the field;
-an unknown agreement a 404. See docs/billing-cases/sub-use.md.
+"""定量定比 sub-use agreements: list a service point's (``tariffs.view``); create and end (``tariffs.edit`` or
+``billing.review``), one call each of ``application.tariffs.sub_uses`` (validation, row lock, audit entry). A
+refusal is a 422 naming the field; an unknown agreement a 404. See docs/billing-cases/sub-use.md.
 """
 
 from typing import Any
@@ -8,12 +8,14 @@ from typing import Any
 from django.http import Http404
 from django.utils import timezone
 from ninja import Router, Status
+from ninja.params.functions import Query
 
 from wattdesk.application.tariffs import sub_uses
 from wattdesk.domain.access import roles
 from wattdesk.domain.tariffs.models import SubUseAgreement
+from wattdesk.domain.tariffs.queries import sub_uses_of_service_point as sub_use_queries
 from wattdesk.interfaces.api.deps import require
-from wattdesk.interfaces.api.schemas.common import ErrorRead, ValidationErrorRead
+from wattdesk.interfaces.api.schemas.common import KEY_PATTERN, ErrorRead, ValidationErrorRead
 from wattdesk.interfaces.api.schemas.sub_uses import SubUseCreate, SubUseEnd, SubUseRead
 
 router = Router(tags=["tariffs"])
@@ -40,6 +42,17 @@ def _read(a: SubUseAgreement) -> dict[str, Any]:
         "reviewed_on": a.reviewed_on,
         "end_reason": a.end_reason,
     }
+
+
+@router.get(
+    "", response=list[SubUseRead], summary="The sub-use agreements of a service point (all, oldest first)"
+)
+def list_sub_uses(
+    request: Any,
+    service_point: str = Query(..., pattern=KEY_PATTERN, description="service point number"),
+) -> list[dict[str, Any]]:
+    require(request, roles.TARIFFS_VIEW)
+    return [_read(a) for a in sub_use_queries(service_point_number=service_point)]
 
 
 @router.post(
