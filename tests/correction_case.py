@@ -136,3 +136,67 @@ def build_case(settings: Any, tmp: Path, *, multiplier: str = "1", opening: str 
     case.value = D(opening)
     case.import_reading(date(2025, 12, 25), case.value)  # the opening reading
     return case
+
+
+def build_industrial_case(settings: Any, tmp: Path) -> tuple[CorrectionCase, int]:
+    """A 10 kV large-industry account on LI-2P-CAPACITY (basic 20 元/kVA·month × 315 kVA, flat energy 0.5800,
+    PF standard 0.90 on basic + energy), January 2026 billed and issued with 10 000 kWh flat and 2000 kvarh."""
+    from wattdesk.application.billing import review
+    from wattdesk.application.billing.run import run_billing
+    from wattdesk.domain.billing.models import Bill
+    from wattdesk.domain.customers.models import Account, Customer, ServicePoint
+    from wattdesk.domain.metering.models import Meter, MeterInstallation, MeterRegister
+    from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+
+    case = build_case(settings, tmp)
+    text = resources.files("wattdesk.config").joinpath("tariffs/large-industry-two-part-capacity.yaml")
+    doc = json.loads(json.dumps(yaml.safe_load(text.read_text(encoding="utf-8")), default=str))
+    TariffVersion.objects.create(
+        code=doc["code"], version="1", effective_from=doc["effective_from"], name=doc["name"], document=doc
+    )
+    customer = Customer.objects.create(
+        number="C00002", name="工厂二", kind="enterprise", customer_class="industrial",
+        created_at=datetime(2024, 1, 1, tzinfo=SH),
+    )  # fmt: skip
+    account = Account.objects.create(number="A00000002", customer=customer, opened_on=date(2024, 1, 1))
+    sp = ServicePoint.objects.create(
+        number="SP00002", account=account, address="工业路2号", region_id=ServicePoint.objects.get().region_id,
+        route_id=ServicePoint.objects.get().route_id, voltage_kv=D(10), capacity_kva=D(315), pf_standard=D("0.90"),
+    )  # fmt: skip
+    TariffAssignment.objects.create(
+        service_point=sp, tariff_code=doc["code"], effective_from=date(2024, 1, 1)
+    )
+    meter = Meter.objects.create(serial="M000002", multiplier=D(1), digits=6)
+    MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2025, 12, 1))
+    # 平 = 总 − 尖 − 峰 − 谷 − 深谷 (determinants): the other TOU registers advance 0, every kWh is flat
+    kinds = (
+        "active_total",
+        "active_critical",
+        "active_peak",
+        "active_valley",
+        "active_deep_valley",
+        "reactive",
+    )
+    for kind in kinds:
+        MeterRegister.objects.create(meter=meter, kind=kind)
+
+    def read(read_on: date, values: tuple[str, ...]) -> None:
+        case.n += 1
+        path = tmp / f"industrial-{case.n}.csv"
+        rows = "".join(f"M000002,{k},{read_on},{v}\n" for k, v in zip(kinds, values, strict=True))
+        path.write_text("meter_serial,register,read_on,value\n" + rows)
+        from wattdesk.application.metering.readings_import import import_readings
+
+        import_readings(path=path, as_of=read_on, imported_at=datetime(2026, 1, 26, tzinfo=SH))
+
+    read(date(2025, 12, 25), ("1000",) * 6)
+    read(date(2026, 1, 25), ("11000", "1000", "1000", "1000", "1000", "3000"))
+    at = datetime(2026, 2, 2, 9, tzinfo=SH)
+    run_billing(period="2026-01", run_at=at, workers=1)
+    bill = Bill.objects.get(account=account, period="2026-01")
+    if bill.status == "held":
+        review.approve_bill(bill_id=bill.pk, user=None, approved_at=at)
+    review.issue_bills(
+        period="2026-01", user=None, issued_at=at, issued_on=at.date(), include_held_approved=True
+    )
+    return case, bill.pk

@@ -191,3 +191,23 @@ class TestRefusals:
     ) -> None:
         r = _create(api_for(roles.CS_AGENT), company.bills["2026-03"], "wrong_reading", correct_kwh="1")
         assert r.status_code == 403
+
+
+def test_missed_kvarh_rebills_the_power_factor_adjustment(db: None, settings: Any, tmp_path: Path) -> None:
+    # LI-2P-CAPACITY, 10 000 kWh flat, 315 kVA: basic 315 × 20 = 6300.00, energy 10 000 × 0.5800 = 5800.00.
+    # Billed with 2000 kvarh: PF = 10000 / √(10000² + 2000²) = 0.9806 → 0.98 → −0.75 % × 12 100 = −90.75.
+    # The reactive register was misread: 6000 kvarh. PF = 10000 / √(10000² + 6000²) = 0.8575 → 0.86 → +2 %
+    # × 12 100 = +242.00. 退补 = 242.00 − (−90.75) = 332.75 元 on the PF line alone.
+    from correction_case import build_industrial_case
+    from wattdesk.application.billing import adjustment
+    from wattdesk.domain.billing.models import Bill
+
+    _case, bill_id = build_industrial_case(settings, tmp_path)
+    pf = Bill.objects.get(pk=bill_id).lines.get(rule__startswith="pf")
+    assert pf.amount == D("-90.75"), list(Bill.objects.get(pk=bill_id).lines.values_list("code", "amount"))
+    plan = adjustment.plan_adjustment(
+        bill_id=bill_id, error_type="kvarh", inputs={"correct_kvarh": "6000"}, today=date(2026, 3, 1)
+    )
+    diffs = [(d.rule, d.original_amount, d.corrected_amount, d.amount) for b in plan.bills for d in b.diffs]
+    assert [d for d in diffs if d[3] != 0] == [(pf.rule, D("-90.75"), D("242.00"), D("332.75"))]
+    assert (plan.amount, plan.kwh_difference, plan.kvarh_difference) == (D("332.75"), D(0), D(4000))
