@@ -137,3 +137,13 @@ class TestTariffBasis:
                                          "inspector": "李检查", "evidence": "私接"})  # fmt: skip
         old = InspectionCase.objects.get(account=account, found_on="1990-01-01")
         assert "没有执行中的电价" in clerk.get(f"/inspection/?case={old.pk}").content.decode()
+
+
+class TestEnglish:
+    def test_the_page_reads_in_english_after_switching(
+        self, account: Account, client_for: Callable[[str], Client]
+    ) -> None:
+        clerk = client_for("billing_clerk")
+        assert clerk.post("/i18n/setlang/", {"language": "en", "next": "/inspection/"}).status_code == 302
+        page = clerk.get("/inspection/").content.decode()
+        assert "Inspections (electricity theft / contract violations)" in page and "No cases" in page
