@@ -339,3 +339,46 @@ class TestPowerFactorFromTotals:
         a = rate_with_sub_uses(tariff=main, det=det, sub_uses=[su])
         b = rate_with_sub_uses(tariff=main, det=det, sub_uses=[su], rate_one=vector)
         assert a == b
+
+
+class TestSplitInvariants:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        kwh=st.lists(st.decimals(min_value=D(0), max_value=D(50_000), places=4), min_size=3, max_size=3),
+        subs=st.lists(
+            st.tuples(
+                st.sampled_from(["fixed_kwh", "fixed_ratio"]),
+                st.decimals(min_value=D("0.0001"), max_value=D(100), places=4),
+                st.sampled_from(["flat_first", "pro_rata", "priority_list"]),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    )
+    def test_deductions_never_overdraw_and_add_up(self, kwh: list[D], subs: list[tuple[str, D, str]]) -> None:
+        uses = [
+            SubUse(
+                label=f"u{i}",
+                tariff=lighting(),
+                mode=mode,  # type: ignore[arg-type]
+                value=value if mode == "fixed_ratio" else value * 1000,
+                deduction=order,  # type: ignore[arg-type]
+                priority=("valley", "peak") if order == "priority_list" else (),
+                tag=f"sub{i}",
+            )
+            for i, (mode, value, order) in enumerate(subs, start=1)
+        ]
+        det = Determinants(**JAN, kwh_by_period=tuple(kwh))
+        parts = split(tariff=tou(), det=det, sub_uses=uses)
+        deductions = [d for d, _t, _det in parts.parts]
+        assert all(q >= 0 for q in parts.main.kwh_by_period)
+        for d in deductions:
+            assert sum(d.by_period, D(0)) == d.kwh <= d.wanted
+            assert d.capped == (d.kwh < d.wanted)
+        # main + sub-uses = the meter, period by period; PF on the whole meter
+        for p in range(3):
+            assert parts.main.kwh_by_period[p] + sum((d.by_period[p] for d in deductions), D(0)) == kwh[p]
+        assert parts.main.pf_kwh == sum(kwh, D(0))
+        # 定量 first, then 定比
+        modes = [d.sub_use.mode for d in deductions]
+        assert modes == sorted(modes, key=["fixed_kwh", "fixed_ratio"].index)
