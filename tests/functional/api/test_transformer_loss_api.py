@@ -23,6 +23,7 @@ from wattdesk.application.billing import run as billing
 from wattdesk.application.billing.document import bill_document, render_pdf
 from wattdesk.application.customers.onboarding import import_accounts
 from wattdesk.application.metering.readings_import import import_readings
+from wattdesk.application.portal.screens import explain_bill
 from wattdesk.application.tariffs.catalog import import_tariff_files
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.operations import grant_role
@@ -206,6 +207,14 @@ class TestTransformerLossEndToEnd:
         html = page.content.decode()
         assert 'data-testid="bill-loss"' in html
         assert "变损电量 峰 (TR-L1, 720 h) 288.00 kWh" in html
+        # the portal's line-by-line explanation groups them apart from the charges
+        explained = [ln for ln in explain_bill(bill=bill).lines if ln.group == "变损电量"]
+        assert [(ln.formula, ln.amount) for ln in explained] == [
+            ("288 kWh，已计入计费电量", D("0.00")),
+            ("335 kWh，已计入计费电量", D("0.00")),
+            ("240 kWh，已计入计费电量", D("0.00")),
+            ("4054 kvarh，已计入计费电量", D("0.00")),
+        ]
 
     def test_without_a_transformer_the_same_readings_bill_the_metered_quantities(
         self, customer: None, tmp_path: Path
