@@ -256,6 +256,21 @@ class TestRetiredServicePoint:
         ]
         assert bill.total == D("3742.80")
 
+    def test_a_point_whose_meter_was_taken_away_before_the_period_never_blocks_the_account(
+        self, site: Site
+    ) -> None:
+        # legacy data: the point was retired by removing its meter (no change record), on 2026-02-10
+        acc = site.account(capacity="100", points=2)
+        _kept, retired = acc.service_points.order_by("number")
+        MeterInstallation.objects.filter(service_point=retired).update(removed_on=date(2026, 2, 10))
+        site.readings(
+            "M000010", ("2026-02-28", "active_total", "1000"), ("2026-03-31", "active_total", "1100")
+        )
+        result = uc.run_billing(period="2026-03", run_at=RUN_AT)
+        assert result.skipped == {}
+        bill = Bill.objects.get(account=acc)
+        assert bill.total == D("2619.00")  # 2 000 + 600 + 19, the kept point only
+
 
 class TestRefusals:
     @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ Called by ``application.billing.run._prepare_batch`` (fetch, then calculate):
 
 * ``ChangedAccounts.fetch`` — one query for the batch's accounts that have any change, one for their changes;
 * ``ChangedAccounts.split`` — per account: the service points the normal path bills (no change inside the
-  period; retired or closed before it: dropped, so a retired point never blocks its account's bill) and the
+  period; retired or closed before it, or every meter removed before it (a point retired by taking its meter
+  away): dropped, so a retired point never blocks its account's bill) and the
   segmented units of the others, rated by ``core.rating.segments.rate_segments`` with the rule set in force at
   the period start (``domain.changes.queries.rules_in_force``).
 
@@ -37,6 +38,7 @@ from wattdesk.domain.changes.queries import (
     NoRuleSet,
     accounts_with_changes,
     changes_of_accounts,
+    meters_removed,
     rules_in_force,
 )
 from wattdesk.domain.metering.queries import consumption_by_account
@@ -89,12 +91,17 @@ class SegmentedUnit:
 class ChangedAccounts:
     ids: set[int]
     changes: dict[int, list[ChangeRow]]
+    unmetered: dict[int, date] = field(default_factory=dict)  # service point -> its last meter's removal
     rules: dict[date, ChangeRules] = field(default_factory=dict)
 
     @classmethod
     def fetch(cls, *, lo: int, hi: int, account_ids: Iterable[int]) -> ChangedAccounts:
         ids = accounts_with_changes(lo=lo, hi=hi) & set(account_ids)
-        return cls(ids=ids, changes=changes_of_accounts(account_ids=ids) if ids else {})
+        return cls(
+            ids=ids,
+            changes=changes_of_accounts(account_ids=ids) if ids else {},
+            unmetered=meters_removed(lo=lo, hi=hi),
+        )
 
     def _rules(self, on: date) -> ChangeRules:
         rules = self.rules.get(on)
@@ -118,16 +125,18 @@ class ChangedAccounts:
     ) -> tuple[list[S], list[SegmentedUnit]]:
         """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
         bill or a segment cannot be rated."""
-        if acc_id not in self.ids:
+        if acc_id not in self.ids and not any(sp.sp_id in self.unmetered for sp in rows):
             return list(rows), []
-        rules = self._rules(start)
         keep: list[S] = []
         units: list[SegmentedUnit] = []
         for sp in rows:
             recorded = self.changes.get(sp.sp_id)
             if not recorded:
-                keep.append(sp)
+                removed = self.unmetered.get(sp.sp_id)
+                if removed is None or removed >= start:
+                    keep.append(sp)  # a meter removed inside the period still has its readings to bill
                 continue
+            rules = self._rules(start)
             line = timeline(changes=recorded, rules=rules, opened_on=sp.opened_on, default_tariff="")
             if not changes_inside(line, start, end):
                 now = values_on(line, start)

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.db.models import Count, Max, Q
+
 from wattdesk.core.rating.segments import ChangeRules
 from wattdesk.domain.changes.models import ChangeRuleSet, ServiceChange
+from wattdesk.domain.metering.models import MeterInstallation
 
 
 class NoRuleSet(LookupError):
@@ -90,3 +93,14 @@ def rules_in_force(*, on: date) -> ChangeRules:
     if row is None:
         raise NoRuleSet(f"no change rule set in force on {on}")
     return ChangeRules.from_document(row.document)
+
+
+def meters_removed(*, lo: int, hi: int) -> dict[int, date]:
+    """Service points of accounts lo..hi whose every meter was removed (none installed now), with the latest
+    removal day: a point retired by taking its meter away, before service changes were recorded."""
+    rows = (
+        MeterInstallation.objects.filter(service_point__account_id__gte=lo, service_point__account_id__lte=hi)
+        .values("service_point_id")
+        .annotate(last=Max("removed_on"), open=Count("id", filter=Q(removed_on__isnull=True)))
+    )
+    return {r["service_point_id"]: r["last"] for r in rows if r["open"] == 0 and r["last"] is not None}
