@@ -1,6 +1,7 @@
 """The small billed company the web, portal, API and browser tests share.
 
-120 accounts, 3 months of readings ending 2026-10, the latest month billed (some bills held), a few
+120 accounts, 3 months of readings ending 2026-10, the latest month billed and issued (电费发行: the bills
+are receivables; the held ones stay held for review, owing nothing yet), a few
 interval-metered customers, and one login per role (password ``PASSWORD``). Fixtures wrap it:
 ``company`` / ``client_for`` in tests/functional/conftest.py, and the transactional variant for the live
 server in tests/browser/conftest.py.
@@ -17,6 +18,7 @@ PASSWORD = "Test-pass-2026!"
 END_MONTH = date(2026, 10, 1)
 PERIOD = "2026-10"
 BILLED_AT = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+ISSUED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 COLLECTOR_FROM = date(2025, 1, 1)  # demo_collector's routes are theirs from this day on
 
 
@@ -28,6 +30,7 @@ class Company:
 
 def build_company(settings: Any) -> Company:
     """Generate, bill and create the logins; ``settings`` is pytest-django's settings fixture."""
+    from wattdesk.application.billing.review import issue_bills
     from wattdesk.application.billing.run import run_billing
     from wattdesk.domain.access.operations import create_demo_users
     from wattdesk.synthetic import generate_county
@@ -36,6 +39,7 @@ def build_company(settings: Any) -> Company:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
     run_billing(period=PERIOD, run_at=BILLED_AT, workers=1)
+    issue_bills(period=PERIOD, user=None, issued_at=ISSUED_AT, issued_on=ISSUED_AT.date())
     logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
     _assign_collector_to_scope(logins["collector"].username)
     return Company(logins=logins, period=PERIOD)

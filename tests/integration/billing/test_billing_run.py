@@ -185,8 +185,12 @@ class TestAmountsByHand:
         assert (bill.total, bill.kwh, bill.status, bill.version) == (D("242.74"), D("450.0000"), "draft", 1)
         assert (bill.start, bill.end) == (date(2026, 3, 1), date(2026, 4, 1))
         assert result.billed == 1 and result.total == D("242.74") and result.kwh == D("450.0000")
+        assert not LedgerEntry.objects.filter(account=acc).exists()  # a draft owes nothing until it is issued
+        issued_at = datetime(2026, 4, 2, 9, tzinfo=SH)
+        review.issue_bills(user=None, period=PERIOD, issued_at=issued_at, issued_on=date(2026, 4, 2))
         charge = LedgerEntry.objects.get(account=acc)
         assert (charge.kind, charge.amount, charge.bill_id) == ("charge", D("242.74"), bill.pk)
+        assert (charge.posted_at, charge.memo) == (issued_at, "2026-03 电费")
 
     def test_charges_a_large_industrial_customer_basic_energy_pf_and_funds(self, company: Company) -> None:
         acc = industrial(company)
@@ -211,6 +215,8 @@ class TestAmountsByHand:
         ]
         assert bill.total == D("21766.53")
         assert bill.kwh == D("10000.0000")
+        assert balance(acc) == 0
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
         assert balance(acc) == D("21766.53")
 
     def test_annual_tiers_count_this_tier_year_only(self, company: Company) -> None:
@@ -241,6 +247,8 @@ class TestResume:
         second = run()
         assert (first.billed, second.billed, second.already_billed) == (2, 0, 2)
         assert Bill.objects.count() == 2
+        assert LedgerEntry.objects.count() == 0  # bills are receivables from their issue on
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
         assert LedgerEntry.objects.count() == 2
         assert balance(a) == D("242.74") and balance(b) == D("21766.53")
         assert BillingRun.objects.filter(status="finished").count() == 2
@@ -266,13 +274,14 @@ class TestCrash:
         with pytest.raises(RuntimeError, match="power cut"):
             run(batch_size=2, workers=workers)
         assert Bill.objects.count() == 4  # the two other batches committed whole, nothing of the third
-        assert BillLine.objects.count() == 4 * 3 and LedgerEntry.objects.count() == 4
+        assert BillLine.objects.count() == 4 * 3 and LedgerEntry.objects.count() == 0
         failed = BillingRun.objects.get()
         assert failed.status == "failed" and failed.counts["billed"] == 4
 
         monkeypatch.setattr(uc, "_write_batch", real_write)
         again = run(batch_size=2, workers=workers)
         assert (again.billed, again.already_billed) == (1, 4)
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
         for acc in accounts:
             assert Bill.objects.filter(account=acc, period=PERIOD).count() == 1
             assert balance(acc) == D("242.74")
@@ -289,7 +298,9 @@ class TestHoldsAndSkips:
         assert bill.status == "held"
         assert bill.hold_reason == "high: total 242.74 > 3 x median 70.00 of 3 bills"
         assert (result.held, result.billed, result.bills) == (1, 0, 1)
-        assert LedgerEntry.objects.get(account=acc).amount == D("242.74")  # posted, like every bill
+        assert not LedgerEntry.objects.filter(account=acc).exists()  # held: not a receivable
+        issued = review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
+        assert (issued.issued, issued.still_held) == (0, 1) and balance(acc) == 0  # never issued while held
 
     def test_holds_a_first_bill_above_the_class_limit(self, company: Company) -> None:
         acc = company.account(usage={"active_total": "2500"})
@@ -337,6 +348,73 @@ class TestHoldsAndSkips:
         result = run()
         assert result.revenue_by_class == {"residential": D("242.74"), "industrial": D("21766.53")}
         assert result.total == D("22009.27")
+
+
+class TestReceivablesOnIssue:
+    """电费发行: a bill becomes a receivable when it is issued; draft and held bills owe nothing."""
+
+    def test_cancelling_a_held_bill_writes_no_reversal(self, company: Company) -> None:
+        acc = company.account(usage={"active_total": "2500"})  # 1858.75 > 1000 for a first bill: held
+        run()
+        bill = Bill.objects.get(account=acc)
+        assert bill.status == "held"
+        done = review.cancel_bill(
+            bill_id=bill.pk, user=None, reason="读数待核实", cancelled_at=datetime(2026, 4, 3, tzinfo=SH)
+        )
+        assert (done.reversal_id, done.reversal_amount) == (None, D(0))
+        assert not LedgerEntry.objects.filter(account=acc).exists()
+
+    def test_issue_applies_money_the_customer_already_paid(self, company: Company) -> None:
+        from wattdesk.application.payments.posting import post_payment
+
+        acc = residential_450(company)
+        run()
+        paid_at = datetime(2026, 4, 1, 15, tzinfo=SH)
+        post_payment(
+            account_number=acc.number,
+            amount="300.00",
+            channel="counter",
+            channel_txn_id="T1",
+            received_at=paid_at,
+        )
+        assert balance(acc) == D("-300.00")  # a credit: there is nothing to settle before the bill is issued
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
+        bill = Bill.objects.get(account=acc)
+        # 300.00 paid - 242.74 charged: the charge is settled in full at issue, 57.26 stays in credit
+        assert balance(acc) == D("-57.26")
+        settled = bill.payment_allocations.get()
+        assert (settled.amount, settled.allocated_on) == (D("242.74"), date(2026, 4, 2))
+
+    def test_the_migration_reverses_charges_of_bills_not_yet_issued(self, company: Company) -> None:
+        import importlib
+
+        from django.db import connection
+        from django.db.migrations.loader import MigrationLoader
+
+        from wattdesk.domain.ledger.operations import Posting, post_entries
+
+        migration = importlib.import_module("wattdesk.domain.ledger.migrations.0005_charges_on_issue")
+        draft_acc, issued_acc = residential_450(company), industrial(company)
+        held_acc = company.account(usage={"active_total": "2500"})
+        run()
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
+        # the issued bill's charge was posted on issue; make one bill draft again in the old data's shape:
+        # before this change the run itself charged every bill it wrote, draft and held ones included
+        Bill.objects.filter(account=draft_acc).update(status="draft", issued_at=None, due_on=None)
+        held = Bill.objects.get(account=held_acc)
+        post_entries(entries=[Posting(held_acc.pk, "charge", held.total, RUN_AT, held.pk, "2026-03 电费")])
+        now = datetime(2026, 5, 1, 12, tzinfo=SH)
+        # the migration's own (historical) model, as `migrate` gives it
+        state = MigrationLoader(connection).project_state(("ledger", "0005_charges_on_issue"))
+        historical = state.apps.get_model("ledger", "LedgerEntry")
+        assert migration.reverse_unissued_charges(historical, now) == 2
+        assert (balance(draft_acc), balance(held_acc), balance(issued_acc)) == (0, 0, D("21766.53"))
+        reversal = LedgerEntry.objects.get(account=held_acc, kind="reversal")
+        assert (reversal.amount, reversal.posted_at, reversal.reverses.kind) == (D("-1858.75"), now, "charge")
+        assert migration.reverse_unissued_charges(historical, now) == 0  # applied once
+        # issuing the draft again makes it a receivable again
+        review.issue_bills(user=None, period=PERIOD, issued_at=now, issued_on=now.date())
+        assert balance(draft_acc) == D("242.74")
 
 
 class TestIssueAndCancel:
@@ -412,6 +490,8 @@ class TestIssueAndCancel:
         # 240 x 0.4883 + 60 x 0.5383 = 117.19 + 32.30 (32.298)
         assert (new.version, new.replaces_id, new.total) == (2, old.pk, D("149.49"))
         assert (old.status, old.total) == ("cancelled", D("242.74"))  # amounts never edited
+        assert balance(acc) == 0  # the cancelled bill is reversed, the new one not yet issued
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 6))
         entries = list(
             LedgerEntry.objects.filter(account=acc).order_by("id").values_list("kind", "amount", "bill_id")
         )
@@ -507,6 +587,7 @@ class TestEdges:
             ("fund.reservoir", D("0.62")),
         ]
         assert (bill.total, bill.kwh) == (D("289.86"), D("550.0000"))
+        review.issue_bills(user=None, period=PERIOD, issued_at=RUN_AT, issued_on=date(2026, 4, 2))
         assert balance(acc) == D("289.86")
 
     def test_a_zero_bill_posts_nothing_to_the_ledger(self, company: Company) -> None:

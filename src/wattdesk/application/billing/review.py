@@ -52,7 +52,9 @@ from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.billing.operations import BillMissing, lock_bill
 from wattdesk.domain.customers.models import Account, ReadingRoute, ServicePoint
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
-from wattdesk.domain.ledger.operations import reverse_entry
+from wattdesk.domain.ledger.operations import Posting, post_entries, reverse_entry
+from wattdesk.domain.payments import operations as payment_operations
+from wattdesk.domain.payments import queries as payment_queries
 
 ZERO = Decimal(0)
 APPROVED_PREFIX = "approved "
@@ -381,7 +383,10 @@ def issue_bills(
     include_held_approved: bool = False,
     policy: IssuePolicy = IssuePolicy(),
 ) -> IssueResult:
-    """Issue (发行) the draft bills of a period: status -> issued, due date set. Bulk UPDATEs.
+    """Issue (发行) the draft bills of a period: status -> issued, due date set, and each bill's charge posted to
+    the ledger (应收电费): a bill is a receivable from its issue on, never before (draft and held bills owe
+    nothing). Bulk UPDATEs and one bulk ledger insert per chunk; credit the accounts already have (payments not
+    yet allocated) is applied to the new charges on ``issued_on``.
 
     Bills that were held and later approved are issued only with ``include_held_approved``; bills still held
     are never issued. The bills are locked first (``SELECT … FOR UPDATE``), so an approval, hold or cancel of
@@ -406,17 +411,31 @@ def issue_bills(
         ids = list(qs.values_list("pk", flat=True))
         issued = 0
         total = ZERO
+        accounts: set[int] = set()
         for part in fetch.chunked(ids):
             locked = list(
                 Bill.objects.select_for_update()
                 .filter(pk__in=part, status=BillStatus.DRAFT)
-                .values_list("pk", "total")
+                .values_list("pk", "total", "account_id", "period")
             )
             if not locked:
                 continue
-            total += sum((t for _pk, t in locked), ZERO)
-            issued += Bill.objects.filter(pk__in=[pk for pk, _t in locked], status=BillStatus.DRAFT).update(
+            total += sum((t for _pk, t, _a, _p in locked), ZERO)
+            issued += Bill.objects.filter(pk__in=[row[0] for row in locked], status=BillStatus.DRAFT).update(
                 status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
+            )
+            post_entries(
+                entries=[
+                    Posting(acc, LedgerEntryKind.CHARGE.value, amount, issued_at, pk, f"{bill_period} 电费")
+                    for pk, amount, acc, bill_period in locked
+                    if amount != 0
+                ]
+            )
+            accounts.update(acc for _pk, _t, acc, _p in locked)
+        if accounts:
+            payment_operations.apply_credits(
+                account_ids=payment_queries.accounts_with_credit(account_ids=sorted(accounts)),
+                allocated_on=issued_on,
             )
         if issued:
             audit.record_batch(

@@ -8,9 +8,9 @@ cancelling are ``application.billing.review``.
    consumption query, ``domain.metering.queries.consumption_by_account`` (same account range);
 2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
    (``core.rating``), the hold-for-review check (``application.billing.hold``);
-3. write, in ONE transaction per batch: the bills, their lines and one ledger charge per bill, all with bulk
-   statements (the one bulk writer ``domain.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite; the
-   charges through the ledger's one checked path ``domain.ledger.operations.post_entries``).
+3. write, in ONE transaction per batch: the bills and their lines, with bulk statements (the one bulk writer
+   ``domain.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite). A run writes nothing to the ledger: a bill
+   becomes a receivable (应收电费) when it is issued after review (电费发行, ``review.issue_bills``).
 
 A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
 accounts that already have a live (not cancelled) bill for the period are skipped, and the partial unique
@@ -35,6 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -50,6 +51,7 @@ from wattdesk.application.billing.determinants import (
 )
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY, HoldPolicy, hold_reason
 from wattdesk.application.billing.transformer_loss import BatchLosses
+from wattdesk.application.changes.billing import ChangedAccounts
 from wattdesk.application.errors import InputError
 from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.period import Period, PeriodError, add_months, period_text
@@ -62,8 +64,6 @@ from wattdesk.domain import bulk
 from wattdesk.domain.billing.models import Bill, BillingRun, BillingRunStatus, BillLine, BillStatus
 from wattdesk.domain.customers.models import ReadingRoute
 from wattdesk.domain.fields import MoneySum, QuantitySum
-from wattdesk.domain.ledger.models import LedgerEntryKind
-from wattdesk.domain.ledger.operations import Posting, post_entries
 from wattdesk.domain.metering.queries import ServicePointUsage, consumption_by_account
 
 ZERO = Decimal(0)
@@ -158,11 +158,10 @@ class _Ctx:
 
 @dataclass
 class _Batch:
-    """What one batch writes, plus its counters. Bills, lines and charges are plain tuples."""
+    """What one batch writes, plus its counters. Bills and lines are plain tuples."""
 
     bills: list[tuple[Any, ...]] = field(default_factory=list)  # without id
     lines: list[list[tuple[Any, ...]]] = field(default_factory=list)  # per bill, without bill id
-    charges: list[tuple[int, Decimal]] = field(default_factory=list)  # (account_id, amount) per bill
     billed: int = 0
     held: int = 0
     estimated: int = 0
@@ -318,7 +317,7 @@ def _process_batch(account_ids: Sequence[int]) -> _Batch:
     assert _FORK_CTX is not None
     batch = _prepare_batch(_FORK_CTX, account_ids)
     _write_batch(_FORK_CTX, batch)
-    batch.bills, batch.lines, batch.charges = [], [], []
+    batch.bills, batch.lines = [], []
     return batch
 
 
@@ -583,6 +582,14 @@ def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | N
     return cached
 
 
+def _tariff_on(ctx: _Ctx, code: str, on: date, pf_standard: Decimal | None) -> Tariff:
+    """The tariff ``code`` in force on ``on`` with the PF standard (a segment of a changed period)."""
+    version = fetch.version_in_force(ctx.versions.get(code, ()), on)
+    if version is None:
+        raise NotBillable("no_tariff_version", f"tariff {code} has no version in force on {on}")
+    return _tariff(ctx, version, pf_standard)
+
+
 def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     """Fetch and calculate one batch (no writes)."""
     out = _Batch()
@@ -622,6 +629,9 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
     # 变损 (高供低计): the transformers feeding the batch's points (application.billing.transformer_loss)
     losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=windows.values())
     loss_lines: dict[int, list[tuple[Any, ...]]] = {}
+    # 变更用电: accounts with mid-period changes are billed by segments (application.changes.billing)
+    changed = ChangedAccounts.fetch(lo=lo, hi=hi, account_ids=windows)
+    seg_units: dict[int, list[Any]] = {}
     agreements = sub_use_billing.agreements(lo=lo, hi=hi, on_or_before=latest_start)  # 定量定比
     unit_subs: dict[int, sub_use_billing.InForce] = {}  # unit index -> its sub-uses
 
@@ -640,6 +650,14 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             _skip(out, "already_billed", number)  # billed by a concurrent run since the scope was read
             continue
         try:
+            rows, seg_units[acc_id] = changed.split(
+                acc_id=acc_id,
+                rows=rows,
+                start=start,
+                end=end,
+                tariff_of=partial(_tariff_on, ctx),
+                line_row=_line_row,
+            )
             dets: list[tuple[Tariff, Determinants]] = []
             acc_subs: dict[int, sub_use_billing.InForce] = {}
             for sp in rows:
@@ -694,6 +712,12 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             for row in bill.rows:
                 seq += 1
                 lines.append((seq, *row))
+        for unit in seg_units.get(acc_id, ()):  # segmented service points (变更用电)
+            kwh += unit.kwh
+            total += unit.total
+            for row in unit.rows:
+                seq += 1
+                lines.append((seq, *row))
         # 变损电量: quantities only (amount 0); the energy lines above are priced on metered + loss
         for row in loss_lines.get(acc_id, ()):
             seq += 1
@@ -732,7 +756,6 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             )
         )
         out.lines.append(lines)
-        out.charges.append((acc_id, total))
         if reason:
             out.held += 1
         else:
@@ -875,10 +898,9 @@ def _skip(out: _Batch, reason: str, account_number: str) -> None:
 
 
 def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
-    """Write one batch in one transaction: bills, lines, ledger charges. All or nothing."""
+    """Write one batch in one transaction: bills and lines (no ledger: charges post on issue). All or nothing."""
     if not batch.bills:
         return
-    charge, memo = LedgerEntryKind.CHARGE.value, f"{ctx.period} 电费"
     with transaction.atomic():
         ids = bulk.reserve_ids(Bill, len(batch.bills))
         bulk.insert_rows(Bill, BILL_FIELDS, ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)))
@@ -886,11 +908,4 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
             BillLine,
             LINE_FIELDS,
             ((bid, *ln) for bid, lines in zip(ids, batch.lines, strict=True) for ln in lines),
-        )
-        post_entries(
-            entries=[
-                Posting(acc, charge, amount, ctx.run_at, bid, memo)
-                for bid, (acc, amount) in zip(ids, batch.charges, strict=True)
-                if amount != 0
-            ]
         )

@@ -42,8 +42,9 @@ from wattdesk.domain.metering.models import (
 from wattdesk.domain.metering.queries import consumption_by_account, load_intervals
 from wattdesk.domain.tariffs.queries import assignment_on, version_in_force
 
-#: Bills a customer sees: issued ones and the draft of the latest run (held bills are under review).
-VISIBLE_STATUSES = (BillStatus.ISSUED, BillStatus.DRAFT)
+#: Bills a customer sees: issued ones (电费发行). A draft or held bill is still under review: it is neither
+#: shown nor payable until it is issued.
+VISIBLE_STATUSES = (BillStatus.ISSUED,)
 USAGE_MONTHS = 13
 TIER_NAMES = tuple(gettext_lazy(n) for n in ("第一档", "第二档", "第三档", "第四档", "第五档"))
 
@@ -337,7 +338,7 @@ def explain_bill(*, bill: Bill) -> BillExplained:
 class MonthUsage:
     period: str
     kwh: Decimal
-    source: str  # "bill" (kWh of the issued / draft bill) or "readings" (validated readings of the window)
+    source: str  # "bill" (kWh of the issued bill) or "readings" (validated readings of the window)
 
 
 @dataclass(frozen=True)
@@ -353,7 +354,7 @@ class Usage:
 
 def monthly_usage(*, account: Account, today: date, months: int = USAGE_MONTHS) -> tuple[MonthUsage, ...]:
     """kWh of the account's latest ``months`` complete billing windows (ending on or before ``today``): the
-    kWh of the issued / draft bill where there is one, else the validated readings of the window."""
+    kWh of the issued bill where there is one, else the validated readings of the window."""
     latest_start, latest_end = account_window(today.year, today.month, account.billing_day)
     while latest_end > today:
         latest_start = add_months(latest_start, -1)
