@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from wattdesk.application.billing import run as billing
+from wattdesk.application.billing.adjustment import rebuild_bill
 from wattdesk.application.customers.onboarding import import_accounts
 from wattdesk.application.metering.readings_import import import_readings
 from wattdesk.application.tariffs.catalog import import_tariff_files
@@ -162,6 +163,16 @@ class TestMidYearQuotaOnAnnualTiers:
         assert Bill.objects.get(account__number="A1", period="2026-04").total == D("550.00")
         # the March bill is not re-rated: its 140 kWh stay in tier 2
         assert tier_lines("A1", "2026-03") == march
+        # a 退补 rebuilds the April bill with the quota, also after the quota is ended from August (the months
+        # before an early end keep the year's uplift as granted)
+        april = Bill.objects.get(account__number="A1", period="2026-04")
+        assert [u.det.tier_uplift_kwh for u in rebuild_bill(april)] == [(D(900), D(900))]
+        grant_id = body["grant_id"]
+        ended = post(
+            clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2026-08", "reason": "户籍迁出"}
+        )
+        assert ended.status_code == 200, ended.content
+        assert [u.det.tier_uplift_kwh for u in rebuild_bill(april)] == [(D(900), D(900))]
 
         listed = clerk.get("/api/tier-quotas?account=A1")
         assert listed.status_code == 200 and [q["valid_from"] for q in listed.json()] == ["2026-04"]
@@ -258,8 +269,8 @@ class TestRefusalsAndEnd:
         grant_id = post(clerk, "/api/tier-quotas", grant_body()).json()["grant_id"]
         r = post(clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2026-04", "reason": "户籍迁出"})
         assert r.status_code == 422 and "not after the quota's first month 2026-04" in r.json()["detail"]
-        r = post(clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2028-05", "reason": "户籍迁出"})
-        assert r.status_code == 422 and "after the quota's end 2028-04" in r.json()["detail"]
+        r = post(clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2028-04", "reason": "户籍迁出"})
+        assert r.status_code == 422 and "not before the quota's end 2028-04" in r.json()["detail"]
         r = post(clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2026-08", "reason": "户籍迁出"})
         assert r.status_code == 200, r.content
         assert (r.json()["valid_to"], r.json()["ended"], r.json()["end_reason"]) == (
@@ -267,6 +278,8 @@ class TestRefusalsAndEnd:
             True,
             "户籍迁出",
         )
+        again = post(clerk, f"/api/tier-quotas/{grant_id}/end", {"ends_from": "2026-06", "reason": "x"})
+        assert again.status_code == 422 and "already ended from 2026-08" in again.json()["detail"]
         entry = LogEntry.objects.get(additional_data__batch="customers.tier_quota.end")
         assert "2028-04" in str(entry.changes) and "2026-08" in str(entry.changes)
         assert (

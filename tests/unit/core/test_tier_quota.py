@@ -88,6 +88,27 @@ class TestGrantUplift:
         assert uplift(g, 2028, 1) == (D(300), D(300))
         assert uplift(g, 2028, 11) == (D(300), D(300))  # the months it covered stay in the year's boundary
 
+    def test_an_early_end_changes_only_the_months_from_it_on(self) -> None:
+        # granted from April, open; ended from August (household moved out)
+        g = QuotaGrant(valid_from=APR, valid_to=None, uplift_kwh=D(100), ended_from=date(2026, 8, 1))
+        # months before the end are rated as granted (9 x 100), so a billed month re-rates as it was billed
+        assert uplift(g, 2026, 4) == (D(900), D(900))
+        assert uplift(g, 2026, 7) == (D(900), D(900))
+        # from August: the months actually covered, April-July = 400
+        assert uplift(g, 2026, 8) == (D(400), D(400))
+        assert uplift(g, 2027, 1) == ()
+        assert uplift(g, 2026, 7, "monthly") == (D(100), D(100))
+        assert uplift(g, 2026, 8, "monthly") == ()
+        to_date = QuotaGrant(
+            valid_from=APR,
+            valid_to=None,
+            uplift_kwh=D(100),
+            annual_mode="to_date",
+            ended_from=date(2026, 8, 1),
+        )
+        assert uplift(to_date, 2026, 7) == (D(400), D(400))
+        assert uplift(to_date, 2026, 12) == (D(400), D(400))
+
     def test_heilongjiang_per_year_prorated_by_covered_months(self) -> None:
         whole = QuotaGrant(
             valid_from=date(2026, 1, 1), valid_to=date(2027, 1, 1), uplift_kwh=D(816), unit="per_year"
@@ -130,6 +151,8 @@ class TestGrantUplift:
             QuotaGrant(valid_from=APR, valid_to=APR, uplift_kwh=D(100))
         with pytest.raises(QuotaError):
             QuotaGrant(valid_from=APR, valid_to=None, uplift_kwh=D(-1))
+        with pytest.raises(QuotaError):
+            QuotaGrant(valid_from=APR, valid_to=None, uplift_kwh=D(1), ended_from=APR)
 
 
 class TestRatingWithUplift:

@@ -34,7 +34,7 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.db import transaction
 
-from wattdesk.application.billing import fetch
+from wattdesk.application.billing import fetch, quota
 from wattdesk.application.billing import run as billing_run
 from wattdesk.application.billing.determinants import NotBillable
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY
@@ -170,6 +170,7 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
     assigned = fetch.assignments(lo=acc, hi=acc, on_or_before=bill.start)
     since = str(p.shift(-max(12, ctx.policy.max_history)))
     past = fetch.history(lo=acc, hi=acc, period=bill.period, since_period=since)
+    grants = quota.grants(lo=acc, hi=acc).get(acc, [])  # 一户多人口 tier quotas, as the run applies them
     units: list[RatedUnit] = []
     for sp in sps:
         try:
@@ -182,6 +183,7 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
             raise AdjustmentInputError(
                 f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}".strip()
             ) from None
+        det = quota.apply(tariff=tariff, det=det, account_grants=grants)
         a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), bill.start)
         version = fetch.version_in_force(ctx.versions.get(a[2], ()), bill.start) if a else None
         label = f"{version.code} {version.version}" if version else ""

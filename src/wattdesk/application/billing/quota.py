@@ -26,9 +26,18 @@ def grants(*, lo: int, hi: int) -> dict[int, list[QuotaGrant]]:
     """Quota grants of the accounts lo..hi (all of them: a handful per account at most), by account."""
     out: dict[int, list[QuotaGrant]] = defaultdict(list)
     rows = TierQuotaGrant.objects.filter(account_id__gte=lo, account_id__lte=hi).values_list(
-        "account_id", "valid_from", "valid_to", "uplift_kwh", "unit", "tiers", "policy__annual_mode"
+        "account_id",
+        "valid_from",
+        "valid_to",
+        "uplift_kwh",
+        "unit",
+        "tiers",
+        "policy__annual_mode",
+        "ended_from",
     )
-    for acc, valid_from, valid_to, uplift, unit, tiers, mode in rows.order_by("account_id", "valid_from"):
+    for acc, valid_from, valid_to, uplift, unit, tiers, mode, ended in rows.order_by(
+        "account_id", "valid_from"
+    ):
         out[acc].append(
             QuotaGrant(
                 valid_from,
@@ -37,6 +46,7 @@ def grants(*, lo: int, hi: int) -> dict[int, list[QuotaGrant]]:
                 cast(Unit, unit),
                 cast(TiersAffected, tiers),
                 cast(AnnualMode, mode),
+                ended,
             )
         )
     return out

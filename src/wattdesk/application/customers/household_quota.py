@@ -76,7 +76,7 @@ class QuotaRead:
     policy: str
     applied_on: date
     valid_from: str  # YYYY-MM
-    valid_to: str | None  # YYYY-MM, the first month without the quota
+    valid_to: str | None  # YYYY-MM, the first month without the quota (an early end included)
     uplift_kwh: Decimal
     unit: str
     tiers: str
@@ -86,7 +86,14 @@ class QuotaRead:
     end_reason: str
 
 
+def _end(g: TierQuotaGrant) -> date | None:
+    """The first month without the quota: the earlier of the granted end and an early end."""
+    ends = [d for d in (g.valid_to, g.ended_from) if d is not None]
+    return min(ends) if ends else None
+
+
 def _read(g: TierQuotaGrant) -> QuotaRead:
+    end = _end(g)
     return QuotaRead(
         grant_id=g.pk,
         account=g.account.number,
@@ -95,7 +102,7 @@ def _read(g: TierQuotaGrant) -> QuotaRead:
         policy=g.policy.code,
         applied_on=g.applied_on,
         valid_from=g.valid_from.strftime("%Y-%m"),
-        valid_to=None if g.valid_to is None else g.valid_to.strftime("%Y-%m"),
+        valid_to=None if end is None else end.strftime("%Y-%m"),
         uplift_kwh=g.uplift_kwh,
         unit=g.unit,
         tiers=g.tiers,
@@ -223,14 +230,18 @@ def grant_quota(
         if account.closed_on is not None and account.closed_on < valid_from:
             raise QuotaInputError(f"account: {account.number} is closed since {account.closed_on}")
         _refuse_billed(account, valid_from, "applied_on")
-        overlap = TierQuotaGrant.objects.filter(account=account, kind=kind).filter(
-            Q(valid_to__isnull=True) | Q(valid_to__gt=valid_from)
+        clash = next(
+            (
+                g
+                for g in TierQuotaGrant.objects.filter(account=account, kind=kind).order_by("valid_from")
+                if (valid_to is None or g.valid_from < valid_to)
+                and ((end := _end(g)) is None or end > valid_from)
+            ),
+            None,
         )
-        if valid_to is not None:
-            overlap = overlap.filter(valid_from__lt=valid_to)
-        clash = overlap.order_by("valid_from").first()
         if clash is not None:
-            until = "open" if clash.valid_to is None else f"{clash.valid_to:%Y-%m}"
+            clash_end = _end(clash)
+            until = "open" if clash_end is None else f"{clash_end:%Y-%m}"
             raise QuotaInputError(
                 f"account: {account.number} already has a {kind} quota from {clash.valid_from:%Y-%m} "
                 f"to {until} (grant {clash.pk}); end it first or apply from its end"
@@ -274,7 +285,8 @@ def grant_quota(
 
 def end_quota(*, grant_id: int, ends_from: str, reason: str, user: Any, ended_at: datetime) -> QuotaRead:
     """End a quota early: ``ends_from`` (YYYY-MM) is the first month without it, an unbilled month after its
-    first one and not after its current end (a renewal is a new grant). Audited."""
+    first one and before its granted end (a renewal is a new grant); once only. The granted ``valid_to`` is
+    kept (``ended_from`` is set), so the months billed before are re-rated as billed. Audited."""
     _check(user)
     reason = _text(reason, "reason", required=True)
     month = _month(ends_from, "ends_from")
@@ -288,17 +300,20 @@ def end_quota(*, grant_id: int, ends_from: str, reason: str, user: Any, ended_at
             raise QuotaInputError(
                 f"ends_from: {month:%Y-%m} is not after the quota's first month {grant.valid_from:%Y-%m}"
             )
-        if grant.valid_to is not None and month > grant.valid_to:
+        if grant.ended_from is not None:
+            raise QuotaInputError(f"grant: tier quota {grant.pk} already ended from {grant.ended_from:%Y-%m}")
+        if grant.valid_to is not None and month >= grant.valid_to:
             raise QuotaInputError(
-                f"ends_from: {month:%Y-%m} is after the quota's end {grant.valid_to:%Y-%m} (renew with a new grant)"
+                f"ends_from: {month:%Y-%m} is not before the quota's end {grant.valid_to:%Y-%m} "
+                "(renew with a new grant)"
             )
         _refuse_billed(account, month, "ends_from")
         before = None if grant.valid_to is None else f"{grant.valid_to:%Y-%m}"
-        grant.valid_to = month
+        grant.ended_from = month
         grant.ended_by = user
         grant.ended_at = ended_at
         grant.end_reason = reason
-        grant.save(update_fields=["valid_to", "ended_by", "ended_at", "end_reason"])
+        grant.save(update_fields=["ended_from", "ended_by", "ended_at", "end_reason"])
         audit.record_batch(
             actor=user,
             action="customers.tier_quota.end",

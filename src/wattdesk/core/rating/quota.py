@@ -5,8 +5,9 @@ The result is ``Determinants.tier_uplift_kwh`` (one entry per tier boundary), wh
 (``core.rating.exact`` and ``core.rating.vector``) add to the period's boundaries after proration. Rules
 (docs/billing-cases/household-quota.md; billing-rules-2.md §6):
 
-* A grant covers the calendar months ``[valid_from, valid_to)`` (first days of months; ``valid_to`` None =
-  open). A billing period belongs to the month its start falls in (the period ``YYYY-MM``).
+* A grant covers the calendar months ``[valid_from, end)`` (first days of months), ``end`` being the earlier
+  of ``valid_to`` (as granted; None = open) and ``ended_from`` (an early end; None = not ended). A billing
+  period belongs to the month its start falls in (the period ``YYYY-MM``).
 * Amount of ``k`` covered months: ``per_month`` -> ``uplift_kwh x k``; ``per_year`` -> ``uplift_kwh x k / 12``
   (quantized half-up to 0.0001 kWh once, so 12 months give exactly the annual amount).
 * Which boundaries: ``tier1`` -> the first boundary only; ``all`` -> every boundary.
@@ -22,8 +23,9 @@ The result is ``Determinants.tier_uplift_kwh`` (one entry per tier boundary), wh
 
   Both reach the same December boundary; both keep ``ytd_kwh_before`` (the kWh billed earlier in the tier
   year), so kWh already billed in a tier stay billed in it: a boundary only moves the kWh not yet billed.
-  A grant ended early keeps the months it covered (the boundary of the later months of that year is the
-  base plus the covered months).
+  An early end (``ended_from``) changes only the months from it on: with ``remaining_months`` a month before
+  it still counts the months as granted (``valid_to``), so a billed month is re-rated (退补) exactly as it was
+  billed; from ``ended_from`` on the year's boundaries carry the months the grant actually covered.
 
 Several grants in force add up.
 """
@@ -63,12 +65,15 @@ class QuotaGrant:
     unit: Unit = "per_month"
     tiers: TiersAffected = "all"
     annual_mode: AnnualMode = "remaining_months"
+    ended_from: date | None = None
 
     def __post_init__(self) -> None:
-        if self.valid_from.day != 1 or (self.valid_to is not None and self.valid_to.day != 1):
-            raise QuotaError("a quota is valid from and to the first day of a month")
-        if self.valid_to is not None and self.valid_to <= self.valid_from:
-            raise QuotaError("a quota must end after it starts")
+        for d in (self.valid_from, self.valid_to, self.ended_from):
+            if d is not None and d.day != 1:
+                raise QuotaError("a quota is valid from and to the first day of a month")
+        for d in (self.valid_to, self.ended_from):
+            if d is not None and d <= self.valid_from:
+                raise QuotaError("a quota must end after it starts")
         if self.uplift_kwh < 0:
             raise QuotaError("a quota uplift cannot be negative")
         if self.unit not in UNITS or self.tiers not in TIERS_AFFECTED or self.annual_mode not in ANNUAL_MODES:
@@ -76,8 +81,16 @@ class QuotaGrant:
                 f"unknown quota unit / tiers / annual mode: {self.unit} {self.tiers} {self.annual_mode}"
             )
 
-    def covers(self, month: date) -> bool:
-        return self.valid_from <= month and (self.valid_to is None or month < self.valid_to)
+    @property
+    def end(self) -> date | None:
+        """The first month without the quota (the earlier of the granted end and an early end)."""
+        ends = [d for d in (self.valid_to, self.ended_from) if d is not None]
+        return min(ends) if ends else None
+
+    def covers(self, month: date, *, as_granted: bool = False) -> bool:
+        """Whether ``month`` is covered (``as_granted``: by the validity granted, ignoring an early end)."""
+        end = self.valid_to if as_granted else self.end
+        return self.valid_from <= month and (end is None or month < end)
 
     def amount(self, months: int) -> Decimal:
         """kWh of ``months`` covered months."""
@@ -110,7 +123,9 @@ def grant_uplift(
         return grant.amount(1) if grant.covers(month) else ZERO
     year = month.year if month.month >= tier_year_start_month else month.year - 1
     tier_year = _months(date(year, tier_year_start_month, 1), 12)
-    covered = [m for m in tier_year if grant.covers(m)]
+    # remaining_months before an early end: the months as granted, so a billed month never changes
+    as_granted = grant.ended_from is not None and month < grant.ended_from
+    covered = [m for m in tier_year if grant.covers(m, as_granted=as_granted)]
     if not covered or covered[0] > month:
         return ZERO  # not yet in force in this tier year
     if grant.annual_mode == "to_date":

@@ -352,8 +352,10 @@ class HouseholdQuotaPolicy(models.Model):
 
 class TierQuotaGrant(models.Model):
     """A tier quota granted to an account (一户多人口 …): from ``valid_from`` (first day of a month) to
-    ``valid_to`` (first month without it; empty = open), ``uplift_kwh`` per ``unit`` added to the ``tiers``
-    boundaries. Written only by application.customers.household_quota (audited); billing reads it."""
+    ``valid_to`` (first month without it, as granted; empty = open), ``uplift_kwh`` per ``unit`` added to the
+    ``tiers`` boundaries. An early end sets ``ended_from`` and keeps ``valid_to``, so the months billed before
+    it are re-rated as they were billed (core.rating.quota). Written only by
+    application.customers.household_quota (audited); billing reads it."""
 
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="tier_quotas", verbose_name=_("account")
@@ -389,6 +391,7 @@ class TierQuotaGrant(models.Model):
         verbose_name=_("ended by"),
     )
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_from = models.DateField(_("ended from"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=300, blank=True)
 
     class Meta:
@@ -401,6 +404,10 @@ class TierQuotaGrant(models.Model):
             models.CheckConstraint(
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
                 name="tier_quota_to_after_from",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_from__isnull=True) | Q(ended_from__gt=models.F("valid_from")),
+                name="tier_quota_ended_after_from",
             ),
         )
 
