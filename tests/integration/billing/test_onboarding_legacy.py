@@ -259,6 +259,8 @@ class TestTariffChanges:
             total=D(1),
             status="issued",
         )
+        later = "account_number,tariff_code,effective_from\nA003,AGR-FLAT,2026-06-01\n"
+        assert reassign_tariffs(path=write(tmp_path, "later.csv", later)).changed == 1
         bad = write(
             tmp_path,
             "changes.csv",
@@ -267,8 +269,8 @@ class TestTariffChanges:
             "A001,NOPE,2026-13-01,\n"
             "A001,AGR-FLAT,2026-04-01,SP009\n"
             "A002,AGR-FLAT,2026-02-15,\n"
-            "A003,BJ-RES-TIER,2019-05-01,\n"
-            "A003,CI-TOU5,2026-05-01,\n",
+            "A003,CI-TOU5,2026-05-01,\n"
+            "A003,BJ-RES-TIER,2026-05-01,\n",
         )
         with pytest.raises(ImportRejected) as err:
             reassign_tariffs(path=bad)
@@ -279,10 +281,10 @@ class TestTariffChanges:
             "row 4, service_point_number: account A001 has no service point 'SP009'",
             "row 5, effective_from: account A002 is already billed up to 2026-03-01: a change effective "
             "2026-02-15 needs its bills from that date cancelled first (cancel-and-rebill)",
-            "row 6, effective_from: service point SP003 already has a tariff assignment from 2019-05-01",
+            "row 6, effective_from: service point SP003 already has a tariff assignment from 2026-06-01",
             "row 7, account_number: service point SP003 is also changed on row 6",
         ]
-        assert TariffAssignment.objects.count() == 3
+        assert TariffAssignment.objects.count() == 4  # the three onboarded + the later change of A003
 
     def test_the_command_needs_tariffs_edit_and_exits_2_on_a_bad_file(
         self, onboarded: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -234,6 +234,8 @@ def plan_changes(
                 )
             else:
                 seen[sp_id] = n
+            if eff is not None and code and _in_force(assigned.get(sp_id, ()), eff) == code:
+                continue  # already on that tariff on that date: counted as unchanged below, never an error
             later = [f for _c, f, _t in assigned.get(sp_id, ()) if eff is not None and f >= eff]
             if later:
                 row_errors.append(
@@ -276,9 +278,16 @@ def _billed_to(*, accounts: set[int], planned: Sequence[_Planned]) -> bool:
 def reassign_tariffs(*, path: Path, actor: Any = None) -> ReassignResult:
     """Validate the whole file, then make every change in one transaction with one audit entry."""
     header, rows = read_table(path)
-    planned, errors, unchanged = plan_changes(file_name=path.name, header=header, rows=rows)
+    return reassign_rows(name=path.name, header=header, rows=rows, actor=actor)
+
+
+def reassign_rows(
+    *, name: str, header: Sequence[str], rows: Sequence[Sequence[str]], actor: Any = None
+) -> ReassignResult:
+    """The same for rows that did not come from a file (the API's items; row 2 = the first item)."""
+    planned, errors, unchanged = plan_changes(file_name=name, header=header, rows=rows)
     if errors:
-        raise ImportRejected(path.name, errors)
+        raise ImportRejected(name, errors)
     if planned:
         with transaction.atomic():
             try:
@@ -289,17 +298,15 @@ def reassign_tariffs(*, path: Path, actor: Any = None) -> ReassignResult:
                 )
             except operations.AssignmentConflict as exc:
                 raise InputError(
-                    f"{path.name}: {exc} (changed meanwhile): nothing changed, import again"
+                    f"{name}: {exc} (changed meanwhile): nothing changed, import again"
                 ) from None
             # a bill written meanwhile for a date the change covers (validation read before the lock)
             if _billed_to(accounts={p.account_id for p in planned}, planned=planned):
-                raise InputError(
-                    f"{path.name}: an account was billed meanwhile: nothing changed, import again"
-                )
+                raise InputError(f"{name}: an account was billed meanwhile: nothing changed, import again")
             record_batch(
                 actor=actor,
                 action="tariffs.reassign",
-                object_repr=f"tariff changes {path.name}",
+                object_repr=f"tariff changes {name}",
                 changes={
                     "service_points": len(planned),
                     "unchanged": unchanged,
@@ -310,4 +317,4 @@ def reassign_tariffs(*, path: Path, actor: Any = None) -> ReassignResult:
                     ],
                 },
             )
-    return ReassignResult(path.name, len(planned), unchanged)
+    return ReassignResult(name, len(planned), unchanged)
