@@ -22,7 +22,7 @@ from transformer_helpers import transformer_parts
 from wattdesk.domain.access import roles
 from wattdesk.domain.billing.models import Bill, BillStatus
 from wattdesk.domain.customers.models import ServicePoint
-from wattdesk.domain.tariffs.models import TariffVersion
+from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
 from wattdesk.interfaces.api.api import api
 
 
@@ -61,6 +61,7 @@ ENDPOINTS = (
     Endpoint("POST", "/api/readings/bulk", _any(roles.READINGS_IMPORT), "/api/readings/bulk"),
     Endpoint("GET", "/api/tariffs", _any(roles.TARIFFS_VIEW), "/api/tariffs"),
     Endpoint("GET", "/api/tariffs/{code}", _any(roles.TARIFFS_VIEW), "/api/tariffs/{tariff}?on=2026-10-15"),
+    Endpoint("POST", "/api/tariffs/changes", _any(roles.TARIFFS_EDIT), "/api/tariffs/changes"),
     Endpoint("GET", "/api/transformers/models", _any(roles.READINGS_VIEW), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers/models", _any(roles.METERING_ARCHIVE), "/api/transformers/models"),
     Endpoint("POST", "/api/transformers", _any(roles.METERING_ARCHIVE), "/api/transformers"),
@@ -346,6 +347,16 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/bills/{bill_id}/hold"] = {"reason": "permission table"}
     bodies["/api/bills/{bill_id}/cancel"] = {"reason": "permission table"}
     bodies["/api/bills/issue"] = {"period": company.period}
+    on_tariff = (  # the account's own tariff, far ahead: an unchanged item, accepted without writing
+        TariffAssignment.objects.filter(
+            service_point__account__number=parts["account"], effective_to__isnull=True
+        )
+        .values_list("tariff_code", flat=True)
+        .first()
+    )
+    bodies["/api/tariffs/changes"] = [
+        {"account_number": parts["account"], "tariff_code": on_tariff or "-", "effective_from": "2030-01-01"}
+    ]
     point = ServicePoint.objects.filter(account__number=parts["account"]).order_by("number").first()
     bodies["/api/service-changes"] = {"account": parts["account"], "service_point": point.number if point else "-",
                                       "kind": "meter_exchange", "effective_on": "2026-11-01",
