@@ -42,6 +42,7 @@ from wattdesk.core.rating.transformer_loss import (
     LossTableRow,
     TableBasis,
     TransformerParams,
+    VectorGroup,
     apply_loss,
     compute_loss,
     policy_on,
@@ -153,7 +154,7 @@ class BatchLosses:
         model = archive.in_force(self.models.get(v.model_code, []), last_day)
         if model is None:
             raise LossError(f"transformer {number}: no version of model {v.model_code} on {last_day}")
-        pk = model.pk_dyn11_kw if v.vector_group == "Dyn11" else model.pk_yyn0_kw
+        pk = model.pk_dyn11_kw if v.vector_group == VectorGroup.DYN11 else model.pk_yyn0_kw
         params = TransformerParams(
             capacity_kva=model.capacity_kva,
             p0_kw=model.p0_kw,
