@@ -300,3 +300,13 @@ class TestPolicyDataInTheAdmin:
         assert r.status_code == 302, r.content[:2000]
         row = InspectionRuleSet.objects.get(code="2024")
         assert LogEntry.objects.get_for_object(row).count() == 1
+
+
+class TestBounds:
+    def test_amounts_beyond_the_money_column_are_refused(self, account: Any, people: dict[str, Any]) -> None:
+        # 900,000,000 kW × 24 h × 100,000 d × 900,000,000 元 is far beyond 10^12 元
+        case = opened(account, people["clerk"])
+        facts = {"days": "100000", "usages": [{"capacity_kw": "900000000", "use": "power", "price": "900000000",
+                                               "hours_per_day": "24"}]}  # fmt: skip
+        with pytest.raises(CaseRefused, match="beyond what a bill can hold"):
+            compute_case(case_id=case.pk, user=people["clerk"], facts=facts, computed_at=at(2024, 3, 2))

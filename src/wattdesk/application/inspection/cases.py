@@ -43,6 +43,12 @@ from wattdesk.core import inspection as core
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, has_capability
+from wattdesk.domain.fields import (
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
+    QUANTITY_DECIMAL_PLACES,
+    QUANTITY_MAX_DIGITS,
+)
 from wattdesk.domain.inspection.models import (
     BehaviourCode,
     CaseStatus,
@@ -57,6 +63,8 @@ from wattdesk.domain.ledger.operations import Posting, post_entries
 MAX_TEXT = 300
 MAX_EVIDENCE = 2000
 MAX_USAGES = 20
+MAX_MONEY = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)  # exclusive, the money column's bound
+MAX_KWH = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES)
 
 
 class CaseRefused(InputError):
@@ -289,8 +297,15 @@ def compute_case(
             result = core.assess(facts=parsed, rules=to_core(rule_row))
         except core.InspectionInputError as exc:
             raise CaseRefused(str(exc)) from None
+        except InvalidOperation:  # beyond Decimal's 28 digits
+            raise CaseRefused("the facts give an amount beyond what a bill can hold: check them") from None
         if result.total <= 0:
             raise CaseRefused("the facts give nothing to charge (0.00): check the dates and capacity")
+        if result.total >= MAX_MONEY or result.energy_kwh >= MAX_KWH:
+            raise CaseRefused(
+                f"the facts give {result.total} 元 / {result.energy_kwh} kWh, beyond what a bill can hold: "
+                "check the capacity, days and price"
+            )
         before = (case.status, str(case.total) if case.total is not None else None)
         InspectionLine.objects.filter(case=case).delete()
         InspectionLine.objects.bulk_create(
