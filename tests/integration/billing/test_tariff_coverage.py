@@ -202,6 +202,14 @@ class TestTouDemandFromRegisters:
         demand = sorted((q, a) for c, (q, a) in got.items() if c.startswith("demand"))
         assert [q for q, _a in demand] == [D("60.0000"), D("100.0000")]
         assert Bill.objects.get(account__number="A1").total == D("2081.93")
+        # the printed bill names the per-period demand registers; the portal's reading list keeps advances only
+        from wattdesk.application.billing.document import bill_document
+        from wattdesk.application.portal.screens import readings_used
+
+        bill = Bill.objects.get(account__number="A1")
+        labels = {r.register: r.register_label for r in bill_document(bill_id=bill.pk).readings}
+        assert (labels["max_demand_peak"], labels["max_demand_valley"]) == ("最大需量峰", "最大需量谷")
+        assert {str(r.register) for r in readings_used(bill=bill)} == {"有功峰", "有功谷"}
         # M2 has no valley maximum-demand reading: not billed, and the run says why
         assert result.skipped.get("tou_demand") == 1
         assert not Bill.objects.filter(account__number="A2").exists()

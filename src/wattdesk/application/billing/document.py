@@ -71,6 +71,12 @@ REGISTER_LABELS: dict[str, str] = {
     RegisterKind.ACTIVE_DEEP_VALLEY: "有功深谷",
     RegisterKind.REACTIVE: "无功",
     RegisterKind.MAX_DEMAND: "最大需量",
+    # per-TOU-period maximum demand (metering TOU_DEMAND_KINDS)
+    "max_demand_critical": "最大需量尖峰",
+    "max_demand_peak": "最大需量峰",
+    "max_demand_flat": "最大需量平",
+    "max_demand_valley": "最大需量谷",
+    "max_demand_deep_valley": "最大需量深谷",
 }
 
 

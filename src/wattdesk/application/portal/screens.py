@@ -34,6 +34,7 @@ from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.ledger.queries import balance
 from wattdesk.domain.metering.models import (
     BILLABLE_STATUSES,
+    DEMAND_KINDS,
     IntervalFile,
     MeterInstallation,
     RegisterKind,
@@ -285,7 +286,7 @@ def readings_used(*, bill: Bill) -> tuple[ReadingUsed, ...]:
             read_on__gte=bill.start,
             read_on__lt=bill.end,
         )
-        .exclude(register__kind=RegisterKind.MAX_DEMAND)
+        .exclude(register__kind__in=DEMAND_KINDS)  # maxima, not advances (max_demand and per-TOU-period)
         .order_by("register__meter__serial", "register__kind", "read_on")
         .values_list(*fields, "read_on", "value", "consumption", "source")
     )
