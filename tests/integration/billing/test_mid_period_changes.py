@@ -47,6 +47,16 @@ class Site:
         TariffVersion.objects.create(
             code="T-2P", version="1", effective_from=date(2024, 1, 1), name="two part", document=TWO_PART
         )
+        # the published 1996 case's price: 15 元/kVA·月, in force in 2016
+        old = {
+            **TWO_PART,
+            "code": "T-2P-15",
+            "effective_from": "2010-01-01",
+            "basic": {"method": "capacity", "rate": "15"},
+        }
+        TariffVersion.objects.create(
+            code="T-2P-15", version="1", effective_from=date(2010, 1, 1), name="two part 15", document=old
+        )
         self.region = Region.objects.create(code="R01", name="城关供电所")
         self.route = ReadingRoute.objects.create(code="RT01", name="抄表段1", region=self.region)
         self.n = 0
@@ -57,7 +67,12 @@ class Site:
         self.client.force_login(admin)
 
     def account(
-        self, *, capacity: str = "630", points: int = 1, opened_on: date = date(2024, 1, 1)
+        self,
+        *,
+        capacity: str = "630",
+        points: int = 1,
+        opened_on: date = date(2024, 1, 1),
+        tariff: str = "T-2P",
     ) -> Account:
         self.n += 1
         n = self.n
@@ -80,11 +95,9 @@ class Site:
                 capacity_kva=D(capacity),
                 pf_standard=D("0.90"),
             )
-            TariffAssignment.objects.create(
-                service_point=sp, tariff_code="T-2P", effective_from=date(2024, 1, 1)
-            )
+            TariffAssignment.objects.create(service_point=sp, tariff_code=tariff, effective_from=opened_on)
             meter = Meter.objects.create(serial=f"M{n:05d}{k}", multiplier=D(10), digits=6)
-            MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=date(2024, 1, 1))
+            MeterInstallation.objects.create(meter=meter, service_point=sp, installed_on=opened_on)
             for kind in ("active_total", "reactive"):
                 MeterRegister.objects.create(meter=meter, kind=kind)
         return account
@@ -201,6 +214,73 @@ class TestPermanentReductionWithTwoPfStandards:
             ("basic.capacity", D("4000.00")),
             ("pf", D("250.00")),
             ("fund.renewable", D("190.00")),
+        ]
+
+
+class TestPublishedTwoYearCase:
+    def test_1996_new_install_suspended_within_two_years_end_to_end(self, site: Site) -> None:
+        # billing-rules-2.md §3.7: opened 2015-03-01 with 1000 + 630 kVA, 15 元/kVA·月; the 1000 kVA sealed
+        # (暂停) on 2016-06-11 under the 1996 rule set (in force until 2016-08-01)
+        acc = site.account(capacity="1630", opened_on=date(2015, 3, 1), tariff="T-2P-15")
+        sp = acc.service_points.get()
+        r = site.post_change(
+            account=acc.number, service_point=sp.number, kind="suspension", effective_on="2016-06-11",
+            capacity_kva="630", planned_until="2016-09-30",
+        )  # fmt: skip
+        assert r.status_code == 201, r.content
+        site.readings(
+            "M000010", ("2016-05-31", "active_total", "1000"), ("2016-06-11", "active_total", "1000")
+        )
+        site.readings(
+            "M000010", ("2016-06-30", "active_total", "1100"), ("2016-07-31", "active_total", "1200")
+        )
+        uc.run_billing(period="2016-06", run_at=datetime(2016, 7, 2, 8, tzinfo=SH))
+        june = Bill.objects.get(account=acc, period="2016-06")
+        # published: 1000×15 + 630×15 − 1000×15×(30−10)÷30×0.5 = 19 450: 06-01~06-10 1630×15×10/30 = 8 150;
+        # 06-11~06-30 630×15×20/30 = 6 300 and the sealed 1000 kVA at 50 %: 1000×7.5×20/30 = 5 000.
+        # energy (1100 − 1000) × 10 = 1 000 kWh, all after the sealing: × 0.6 = 600; fund × 0.019 = 19
+        assert [(c, a) for c, _q, _r, a in lines(june)] == [
+            ("basic.capacity", D("8150.00")),
+            ("basic.capacity", D("6300.00")),
+            ("basic.capacity.sealed", D("5000.00")),
+            ("energy.flat", D("600.00")),
+            ("fund.renewable", D("19.00")),
+        ]
+        assert june.total == D("20069.00")
+        # July, suspended the whole month: 630×15 = 9 450 and 1000×7.5 = 7 500 (no proration); 600 + 19
+        uc.run_billing(period="2016-07", run_at=datetime(2016, 8, 2, 8, tzinfo=SH))
+        july = Bill.objects.get(account=acc, period="2016-07")
+        assert [(c, a) for c, _q, _r, a in lines(july)] == [
+            ("basic.capacity", D("9450.00")),
+            ("basic.capacity.sealed", D("7500.00")),
+            ("energy.flat", D("600.00")),
+            ("fund.renewable", D("19.00")),
+        ]
+
+
+class TestRecordedInAdvance:
+    def test_a_change_recorded_for_next_period_leaves_this_period_on_the_old_capacity(
+        self, site: Site
+    ) -> None:
+        acc = site.account(capacity="630")
+        sp = acc.service_points.get()
+        r = site.post_change(
+            account=acc.number,
+            service_point=sp.number,
+            kind="increase",
+            effective_on="2026-04-01",
+            capacity_kva="800",
+        )
+        assert r.status_code == 201, r.content
+        site.readings(
+            "M000010", ("2026-02-28", "active_total", "1000"), ("2026-03-31", "active_total", "1100")
+        )
+        uc.run_billing(period="2026-03", run_at=RUN_AT)
+        # March on 630 kVA (the point's row already says 800): 630 × 20 = 12 600; 1 000 kWh × 0.6 = 600; 19
+        assert [(c, a) for c, _q, _r, a in lines(Bill.objects.get(account=acc))] == [
+            ("energy.flat", D("600.00")),
+            ("basic.capacity", D("12600.00")),
+            ("fund.renewable", D("19.00")),
         ]
 
 

@@ -138,10 +138,21 @@ class ChangedAccounts:
                 continue
             rules = self._rules(start)
             line = timeline(changes=recorded, rules=rules, opened_on=sp.opened_on, default_tariff="")
-            if not changes_inside(line, start, end):
-                now = values_on(line, start)
-                if now is None or now.in_service:
+            now = values_on(line, start)
+            if not changes_inside(line, start, end) and (now is None or not now.sealed_half_kva):
+                if now is None:
                     keep.append(sp)
+                elif now.in_service:
+                    # the values of the period start come from the records (the point's row already holds
+                    # those of a later change recorded in advance)
+                    keep.append(
+                        dataclasses.replace(  # type: ignore[type-var]
+                            sp,
+                            capacity_kva=now.capacity_kva,
+                            contract_kw=now.contract_kw,
+                            pf_standard=now.pf_standard,
+                        )
+                    )
                 continue  # retired / closed before the period: not billed, never blocks the account
             ps = pieces(line=line, start=start, end=end)
             if ps:
