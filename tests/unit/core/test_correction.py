@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wattdesk.core.rating import correction as c
 from wattdesk.core.rating.exact import Line
@@ -97,3 +100,62 @@ class TestPeriodRules:
             c.period_rules({"nope": {}})
         with pytest.raises(c.CorrectionError, match="share"):
             c.period_rules({"kvarh": {"share": "0"}})
+
+
+# --- properties: the 退补 is the same whichever engine rates it ------------------------------------------------
+
+
+def _config_tariff(name: str, pf_table: Any) -> Any:
+    import json
+    from importlib import resources
+
+    import yaml
+
+    from wattdesk.core.tariff import parse_tariff
+
+    text = resources.files("wattdesk.config").joinpath(f"tariffs/{name}.yaml").read_text(encoding="utf-8")
+    return parse_tariff(doc=json.loads(json.dumps(yaml.safe_load(text), default=str)), pf_table=pf_table)
+
+
+kwh = st.decimals(min_value=D(0), max_value=D(200000), places=4, allow_nan=False, allow_infinity=False)
+
+
+class TestProperties:
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        periods=st.lists(kwh, min_size=5, max_size=5),
+        error=st.decimals(min_value=D("-0.5"), max_value=D("0.5"), places=3, allow_nan=False),
+        kvarh=st.one_of(st.none(), kwh),
+    )
+    def test_exact_and_vector_paths_give_the_same_adjustment(
+        self, pf_table: Any, periods: list[D], error: D, kvarh: D | None
+    ) -> None:
+        """The 退补 of a meter error on the 5-period two-part tariff: scale_periods keeps the corrected total
+        exact, and new − original per line (exact path) equals the vector path's totals' difference."""
+        from dataclasses import replace
+        from datetime import date as day
+
+        from wattdesk.core.rating.exact import Determinants, rate
+        from wattdesk.core.rating.vector import columns_from_determinants, rate_columns
+
+        tariff = _config_tariff("large-industry-two-part-capacity", pf_table)
+        det = Determinants(
+            start=day(2026, 1, 1), end=day(2026, 2, 1), kwh_by_period=tuple(periods), kvarh=kvarh,
+            capacity_kva=D(315),
+        )  # fmt: skip
+        recorded = det.kwh
+        share = c.DEFAULT_PERIOD_RULES["meter_error"].share
+        diff = c.settled_difference(
+            recorded=recorded,
+            corrected=c.true_kwh_of_meter_error(recorded=recorded, error=error),
+            share=share,
+        )
+        new_periods = c.scale_periods(det.kwh_by_period, diff)
+        assert sum(new_periods) == recorded + diff and all(p >= 0 for p in new_periods)
+        fixed = replace(det, kwh_by_period=new_periods)
+        original, corrected = rate(tariff=tariff, det=det), rate(tariff=tariff, det=fixed)
+        lines = c.line_differences(original.lines, corrected.lines)
+        exact_amount = sum((ln.amount for ln in lines), D(0))
+        assert exact_amount == corrected.total - original.total
+        res = rate_columns(tariff=tariff, cols=columns_from_determinants([det, fixed]))
+        assert res.total(1) - res.total(0) == exact_amount
