@@ -121,6 +121,8 @@ def test_a_clerk_back_bills_a_slow_meter_and_the_customer_sees_the_document(case
     assert LedgerEntry.objects.get(kind="adjustment").amount == D("49.60")
     # the bill page links it; the customer's portal shows it as its own document linked to the bill
     assert f"/adjustments/{a.pk}/" in clerk.get(f"/bills/{feb}/").content.decode()
+    account_page = clerk.get(f"/customers/{case.account_number}/").content.decode()
+    assert 'data-testid="account-adjustments"' in account_page and f"/adjustments/{a.pk}/" in account_page
     customer = login(case.logins["customer"].username)
     portal_bill = customer.get(f"/portal/bills/{feb}/").content.decode()
     assert f"/portal/adjustments/{a.pk}/" in portal_bill

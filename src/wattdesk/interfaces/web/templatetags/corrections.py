@@ -25,3 +25,20 @@ def bill_adjustments(context: Any, bill_id: int, portal: bool = False, status: s
         "bill_id": bill_id,
         "can_create": status == "issued" and not portal and has_capability(user, roles.BILLING_REVIEW),
     }
+
+
+@register.inclusion_tag("web/corrections/_account_adjustments.html", takes_context=True)
+def account_adjustments(context: Any, account_number: str) -> dict[str, Any]:
+    """The 退补单 of an account (the 360° page), each with its original bill and a link to the document."""
+    from django.urls import reverse
+
+    from wattdesk.domain.access.queries import bills_for
+    from wattdesk.domain.billing.models import BillAdjustment
+
+    user = context["request"].user
+    rows = (
+        BillAdjustment.objects.filter(account__number=account_number, original_bill__in=bills_for(user))
+        .select_related("original_bill")
+        .order_by("-created_at", "-id")
+    )
+    return {"links": [(a, reverse("web:adjustment_detail", kwargs={"adjustment_id": a.pk})) for a in rows]}
