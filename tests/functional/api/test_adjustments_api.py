@@ -89,6 +89,14 @@ def test_meter_5_percent_slow_back_bills_half_the_difference_over_the_period_sin
     assert second_api.post(f"/api/adjustments/{doc['id']}/approve").json()["status"] == "approved"
     issued = clerk.post(f"/api/adjustments/{doc['id']}/issue")
     assert issued.status_code == 200 and issued.json()["status"] == "issued" and issued.json()["due_on"]
+    # every step audited, one entry each
+    from auditlog.models import LogEntry
+
+    for action in ("adjustments.create", "adjustments.approve", "adjustments.issue"):
+        assert LogEntry.objects.filter(additional_data__batch=action, object_pk=str(doc["id"])).count() == 1
+    # the customer reads the issued 退补 of their own bill through the API too
+    mine = api_for(roles.CUSTOMER).get(f"/api/adjustments?bill_id={company.bills['2026-03']}")
+    assert [a["id"] for a in mine.json()] == [doc["id"]] and mine.json()[0]["amount"] == "74.40"
     entry = LedgerEntry.objects.get(kind="adjustment", bill_id=company.bills["2026-03"])
     assert entry.amount == D("74.40") and f"退补 {doc['id']}" in entry.memo
     # an issued 退补 cannot be cancelled (another 退补 corrects it)
