@@ -116,3 +116,30 @@ class TestPieces:
         assert [(p.start, p.end) for p in ps] == [(date(2026, 9, 18), date(2026, 10, 1))]
         # 400 × 15 × 13/30 = 2 600.00
         assert basic(RULES_1583, line, date(2026, 9, 1), date(2026, 10, 1)) == D("2600.00")
+
+
+class TestYearlySuspensionCap:
+    def test_a_suspension_is_charged_again_from_the_day_the_year_cap_is_reached(self) -> None:
+        # 800 → 400 kVA suspended on 2026-01-05, never restored; cap 183 days: 01-05 + 183 days = 07-07.
+        rows = [change(1, "suspension", date(2026, 1, 5), "800", "400")]
+        line = timeline(changes=rows, rules=RULES_1583, opened_on=date(2020, 1, 1), default_tariff="LI")
+        july = (date(2026, 7, 1), date(2026, 8, 1))
+        assert [
+            (p.start, p.values.capacity_kva, p.label) for p in pieces(line=line, start=july[0], end=july[1])
+        ] == [
+            (date(2026, 7, 1), D(400), "suspension"),
+            (date(2026, 7, 7), D(800), "suspension_expired"),
+        ]
+        # 400×15×6/30 = 1 200 + 800×15×25/30 = 10 000 → 11 200.00
+        assert basic(RULES_1583, line, *july) == D("11200.00")
+
+    def test_a_restore_before_the_cap_leaves_the_rest_of_the_year_to_a_second_suspension(self) -> None:
+        # first 暂停 100 days (01-05 .. 04-15), second from 06-01 unrestored: 83 days left → 08-23
+        rows = [
+            change(1, "suspension", date(2026, 1, 5), "800", "400"),
+            change(2, "suspension_restore", date(2026, 4, 15), "400", "800", restores=1),
+            change(3, "suspension", date(2026, 6, 1), "800", "400"),
+        ]
+        line = timeline(changes=rows, rules=RULES_1583, opened_on=date(2020, 1, 1), default_tariff="LI")
+        assert values_on(line, date(2026, 8, 22)).capacity_kva == D(400)  # type: ignore[union-attr]
+        assert values_on(line, date(2026, 8, 23)).capacity_kva == D(800)  # type: ignore[union-attr]

@@ -52,6 +52,7 @@ KIND_LABELS = {
     "suspension": "暂停",
     "reduction_restore": "减容恢复",
     "suspension_restore": "暂停恢复",
+    "suspension_expired": "暂停期满",
     "increase": "增容",
     "temporary_exchange": "暂换",
     "contract_demand": "需量变更",

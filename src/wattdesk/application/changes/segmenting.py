@@ -30,11 +30,13 @@ from wattdesk.domain.changes.queries import ChangeRow
 ZERO = Decimal(0)
 
 SEAL_KINDS = frozenset({"reduction", "suspension", "temporary_exchange", "point_retired", "account_closed"})
+EXPIRED = "suspension_expired"  # not recorded: the yearly 暂停 cap reached without a restore
 UNSEAL_KINDS = frozenset(
-    {"reduction_restore", "suspension_restore", "increase", "point_added", "account_opened"}
+    {"reduction_restore", "suspension_restore", "increase", "point_added", "account_opened", EXPIRED}
 )
 REDUCING_KINDS = frozenset({"reduction", "suspension"})
 RESTORING_KINDS = frozenset({"reduction_restore", "suspension_restore"})
+_RESTORES = RESTORING_KINDS | {EXPIRED}
 
 
 def effect_of(kind: str) -> Effect:
@@ -95,6 +97,44 @@ def _short_suspensions(changes: Sequence[ChangeRow], rules: ChangeRules) -> set[
     return out
 
 
+def _expiries(changes: Sequence[ChangeRow], ignored: set[int], rules: ChangeRules) -> list[ChangeRow]:
+    """The capacity a 暂停 took away comes back (is charged again) once the calendar year's suspended days
+    reach ``suspension_max_days_per_year``, restored or not (1996 Art. 24: 暂停期满或每一日历年内累计暂停用电时间超过
+    六个月者，不论用户是否申请恢复用电，供电企业须从期满之日起，按合同约定的容量计收其基本电费). A 暂停 counts toward
+    the year it starts in."""
+    restore_of = {c.restores_id: c for c in changes if c.kind == "suspension_restore" and c.restores_id}
+    used: dict[int, int] = {}
+    out: list[ChangeRow] = []
+    for c in changes:
+        if c.kind != "suspension" or c.id in ignored:
+            continue
+        year = c.effective_on.year
+        left = max(rules.suspension_max_days_per_year - used.get(year, 0), 0)
+        expiry = c.effective_on + timedelta(days=left)
+        restored = restore_of.get(c.id)
+        if restored is not None and restored.effective_on <= expiry:
+            used[year] = used.get(year, 0) + (restored.effective_on - c.effective_on).days
+            continue
+        used[year] = used.get(year, 0) + left
+        out.append(
+            dataclasses.replace(
+                c,
+                id=-c.id,
+                kind=EXPIRED,
+                effective_on=expiry,
+                capacity_before=c.capacity_after,
+                capacity_after=c.capacity_before,
+                contract_kw_before=c.contract_kw_after,
+                contract_kw_after=c.contract_kw_before,
+                tariff_before=c.tariff_after,
+                tariff_after=c.tariff_before,
+                pf_standard_before=c.pf_standard_after,
+                pf_standard_after=c.pf_standard_before,
+            )
+        )
+    return out
+
+
 def timeline(
     *, changes: Sequence[ChangeRow], rules: ChangeRules, opened_on: date, default_tariff: str
 ) -> list[tuple[date, date, Values, str]]:
@@ -103,7 +143,10 @@ def timeline(
     if not changes:
         return []
     ignored = _short_suspensions(changes, rules)
-    live = [c for c in changes if c.id not in ignored]
+    live = sorted(
+        [c for c in changes if c.id not in ignored] + _expiries(changes, ignored, rules),
+        key=lambda c: (c.effective_on, c.id),
+    )
     first = changes[0]
     values = _before(first, default_tariff)
     out: list[tuple[date, date, Values, str]] = [(date.min, date.min, values, "")]
@@ -119,7 +162,7 @@ def timeline(
             and c.capacity_before > c.capacity_after
         ):
             sealed += c.capacity_before - c.capacity_after
-        elif c.kind in RESTORING_KINDS and sealed > 0:
+        elif c.kind in _RESTORES and sealed > 0:
             sealed = max(ZERO, sealed - max(ZERO, c.capacity_after - c.capacity_before))
         values = Values(
             in_service=c.in_service_after,
