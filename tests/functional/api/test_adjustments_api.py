@@ -99,6 +99,9 @@ def test_meter_5_percent_slow_back_bills_half_the_difference_over_the_period_sin
     assert [a["id"] for a in mine.json()] == [doc["id"]] and mine.json()[0]["amount"] == "74.40"
     entry = LedgerEntry.objects.get(kind="adjustment", bill_id=company.bills["2026-03"])
     assert entry.amount == D("74.40") and f"退补 {doc['id']}" in entry.memo
+    # the same error on the same bills cannot be settled twice
+    twice = _create(clerk, company.bills["2026-02"], "meter_error", error_percent="-5", since="2026-01-01")
+    assert twice.status_code == 409 and f"already has 退补 {doc['id']}" in twice.json()["detail"]
     # an issued 退补 cannot be cancelled (another 退补 corrects it)
     assert (
         clerk.post(

@@ -438,6 +438,19 @@ def create_adjustment(
     with transaction.atomic():
         Account.objects.select_for_update().filter(bills__pk=bill_id).first()
         plan = plan_adjustment(bill_id=bill_id, error_type=error_type, inputs=inputs, today=today)
+        earlier = (
+            BillAdjustmentLine.objects.filter(
+                bill_id__in=[b.bill.pk for b in plan.bills], adjustment__error_type=error_type
+            )
+            .exclude(adjustment__status=AdjustmentStatus.CANCELLED)
+            .values_list("adjustment_id", "bill_id")
+            .first()
+        )
+        if earlier is not None:  # the same error settled twice would bill it twice
+            raise BillStateError(
+                f"bill {earlier[1]} already has 退补 {earlier[0]} for a {error_type} error: cancel it first or "
+                "correct that 退补"
+            )
         if plan.amount == 0 and plan.kwh_difference == 0 and plan.kvarh_difference == 0:
             raise AdjustmentInputError("the correction changes nothing on the bill: no 退补 to make")
         labels = sorted({u.tariff_label for b in plan.bills for u in b.units if u.tariff_label})
