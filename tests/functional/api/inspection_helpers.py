@@ -29,11 +29,13 @@ def inspection_parts(user: Any) -> dict[str, int]:
         case = cases.open_case(user=inspector, account_number=account.number, behaviour_code="T1",
                                found_on=date(2024, 3, 1), inspector="王检查", evidence="permission table",
                                opened_at=AT)  # fmt: skip
-        if state in ("computed", "approved"):
+        if state in ("computed", "approved", "posted"):
             cases.compute_case(case_id=case.pk, user=inspector, facts=FACTS, computed_at=AT)
-        if state == "approved":
+        if state in ("approved", "posted"):
             admin = get_user_model().objects.filter(groups__name=roles.ADMIN).order_by("pk").first()
             cases.approve_case(case_id=case.pk, user=admin, approved_at=AT)
+        if state == "posted":
+            cases.post_case(case_id=case.pk, user=inspector, posted_at=AT)
         return case.pk
 
     return {
@@ -42,4 +44,5 @@ def inspection_parts(user: Any) -> dict[str, int]:
         "inspection_approve": new("computed"),
         "inspection_post": new("approved"),
         "inspection_reject": new("open"),
+        "inspection_reverse": new("posted"),
     }

@@ -82,6 +82,15 @@ class TestTheftCaseThroughTheAPI:
         r = clerk.get(f"{URL}?status=posted&account={account.number}")
         assert [c["id"] for c in r.json()["items"]] == [case_id]
 
+        r = _post(clerk, f"{URL}/{case_id}/reverse", {"reason": "复议撤销"})
+        assert (r.status_code, r.json()["status"], r.json()["reversal_reason"]) == (
+            200,
+            "reversed",
+            "复议撤销",
+        )
+        assert sum(e.amount for e in LedgerEntry.objects.filter(account=account).order_by("id")[before:]) == 0
+        assert _post(clerk, f"{URL}/{case_id}/reverse", {"reason": "again"}).status_code == 409
+
 
 class TestRefusals:
     def test_a_case_after_may_2024_is_refused_with_the_reason(

@@ -268,6 +268,12 @@ ENDPOINTS = (
         _any(roles.BILLING_REVIEW),
         "/api/inspection-cases/{inspection_reject}/reject",
     ),
+    Endpoint(
+        "POST",
+        "/api/inspection-cases/{case_id}/reverse",
+        _any(roles.BILLING_REVIEW),
+        "/api/inspection-cases/{inspection_reverse}/reverse",
+    ),
     *(Endpoint(m, p, _any(*caps), url) for m, p, caps, url in ADJUSTMENT_ENDPOINTS),
 )
 
@@ -385,6 +391,7 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/inspection-cases/{case_id}/approve"] = {"note": "permission table"}
     bodies["/api/inspection-cases/{case_id}/post"] = {}
     bodies["/api/inspection-cases/{case_id}/reject"] = {"reason": "permission table"}
+    bodies["/api/inspection-cases/{case_id}/reverse"] = {"reason": "permission table"}
     bodies["/api/waivers"] = {"bill_id": int(parts["waiver_new_bill"]) or 1, "reason": "permission table"}
     bodies["/api/waivers/{waiver_id}/approve"] = {"note": ""}
     bodies["/api/waivers/{waiver_id}/reject"] = {"note": "permission table"}

@@ -67,6 +67,11 @@ class TestInspectionPage:
         assert case.status == "posted"
         page = clerk.get("/inspection/?status=posted").content.decode()
         assert f"?case={case.pk}" in page
+        assert act(clerk, case.pk, "reverse", reason="复议撤销").status_code == 302
+        case.refresh_from_db()
+        assert case.status == "reversed"
+        assert sum(e.amount for e in LedgerEntry.objects.filter(account=account).order_by("id")[before:]) == 0
+        assert "复议撤销" in clerk.get(f"/inspection/?case={case.pk}").content.decode()
 
     def test_a_bad_fact_is_shown_with_its_field_and_a_4xx(
         self, account: Account, client_for: Callable[[str], Client]

@@ -21,6 +21,7 @@ from wattdesk.application.inspection.cases import (
     open_case,
     post_case,
     reject_case,
+    reverse_case,
 )
 from wattdesk.domain.inspection.models import InspectionCase, InspectionRuleSet
 from wattdesk.domain.ledger.models import LedgerEntry
@@ -310,3 +311,34 @@ class TestBounds:
                                                "hours_per_day": "24"}]}  # fmt: skip
         with pytest.raises(CaseRefused, match="beyond what a bill can hold"):
             compute_case(case_id=case.pk, user=people["clerk"], facts=facts, computed_at=at(2024, 3, 2))
+
+
+class TestReversal:
+    def test_a_posted_case_is_reversed_entry_by_entry_and_only_once(
+        self, account: Any, people: dict[str, Any]
+    ) -> None:
+        case = opened(account, people["clerk"])
+        compute_case(case_id=case.pk, user=people["clerk"], facts=THEFT_FACTS, computed_at=at(2024, 3, 2))
+        with pytest.raises(CaseStateError, match="is computed: cannot reverse"):
+            reverse_case(case_id=case.pk, user=people["clerk"], reversed_at=at(2024, 3, 2), reason="x")
+        approve_case(case_id=case.pk, user=people["clerk2"], approved_at=at(2024, 3, 3))
+        post_case(case_id=case.pk, user=people["clerk2"], posted_at=at(2024, 3, 3))
+        assert balance(account_id=account.pk) == D("6912.00")  # 1728.00 + 5184.00
+        with pytest.raises(CaseRefused, match="reason"):
+            reverse_case(case_id=case.pk, user=people["clerk"], reversed_at=at(2024, 3, 9), reason="")
+        reverse_case(case_id=case.pk, user=people["clerk"], reversed_at=at(2024, 3, 9), reason="复议撤销")
+        case.refresh_from_db()
+        assert (case.status, case.reversal_reason, case.reversed_by) == (
+            "reversed",
+            "复议撤销",
+            people["clerk"],
+        )
+        reversals = list(LedgerEntry.objects.filter(account=account, kind="reversal").order_by("id"))
+        assert [(r.amount, r.reverses_id) for r in reversals] == [
+            (D("-1728.00"), ln.ledger_entry_id) for ln in case.lines.order_by("seq")[:1]
+        ] + [(D("-5184.00"), case.lines.order_by("seq")[1].ledger_entry_id)]
+        assert balance(account_id=account.pk) == D("0.00")
+        [entry] = audits("inspection.reverse")
+        assert entry.changes_dict["status"] == ["posted", "reversed"]
+        with pytest.raises(CaseStateError):
+            reverse_case(case_id=case.pk, user=people["clerk"], reversed_at=at(2024, 3, 9), reason="again")

@@ -12,6 +12,7 @@ function           status                          audit action (object: the cas
 ``post_case``      approved → posted               ``inspection.post``: the ledger entry ids and amounts
 ``reject_case``    open | computed | approved      ``inspection.reject``: reason
                    → rejected
+``reverse_case``   posted → reversed               ``inspection.reverse``: reason, the reversal entry ids
 =================  ==============================  ==========================================================
 
 Every action needs ``billing.review`` (the 核算员 / admin roles) and an account in the user's scope; each
@@ -58,7 +59,7 @@ from wattdesk.domain.inspection.models import (
 from wattdesk.domain.inspection.operations import CaseMissing, lock_case
 from wattdesk.domain.inspection.queries import NoRuleSet, rule_set_on, to_core
 from wattdesk.domain.ledger.models import LedgerEntryKind
-from wattdesk.domain.ledger.operations import Posting, post_entries
+from wattdesk.domain.ledger.operations import Posting, post_entries, reverse_entry
 
 MAX_TEXT = 300
 MAX_EVIDENCE = 2000
@@ -401,4 +402,32 @@ def reject_case(*, case_id: int, user: Any, rejected_at: datetime, reason: str) 
         case.reject_reason = reason
         case.save(update_fields=["status", "rejected_by", "rejected_at", "reject_reason"])
         _record(user, "inspection.reject", case, {"status": (before, CaseStatus.REJECTED), "reason": reason})
+    return case
+
+
+def reverse_case(*, case_id: int, user: Any, reversed_at: datetime, reason: str) -> InspectionCase:
+    """Reverse a posted case (冲正: an appeal upheld, a wrong finding): each of its ledger entries gets its
+    reversal (``domain.ledger.operations.reverse_entry``); the lines keep their original entries. A corrected
+    finding is a new case."""
+    reason = _text(reason, "reason")
+    with transaction.atomic():
+        case = _locked(case_id=case_id, user=user, allowed=(CaseStatus.POSTED,), action="reverse")
+        lines = list(InspectionLine.objects.filter(case=case, ledger_entry__isnull=False).order_by("seq"))
+        reversals = [
+            reverse_entry(
+                entry_id=ln.ledger_entry_id or 0,
+                posted_at=reversed_at,
+                memo=f"冲正 用电检查 #{case.pk} {ln.label}: {reason}"[:300],
+            )
+            for ln in lines
+        ]
+        case.status = CaseStatus.REVERSED
+        case.reversed_by = user
+        case.reversed_at = reversed_at
+        case.reversal_reason = reason
+        case.save(update_fields=["status", "reversed_by", "reversed_at", "reversal_reason"])
+        _record(user, "inspection.reverse", case, {
+            "status": (CaseStatus.POSTED, CaseStatus.REVERSED), "total": str(case.total), "reason": reason,
+            "reversals": [f"{r.pk}:{r.amount}" for r in reversals],
+        })  # fmt: skip
     return case

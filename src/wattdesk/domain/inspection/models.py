@@ -8,7 +8,8 @@
   seeded; the 2024 set is *data to be entered from the official text* (the text was not available, see
   docs/billing-cases/theft-and-violations.md): a case found after 2024-05-31 is refused until it exists.
 * :class:`InspectionCase` — one finding: open → computed → approved (by a second person) → posted, or
-  rejected. Written only by ``application.inspection.cases`` (lock, audit).
+  rejected; a posted case found wrong (an appeal, a mistake) is reversed: each ledger entry gets its reversal.
+  Written only by ``application.inspection.cases`` (lock, audit).
 * :class:`InspectionLine` — the case's back-billing document: 补交电费 and 违约使用电费 as separate lines,
   each posted as its own ledger entry (kind ``adjustment``, linked here) when the case is posted.
 """
@@ -100,6 +101,7 @@ class CaseStatus(models.TextChoices):
     APPROVED = "approved", _("已审批")
     POSTED = "posted", _("已入账")
     REJECTED = "rejected", _("已驳回")
+    REVERSED = "reversed", _("已冲正")
 
 
 def _user(label: Any) -> models.ForeignKey:  # type: ignore[type-arg]
@@ -146,6 +148,9 @@ class InspectionCase(models.Model):
     rejected_by = _user(_("rejected by"))
     rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
     reject_reason = models.CharField(_("reason for the rejection"), max_length=300, blank=True)
+    reversed_by = _user(_("reversed by"))
+    reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
+    reversal_reason = models.CharField(_("reason for the reversal"), max_length=300, blank=True)
 
     class Meta:
         ordering = ("-opened_at", "-id")

@@ -3,7 +3,7 @@ same use case, lock and audit entry as the back-office page ``/inspection/``.
 
 ``GET`` (``billing.view``) lists / reads the cases on accounts in the caller's scope; ``POST`` (``billing.review``)
 opens a case, computes it, approves it (a second person: 403 for who opened or computed it), posts or rejects
-it. A case in the wrong state is a 409; a fact the rule cannot use a 422 with the field; an unknown case 404.
+it, reverses a posted one. A case in the wrong state is a 409; a fact the rule cannot use a 422 with the field; an unknown case 404.
 """
 
 from typing import Any
@@ -129,4 +129,14 @@ def reject(request: Any, case_id: int, payload: InspectionReject) -> Status[Any]
     user = require(request, roles.BILLING_REVIEW)
     return _answer(user, lambda: cases.reject_case(
         case_id=case_id, user=user, rejected_at=timezone.now(), reason=payload.reason
+    ))  # fmt: skip
+
+
+@router.post(
+    "/{case_id}/reverse", response=RESPONSES, summary="Reverse a posted case's ledger entries (冲正, audited)"
+)
+def reverse(request: Any, case_id: int, payload: InspectionReject) -> Status[Any]:
+    user = require(request, roles.BILLING_REVIEW)
+    return _answer(user, lambda: cases.reverse_case(
+        case_id=case_id, user=user, reversed_at=timezone.now(), reason=payload.reason
     ))  # fmt: skip

@@ -92,6 +92,7 @@ class InspectionCaseRead(Schema):
     approved_by: str | None
     posted_at: datetime | None
     reject_reason: str
+    reversal_reason: str
     lines: list[InspectionLineRead]
 
     @staticmethod

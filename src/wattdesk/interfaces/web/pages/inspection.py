@@ -4,7 +4,7 @@
   its facts, its back-billing document (补交电费 and 违约使用电费 lines with the arithmetic) and, for a user with
   ``billing.review``, the forms of the next step.
 * ``POST /inspection/open/`` (``billing.review``): open a case (立案).
-* ``POST /inspection/action/`` (``billing.review``): ``action`` = compute | approve | post | reject on ``case_id``,
+* ``POST /inspection/action/`` (``billing.review``): ``action`` = compute | approve | post | reject | reverse on ``case_id``,
   each one call of ``application.inspection.cases`` (its lock, audit entry and four-eyes rule). A refusal is
   shown on the case page with its reason.
 """
@@ -161,7 +161,11 @@ def facts_from_form(post: Any) -> dict[str, Any]:
 def inspection_action(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("case_id", "")
     action = request.POST.get("action", "")
-    if not raw.isdigit() or len(raw) > 18 or action not in ("compute", "approve", "post", "reject"):
+    if (
+        not raw.isdigit()
+        or len(raw) > 18
+        or action not in ("compute", "approve", "post", "reject", "reverse")
+    ):
         messages.error(request, _g("缺少立案编号或操作"))
         return redirect("web:inspection")
     case_id, user, now = int(raw), request.user, timezone.now()
@@ -177,6 +181,11 @@ def inspection_action(request: HttpRequest) -> HttpResponse:
         elif action == "post":
             cases.post_case(case_id=case_id, user=user, posted_at=now)
             messages.success(request, _g("已入账 #%(id)s") % {"id": case_id})
+        elif action == "reverse":
+            cases.reverse_case(
+                case_id=case_id, user=user, reversed_at=now, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, _g("已冲正 #%(id)s") % {"id": case_id})
         else:
             cases.reject_case(
                 case_id=case_id, user=user, rejected_at=now, reason=request.POST.get("reason", "")
