@@ -407,6 +407,20 @@ class TestRefusals:
         assert r.status_code == 422
         assert "at most 2 suspensions" in r.json()["detail"]
 
+    def test_a_demand_customer_changes_only_on_its_billing_day_under_1583(self, site: Site) -> None:
+        acc = site.account(capacity="630")
+        sp = acc.service_points.get()
+        ServicePoint.objects.filter(pk=sp.pk).update(contract_kw=D(400))  # a 需量 customer
+        body = {
+            "account": acc.number,
+            "service_point": sp.number,
+            "kind": "contract_demand",
+            "contract_kw": "300",
+        }
+        r = site.post_change(**body, effective_on="2026-03-11")
+        assert r.status_code == 422 and "billing-period boundary (day 1)" in r.json()["detail"]
+        assert site.post_change(**body, effective_on="2026-04-01").status_code == 201
+
     def test_a_back_dated_change_behind_a_later_one_is_refused(self, site: Site) -> None:
         acc = site.account(capacity="630")
         sp = acc.service_points.get()
