@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
+from typing import Any
 
 from wattdesk.application.changes.segmenting import changes_inside, pieces, timeline, values_on
 from wattdesk.core.rating.segments import ChangeRules, Segment, rate_segments
@@ -37,7 +38,7 @@ def change(i: int, kind: str, on: date, before: str, after: str, *, restores: in
     )  # fmt: skip
 
 
-def basic(rules: ChangeRules, line: list, start: date, end: date) -> D:
+def basic(rules: ChangeRules, line: list[Any], start: date, end: date) -> D:
     ps = pieces(line=line, start=start, end=end)
     segs = [
         Segment(p.start, p.end, TARIFF, (D(0),), capacity_kva=p.values.capacity_kva,
