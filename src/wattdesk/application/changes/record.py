@@ -12,7 +12,7 @@ the API answers with a 422 and the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -289,7 +289,3 @@ def _follow(sp: ServicePoint, c: ServiceChange) -> None:
             effective_from=on,
             defaults={"tariff_code": c.tariff_after, "effective_to": None},
         )
-
-
-def day_before(d: date) -> date:
-    return d - timedelta(days=1)
