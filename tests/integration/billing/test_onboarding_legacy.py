@@ -173,6 +173,30 @@ class TestOpeningValues:
         ]
         assert not RegisterReading.objects.filter(register__meter__serial__in=["M001", "M003"]).exists()
 
+    def test_a_reading_stored_after_the_validation_is_caught_under_the_lock(
+        self, onboarded: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from wattdesk.application.errors import InputError
+        from wattdesk.domain.metering import queries
+
+        import_readings(
+            path=write(
+                tmp_path, "feb.csv", "meter_serial,register,read_on,value\nM002,active_total,2026-02-01,9\n"
+            ),
+            as_of=AS_OF,
+            imported_at=NOW,
+        )
+        # the validation read happens before that reading (a concurrent import): it sees no reading
+        monkeypatch.setattr(queries, "existing_reading_dates", lambda **_kw: {})
+        legacy = write(
+            tmp_path,
+            "legacy.csv",
+            "meter_serial,register,last_bill_date,value\nM002,active_total,2026-01-01,5\n",
+        )
+        with pytest.raises(InputError, match="got a reading meanwhile"):
+            import_opening_values(path=legacy, as_of=AS_OF, imported_at=NOW)
+        assert RegisterReading.objects.filter(register__meter__serial="M002").count() == 1
+
     def test_the_command_exits_2_with_one_line_and_audits_a_good_file(
         self, onboarded: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

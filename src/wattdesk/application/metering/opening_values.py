@@ -33,6 +33,7 @@ from typing import Any
 
 from django.db import transaction
 
+from wattdesk.application.errors import InputError
 from wattdesk.application.metering.readings_import import MAX_VALUE, sha256_of
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
 from wattdesk.domain.audit import record_batch
@@ -242,7 +243,10 @@ def import_opening_values(
             rows=len(rows),
             created_at=imported_at,
         )
-        stored = operations.record_opening_readings(batch=batch, readings=good)
+        try:
+            stored = operations.record_opening_readings(batch=batch, readings=good)
+        except operations.MeteringError as exc:
+            raise InputError(f"{path.name}: {exc}; nothing imported, import the file again") from None
         record_batch(
             actor=actor,
             action="readings.opening",

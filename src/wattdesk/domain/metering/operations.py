@@ -528,8 +528,22 @@ def record_opening_readings(*, batch: ImportBatch, readings: Sequence[NewReading
 
     Such a reading only opens the register (docs/billing.md, "Which readings"): it bills nothing itself and is
     the previous reading of the next one, so the first reading after migration bills only its advance. The
-    caller has checked that the registers have no reading yet (the opening must be the first of the chain).
+    caller has checked that the registers have no reading yet (the opening must be the first of the chain); it
+    is checked again here under row locks on the registers (a reading stored meanwhile: :class:`MeteringError`).
     """
+    from wattdesk.domain.metering.models import MeterRegister
+
+    ids = sorted({r.register_id for r in readings})
+    for part in q.chunked(ids):
+        list(MeterRegister.objects.select_for_update().filter(id__in=part).values_list("id", flat=True))
+        taken = (
+            RegisterReading.objects.filter(register_id__in=part)
+            .exclude(status=ReadingStatus.SUPERSEDED)
+            .values_list("register_id", flat=True)
+            .first()
+        )
+        if taken is not None:
+            raise MeteringError(f"register {taken} got a reading meanwhile: its opening value was not stored")
     rows = [
         _Row(
             register_id=r.register_id,
