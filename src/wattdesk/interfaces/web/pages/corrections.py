@@ -35,6 +35,7 @@ from wattdesk.domain.billing.models import (
     BillAdjustment,
     BillStatus,
     CorrectionAction,
+    CorrectionStatus,
     ReadingCorrection,
 )
 from wattdesk.domain.metering.models import ReadingException, RegisterReading
@@ -78,6 +79,8 @@ def held_reading(request: HttpRequest, exception_id: int) -> HttpResponse:
             status = 409 if "not held" in str(e) or "waiting" in str(e) else 400
         else:
             context["result"] = r
+            context["result_action"] = CorrectionAction(r.action).label
+            context["result_status"] = CorrectionStatus(r.status).label
             reading.refresh_from_db()
     context["previous"] = (
         RegisterReading.objects.filter(
