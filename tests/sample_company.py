@@ -39,10 +39,42 @@ def build_company(settings: Any) -> Company:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     generate_county(accounts=120, months=3, seed=7, end_month=END_MONTH, interval_share=0.05)
     run_billing(period=PERIOD, run_at=BILLED_AT, workers=1)
-    issue_bills(period=PERIOD, user=None, issued_at=ISSUED_AT, issued_on=ISSUED_AT.date())
     logins = {d.role: d for d in create_demo_users(password=PASSWORD)}
     _assign_collector_to_scope(logins["collector"].username)
+    for route in _routes_to_issue(logins):
+        issue_bills(period=PERIOD, user=None, issued_at=ISSUED_AT, issued_on=ISSUED_AT.date(), route=route)
     return Company(logins=logins, period=PERIOD)
+
+
+def _routes_to_issue(logins: dict[str, Any]) -> list[str]:
+    """Every route but one (电费发行 by route, as a county does): the bills of the demo customer and of the
+    collector's routes are issued (receivables to pay and collect), one other route's drafts stay under review."""
+    from django.contrib.auth import get_user_model
+
+    from wattdesk.domain.billing.models import Bill, BillStatus
+    from wattdesk.domain.customers.models import ReadingRoute
+
+    users = get_user_model().objects
+    collector = users.get(username=logins["collector"].username)
+    needed = set(collector.staff_scope.routes.values_list("code", flat=True))
+    customer = users.get(username=logins["customer"].username)
+    needed |= set(
+        ReadingRoute.objects.filter(service_points__account__customer__logins__user=customer).values_list(
+            "code", flat=True
+        )
+    )
+    with_drafts = [
+        code
+        for code in ReadingRoute.objects.order_by("code").values_list("code", flat=True)
+        if Bill.objects.filter(
+            period=PERIOD, status=BillStatus.DRAFT, account__service_points__route__code=code
+        ).count()
+        >= 2
+    ]
+    kept = next(code for code in with_drafts if code not in needed)
+    return [
+        code for code in ReadingRoute.objects.order_by("code").values_list("code", flat=True) if code != kept
+    ]
 
 
 def _assign_collector_to_scope(username: str) -> None:

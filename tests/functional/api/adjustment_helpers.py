@@ -49,9 +49,17 @@ def _issued_bill(user: Any) -> Bill:
         review.issue_bills(
             period=PERIOD, user=None, issued_at=AT, issued_on=AT.date(), include_held_approved=True
         )
-    bill = bills_for(user).filter(pk__in=issued.values("pk")).order_by("id").first() or issued.first()
-    assert bill is not None
-    return bill
+    return _issued_bills(user, 1)[0]
+
+
+def _issued_bills(user: Any, n: int) -> list[Bill]:
+    """``n`` distinct issued bills, those the user sees first (one live 退补 per bill and error type)."""
+    issued = Bill.objects.filter(status=BillStatus.ISSUED, kwh__gt=0).order_by("id")
+    seen = list(bills_for(user).filter(pk__in=issued.values("pk")).order_by("id")[:n])
+    others = list(issued.exclude(pk__in=[b.pk for b in seen])[: n - len(seen)])
+    bills = seen + others
+    assert len(bills) == n, bills
+    return bills
 
 
 def _after_bills(reading: RegisterReading) -> date:
@@ -96,11 +104,14 @@ def _held_readings(n: int) -> list[int]:
 
 def adjustment_parts(user: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """URL parts and request bodies of the /api/adjustments and /api/reading-corrections endpoints."""
-    bill = _issued_bill(user)
+    _issued_bill(user)
+    *made, posted = _issued_bills(user, 5)  # four made here, the fifth for the POST body
+    bills = iter(made)
     clerk = _clerk()
-    inputs = {"correct_kwh": str(bill.kwh + 1)}
 
     def new(state: str) -> int:
+        bill = next(bills)
+        inputs = {"correct_kwh": str(bill.kwh + 1)}
         r = adjustment.create_adjustment(
             bill_id=bill.pk, error_type="wrong_reading", reason_code="perm", reason="permission table",
             inputs=inputs, user=clerk, created_at=AT, today=AT.date(),
@@ -133,8 +144,8 @@ def adjustment_parts(user: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     bodies = {
         "/api/adjustments": {
-            "bill_id": bill.pk, "error_type": "wrong_reading", "reason_code": "perm", "reason": "permission table",
-            "inputs": inputs,
+            "bill_id": posted.pk, "error_type": "wrong_reading", "reason_code": "perm",
+            "reason": "permission table", "inputs": {"correct_kwh": str(posted.kwh + 1)},
         },
         "/api/adjustments/{adjustment_id}/approve": {},
         "/api/adjustments/{adjustment_id}/issue": {},

@@ -342,7 +342,7 @@ def cancel_bill(*, bill_id: int, user: Any, cancelled_at: datetime, reason: str)
         if updated != 1:  # SQLite: another writer changed it between our read and this update
             raise BillStateError(f"bill {bill.pk} changed while cancelling it")
         reversal_id = None
-        amount = ZERO
+        amount = round_fen(ZERO)  # 0.00: a draft or held bill was never a receivable, nothing to reverse
         charge = (
             LedgerEntry.objects.filter(bill_id=bill.pk, kind=LedgerEntryKind.CHARGE, reversed_by__isnull=True)
             .order_by("id")
