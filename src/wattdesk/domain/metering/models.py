@@ -264,6 +264,7 @@ class LossMethod(models.TextChoices):
     NONE = "none", _("no loss (不计算)")
     FORMULA = "formula", _("formula (公式法)")
     TABLE = "table", _("loss table (查表法)")
+    # xgettext:no-python-format
     SIMPLIFIED = "simplified", _("iron loss + % of kWh (简化法)")
     FIXED = "fixed", _("agreed fixed loss (协议变损)")
 
