@@ -657,6 +657,13 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
                 end=end,
                 tariff_of=partial(_tariff_on, ctx),
                 line_row=_line_row,
+                losses=losses,  # 变损, 一户多人口 per segment; 定量定比 refused there
+                grants=quotas.get(acc_id, ()),
+                sub_use_points={
+                    sp.sp_id
+                    for sp in rows
+                    if sp.sp_id in agreements and _sub_uses(ctx, agreements[sp.sp_id], start).sub_uses
+                },
             )
             dets: list[tuple[Tariff, Determinants]] = []
             acc_subs: dict[int, sub_use_billing.InForce] = {}

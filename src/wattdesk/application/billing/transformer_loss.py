@@ -101,9 +101,14 @@ class BatchLosses:
         sp_ids: Sequence[int],
         dets: Sequence[tuple[Tariff, Determinants]],
         metered_kvarh: Mapping[int, Decimal | None],
+        period: tuple[date, date] | None = None,
     ) -> tuple[list[tuple[Tariff, Determinants]], list[LineRow]]:
         """The account's determinants (one per service point, in ``sp_ids`` order) with the loss added, and the
-        loss lines to show. Raises ``NotBillable("transformer_loss", ...)`` when the loss cannot be computed."""
+        loss lines to show. Raises ``NotBillable("transformer_loss", ...)`` when the loss cannot be computed.
+
+        ``period``: the billing period when ``[start, end)`` is one segment of it (变更用电,
+        ``application.changes.billing``): the segment's own transformer and run hours (24 x its days, never
+        the whole month's ``hours_per_month``), the policy and loss table of the period start."""
         out = list(dets)
         rows: list[LineRow] = []
         if not self.by_sp or not any(sp in self.by_sp for sp in sp_ids):
@@ -111,13 +116,13 @@ class BatchLosses:
         index = {sp: i for i, sp in enumerate(sp_ids)}
         done: set[str] = set()
         try:
-            policy = policy_on(self.policies, start)
+            policy = policy_on(self.policies, start if period is None else period[0])
             for sp in sp_ids:
                 for number in sorted({v.number for v in self.by_sp.get(sp, ())}):
                     if number in done:
                         continue
                     done.add(number)
-                    rows.extend(self._one(number, sp, start, end, index, out, metered_kvarh, policy))
+                    rows.extend(self._one(number, sp, start, end, index, out, metered_kvarh, policy, period))
         except LossError as exc:
             raise NotBillable("transformer_loss", str(exc)) from None
         return out, rows
@@ -132,6 +137,7 @@ class BatchLosses:
         out: list[tuple[Tariff, Determinants]],
         metered_kvarh: Mapping[int, Decimal | None],
         policy: LossPolicy,
+        period: tuple[date, date] | None = None,
     ) -> list[LineRow]:
         versions = [
             v
@@ -145,7 +151,8 @@ class BatchLosses:
         days = sum(
             ((min(end, v.effective_to or end) - max(start, v.effective_from)).days for v in versions), 0
         )
-        whole = days >= (end - start).days
+        p_start, p_end = period or (start, end)
+        whole = days >= (p_end - p_start).days
         run_hours = policy.hours_per_month if whole else HOURS_PER_DAY * days
         v = versions[-1]
         if v.loss_method == LossMethod.NONE:
@@ -179,7 +186,7 @@ class BatchLosses:
             kvarh=kvarh,
             run_hours=run_hours,
             policy=policy,
-            table=self.tables.get(start, ()),
+            table=self.tables.get(p_start, ()),
         )
         step = policy.loss_step
         kwh_parts = share(amount=loss.kwh, weights=kwh, rest_to=0, step=step)

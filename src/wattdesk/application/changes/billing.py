@@ -13,25 +13,33 @@ Called by ``application.billing.run._prepare_batch`` (fetch, then calculate):
 Per segment the kWh are the validated consumption of the readings dated in the segment's reading window (the
 one consumption query, ``domain.metering.queries.consumption_by_account``; a meter exchange is already each
 meter's advance x its own multiplier there); the kvarh of all segments make the month's one power factor.
-Not handled on a segmented service point (documented in docs/billing-cases/mid-period-changes.md): annual
-tiers (the point is skipped as ``segmented_annual_tiers``), 变损 and 一户多人口 quotas (segments are rated
-without them), a minimum charge.
+Each segment carries its own 变损 (billing-rules-2.md §3.5): the run's loss step
+(``application.billing.transformer_loss.BatchLosses.apply`` with ``period``) on the segment's metered kWh and
+kvarh, with the transformer in force in the segment and 24 h x its days; a segment without readings carries no
+loss. 一户多人口 quotas: the period's tier uplift (``core.rating.quota.tier_uplift``) scaled to each segment as
+its tier bounds are (``core.rating.segments.segment_uplift``). Not handled on a segmented service point
+(documented in docs/billing-cases/mid-period-changes.md): annual tiers (skipped as
+``segmented_annual_tiers``), 定量定比 sub-uses (skipped as ``segmented_sub_use``, never silently ignored), a
+minimum charge.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from wattdesk.application.billing import quota
 from wattdesk.application.billing.determinants import NotBillable, energy_by_period
+from wattdesk.application.billing.transformer_loss import BatchLosses
 from wattdesk.application.changes.segmenting import Piece, changes_inside, pieces, timeline, values_on
 from wattdesk.core.rating import RatingError
-from wattdesk.core.rating.exact import Line
-from wattdesk.core.rating.segments import ChangeRules, Segment, rate_segments
+from wattdesk.core.rating.exact import Determinants, Line
+from wattdesk.core.rating.quota import QuotaGrant, tier_uplift
+from wattdesk.core.rating.segments import ChangeRules, Segment, rate_segments, segment_uplift
 from wattdesk.core.tariff import Tariff
 from wattdesk.domain.changes.queries import (
     ChangeRow,
@@ -123,9 +131,13 @@ class ChangedAccounts:
         end: date,
         tariff_of: TariffOf,
         line_row: LineRow,
+        losses: BatchLosses | None = None,
+        grants: Sequence[QuotaGrant] = (),
+        sub_use_points: Collection[int] = (),
     ) -> tuple[list[S], list[SegmentedUnit]]:
         """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
-        bill or a segment cannot be rated."""
+        bill or a segment cannot be rated. ``losses``: the batch's transformer archive (变损 per segment);
+        ``grants``: the account's tier quotas; ``sub_use_points``: points with 定量定比 agreements."""
         if acc_id not in self.ids and not any(sp.sp_id in self.unmetered for sp in rows):
             return list(rows), []
         keep: list[S] = []
@@ -156,8 +168,12 @@ class ChangedAccounts:
                     )
                 continue  # retired / closed before the period: not billed, never blocks the account
             ps = pieces(line=line, start=start, end=end)
+            if ps and sp.sp_id in sub_use_points:
+                raise NotBillable("segmented_sub_use", "定量定比 sub-uses are not billed by segments")
             if ps:
-                units.append(_rate(sp, ps, start, end, rules, tariff_of, line_row))
+                units.append(
+                    _rate(sp, ps, start, end, rules, tariff_of, line_row, losses or BatchLosses(), grants)
+                )
         if not keep and not units:
             raise NotBillable("not_in_service", "every service point is retired or closed in the period")
         return keep, units
@@ -171,10 +187,14 @@ def _rate(
     rules: ChangeRules,
     tariff_of: TariffOf,
     line_row: LineRow,
+    losses: BatchLosses,
+    grants: Sequence[QuotaGrant],
 ) -> SegmentedUnit:
     segments: list[Segment] = []
     kvarh: Decimal | None = None
     read_any = False
+    loss_rows: list[tuple[Any, ...]] = []
+    month_uplift: tuple[Decimal, ...] = ()
     for p in ps:
         v = p.values
         if not v.tariff_code:
@@ -189,17 +209,44 @@ def _rate(
         ).get(sp.sp_id)
         if u is not None and u.exceptions:
             raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
+        pf_kwh: Decimal | None = None
         if u is not None and u.readings:
             read_any = True
             kwh = energy_by_period(tariff=tariff, kwh_by_kind=u.kwh_by_kind)
             if any(k < 0 for k in kwh):
                 raise NotBillable("negative_usage", "negative validated consumption")
-            if u.kvarh is not None:
-                kvarh = (kvarh or ZERO) + u.kvarh
+            seg_kvarh = u.kvarh
+            # 变损: the run's own loss step on this segment (its transformer, 24 h x its days)
+            assessed = u.kvarh if tariff.power_factor is not None else None
+            metered = Determinants(start=p.start, end=p.end, kwh_by_period=kwh, kvarh=assessed)
+            [(_t, lossy)], rows = losses.apply(
+                start=p.start,
+                end=p.end,
+                sp_ids=[sp.sp_id],
+                dets=[(tariff, metered)],
+                metered_kvarh={sp.sp_id: u.kvarh},
+                period=(start, end),
+            )
+            if rows:
+                kwh, pf_kwh = lossy.kwh_by_period, lossy.pf_kwh
+                if lossy.kvarh is not None:
+                    seg_kvarh = lossy.kvarh
+                tag = f"[{KIND_LABELS.get(p.label, p.label)} {p.start:%m-%d}~] " if len(ps) > 1 else ""
+                loss_rows += [(r[0], (tag + r[1])[:200], *r[2:]) for r in rows]
+            if seg_kvarh is not None:
+                kvarh = (kvarh or ZERO) + seg_kvarh
             max_kw = u.max_kw
         else:
             kwh = tuple(ZERO for _ in tariff.energy.periods)
             max_kw = None
+        uplift = tier_uplift(
+            grants=grants,
+            period_start=start,  # the period belongs to the month it starts in, whatever the segment
+            tier_basis=tariff.energy.tier_basis,
+            boundaries=quota.boundaries(tariff),
+            tier_year_start_month=tariff.energy.tier_year_start_month,
+        )
+        month_uplift = month_uplift or uplift
         segments.append(
             Segment(
                 start=p.start,
@@ -211,6 +258,8 @@ def _rate(
                 max_kw=max_kw,
                 sealed_half_kva=v.sealed_half_kva,
                 label=KIND_LABELS.get(p.label, p.label),
+                tier_uplift_kwh=segment_uplift(uplift=uplift, tariff=tariff, start=p.start, end=p.end),
+                pf_kwh=pf_kwh,
             )
         )
     if not read_any and ps[-1].end == end:
@@ -220,4 +269,8 @@ def _rate(
     except RatingError as exc:
         raise NotBillable("rating_error", str(exc)) from None
     kwh_total = sum((k for s in segments for k in s.kwh_by_period), ZERO)
-    return SegmentedUnit(bill.total, kwh_total, tuple(line_row(ln) for ln in bill.lines))
+    rows = [line_row(ln) for ln in bill.lines] + loss_rows  # 变损电量: quantities only, amount 0
+    note = quota.note([Determinants(start=start, end=end, kwh_by_period=(), tier_uplift_kwh=month_uplift)])
+    if note is not None:
+        rows.append(note)
+    return SegmentedUnit(bill.total, kwh_total, tuple(rows))

@@ -10,6 +10,8 @@ exactly in any case, and the combine step below is the only place segment rules 
 
 1. Each segment is rated on its own tariff with the PF adjustment, fixed charges and the minimum taken out:
    energy (its own kWh, its own tariff), demand, basic charge and funds, lines rounded as the tariff says.
+   Its kWh already carry its own 变损 (the run's loss step on the segment, ``application.changes.billing``)
+   and its tier bounds its share of a 一户多人口 uplift (``Segment.tier_uplift_kwh``, :func:`segment_uplift`).
 2. Basic charge (基本电费) by days: consecutive segments with the same basic lines (same capacity, price ...)
    form one run; a run covering the whole period is charged the full month, any other run
    ``quantity x price x days / denominator`` (``ChangeRules.denominator``: ``30`` (default, §7), the days of
@@ -37,7 +39,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any, Literal
 
-from wattdesk.core.money import quantize_quantity, round_fen
+from wattdesk.core.money import quantize_quantity, quantize_ratio, round_fen
 from wattdesk.core.pf import power_factor
 from wattdesk.core.rating.exact import Determinants, Line, RatedBill, RatingError, rate
 
@@ -163,6 +165,8 @@ class Segment:
     max_kw: Decimal | None = None
     sealed_half_kva: Decimal = ZERO
     label: str = ""
+    tier_uplift_kwh: tuple[Decimal, ...] = ()  # 一户多人口 quota of this segment (:func:`segment_uplift`)
+    pf_kwh: Decimal | None = None  # kWh of the month's PF when not this segment's kWh (变损 off the PF)
 
     @property
     def days(self) -> int:
@@ -220,6 +224,7 @@ def rate_segments(
             max_kw=s.max_kw,
             capacity_kva=s.capacity_kva,
             contract_kw=s.contract_kw,
+            tier_uplift_kwh=s.tier_uplift_kwh,
         )
         bill = rate(tariff=t, det=det)
         basic = [ln for ln in bill.lines if ln.rule.startswith("basic")]
@@ -268,7 +273,13 @@ def rate_segments(
         i = j + 1
 
     # one power factor for the month
-    total_kwh = sum((quantize_quantity(k) for s in segments for k in s.kwh_by_period), ZERO)
+    total_kwh = sum(
+        (
+            sum((quantize_quantity(k) for k in s.kwh_by_period), ZERO) if s.pf_kwh is None else s.pf_kwh
+            for s in segments
+        ),
+        ZERO,
+    )
     pf: Decimal | None = None
     if kvarh is not None and total_kwh > 0:
         pf = power_factor(kwh=total_kwh, kvarh=kvarh)
@@ -318,6 +329,26 @@ def rate_segments(
         lines += [ln for ln in fixed.lines if ln.rule == "fixed"]
     total = sum((ln.amount for ln in lines), ZERO)
     return SegmentedBill(lines=tuple(lines), total=total, power_factor=pf)
+
+
+def segment_uplift(
+    *, uplift: tuple[Decimal, ...], tariff: Any, start: date, end: date
+) -> tuple[Decimal, ...]:
+    """A period's tier uplift (一户多人口, ``core.rating.quota.tier_uplift``) carried by the segment
+    ``[start, end)``: scaled as the rating scales that segment's tier bounds (billing-rules-2.md §6 "每户每月增加
+    ... 电量", the month's amount shared like the month's tiers), so a segment's widened bound is
+    ``bound x f + uplift x f`` with one quantization each: monthly tiers on ``average_month`` proration and a
+    segment that is not a calendar month: ``f = days x 12 / 365`` (``core.money.quantize_ratio``, as
+    ``core.rating.exact`` prorates the bounds); otherwise (``proration: none``, kWh/kW tiers) the whole
+    amount, as the bounds are whole. Annual tiers are not billed by segments."""
+    if not uplift:
+        return uplift
+    energy = tariff.energy
+    calendar_month = start.day == 1 and end == date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    if energy.tier_basis != "monthly" or energy.proration != "average_month" or calendar_month:
+        return uplift
+    num, den = Decimal((end - start).days * 12), Decimal(365)
+    return tuple(quantize_ratio(u * num, den) for u in uplift)
 
 
 def as_rated_bill(bill: SegmentedBill) -> RatedBill:

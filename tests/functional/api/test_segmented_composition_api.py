@@ -1,0 +1,269 @@
+"""Issue 9's rules composed on a segmented bill (变更用电), end to end as the clerks enter them: tariff and
+onboarding files, the change, the transformer archive and the tier quota through the API, readings files, the
+billing run. The issue's motivating example first: a 减容 that replaces the transformer mid-month, each segment
+carrying its own 变损 (billing-rules-2.md §3.5); then a 一户多人口 quota on a monthly-tier household whose
+month is split by a change (the month's uplift prorated to each segment like the tier bounds).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from wattdesk.application.billing import run as billing
+from wattdesk.application.customers.onboarding import import_accounts
+from wattdesk.application.metering.readings_import import import_readings
+from wattdesk.application.tariffs.catalog import import_tariff_files
+from wattdesk.domain.access import roles
+from wattdesk.domain.access.operations import grant_role
+from wattdesk.domain.billing.models import Bill, BillLine
+from wattdesk.domain.customers.models import HouseholdQuotaPolicy
+from wattdesk.interfaces.api.tokens import create_token
+
+pytestmark = pytest.mark.db
+
+SH = ZoneInfo("Asia/Shanghai")
+D = Decimal
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=SH)
+
+# a two-part tariff: basic 20 元/kVA·月 by capacity, flat energy 0.6 元/kWh, PF on basic + energy (0.90),
+# one fund outside the PF base
+TWO_PART = """\
+code: SEG-2P
+name: 两部制(分段变损测试)
+effective_from: 2024-01-01
+customer_class: industrial
+currency: CNY
+rounding: per_line
+energy:
+  periods:
+    - {key: flat, name: 平, tiers: [{rate: 0.6}]}
+basic:
+  method: capacity
+  rate: 20
+power_factor:
+  standard: 0.90
+  base: [basic, energy]
+funds:
+  - {code: renewable, name: 可再生能源电价附加, rate: 0.019}
+"""
+BJ_TARIFF = (
+    Path(__file__).resolve().parents[3] / "src/wattdesk/config/tariffs/beijing-residential-monthly.yaml"
+)
+
+ONBOARDING = (
+    "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,address,"
+    "region,voltage_kv,capacity_kva,pf_standard,meter_serial,registers,tariff_code,tariff_from\n"
+    "CS1,东风机械厂,industrial,AS1,2025-01-01,SPS1,工业路9号,R-SEG,10,630,0.90,MS1,active_total;reactive,"
+    "SEG-2P,2025-01-01\n"
+    "CS2,王家,residential,AS2,2025-01-01,SPS2,幸福路9号,R-SEG,0.22,8,,MS2,active_total,BJ-RES-TIER,2025-01-01\n"
+)
+
+# nameplates (S11-M series, 10 kV, Dyn11)
+M630 = {
+    "code": "S11-M-630/10",
+    "series": "S11",
+    "capacity_kva": "630",
+    "p0_kw": "0.81",
+    "pk_dyn11_kw": "6.2",
+    "i0_percent": "0.6",
+    "uk_percent": "4.5",
+    "effective_from": "2020-01-01",
+    "source": "nameplate",
+}
+M200 = {
+    **M630,
+    "code": "S11-M-200/10",
+    "capacity_kva": "200",
+    "p0_kw": "0.34",
+    "pk_dyn11_kw": "2.6",
+    "i0_percent": "0.9",
+    "uk_percent": "4",
+}
+TRANSFORMER = {
+    "number": "TR-S1",
+    "model_code": "S11-M-630/10",
+    "service_points": ["SPS1"],
+    "effective_from": "2025-01-01",
+    "vector_group": "Dyn11",
+    "correction_k": "1",
+    "loss_method": "formula",
+}
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def post(client: Client, url: str, body: Any) -> Any:
+    return client.post(url, body, content_type="application/json")
+
+
+def read(tmp_path: Path, day: str, rows: list[tuple[str, str, int]]) -> None:
+    text = "meter_serial,register,read_on,value\n" + "".join(f"{m},{r},{day},{v}\n" for m, r, v in rows)
+    d = date.fromisoformat(day)
+    import_readings(
+        path=write(tmp_path, f"r-{day}.csv", text),
+        as_of=d,
+        imported_at=datetime(d.year, d.month, d.day, 18, 0, tzinfo=SH),
+    )
+
+
+def lines(account: str, period: str) -> list[tuple[str, Decimal, Decimal]]:
+    bill = Bill.objects.get(account__number=account, period=period)
+    return [(ln.code, ln.quantity, ln.amount) for ln in BillLine.objects.filter(bill=bill).order_by("seq")]
+
+
+@pytest.fixture
+def clerk(db: None) -> Client:
+    user = get_user_model().objects.create_user(username="clerk-seg", password="x")
+    grant_role(user=user, role=roles.BILLING_CLERK)
+    token = create_token(username="clerk-seg", name="segments", created_at=NOW)
+    return Client(headers={"Authorization": f"Bearer {token.secret}"})
+
+
+@pytest.fixture
+def site(db: None, tmp_path: Path) -> Path:
+    seed = importlib.import_module("wattdesk.domain.customers.migrations.0005_household_quota_policies")
+    for row in seed.POLICIES:
+        HouseholdQuotaPolicy.objects.get_or_create(
+            code=row["code"], effective_from=row["effective_from"], defaults=row
+        )
+    import_tariff_files(paths=[write(tmp_path, "seg-2p.yaml", TWO_PART), BJ_TARIFF])
+    import_accounts(path=write(tmp_path, "onboarding.csv", ONBOARDING))
+    return tmp_path
+
+
+class TestReductionWithTransformerExchangeAndLoss:
+    def test_each_segment_carries_the_loss_of_its_own_transformer(self, clerk: Client, site: Path) -> None:
+        assert post(clerk, "/api/transformers/models", M630).status_code == 201
+        assert post(clerk, "/api/transformers/models", M200).status_code == 201
+        assert post(clerk, "/api/transformers", TRANSFORMER).status_code == 201
+        # 减容 630 -> 200 kVA on 2026-03-11: the 630 kVA transformer is replaced by a 200 kVA one that day
+        r = post(
+            clerk,
+            "/api/service-changes",
+            {
+                "account": "AS1",
+                "service_point": "SPS1",
+                "kind": "reduction",
+                "effective_on": "2026-03-11",
+                "capacity_kva": "200",
+                "reason": "永久性减容, 更换 200 kVA 变压器",
+            },
+        )
+        assert r.status_code == 201, r.content
+        r = post(
+            clerk,
+            "/api/transformers",
+            {**TRANSFORMER, "model_code": "S11-M-200/10", "effective_from": "2026-03-11"},
+        )
+        assert r.status_code == 201, r.content
+        read(site, "2026-02-28", [("MS1", "active_total", 10000), ("MS1", "reactive", 5000)])
+        read(site, "2026-03-11", [("MS1", "active_total", 15000), ("MS1", "reactive", 9000)])
+        read(site, "2026-03-31", [("MS1", "active_total", 30000), ("MS1", "reactive", 20000)])
+
+        result = billing.run_billing(period="2026-03", run_at=datetime(2026, 4, 2, 8, tzinfo=SH), workers=1)
+        assert result.billed + result.held == 1, result.skipped
+
+        # segment 1, 03-01~03-10 on the 630 kVA transformer: metered 5 000 kWh, 4 000 kvarh; T = 24 x 10 = 240 h
+        #   S² = 5000² + 4000² = 41 000 000
+        #   ΔA = 0.81 x 240 + 6.2 x 41 000 000 / (240 x 630²) = 194.4 + 2.6686 = 197.07 -> 197 kWh
+        #   ΔQ = 0.6 % x 630 x 240 + 4.5 % x 41 000 000 / (240 x 630) = 907.2 + 12.2024 = 919.40 -> 919 kvarh
+        #   basic 630 x 20 x 10/30 = 4 200.00; energy 5 197 x 0.6 = 3 118.20; fund 5 197 x 0.019 = 98.743 -> 98.74
+        # segment 2, 03-11~03-31 on the 200 kVA transformer: 15 000 kWh, 11 000 kvarh; T = 24 x 21 = 504 h
+        #   S² = 15000² + 11000² = 346 000 000
+        #   ΔA = 0.34 x 504 + 2.6 x 346 000 000 / (504 x 200²) = 171.36 + 44.6230 = 215.98 -> 216 kWh
+        #   ΔQ = 0.9 % x 200 x 504 + 4 % x 346 000 000 / (504 x 200) = 907.2 + 137.3016 = 1 044.50 -> 1 045 kvarh
+        #   basic 200 x 20 x 21/30 = 2 800.00; energy 15 216 x 0.6 = 9 129.60; fund 15 216 x 0.019 = 289.104 -> 289.10
+        # one PF for the month with the loss: kWh 5 197 + 15 216 = 20 413; kvarh 4 000 + 919 + 11 000 + 1 045 = 16 964
+        #   20 413 / √(20 413² + 16 964²) = 20 413 / 26 541.8 = 0.769 -> 0.77; standard 0.90 -> +6.5 %
+        #   segment 1: 7 318.20 x 6.5 % = 475.683 -> 475.68; segment 2: 11 929.60 x 6.5 % = 775.424 -> 775.42
+        assert lines("AS1", "2026-03") == [
+            ("basic.capacity", D("630.0000"), D("4200.00")),
+            ("energy.flat", D("5197.0000"), D("3118.20")),
+            ("fund.renewable", D("5197.0000"), D("98.74")),
+            ("pf", D("7318.2000"), D("475.68")),
+            ("basic.capacity", D("200.0000"), D("2800.00")),
+            ("energy.flat", D("15216.0000"), D("9129.60")),
+            ("fund.renewable", D("15216.0000"), D("289.10")),
+            ("pf", D("11929.6000"), D("775.42")),
+            ("loss.active", D("197.0000"), D("0.00")),
+            ("loss.reactive", D("919.0000"), D("0.00")),
+            ("loss.active", D("216.0000"), D("0.00")),
+            ("loss.reactive", D("1045.0000"), D("0.00")),
+        ]
+        bill = Bill.objects.get(account__number="AS1", period="2026-03")
+        # 4 200 + 3 118.20 + 98.74 + 475.68 + 2 800 + 9 129.60 + 289.10 + 775.42 = 20 886.74
+        assert (bill.total, bill.kwh) == (D("20886.74"), D("20413.0000"))
+        texts = list(
+            BillLine.objects.filter(bill=bill, code="loss.active").values_list("description", flat=True)
+        )
+        assert texts == [
+            "[变更前 03-01~] 变损电量 (TR-S1, 240 h)",
+            "[减容 03-11~] 变损电量 (TR-S1, 504 h)",
+        ]
+
+
+class TestQuotaOnASegmentedMonth:
+    def test_the_month_uplift_is_prorated_to_each_segment_like_the_tier_bounds(
+        self, clerk: Client, site: Path
+    ) -> None:
+        r = post(
+            clerk,
+            "/api/tier-quotas",
+            {"account": "AS2", "persons": 5, "applied_on": "2026-01-10", "evidence": "户口簿 5人 同一住址"},
+        )
+        assert r.status_code == 201, r.content
+        assert r.json()["valid_from"] == "2026-02"  # default policy: +100 kWh a month on every boundary
+        r = post(
+            clerk,
+            "/api/service-changes",
+            {
+                "account": "AS2",
+                "service_point": "SPS2",
+                "kind": "increase",
+                "effective_on": "2026-02-15",
+                "capacity_kva": "12",
+                "reason": "增容",
+            },
+        )
+        assert r.status_code == 201, r.content
+        read(site, "2026-01-31", [("MS2", "active_total", 0)])
+        read(site, "2026-02-15", [("MS2", "active_total", 200)])
+        read(site, "2026-02-28", [("MS2", "active_total", 450)])
+
+        result = billing.run_billing(period="2026-02", run_at=datetime(2026, 3, 2, 8, tzinfo=SH), workers=1)
+        assert result.billed + result.held == 1, result.skipped
+
+        # two segments of 14 days (02-01~02-14, 02-15~02-28), average-month proration f = 14 x 12 / 365:
+        #   bounds 240 x 168 / 365 = 110.4658, 400 x 168 / 365 = 184.1096
+        #   uplift 100 x 168 / 365 = 46.0274 on each -> 156.4932 and 230.1370
+        # segment 1, 200 kWh: tier 1 156.4932 x 0.4883 = 76.4156 -> 76.42; tier 2 43.5068 x 0.5383 = 23.4197 -> 23.42
+        # segment 2, 250 kWh: tier 1 156.4932 -> 76.42; tier 2 230.1370 - 156.4932 = 73.6438 x 0.5383 = 39.6425
+        #   -> 39.64; tier 3 250 - 230.1370 = 19.8630 x 0.7883 = 15.6580 -> 15.66
+        # (without the quota the bounds would be 110.4658 / 184.1096)
+        got = lines("AS2", "2026-02")
+        assert [(c, q, a) for c, q, a in got if c.startswith("energy")] == [
+            ("energy.flat.t1", D("156.4932"), D("76.42")),
+            ("energy.flat.t2", D("43.5068"), D("23.42")),
+            ("energy.flat.t1", D("156.4932"), D("76.42")),
+            ("energy.flat.t2", D("73.6438"), D("39.64")),
+            ("energy.flat.t3", D("19.8630"), D("15.66")),
+        ]
+        assert [c for c, _q, _a in got if c.startswith("note")] == ["note.tier_quota"]
+        bill = Bill.objects.get(account__number="AS2", period="2026-02")
+        # 76.42 + 23.42 + 76.42 + 39.64 + 15.66 = 231.56
+        assert (bill.total, bill.kwh) == (D("231.56"), D("450.0000"))
+        note = BillLine.objects.get(bill=bill, code="note.tier_quota").description
+        assert "+100 kWh" in note
