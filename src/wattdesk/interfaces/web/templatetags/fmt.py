@@ -306,6 +306,71 @@ CODES: dict[str, dict[str, Any]] = {
         "delete": gettext_lazy("删除"),
         "access": gettext_lazy("查看"),
     },
+    # the batch actions of audit.record_batch ("batch bills.issue" -> 批量操作 电费发行)
+    "batch_action": {
+        "adjustments.approve": gettext_lazy("退补单审批"),
+        "adjustments.cancel": gettext_lazy("退补单作废"),
+        "adjustments.create": gettext_lazy("新建退补单"),
+        "adjustments.issue": gettext_lazy("退补单发行"),
+        "bank.export": gettext_lazy("银行代扣文件导出"),
+        "bank.import": gettext_lazy("银行回盘导入"),
+        "billing.run": gettext_lazy("电费核算"),
+        "billing.run.restart": gettext_lazy("电费核算重算"),
+        "billing.run.resume": gettext_lazy("电费核算续算"),
+        "bills.approve": gettext_lazy("账单审核通过"),
+        "bills.cancel": gettext_lazy("账单作废"),
+        "bills.hold": gettext_lazy("账单转待审核"),
+        "bills.issue": gettext_lazy("电费发行"),
+        "changes.record": gettext_lazy("登记用电变更"),
+        "collection.assign_collector": gettext_lazy("指派催费员"),
+        "collection.assign_reader": gettext_lazy("指派抄表员"),
+        "collection.remove_reader": gettext_lazy("撤销抄表员"),
+        "collection.end_collector": gettext_lazy("结束催费员指派"),
+        "counter.close_approve": gettext_lazy("柜台日结审批"),
+        "counter.reprint": gettext_lazy("票据重打"),
+        "customers.onboard": gettext_lazy("新装立户"),
+        "customers.tier_quota.grant": gettext_lazy("核增阶梯电量基数"),
+        "customers.tier_quota.end": gettext_lazy("终止阶梯电量基数核增"),
+        "dunning.approve": gettext_lazy("停电审批"),
+        "dunning.cancel_disconnection": gettext_lazy("撤销停电"),
+        "dunning.execute": gettext_lazy("执行停电"),
+        "dunning.run": gettext_lazy("催费运行"),
+        "fee_control.run": gettext_lazy("费控运行"),
+        "gateway.expire": gettext_lazy("支付订单过期"),
+        "gateway.paid": gettext_lazy("在线支付到账"),
+        "gateway.reconcile": gettext_lazy("支付对账"),
+        "inspection.open": gettext_lazy("用电检查立案"),
+        "inspection.compute": gettext_lazy("用电检查计算"),
+        "inspection.approve": gettext_lazy("用电检查审批"),
+        "inspection.post": gettext_lazy("用电检查入账"),
+        "inspection.reject": gettext_lazy("用电检查驳回"),
+        "inspection.reverse": gettext_lazy("用电检查冲正"),
+        "late_fees.accrue": gettext_lazy("计收违约金"),
+        "ledger.waive": gettext_lazy("减免"),
+        "ledger.waive_request": gettext_lazy("申请减免"),
+        "ledger.waive_approve": gettext_lazy("减免审批通过"),
+        "ledger.waive_reject": gettext_lazy("减免驳回"),
+        "metering.customer_transformer": gettext_lazy("登记用户变压器"),
+        "metering.customer_transformer_end": gettext_lazy("停用用户变压器"),
+        "metering.loss_table": gettext_lazy("变损表"),
+        "metering.transformer_model": gettext_lazy("变压器型号参数"),
+        "payments.batch": gettext_lazy("批量收费"),
+        "payments.post": gettext_lazy("收费"),
+        "payments.reverse": gettext_lazy("收费冲正"),
+        "readings.accept": gettext_lazy("确认原表码"),
+        "readings.correct": gettext_lazy("更正表码"),
+        "readings.estimate": gettext_lazy("估抄"),
+        "readings.field_check": gettext_lazy("派现场核查"),
+        "readings.correct.approve": gettext_lazy("表码更正审批通过"),
+        "readings.correct.reject": gettext_lazy("表码更正驳回"),
+        "readings.import": gettext_lazy("抄表数据导入"),
+        "readings.opening": gettext_lazy("录入起始表码"),
+        "synth.collection": gettext_lazy("生成样例催收数据"),
+        "synth.payments": gettext_lazy("生成样例缴费数据"),
+        "tariffs.reassign": gettext_lazy("更改电价"),
+        "tariffs.sub_use.create": gettext_lazy("新增定量定比协议"),
+        "tariffs.sub_use.end": gettext_lazy("终止定量定比协议"),
+    },
 }
 
 
@@ -316,7 +381,8 @@ def choice_label(code: Any, family: str) -> str:
     if family in CODES:
         text = str(code) if code is not None else ""
         if family == "audit_action" and text.startswith("batch "):
-            return _("批量操作 %(name)s") % {"name": text.removeprefix("batch ")}
+            name = text.removeprefix("batch ")
+            return _("批量操作 %(name)s") % {"name": CODES["batch_action"].get(name, name)}
         found = CODES[family].get(text)
         return str(found) if found is not None else (text or DASH)
     choices = CHOICES[family]
