@@ -48,18 +48,23 @@ class RegisterKind(models.TextChoices):
     ACTIVE_DEEP_VALLEY = "active_deep_valley", _("active energy, deep valley (深谷)")
     REACTIVE = "reactive", _("reactive energy (无功)")
     MAX_DEMAND = "max_demand", _("maximum demand (最大需量)")
+    # maximum demand per TOU period (分时最大需量), read from the meter's per-period demand registers for tariffs
+    # with TOU demand charges: like max_demand a per-period maximum (kW = value x multiplier), not cumulative
+    MAX_DEMAND_CRITICAL = "max_demand_critical", _("maximum demand, critical peak (最大需量尖峰)")
+    MAX_DEMAND_PEAK = "max_demand_peak", _("maximum demand, peak (最大需量峰)")
+    MAX_DEMAND_FLAT = "max_demand_flat", _("maximum demand, flat (最大需量平)")
+    MAX_DEMAND_VALLEY = "max_demand_valley", _("maximum demand, valley (最大需量谷)")
+    MAX_DEMAND_DEEP_VALLEY = "max_demand_deep_valley", _("maximum demand, deep valley (最大需量深谷)")
 
 
-#: registers whose value accumulates energy (advance = value - previous); max_demand is a per-period maximum.
-CUMULATIVE_KINDS = frozenset(k.value for k in RegisterKind if k != RegisterKind.MAX_DEMAND)
-
-#: Maximum demand per TOU period (分时最大需量: ``max_demand_peak`` ...), read from the meter's per-period demand
-#: registers for tariffs with TOU demand charges. Like max_demand, a per-period maximum (kW = value x
-#: multiplier), not cumulative. Stored kinds outside ``RegisterKind``'s choices: adding them there changes the
-#: field's choices (a migration of this app, owned elsewhere); ``REGISTER_KINDS`` is what imports accept.
-TOU_DEMAND_KINDS = frozenset(f"max_demand_{k}" for k in ("critical", "peak", "flat", "valley", "deep_valley"))
+#: the per-TOU-period maximum-demand registers (``max_demand_<period>``)
+TOU_DEMAND_KINDS = frozenset(k.value for k in RegisterKind if k.value.startswith("max_demand_"))
+#: registers holding a per-period maximum (kW), not an accumulating energy value
 DEMAND_KINDS = frozenset({RegisterKind.MAX_DEMAND.value}) | TOU_DEMAND_KINDS
-REGISTER_KINDS = frozenset(RegisterKind.values) | TOU_DEMAND_KINDS
+#: registers whose value accumulates energy (advance = value - previous)
+CUMULATIVE_KINDS = frozenset(RegisterKind.values) - DEMAND_KINDS
+#: every register kind an import or onboarding accepts
+REGISTER_KINDS = frozenset(RegisterKind.values)
 
 
 class MeterRegister(models.Model):
