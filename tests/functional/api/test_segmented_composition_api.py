@@ -267,3 +267,63 @@ class TestQuotaOnASegmentedMonth:
         assert (bill.total, bill.kwh) == (D("231.56"), D("450.0000"))
         note = BillLine.objects.get(bill=bill, code="note.tier_quota").description
         assert "+100 kWh" in note
+
+
+class TestAdjustmentOfABillWithLoss:
+    def test_a_wrong_reading_is_re_rated_with_the_loss_of_the_corrected_kwh(
+        self, clerk: Client, site: Path
+    ) -> None:
+        from wattdesk.application.billing import review
+
+        assert post(clerk, "/api/transformers/models", M630).status_code == 201
+        assert post(clerk, "/api/transformers", TRANSFORMER).status_code == 201
+        read(site, "2026-03-31", [("MS1", "active_total", 10000), ("MS1", "reactive", 5000)])
+        read(site, "2026-04-30", [("MS1", "active_total", 30000), ("MS1", "reactive", 20000)])
+        at = datetime(2026, 5, 2, 8, tzinfo=SH)
+        billing.run_billing(period="2026-04", run_at=at, workers=1)
+        bill = Bill.objects.get(account__number="AS1", period="2026-04")
+        if bill.status == "held":
+            review.approve_bill(bill_id=bill.pk, user=None, approved_at=at)
+        review.issue_bills(
+            period="2026-04", user=None, issued_at=at, issued_on=at.date(), include_held_approved=True
+        )
+        # April, whole month (720 h) on 630 kVA: metered 20 000 kWh, 15 000 kvarh; S² = 625 000 000
+        #   ΔA = 0.81 x 720 + 6.2 x 625 000 000 / (720 x 630²) = 583.2 + 13.5599 = 596.76 -> 597
+        #   ΔQ = 0.6 % x 630 x 720 + 4.5 % x 625 000 000 / (720 x 630) = 2 721.6 + 62.0040 = 2 783.60 -> 2 784
+        #   basic 630 x 20 = 12 600.00; energy 20 597 x 0.6 = 12 358.20; fund 20 597 x 0.019 = 391.343 -> 391.34
+        #   PF 20 597 / √(20 597² + 17 784²) = 0.757 -> 0.76, standard 0.90 -> +7.0 %:
+        #   24 958.20 x 7 % = 1 747.074 -> 1 747.07; total 27 096.61
+        assert Bill.objects.get(pk=bill.pk).total == D("27096.61")
+
+        # the reader misread: the meter advanced 22 000 kWh. Re-rated with the loss of the corrected kWh:
+        #   S² = 22 000² + 15 000² = 709 000 000
+        #   ΔA = 583.2 + 6.2 x 709 000 000 / (720 x 630²) = 583.2 + 15.3824 = 598.58 -> 599
+        #   ΔQ = 2 721.6 + 4.5 % x 709 000 000 / (720 x 630) = 2 721.6 + 70.3373 = 2 791.94 -> 2 792
+        #   energy 22 599 x 0.6 = 13 559.40; fund 22 599 x 0.019 = 429.381 -> 429.38
+        #   PF 22 599 / √(22 599² + 17 792²) = 0.786 -> 0.79 -> +5.5 %: 26 159.40 x 5.5 % = 1 438.767 -> 1 438.77
+        # per line: basic 0; energy 13 559.40 − 12 358.20 = +1 201.20; fund 429.38 − 391.34 = +38.04;
+        #   PF 1 438.77 − 1 747.07 = −308.30; 退补 1 201.20 + 38.04 − 308.30 = 930.94 (补收)
+        r = post(
+            clerk,
+            "/api/adjustments",
+            {
+                "bill_id": bill.pk,
+                "error_type": "wrong_reading",
+                "reason_code": "抄错",
+                "reason": "抄表员误抄",
+                "inputs": {"correct_kwh": "22000"},
+            },
+        )
+        assert r.status_code == 201, r.content
+        doc = r.json()
+        assert (D(doc["kwh_difference"]), D(doc["amount"])) == (D(2000), D("930.94"))
+        changed = {
+            (D(ln["original_amount"]), D(ln["corrected_amount"]), D(ln["amount"]))
+            for ln in doc["lines"]
+            if D(ln["amount"])
+        }
+        assert changed == {
+            (D("12358.20"), D("13559.40"), D("1201.20")),
+            (D("391.34"), D("429.38"), D("38.04")),
+            (D("1747.07"), D("1438.77"), D("-308.30")),
+        }

@@ -36,14 +36,18 @@ from django.db import transaction
 
 from wattdesk.application.billing import fetch, quota
 from wattdesk.application.billing import run as billing_run
+from wattdesk.application.billing import sub_use as sub_use_billing
+from wattdesk.application.billing.account_rating import AccountBill, PointUnit, rate_account
 from wattdesk.application.billing.determinants import NotBillable
 from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY
 from wattdesk.application.billing.review import BillActionRefused, IssuePolicy
 from wattdesk.application.billing.run import BillingInputError, BillNotFound, BillStateError
+from wattdesk.application.billing.transformer_loss import BatchLosses
 from wattdesk.core.money import quantize_quantity
 from wattdesk.core.period import Period, add_months
 from wattdesk.core.rating import correction as corr
-from wattdesk.core.rating.exact import Determinants, RatingError, rate
+from wattdesk.core.rating.exact import Determinants, RatingError
+from wattdesk.core.rating.sub_use import SubUseError
 from wattdesk.core.tariff import Tariff
 from wattdesk.domain import audit
 from wattdesk.domain.access import roles
@@ -142,11 +146,31 @@ def _check(user: Any) -> None:
 
 @dataclass(frozen=True)
 class RatedUnit:
-    """One service point of a bill: the tariff (original period's version) and its determinants."""
+    """One service point of a bill: the tariff (original period's version), its metered determinants (quota
+    applied, before 变损) and what the run composed them with (``account_rating``): the reactive register,
+    the sub-uses in force and the batch's transformer archive."""
 
     tariff: Tariff
     det: Determinants
     tariff_label: str
+    sp_id: int = 0
+    metered_kvarh: Decimal | None = None
+    sub_uses: sub_use_billing.InForce | None = None
+    losses: BatchLosses = dataclasses.field(default_factory=BatchLosses)
+
+
+def rate_units(units: Sequence[RatedUnit], dets: Sequence[Determinants]) -> AccountBill:
+    """The bill of ``units`` rated on ``dets`` (theirs or corrected ones) as the run composes it: 变损 on the
+    (corrected) metered quantities, sub-uses, quota (``account_rating.rate_account``)."""
+    if not units:
+        return AccountBill((), (), (), ZERO, ZERO, "")
+    points = [
+        PointUnit(u.sp_id, u.tariff, d, u.metered_kvarh, u.sub_uses) for u, d in zip(units, dets, strict=True)
+    ]
+    try:
+        return rate_account(start=dets[0].start, end=dets[0].end, points=points, losses=units[0].losses)
+    except NotBillable as nb:
+        raise AdjustmentInputError(f"{nb.reason} {nb.detail}".strip()) from None
 
 
 def rebuild_bill(bill: Bill) -> list[RatedUnit]:
@@ -171,6 +195,8 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
     since = str(p.shift(-max(12, ctx.policy.max_history)))
     past = fetch.history(lo=acc, hi=acc, period=bill.period, since_period=since)
     grants = quota.grants(lo=acc, hi=acc).get(acc, [])  # 一户多人口 tier quotas, as the run applies them
+    agreements = sub_use_billing.agreements(lo=acc, hi=acc, on_or_before=bill.start)  # 定量定比, as the run
+    losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=[(bill.start, bill.end)])  # 变损
     units: list[RatedUnit] = []
     for sp in sps:
         try:
@@ -187,8 +213,21 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
         a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), bill.start)
         version = fetch.version_in_force(ctx.versions.get(a[2], ()), bill.start) if a else None
         label = f"{version.code} {version.version}" if version else ""
-        units.append(RatedUnit(tariff, det, label))
-    total = sum((rate(tariff=u.tariff, det=u.det).total for u in units), ZERO)
+        in_force = None
+        try:
+            if sp.sp_id in agreements:
+                in_force = billing_run._sub_uses(ctx, agreements[sp.sp_id], bill.start)
+        except NotBillable as nb:
+            raise AdjustmentInputError(
+                f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}"
+            ) from None
+        u = usage.get(sp.sp_id)
+        kvarh = u.kvarh if u is not None else None
+        units.append(RatedUnit(tariff, det, label, sp.sp_id, kvarh, in_force, losses))
+    try:
+        total = rate_units(units, [u.det for u in units]).total
+    except (SubUseError, RatingError) as exc:
+        raise AdjustmentInputError(f"bill {bill.pk} cannot be re-rated: {exc}") from None
     if total != bill.total:
         raise AdjustmentInputError(
             f"bill {bill.pk} cannot be reproduced from the stored readings (issued {bill.total}, re-rated "
@@ -387,10 +426,8 @@ def plan_adjustment(*, bill_id: int, error_type: str, inputs: Mapping[str, Any],
         for b in bills:
             units = tuple(rebuild_bill(b))
             corrected = _corrected_dets(error_type, clean, rule, units, normal)
-            original_lines = [ln for u in units for ln in rate(tariff=u.tariff, det=u.det).lines]
-            corrected_lines = [
-                ln for u, d in zip(units, corrected, strict=True) for ln in rate(tariff=u.tariff, det=d).lines
-            ]
+            original_lines = list(rate_units(units, [u.det for u in units]).lines)
+            corrected_lines = list(rate_units(units, corrected).lines)
             out.append(
                 BillCorrection(b, units, corrected, corr.line_differences(original_lines, corrected_lines))
             )
