@@ -327,3 +327,118 @@ class TestAdjustmentOfABillWithLoss:
             (D("391.34"), D("429.38"), D("38.04")),
             (D("1747.07"), D("1438.77"), D("-308.30")),
         }
+
+
+# 定量定比: billing-rules-2.md §2.6 on a two-part bill (as tests/functional/api/test_sub_use_api.py)
+SUB_MAIN = """\
+code: LI-TOU
+name: 大工业两部制 (§2.6 示例价)
+effective_from: 2024-01-01
+customer_class: industrial
+energy:
+  periods:
+    - {key: peak, name: 峰, tiers: [{rate: 0.96}]}
+    - {key: flat, name: 平, tiers: [{rate: 0.60}]}
+    - {key: valley, name: 谷, tiers: [{rate: 0.24}]}
+  schedule:
+    weekday: [2, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2]
+basic: {method: capacity, rate: 20}
+power_factor: {standard: 0.90, base: [basic, energy]}
+funds:
+  - {code: fund, name: 政府性基金, rate: 0.02}
+"""
+SUB_LIGHTING = """\
+code: GS-LIGHT
+name: 一般工商业 照明
+effective_from: 2020-01-01
+customer_class: commercial
+energy:
+  periods:
+    - {key: flat, name: 平, tiers: [{rate: 0.70}]}
+funds:
+  - {code: fund, name: 政府性基金, rate: 0.019}
+"""
+SUB_ONBOARDING = (
+    "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,address,"
+    "region,voltage_kv,capacity_kva,pf_standard,meter_serial,registers,tariff_code,tariff_from\n"
+    "CU1,机械厂,industrial,AU1,2024-01-01,SPU1,工业路1号,R1,10,1000,0.90,MU1,"
+    "active_total;active_peak;active_valley;reactive,LI-TOU,2024-01-01\n"
+)
+
+
+class TestAdjustmentOfABillWithASubUse:
+    def test_a_wrong_reading_is_re_rated_with_the_lighting_sub_use(
+        self, clerk: Client, tmp_path: Path
+    ) -> None:
+        from wattdesk.application.billing import review
+
+        import_tariff_files(
+            paths=[write(tmp_path, "main.yaml", SUB_MAIN), write(tmp_path, "light.yaml", SUB_LIGHTING)]
+        )
+        import_accounts(path=write(tmp_path, "onboarding.csv", SUB_ONBOARDING))
+        r = post(
+            clerk,
+            "/api/sub-uses",
+            {
+                "service_point": "SPU1",
+                "label": "照明",
+                "tariff_code": "GS-LIGHT",
+                "mode": "fixed_kwh",
+                "value": "3000",
+                "effective_from": "2026-03-01",
+                "reviewed_on": "2025-06-30",
+            },
+        )
+        assert r.status_code == 201, r.content
+        regs = ("active_total", "active_peak", "active_valley", "reactive")
+        read(tmp_path, "2026-02-25", [("MU1", k, 1000) for k in regs])
+        read(
+            tmp_path,
+            "2026-03-25",
+            [("MU1", k, v) for k, v in zip(regs, (101000, 31000, 26000, 61000), strict=True)],
+        )
+        at = datetime(2026, 4, 2, 8, tzinfo=SH)
+        billing.run_billing(period="2026-03", run_at=at, workers=1)
+        bill = Bill.objects.get(account__number="AU1", period="2026-03")
+        if bill.status == "held":
+            review.approve_bill(bill_id=bill.pk, user=None, approved_at=at)
+        review.issue_bills(
+            period="2026-03", user=None, issued_at=at, issued_on=at.date(), include_held_approved=True
+        )
+        # as billed (§2.6): 峰 30 000 x 0.96 = 28 800.00; 平 45 000 − 3 000 照明 = 42 000 x 0.60 = 25 200.00;
+        #   谷 25 000 x 0.24 = 6 000.00; basic 1 000 x 20 = 20 000.00; PF 0.86 on 0.90 +2 % of 80 000 = 1 600.00;
+        #   fund 97 000 x 0.02 = 1 940.00; 照明 3 000 x 0.70 = 2 100.00 + 3 000 x 0.019 = 57.00 -> 85 697.00
+        assert Bill.objects.get(pk=bill.pk).total == D("85697.00")
+
+        # the meter advanced 110 000 kWh: +10 000 spread over the periods 3 000 / 4 500 / 2 500; the 定量 照明
+        # stays 3 000 kWh, taken from 平 again:
+        #   峰 33 000 x 0.96 = 31 680.00 (+2 880.00); 平 49 500 − 3 000 = 46 500 x 0.60 = 27 900.00 (+2 700.00);
+        #   谷 27 500 x 0.24 = 6 600.00 (+600.00); PF 110 000 / √(110 000² + 60 000²) = 0.878 -> 0.88, +1 % of
+        #   20 000 + 66 180 = 86 180 -> 861.80 (−738.20); fund 107 000 x 0.02 = 2 140.00 (+200.00); 照明 unchanged
+        #   退补 2 880 + 2 700 + 600 − 738.20 + 200 = 5 641.80
+        r = post(
+            clerk,
+            "/api/adjustments",
+            {
+                "bill_id": bill.pk,
+                "error_type": "wrong_reading",
+                "reason_code": "抄错",
+                "reason": "抄表员误抄",
+                "inputs": {"correct_kwh": "110000"},
+            },
+        )
+        assert r.status_code == 201, r.content
+        doc = r.json()
+        assert (D(doc["kwh_difference"]), D(doc["amount"])) == (D(10000), D("5641.80"))
+        changed = {
+            (D(ln["original_amount"]), D(ln["corrected_amount"]), D(ln["amount"]))
+            for ln in doc["lines"]
+            if D(ln["amount"])
+        }
+        assert changed == {
+            (D("28800.00"), D("31680.00"), D("2880.00")),
+            (D("25200.00"), D("27900.00"), D("2700.00")),
+            (D("6000.00"), D("6600.00"), D("600.00")),
+            (D("1600.00"), D("861.80"), D("-738.20")),
+            (D("1940.00"), D("2140.00"), D("200.00")),
+        }
