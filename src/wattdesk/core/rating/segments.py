@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -48,6 +48,8 @@ ONE = Decimal(1)
 
 Denominator = Literal["30", "days_in_month", "days_in_period"]
 DENOMINATORS: tuple[str, ...] = ("30", "days_in_month", "days_in_period")
+AnnualOnReclass = Literal["carry", "restart"]
+ANNUAL_ON_RECLASS: tuple[str, ...] = ("carry", "restart")
 
 
 class ChangeRuleError(ValueError):
@@ -78,6 +80,11 @@ class ChangeRules:
     two_year_rule: bool = False  # 1996 Art. 23: 新装/增容 二年内 减容/暂停 部分 50 %; off under 1583
     two_year_factor: Decimal = Decimal("0.5")
     demand_changes_on_period_boundary: bool = True  # §3.2: 需量 users by 日历月 / 抄表结算周期
+    # 改类 inside the tier year on annual tiers (no published rule; docs/billing-cases/mid-period-changes.md):
+    # "carry" (default, as the run does at a period boundary): the year-to-date position and the tier-year
+    # share go on across the change; "restart": the new tariff counts from 0 kWh on a share of the tier year
+    # from the change day
+    annual_tiers_on_reclass: AnnualOnReclass = "carry"
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> ChangeRules:
@@ -109,6 +116,10 @@ class ChangeRules:
                 if not ZERO <= factor <= ONE:
                     raise ChangeRuleError(key, "must be between 0 and 1")
                 kwargs[key] = factor
+            elif key == "annual_tiers_on_reclass":
+                if str(value) not in ANNUAL_ON_RECLASS:
+                    raise ChangeRuleError(key, f"must be one of {', '.join(ANNUAL_ON_RECLASS)}")
+                kwargs[key] = str(value)
             elif key == "version":
                 kwargs[key] = str(value)
             else:  # day counts
@@ -167,6 +178,10 @@ class Segment:
     label: str = ""
     tier_uplift_kwh: tuple[Decimal, ...] = ()  # 一户多人口 quota of this segment (:func:`segment_uplift`)
     pf_kwh: Decimal | None = None  # kWh of the month's PF when not this segment's kWh (变损 off the PF)
+    # annual tiers: the tier-year position before this segment and the share of the tier year the bounds get
+    # (:func:`annual_positions`)
+    ytd_kwh_before: Decimal = ZERO
+    tier_year_fraction: Decimal = ONE
 
     @property
     def days(self) -> int:
@@ -202,9 +217,14 @@ def rate_segments(
     period_start: date,
     period_end: date,
     rules: ChangeRules,
+    engine: SegmentEngine | None = None,
 ) -> SegmentedBill:
     """Rate a billing period split into ``segments`` (consecutive, inside the period, gaps allowed for days
-    the account or point was not in service). See the module docstring for the rules."""
+    the account or point was not in service). See the module docstring for the rules.
+
+    ``engine``: the rating path of step 1 (:func:`exact_engine`, the default, or
+    ``core.rating.segments_vector.vector_engine``); steps 2-4 are this combine step, shared by both."""
+    engine = engine or exact_engine
     if not segments:
         raise RatingError("a segmented bill needs at least one segment")
     for a, b in pairwise(segments):
@@ -215,6 +235,7 @@ def rate_segments(
             raise RatingError(f"segment {s.start}..{s.end} is empty or outside the period")
     den = days_denominator(rules=rules, start=period_start, end=period_end)
     per_seg: list[tuple[Segment, list[Line], list[Line]]] = []  # (segment, basic lines, other lines)
+    items: list[tuple[Any, Determinants]] = []
     for s in segments:
         t = dataclasses.replace(s.tariff, power_factor=None, fixed=(), minimum=None)
         det = Determinants(
@@ -225,10 +246,13 @@ def rate_segments(
             capacity_kva=s.capacity_kva,
             contract_kw=s.contract_kw,
             tier_uplift_kwh=s.tier_uplift_kwh,
+            ytd_kwh_before=s.ytd_kwh_before,
+            tier_year_fraction=s.tier_year_fraction,
         )
-        bill = rate(tariff=t, det=det)
-        basic = [ln for ln in bill.lines if ln.rule.startswith("basic")]
-        other = [ln for ln in bill.lines if not ln.rule.startswith("basic")]
+        items.append((t, det))
+    for s, seg_lines in zip(segments, engine(items), strict=True):
+        basic = [ln for ln in seg_lines if ln.rule.startswith("basic")]
+        other = [ln for ln in seg_lines if not ln.rule.startswith("basic")]
         per_seg.append((s, basic, other))
 
     # basic charge per run of equal basic lines
@@ -325,10 +349,39 @@ def rate_segments(
             funds=(),
         )
         zero = tuple(ZERO for _ in last.kwh_by_period)
-        fixed = rate(tariff=t, det=Determinants(start=period_start, end=period_end, kwh_by_period=zero))
-        lines += [ln for ln in fixed.lines if ln.rule == "fixed"]
+        [fixed] = engine([(t, Determinants(start=period_start, end=period_end, kwh_by_period=zero))])
+        lines += [ln for ln in fixed if ln.rule.split(".", 1)[0] == "fixed"]
     total = sum((ln.amount for ln in lines), ZERO)
     return SegmentedBill(lines=tuple(lines), total=total, power_factor=pf)
+
+
+SegmentEngine = Callable[[Sequence[tuple[Any, Determinants]]], list[list[Line]]]
+"""Step 1's rating path: the lines of each (tariff, determinants) item, rounded to the fen as ``exact.rate``
+rounds them. The combine step reads a line's ``rule`` category (``basic`` / ``energy`` / ``fund`` ...) and, for
+the basic lines it prorates, ``code``, ``quantity`` and ``rate``."""
+
+
+def exact_engine(items: Sequence[tuple[Any, Determinants]]) -> list[list[Line]]:
+    """Step 1 on the exact path (``core.rating.exact.rate``), one item at a time."""
+    return [list(rate(tariff=t, det=d).lines) for t, d in items]
+
+
+def annual_positions(
+    *, codes: Sequence[str], kwh: Sequence[Decimal], ytd_kwh_before: Decimal, rules: ChangeRules
+) -> tuple[Decimal, ...]:
+    """The tier-year position before each segment of a period on annual tiers (``codes``: each segment's
+    tariff code, ``kwh``: its kWh): the year to date before the period, then each earlier segment's kWh added,
+    so the segments of one tariff fill its annual tiers in order as one unsegmented period would. On a 改类
+    (the code changes) ``rules.annual_tiers_on_reclass`` says whether the position goes on (``carry``) or the
+    new tariff starts from 0 kWh (``restart``)."""
+    out: list[Decimal] = []
+    position = ytd_kwh_before
+    for i, (code, k) in enumerate(zip(codes, kwh, strict=True)):
+        if i and code != codes[i - 1] and rules.annual_tiers_on_reclass == "restart":
+            position = ZERO
+        out.append(position)
+        position += k
+    return tuple(out)
 
 
 def segment_uplift(
