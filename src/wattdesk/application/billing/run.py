@@ -664,6 +664,7 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
                     for sp in rows
                     if sp.sp_id in agreements and _sub_uses(ctx, agreements[sp.sp_id], start).sub_uses
                 },
+                history=past.get(acc_id, ()),  # annual tiers: the year to date
             )
             dets: list[tuple[Tariff, Determinants]] = []
             acc_subs: dict[int, sub_use_billing.InForce] = {}

@@ -17,10 +17,10 @@ Each segment carries its own 变损 (billing-rules-2.md §3.5): the run's loss s
 (``application.billing.transformer_loss.BatchLosses.apply`` with ``period``) on the segment's metered kWh and
 kvarh, with the transformer in force in the segment and 24 h x its days; a segment without readings carries no
 loss. 一户多人口 quotas: the period's tier uplift (``core.rating.quota.tier_uplift``) scaled to each segment as
-its tier bounds are (``core.rating.segments.segment_uplift``). Not handled on a segmented service point
-(documented in docs/billing-cases/mid-period-changes.md): annual tiers (skipped as
-``segmented_annual_tiers``), 定量定比 sub-uses (skipped as ``segmented_sub_use``, never silently ignored), a
-minimum charge.
+its tier bounds are (``core.rating.segments.segment_uplift``). Annual tiers keep the tier-year position
+across the segments (:class:`_Annual`; a 改类 inside the tier year by ``annual_tiers_on_reclass``). Not handled
+on a segmented service point (documented in docs/billing-cases/mid-period-changes.md): 定量定比 sub-uses
+(skipped as ``segmented_sub_use``, never silently ignored), a minimum charge.
 """
 
 from __future__ import annotations
@@ -33,13 +33,25 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from wattdesk.application.billing import quota
-from wattdesk.application.billing.determinants import NotBillable, energy_by_period
+from wattdesk.application.billing.determinants import (
+    NotBillable,
+    energy_by_period,
+    tier_year_fraction,
+    tier_year_start,
+)
 from wattdesk.application.billing.transformer_loss import BatchLosses
 from wattdesk.application.changes.segmenting import Piece, changes_inside, pieces, timeline, values_on
+from wattdesk.core.period import period_text
 from wattdesk.core.rating import RatingError
 from wattdesk.core.rating.exact import Determinants, Line
 from wattdesk.core.rating.quota import QuotaGrant, tier_uplift
-from wattdesk.core.rating.segments import ChangeRules, Segment, rate_segments, segment_uplift
+from wattdesk.core.rating.segments import (
+    ChangeRules,
+    Segment,
+    annual_positions,
+    rate_segments,
+    segment_uplift,
+)
 from wattdesk.core.tariff import Tariff
 from wattdesk.domain.changes.queries import (
     ChangeRow,
@@ -134,10 +146,12 @@ class ChangedAccounts:
         losses: BatchLosses | None = None,
         grants: Sequence[QuotaGrant] = (),
         sub_use_points: Collection[int] = (),
+        history: Sequence[tuple[str, Decimal, Decimal]] = (),
     ) -> tuple[list[S], list[SegmentedUnit]]:
         """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
         bill or a segment cannot be rated. ``losses``: the batch's transformer archive (变损 per segment);
-        ``grants``: the account's tier quotas; ``sub_use_points``: points with 定量定比 agreements."""
+        ``grants``: the account's tier quotas; ``sub_use_points``: points with 定量定比 agreements;
+        ``history``: the account's earlier live bills (period, kWh, total) for the annual tiers' year to date."""
         if acc_id not in self.ids and not any(sp.sp_id in self.unmetered for sp in rows):
             return list(rows), []
         keep: list[S] = []
@@ -172,11 +186,75 @@ class ChangedAccounts:
                 raise NotBillable("segmented_sub_use", "定量定比 sub-uses are not billed by segments")
             if ps:
                 units.append(
-                    _rate(sp, ps, start, end, rules, tariff_of, line_row, losses or BatchLosses(), grants)
+                    _rate(
+                        sp,
+                        ps,
+                        start,
+                        end,
+                        rules,
+                        tariff_of,
+                        line_row,
+                        losses or BatchLosses(),
+                        grants,
+                        _Annual(line=line, history=history),
+                    )
                 )
         if not keep and not units:
             raise NotBillable("not_in_service", "every service point is retired or closed in the period")
         return keep, units
+
+
+def _tariff_since(line: Sequence[tuple[date, date, Any, str]], day: date, opened_on: date) -> date:
+    """The day the tariff in force on ``day`` came in by the change records (a 改类's first charged day; the
+    opening values: the day the account opened)."""
+    since, code = opened_on, None
+    for split_on, _cut, values, _kind in line:
+        if split_on > day:
+            break
+        if code is not None and values.tariff_code != code:
+            since = split_on
+        code = values.tariff_code
+    return max(since, opened_on)
+
+
+@dataclass(frozen=True)
+class _Annual:
+    """Annual tiers (年阶梯) on a segmented period: each annual-tier segment keeps the tier-year position (the
+    year to date of the account's earlier bills, then the earlier segments' kWh: ``annual_positions``) and the
+    tier-year share of its bounds (``tier_year_fraction`` from the day its tariff came in). A 改类 between
+    tariffs inside the tier year follows ``ChangeRules.annual_tiers_on_reclass``: ``carry`` keeps the position
+    and the share of the first annual tariff of the period, ``restart`` starts the new tariff at 0 kWh with the
+    share of the tier year from the change. The tier year is the one the period starts in (as the run does)."""
+
+    line: Sequence[tuple[date, date, Any, str]]
+    history: Sequence[tuple[str, Decimal, Decimal]]
+
+    def place(
+        self, segments: list[Segment], codes: list[str], opened_on: date, start: date, rules: ChangeRules
+    ) -> list[Segment]:
+        first = next((s for s in segments if s.tariff.energy.tier_basis == "annual"), None)
+        if first is None:
+            return segments
+        ty_start = tier_year_start(period_start=start, start_month=first.tariff.energy.tier_year_start_month)
+        since_period = period_text(ty_start)
+        ytd = sum((k for p, k, _t in self.history if p >= since_period), ZERO)
+        positions = annual_positions(
+            codes=codes, kwh=[sum(s.kwh_by_period, ZERO) for s in segments], ytd_kwh_before=ytd, rules=rules
+        )
+        carried = _tariff_since(self.line, first.start, opened_on)
+        out: list[Segment] = []
+        for s, position in zip(segments, positions, strict=True):
+            if s.tariff.energy.tier_basis != "annual":
+                out.append(s)
+                continue
+            since = (
+                carried
+                if rules.annual_tiers_on_reclass == "carry"
+                else _tariff_since(self.line, s.start, opened_on)
+            )
+            fraction = tier_year_fraction(tier_year_begins=ty_start, on_tariff_since=since)
+            out.append(dataclasses.replace(s, ytd_kwh_before=position, tier_year_fraction=fraction))
+        return out
 
 
 def _rate(
@@ -189,8 +267,10 @@ def _rate(
     line_row: LineRow,
     losses: BatchLosses,
     grants: Sequence[QuotaGrant],
+    annual: _Annual | None = None,
 ) -> SegmentedUnit:
     segments: list[Segment] = []
+    codes: list[str] = []  # each segment's tariff code
     kvarh: Decimal | None = None
     read_any = False
     loss_rows: list[tuple[Any, ...]] = []
@@ -202,8 +282,6 @@ def _rate(
         tariff = tariff_of(v.tariff_code, p.start, v.pf_standard)
         if v.pf_standard is None and tariff.power_factor is not None:
             tariff = dataclasses.replace(tariff, power_factor=None)
-        if tariff.energy.tier_basis == "annual":
-            raise NotBillable("segmented_annual_tiers", "annual tiers are not billed by segments")
         u = consumption_by_account(
             period_start=p.read_from, period_end=p.read_to, account_ids=[sp.account_id]
         ).get(sp.sp_id)
@@ -262,6 +340,9 @@ def _rate(
                 pf_kwh=pf_kwh,
             )
         )
+        codes.append(v.tariff_code)
+    if annual is not None:
+        segments = annual.place(segments, codes, sp.opened_on, start, rules)
     if not read_any and ps[-1].end == end:
         raise NotBillable("no_readings", "no billable reading dated in the period")
     try:
