@@ -51,9 +51,14 @@ class TestInspectionPage:
 
         r = act(clerk, case.pk, "approve", note="自己审批")
         assert r.status_code == 403
-        assert "four-eyes" in r.content.decode()
+        assert f"立案 #{case.pk} 须由立案人、计算人以外的另一人审批。" in r.content.decode()  # the page's language
         r = act(clerk, case.pk, "post")
         assert r.status_code == 409  # not approved
+        assert f"立案 #{case.pk} 当前为“已计算”，不能入账。" in r.content.decode()
+        clerk.cookies["django_language"] = "en"
+        r = act(clerk, case.pk, "post")
+        assert f"Case #{case.pk} is “computed”: “Post” is not possible." in r.content.decode()
+        del clerk.cookies["django_language"]
 
         assert act(admin, case.pk, "approve", note="核实").status_code == 302
         before = LedgerEntry.objects.filter(account=account).count()

@@ -69,7 +69,15 @@ MAX_KWH = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES)
 
 
 class CaseRefused(InputError):
-    """The action is not allowed: capability, state, four-eyes, or a fact the rule cannot use."""
+    """The action is not allowed: capability, state, four-eyes, or a fact the rule cannot use.
+
+    ``reason_code`` and ``params``: the refusal for a page in its language (interfaces/web/errors.py); the
+    English message stays for the API and the CLI."""
+
+    def __init__(self, message: str, reason_code: str = "", **params: Any) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.params = params
 
 
 class FourEyesRefused(CaseRefused):
@@ -86,15 +94,15 @@ class CaseNotFound(InputError):
 
 def _require(user: Any) -> None:
     if not has_capability(user, roles.BILLING_REVIEW):
-        raise CaseRefused("inspection cases need the billing.review capability")
+        raise CaseRefused("inspection cases need the billing.review capability", "inspection.capability")
 
 
 def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
     text = str(value or "").strip()
     if not text:
-        raise CaseRefused(f"{what}: required")
+        raise CaseRefused(f"{what}: required", "required", field=what)
     if len(text) > limit:
-        raise CaseRefused(f"{what}: longer than {limit} characters")
+        raise CaseRefused(f"{what}: longer than {limit} characters", "too_long", field=what, limit=limit)
     return text
 
 
@@ -107,7 +115,13 @@ def _locked(*, case_id: int, user: Any, allowed: tuple[str, ...], action: str) -
     if not accounts_for(user).filter(pk=case.account_id).exists():
         raise CaseNotFound(f"no inspection case {case_id}")
     if case.status not in allowed:
-        raise CaseStateError(f"inspection case {case_id} is {case.status}: cannot {action} it")
+        raise CaseStateError(
+            f"inspection case {case_id} is {case.status}: cannot {action} it",
+            "inspection.state",
+            case_id=case_id,
+            status=case.status,
+            action=action,
+        )
     return case
 
 
@@ -140,10 +154,18 @@ def open_case(
     inspector = _text(inspector, "inspector", 64)
     evidence = _text(evidence, "evidence", MAX_EVIDENCE)
     if found_on > timezone.localdate(opened_at):
-        raise CaseRefused(f"found_on: {found_on} is after the day the case is opened")
+        raise CaseRefused(
+            f"found_on: {found_on} is after the day the case is opened",
+            "inspection.found_on_late",
+            found_on=found_on,
+        )
     behaviour = BehaviourCode.objects.filter(code=(behaviour_code or "").strip(), active=True).first()
     if behaviour is None:
-        raise CaseRefused(f"behaviour: no active behaviour code {behaviour_code!r}")
+        raise CaseRefused(
+            f"behaviour: no active behaviour code {behaviour_code!r}",
+            "inspection.behaviour",
+            code=behaviour_code,
+        )
     with transaction.atomic():
         account = accounts_for(user).select_for_update().filter(number=(account_number or "").strip()).first()
         if account is None:
@@ -299,13 +321,18 @@ def compute_case(
         except core.InspectionInputError as exc:
             raise CaseRefused(str(exc)) from None
         except InvalidOperation:  # beyond Decimal's 28 digits
-            raise CaseRefused("the facts give an amount beyond what a bill can hold: check them") from None
+            raise CaseRefused(
+                "the facts give an amount beyond what a bill can hold: check them", "inspection.too_large"
+            ) from None
         if result.total <= 0:
-            raise CaseRefused("the facts give nothing to charge (0.00): check the dates and capacity")
+            raise CaseRefused(
+                "the facts give nothing to charge (0.00): check the dates and capacity", "inspection.nothing"
+            )
         if result.total >= MAX_MONEY or result.energy_kwh >= MAX_KWH:
             raise CaseRefused(
                 f"the facts give {result.total} 元 / {result.energy_kwh} kWh, beyond what a bill can hold: "
-                "check the capacity, days and price"
+                "check the capacity, days and price",
+                "inspection.too_large",
             )
         before = (case.status, str(case.total) if case.total is not None else None)
         InspectionLine.objects.filter(case=case).delete()
@@ -341,7 +368,9 @@ def approve_case(*, case_id: int, user: Any, approved_at: datetime, note: str = 
         case = _locked(case_id=case_id, user=user, allowed=(CaseStatus.COMPUTED,), action="approve")
         if user.pk in (case.opened_by_id, case.computed_by_id):
             raise FourEyesRefused(
-                f"four-eyes: inspection case {case_id} is approved by someone other than who opened or computed it"
+                f"four-eyes: inspection case {case_id} is approved by someone other than who opened or computed it",
+                "inspection.four_eyes",
+                case_id=case_id,
             )
         case.status = CaseStatus.APPROVED
         case.approved_by = user

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from wattdesk.domain.inspection.models import CaseStatus
 from wattdesk.interfaces.web.templatetags.fmt import format_fixed
 
 
@@ -56,7 +57,46 @@ def user_message(exc: BaseException) -> str:
             "line": row_error.row,
             "reason": row_error_message(row_error),
         }
-    return str(exc)
+    coded = reason_message(str(getattr(exc, "reason_code", "") or ""), getattr(exc, "params", None) or {})
+    return coded if coded is not None else str(exc)
+
+
+def reason_message(code: str, params: Mapping[str, Any]) -> str | None:
+    """A use case's refusal by its ``reason_code`` and ``params`` (the inspection cases' ``CaseRefused``) in the
+    page's language; None for a code without a message here (the page shows the English message then)."""
+    fields = {
+        "inspector": _("检查人员"),
+        "evidence": _("证据"),
+        "reason": _("原因"),
+        "note": _("备注"),
+    }
+    actions = {
+        "compute": _("计算"),
+        "approve": _("审批"),
+        "post": _("入账"),
+        "reject": _("驳回"),
+        "reverse": _("冲正"),
+    }
+    status = str(params.get("status", ""))
+    values = {
+        **{str(k): v for k, v in params.items()},
+        "field": fields.get(str(params.get("field", "")), str(params.get("field", ""))),
+        "action": actions.get(str(params.get("action", "")), str(params.get("action", ""))),
+        "status": CaseStatus(status).label if status in CaseStatus.values else status,
+    }
+    messages = {
+        "required": _("请填写%(field)s。"),
+        "too_long": _("%(field)s不能超过 %(limit)s 个字。"),
+        "inspection.capability": _("用电检查需要账单审核权限。"),
+        "inspection.state": _("立案 #%(case_id)s 当前为“%(status)s”，不能%(action)s。"),
+        "inspection.found_on_late": _("查获日期 %(found_on)s 晚于立案日期。"),
+        "inspection.behaviour": _("没有启用的违约用电/窃电行为代码 %(code)s。"),
+        "inspection.too_large": _("按所填事实计算的金额超出账单可记载的范围：请检查容量、天数和电价。"),
+        "inspection.nothing": _("按所填事实计算没有应收金额（0.00）：请检查日期和容量。"),
+        "inspection.four_eyes": _("立案 #%(case_id)s 须由立案人、计算人以外的另一人审批。"),
+    }
+    text = messages.get(code)
+    return text % values if text is not None else None
 
 
 def row_error_message(error: Any) -> str:

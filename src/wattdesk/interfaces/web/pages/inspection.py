@@ -32,6 +32,7 @@ from wattdesk.domain.inspection.models import CaseStatus
 from wattdesk.domain.inspection.queries import active_behaviours, cases_for
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.errors import user_message
 
 nav.register(
     nav.NavItem(
@@ -129,7 +130,7 @@ def inspection_open(request: HttpRequest) -> HttpResponse:
         messages.error(request, _g("未找到户号 %(n)s") % {"n": p.get("account", "")[:32]})
         return redirect("web:inspection")
     except cases.CaseRefused as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return redirect("web:inspection")
     messages.success(request, _g("已立案 #%(id)s") % {"id": case.pk})
     return redirect(_case_url(case.pk))
@@ -194,11 +195,11 @@ def inspection_action(request: HttpRequest) -> HttpResponse:
     except cases.CaseNotFound:
         raise Http404("inspection case") from None
     except cases.FourEyesRefused as exc:
-        return _page(request, status="all", case_id=case_id, error=str(exc), code=403)
+        return _page(request, status="all", case_id=case_id, error=user_message(exc), code=403)
     except cases.CaseStateError as exc:
-        return _page(request, status="all", case_id=case_id, error=str(exc), code=409)
+        return _page(request, status="all", case_id=case_id, error=user_message(exc), code=409)
     except cases.CaseRefused as exc:
-        return _page(request, status="all", case_id=case_id, error=str(exc), code=422)
+        return _page(request, status="all", case_id=case_id, error=user_message(exc), code=422)
     return redirect(_case_url(case_id))
 
 
