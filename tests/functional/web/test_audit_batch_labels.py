@@ -12,7 +12,7 @@ from wattdesk.domain.billing.adjustments import CorrectionAction
 from wattdesk.interfaces.web.templatetags.fmt import CODES, choice_label
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "wattdesk"
-_ACTION = re.compile(r'action=(f?)"([a-z_]+\.[a-z_.{}]+)"|"(inspection\.[a-z_]+)"')
+_ACTION = re.compile(r'action=(f?)"([a-z_]+\.[a-z_.{}]+)"|_record\(user, "(inspection\.[a-z_]+)"')
 
 
 def _action_names() -> set[str]:
