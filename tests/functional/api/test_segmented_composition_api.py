@@ -442,3 +442,86 @@ class TestAdjustmentOfABillWithASubUse:
             (D("1600.00"), D("861.80"), D("-738.20")),
             (D("1940.00"), D("2140.00"), D("200.00")),
         }
+
+
+class TestSubUseOnASegmentedMonth:
+    def test_the_fixed_quantity_is_shared_by_days_and_each_segment_splits_its_own_kwh(
+        self, clerk: Client, tmp_path: Path
+    ) -> None:
+        import_tariff_files(
+            paths=[write(tmp_path, "main.yaml", SUB_MAIN), write(tmp_path, "light.yaml", SUB_LIGHTING)]
+        )
+        import_accounts(path=write(tmp_path, "onboarding.csv", SUB_ONBOARDING))
+        body = {
+            "service_point": "SPU1",
+            "label": "照明",
+            "tariff_code": "GS-LIGHT",
+            "mode": "fixed_kwh",
+            "value": "3000",
+            "effective_from": "2026-03-01",
+            "reviewed_on": "2025-06-30",
+        }
+        assert post(clerk, "/api/sub-uses", body).status_code == 201
+        r = post(
+            clerk,
+            "/api/service-changes",
+            {
+                "account": "AU1",
+                "service_point": "SPU1",
+                "kind": "reduction",
+                "effective_on": "2026-03-11",
+                "capacity_kva": "630",
+                "reason": "永久性减容",
+            },
+        )
+        assert r.status_code == 201, r.content
+        regs = ("active_total", "active_peak", "active_valley", "reactive")
+        for day, values in (
+            ("2026-02-28", (1000, 1000, 1000, 1000)),
+            ("2026-03-11", (31000, 10000, 9000, 21000)),
+            ("2026-03-31", (101000, 31000, 26000, 61000)),
+        ):
+            read(tmp_path, day, [("MU1", k, v) for k, v in zip(regs, values, strict=True)])
+        result = billing.run_billing(period="2026-03", run_at=datetime(2026, 4, 2, 8, tzinfo=SH), workers=1)
+        assert result.billed + result.held == 1, result.skipped
+        # 定量 照明 3 000 kWh a month shared by days (ChangeRules.sub_use_fixed_kwh "by_days", the default):
+        #   03-01~03-10: 3 000 x 10 / 31 = 967.7419; 03-11~03-31: 3 000 − 967.7419 = 2 032.2581
+        # segment 1 (1 000 kVA): 总 30 000, 峰 9 000, 谷 8 000 -> 平 13 000 − 967.7419 = 12 032.2581
+        #   basic 1 000 x 20 x 10/30 = 6 666.67; 峰 9 000 x 0.96 = 8 640.00; 平 12 032.2581 x 0.60 = 7 219.35;
+        #   谷 8 000 x 0.24 = 1 920.00; fund 29 032.2581 x 0.02 = 580.65
+        # segment 2 (630 kVA): 总 70 000, 峰 21 000, 谷 17 000 -> 平 32 000 − 2 032.2581 = 29 967.7419
+        #   basic 630 x 20 x 21/30 = 8 820.00; 峰 20 160.00; 平 29 967.7419 x 0.60 = 17 980.65; 谷 4 080.00;
+        #   fund 67 967.7419 x 0.02 = 1 359.35
+        # one PF on the whole meter (照明 inside the PF calculation): 100 000 kWh, 60 000 kvarh -> 0.86, +2 %:
+        #   segment 1: (6 666.67 + 8 640 + 7 219.35 + 1 920) = 24 446.02 x 2 % = 488.92
+        #   segment 2: (8 820 + 20 160 + 17 980.65 + 4 080) = 51 040.65 x 2 % = 1 020.81
+        # 照明 on its own tariff: 967.7419 x 0.70 = 677.42, x 0.019 = 18.39; 2 032.2581 x 0.70 = 1 422.58,
+        #   x 0.019 = 38.61
+        assert lines("AU1", "2026-03") == [
+            ("basic.capacity", D(1000), D("6666.67")),
+            ("energy.peak", D(9000), D("8640.00")),
+            ("energy.flat", D("12032.2581"), D("7219.35")),
+            ("energy.valley", D(8000), D("1920.00")),
+            ("fund.fund", D("29032.2581"), D("580.65")),
+            ("pf", D("24446.02"), D("488.92")),
+            ("basic.capacity", D(630), D("8820.00")),
+            ("energy.peak", D(21000), D("20160.00")),
+            ("energy.flat", D("29967.7419"), D("17980.65")),
+            ("energy.valley", D(17000), D("4080.00")),
+            ("fund.fund", D("67967.7419"), D("1359.35")),
+            ("pf", D("51040.65"), D("1020.81")),
+            ("energy.flat.sub1", D("967.7419"), D("677.42")),
+            ("fund.fund.sub1", D("967.7419"), D("18.39")),
+            ("energy.flat.sub1", D("2032.2581"), D("1422.58")),
+            ("fund.fund.sub1", D("2032.2581"), D("38.61")),
+        ]
+        bill = Bill.objects.get(account__number="AU1", period="2026-03")
+        # 25 515.59 + 53 420.81 + 695.81 + 1 461.19 = 81 093.40; kWh the whole meter's
+        assert (bill.total, bill.kwh, bill.hold_reason) == (D("81093.40"), D(100000), "")
+        texts = BillLine.objects.filter(bill=bill, code="energy.flat.sub1").values_list(
+            "description", flat=True
+        )
+        assert list(texts) == [
+            "[变更前 03-01~] 定量 照明 967.7419 kWh 电度电费 平",
+            "[减容 03-11~] 定量 照明 2032.2581 kWh 电度电费 平",
+        ]

@@ -657,12 +657,13 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
                 end=end,
                 tariff_of=partial(_tariff_on, ctx),
                 line_row=_line_row,
-                losses=losses,  # 变损, 一户多人口 per segment; 定量定比 refused there
+                losses=losses,  # 变损, 一户多人口, 定量定比 per segment
                 grants=quotas.get(acc_id, ()),
-                sub_use_points={
-                    sp.sp_id
+                sub_uses={
+                    sp.sp_id: in_force
                     for sp in rows
-                    if sp.sp_id in agreements and _sub_uses(ctx, agreements[sp.sp_id], start).sub_uses
+                    if sp.sp_id in agreements
+                    and (in_force := _sub_uses(ctx, agreements[sp.sp_id], start)).sub_uses
                 },
                 history=past.get(acc_id, ()),  # annual tiers: the year to date
             )
@@ -743,6 +744,7 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         )
         # a 定量 above the metered kWh was capped: the reviewer sees why first (fms-cfs "电度电量小于协议电量")
         reason = next((b.hold for i in idxs if isinstance(b := rated[i], _Rated) and b.hold), "") or reason
+        reason = next((u.hold for u in seg_units.get(acc_id, ()) if u.hold), "") or reason
         prev = versions_now.get(acc_id)
         version, replaces = (prev[0] + 1, prev[1]) if prev is not None else (1, None)
         status = BillStatus.HELD if reason else BillStatus.DRAFT

@@ -26,7 +26,7 @@ on a segmented service point (documented in docs/billing-cases/mid-period-change
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -39,19 +39,25 @@ from wattdesk.application.billing.determinants import (
     tier_year_fraction,
     tier_year_start,
 )
+from wattdesk.application.billing.sub_use import InForce
+from wattdesk.application.billing.sub_use import _hold as sub_use_hold
 from wattdesk.application.billing.transformer_loss import BatchLosses
 from wattdesk.application.changes.segmenting import Piece, changes_inside, pieces, timeline, values_on
 from wattdesk.core.period import period_text
 from wattdesk.core.rating import RatingError
-from wattdesk.core.rating.exact import Determinants, Line
+from wattdesk.core.rating.exact import Determinants, Line, RatedBill, rate
 from wattdesk.core.rating.quota import QuotaGrant, tier_uplift
 from wattdesk.core.rating.segments import (
     ChangeRules,
     Segment,
     annual_positions,
+    fixed_kwh_shares,
     rate_segments,
     segment_uplift,
 )
+from wattdesk.core.rating.sub_use import Deduction, SubUseError
+from wattdesk.core.rating.sub_use import combine as combine_sub_uses
+from wattdesk.core.rating.sub_use import split as split_sub_uses
 from wattdesk.core.tariff import Tariff
 from wattdesk.domain.changes.queries import (
     ChangeRow,
@@ -106,6 +112,7 @@ class SegmentedUnit:
     total: Decimal
     kwh: Decimal
     rows: tuple[tuple[Any, ...], ...]
+    hold: str = ""  # a reason to hold the bill (a capped 定量定比 sub-use)
 
 
 @dataclass
@@ -145,12 +152,12 @@ class ChangedAccounts:
         line_row: LineRow,
         losses: BatchLosses | None = None,
         grants: Sequence[QuotaGrant] = (),
-        sub_use_points: Collection[int] = (),
+        sub_uses: Mapping[int, InForce] | None = None,
         history: Sequence[tuple[str, Decimal, Decimal]] = (),
     ) -> tuple[list[S], list[SegmentedUnit]]:
         """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
         bill or a segment cannot be rated. ``losses``: the batch's transformer archive (变损 per segment);
-        ``grants``: the account's tier quotas; ``sub_use_points``: points with 定量定比 agreements;
+        ``grants``: the account's tier quotas; ``sub_uses``: the 定量定比 sub-uses in force by point;
         ``history``: the account's earlier live bills (period, kWh, total) for the annual tiers' year to date."""
         if acc_id not in self.ids and not any(sp.sp_id in self.unmetered for sp in rows):
             return list(rows), []
@@ -182,8 +189,10 @@ class ChangedAccounts:
                     )
                 continue  # retired / closed before the period: not billed, never blocks the account
             ps = pieces(line=line, start=start, end=end)
-            if ps and sp.sp_id in sub_use_points:
-                raise NotBillable("segmented_sub_use", "定量定比 sub-uses are not billed by segments")
+            in_force = (sub_uses or {}).get(sp.sp_id)
+            if ps and in_force is not None and any(su.in_pf_base for su in in_force.sub_uses):
+                # its PF line needs the month's one power factor, which only the combine step knows
+                raise NotBillable("segmented_sub_use", "a sub-use in the PF base is not billed by segments")
             if ps:
                 units.append(
                     _rate(
@@ -197,6 +206,7 @@ class ChangedAccounts:
                         losses or BatchLosses(),
                         grants,
                         _Annual(line=line, history=history),
+                        in_force,
                     )
                 )
         if not keep and not units:
@@ -268,11 +278,13 @@ def _rate(
     losses: BatchLosses,
     grants: Sequence[QuotaGrant],
     annual: _Annual | None = None,
+    in_force: InForce | None = None,
 ) -> SegmentedUnit:
     segments: list[Segment] = []
     codes: list[str] = []  # each segment's tariff code
     kvarh: Decimal | None = None
     read_any = False
+    read: list[bool] = []  # per segment: any reading dated in it
     loss_rows: list[tuple[Any, ...]] = []
     month_uplift: tuple[Decimal, ...] = ()
     for p in ps:
@@ -341,17 +353,93 @@ def _rate(
             )
         )
         codes.append(v.tariff_code)
+        read.append(u is not None and bool(u.readings))
     if annual is not None:
         segments = annual.place(segments, codes, sp.opened_on, start, rules)
     if not read_any and ps[-1].end == end:
         raise NotBillable("no_readings", "no billable reading dated in the period")
+    kwh_total = sum((k for s in segments for k in s.kwh_by_period), ZERO)  # the whole meter's
+    subs = _SubUses(ZERO, [], "")
+    if in_force is not None and in_force.sub_uses:
+        segments, subs = _split_sub_uses(segments, read, in_force, start, end, rules, line_row)
     try:
         bill = rate_segments(segments=segments, kvarh=kvarh, period_start=start, period_end=end, rules=rules)
     except RatingError as exc:
         raise NotBillable("rating_error", str(exc)) from None
-    kwh_total = sum((k for s in segments for k in s.kwh_by_period), ZERO)
-    rows = [line_row(ln) for ln in bill.lines] + loss_rows  # 变损电量: quantities only, amount 0
+    rows = [line_row(ln) for ln in bill.lines] + subs.rows + loss_rows  # 变损电量: quantities only, amount 0
     note = quota.note([Determinants(start=start, end=end, kwh_by_period=(), tier_uplift_kwh=month_uplift)])
     if note is not None:
         rows.append(note)
-    return SegmentedUnit(bill.total, kwh_total, tuple(rows))
+    return SegmentedUnit(bill.total + subs.total, kwh_total, tuple(rows), subs.hold)
+
+
+@dataclass
+class _SubUses:
+    total: Decimal
+    rows: list[tuple[Any, ...]]
+    hold: str
+
+
+def _split_sub_uses(
+    segments: list[Segment],
+    read: list[bool],
+    in_force: InForce,
+    start: date,
+    end: date,
+    rules: ChangeRules,
+    line_row: LineRow,
+) -> tuple[list[Segment], _SubUses]:
+    """定量定比 on a segmented period: each read segment's kWh split by ``core.rating.sub_use.split`` as the run
+    splits a month (定量 first, then 定比 on the segment's total); a 定量's monthly kWh shared by the segments as
+    ``ChangeRules.sub_use_fixed_kwh`` says (``fixed_kwh_shares``), the share of a segment without readings
+    going to the next read one (its kWh were read there). The main use stays in the segment (rated by the
+    combine step, its PF on the whole meter: ``pf_kwh``); each sub-use is rated on its own tariff, energy and
+    funds only, as in the run (``sub_use.combine``)."""
+    spans = [(s.start, s.end) for s in segments]
+    read_at = [i for i, r in enumerate(read) if r]
+    shares: dict[int, list[Decimal]] = {}
+    for n, su in enumerate(in_force.sub_uses):
+        if su.mode != "fixed_kwh":
+            continue
+        got = list(
+            fixed_kwh_shares(value=su.value, spans=spans, period_start=start, period_end=end, rules=rules)
+        )
+        for i, r in enumerate(read):
+            if not r and got[i]:
+                to = next((j for j in read_at if j > i), read_at[-1] if read_at else i)
+                got[to], got[i] = got[to] + got[i], ZERO
+        shares[n] = got
+    out_segments: list[Segment] = []
+    out = _SubUses(ZERO, [], "")
+    capped: list[Deduction] = []
+    multi = len(segments) > 1
+    for i, s in enumerate(segments):
+        wanted = [
+            dataclasses.replace(su, value=shares[n][i]) if n in shares else su
+            for n, su in enumerate(in_force.sub_uses)
+            if n not in shares or shares[n][i] > 0
+        ]
+        if not read[i] or not wanted:
+            out_segments.append(s)
+            continue
+        det = Determinants(start=s.start, end=s.end, kwh_by_period=s.kwh_by_period, pf_kwh=s.pf_kwh)
+        try:
+            parts = split_sub_uses(tariff=s.tariff, det=det, sub_uses=wanted)
+            rated = combine_sub_uses(
+                RatedBill((), ZERO), [(d, rate(tariff=t, det=sd)) for d, t, sd in parts.parts], ZERO
+            )
+        except SubUseError as exc:
+            raise NotBillable("sub_use_error", str(exc)) from None
+        except RatingError as exc:
+            raise NotBillable("rating_error", str(exc)) from None
+        out_segments.append(
+            dataclasses.replace(s, kwh_by_period=parts.main.kwh_by_period, pf_kwh=parts.main.pf_kwh)
+        )
+        tag = f"[{s.label or i + 1} {s.start:%m-%d}~] " if multi else ""
+        out.rows += [
+            line_row(dataclasses.replace(ln, description=tag + ln.description)) for ln in rated.lines
+        ]
+        out.total += rated.total
+        capped += parts.capped
+    out.hold = sub_use_hold(capped)
+    return out_segments, out

@@ -48,6 +48,8 @@ ONE = Decimal(1)
 
 Denominator = Literal["30", "days_in_month", "days_in_period"]
 DENOMINATORS: tuple[str, ...] = ("30", "days_in_month", "days_in_period")
+SubUseShare = Literal["by_days", "last_segment"]
+SUB_USE_SHARES: tuple[str, ...] = ("by_days", "last_segment")
 AnnualOnReclass = Literal["carry", "restart"]
 ANNUAL_ON_RECLASS: tuple[str, ...] = ("carry", "restart")
 
@@ -80,6 +82,10 @@ class ChangeRules:
     two_year_rule: bool = False  # 1996 Art. 23: 新装/增容 二年内 减容/暂停 部分 50 %; off under 1583
     two_year_factor: Decimal = Decimal("0.5")
     demand_changes_on_period_boundary: bool = True  # §3.2: 需量 users by 日历月 / 抄表结算周期
+    # how a 定量 sub-use (kWh per month) is shared by the segments of a changed period: "by_days" (each
+    # segment its days / the period's days, the last in-service segment the rest) or "last_segment" (all of
+    # it in the last segment). [UNVERIFIED] billing-rules-2.md §2: "mid-month change of Q (prorate by days?)"
+    sub_use_fixed_kwh: SubUseShare = "by_days"
     # 改类 inside the tier year on annual tiers (no published rule; docs/billing-cases/mid-period-changes.md):
     # "carry" (default, as the run does at a period boundary): the year-to-date position and the tier-year
     # share go on across the change; "restart": the new tariff counts from 0 kWh on a share of the tier year
@@ -97,6 +103,10 @@ class ChangeRules:
             if key == "denominator":
                 if str(value) not in DENOMINATORS:
                     raise ChangeRuleError(key, f"must be one of {', '.join(DENOMINATORS)}")
+                kwargs[key] = str(value)
+            elif key == "sub_use_fixed_kwh":
+                if str(value) not in SUB_USE_SHARES:
+                    raise ChangeRuleError(key, f"must be one of {', '.join(SUB_USE_SHARES)}")
                 kwargs[key] = str(value)
             elif key in (
                 "sealing_day_charged",
@@ -402,6 +412,29 @@ def segment_uplift(
         return uplift
     num, den = Decimal((end - start).days * 12), Decimal(365)
     return tuple(quantize_ratio(u * num, den) for u in uplift)
+
+
+def fixed_kwh_shares(
+    *,
+    value: Decimal,
+    spans: Sequence[tuple[date, date]],
+    period_start: date,
+    period_end: date,
+    rules: ChangeRules,
+) -> tuple[Decimal, ...]:
+    """A 定量 sub-use's kWh (``value`` per month) in each segment ``spans[i]`` of the period, by
+    ``rules.sub_use_fixed_kwh``: ``by_days`` -> ``value x days / period days`` quantized to 0.0001 kWh, the last
+    segment taking the rest when the segments cover the whole period (so a month in service bills exactly
+    ``value``); ``last_segment`` -> all of it in the last segment."""
+    if not spans:
+        return ()
+    if rules.sub_use_fixed_kwh == "last_segment":
+        return (*(ZERO for _ in spans[:-1]), value)
+    period_days = Decimal((period_end - period_start).days)
+    shares = [quantize_ratio(value * (b - a).days, period_days) for a, b in spans]
+    if sum((b - a).days for a, b in spans) == (period_end - period_start).days:
+        shares[-1] = value - sum(shares[:-1], ZERO)
+    return tuple(shares)
 
 
 def as_rated_bill(bill: SegmentedBill) -> RatedBill:
