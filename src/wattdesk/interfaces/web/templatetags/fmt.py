@@ -271,7 +271,7 @@ CODES: dict[str, dict[str, Any]] = {
         "tou_demand": gettext_lazy("分时需量电费需要负荷曲线数据"),
         "no_capacity": gettext_lazy("按容量计基本电费但用电点无合同容量"),
         "segmented_annual_tiers": gettext_lazy("年阶梯电价暂不支持期中变更分段计费"),
-        "segmented_sub_use": gettext_lazy("定量定比用电点暂不支持期中变更分段计费"),
+        "segmented_sub_use": gettext_lazy("计入功率因数调整基数的定量定比暂不支持期中变更分段计费"),
         "no_change_rules": gettext_lazy("期初无有效的变更用电规则"),
     },
     # VEE checks (wattdesk.core.vee.Check, ReadingException.check_code)
