@@ -93,3 +93,48 @@ class TestSegmentUplift:
         t = tiered("none")
         assert segment_uplift(uplift=whole, tariff=t, start=date(2026, 2, 1), end=date(2026, 2, 15)) == whole
         assert segment_uplift(uplift=(), tariff=t, start=date(2026, 2, 1), end=date(2026, 2, 15)) == ()
+
+
+class TestMinimumCharge:
+    def tariff(self, per: str) -> object:
+        return parse_tariff(
+            doc={
+                "code": "AG",
+                "name": "农业",
+                "effective_from": "2020-01-01",
+                "customer_class": "agricultural",
+                "energy": {"periods": [{"key": "flat", "name": "平", "tiers": [{"rate": "0.4650"}]}]},
+                "minimum": {"amount": "30", "per": per},
+            }
+        )
+
+    def bill(self, per: str, kwh: tuple[str, str]) -> object:
+        from wattdesk.core.rating.segments import Segment, rate_segments
+
+        t = self.tariff(per)
+        cut = date(2026, 3, 11)
+        segments = [
+            Segment(MARCH[0], cut, t, (D(kwh[0]),), capacity_kva=D(8)),
+            Segment(cut, MARCH[1], t, (D(kwh[1]),), capacity_kva=D(12)),
+        ]
+        return rate_segments(
+            segments=segments, kvarh=None, period_start=MARCH[0], period_end=MARCH[1], rules=ChangeRules()
+        )
+
+    def test_a_small_segmented_bill_is_topped_up_to_the_month_floor(self) -> None:
+        # 20 x 0.4650 = 9.30; 30 x 0.4650 = 13.95; 23.25 < 30.00 -> top-up 6.75
+        bill = self.bill("month", ("20", "30"))
+        assert [(ln.code, ln.amount) for ln in bill.lines] == [  # type: ignore[attr-defined]
+            ("energy.flat", D("9.30")),
+            ("energy.flat", D("13.95")),
+            ("minimum", D("6.75")),
+        ]
+        assert bill.total == D("30.00")  # type: ignore[attr-defined]
+
+    def test_a_bill_above_the_floor_or_a_per_year_minimum_gets_no_top_up(self) -> None:
+        # 40 x 0.4650 = 18.60 + 30 x 0.4650 = 13.95 = 32.55 >= 30.00
+        assert [ln.code for ln in self.bill("month", ("40", "30")).lines] == ["energy.flat", "energy.flat"]  # type: ignore[attr-defined]
+        # per day: 30 x 31 days = 930.00 floor; 23.25 -> top-up 906.75
+        assert self.bill("day", ("20", "30")).total == D("930.00")  # type: ignore[attr-defined]
+        # a per-year minimum is a December top-up on the year's charges: not on a segmented bill
+        assert self.bill("year", ("20", "30")).total == D("23.25")  # type: ignore[attr-defined]

@@ -21,8 +21,9 @@ exactly in any case, and the combine step below is the only place segment rules 
 3. Power factor (功率因数): ONE value for the month from the total kWh and kvarh of all segments; each segment's
    own PF standard (its tariff's rule) is applied to that segment's base (its rounded basic + energy lines as
    printed; rule.base), one PF line per segment (§3.4).
-4. Fixed charges of the tariff in force at the end of the period, once. A minimum charge (最低电费) is not
-   applied to a segmented bill (none of the two-part tariffs that have changes carries one; documented).
+4. Fixed charges of the tariff in force at the end of the period, once. Its minimum charge (最低电费, per
+   month or per day) tops the segmented total up to the floor over the whole period; a per-year minimum (a
+   December top-up on the year's charges) is not applied to a segmented bill.
 
 Day semantics are in :func:`split_dates`: the sealing day (加封) is not charged, the unsealing day (启封) is,
 a part day counts as one day (whole dates only), all configurable in :class:`ChangeRules`.
@@ -362,6 +363,28 @@ def rate_segments(
         [fixed] = engine([(t, Determinants(start=period_start, end=period_end, kwh_by_period=zero))])
         lines += [ln for ln in fixed if ln.rule.split(".", 1)[0] == "fixed"]
     total = sum((ln.amount for ln in lines), ZERO)
+    minimum = last.tariff.minimum
+    if minimum is not None and minimum.per != "year":
+        # 最低电费 of the tariff in force at the end, over the whole period: its floor (per month, or per day x
+        # the period's days) is the minimum line of a bill with nothing else on it; the top-up is the floor less
+        # the segments' total (whole fen, so rounding the difference = the rounded floor less the total)
+        t = dataclasses.replace(
+            last.tariff,
+            power_factor=None,
+            fixed=(),
+            basic=None,
+            flat_demand=None,
+            tou_demand=None,
+            funds=(),
+        )
+        zero = tuple(ZERO for _ in last.kwh_by_period)
+        det = Determinants(start=period_start, end=period_end, kwh_by_period=zero, max_kw=ZERO)
+        [alone] = engine([(t, det)])
+        floor = sum((ln.amount for ln in alone if ln.rule == "minimum"), ZERO)
+        if floor > total:
+            top = next(ln for ln in alone if ln.rule == "minimum")
+            lines.append(dataclasses.replace(top, quantity=ONE, rate=floor - total, amount=floor - total))
+            total = floor
     return SegmentedBill(lines=tuple(lines), total=total, power_factor=pf)
 
 
