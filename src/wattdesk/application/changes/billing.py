@@ -18,9 +18,10 @@ Each segment carries its own 变损 (billing-rules-2.md §3.5): the run's loss s
 kvarh, with the transformer in force in the segment and 24 h x its days; a segment without readings carries no
 loss. 一户多人口 quotas: the period's tier uplift (``core.rating.quota.tier_uplift``) scaled to each segment as
 its tier bounds are (``core.rating.segments.segment_uplift``). Annual tiers keep the tier-year position
-across the segments (:class:`_Annual`; a 改类 inside the tier year by ``annual_tiers_on_reclass``). Not handled
-on a segmented service point (documented in docs/billing-cases/mid-period-changes.md): 定量定比 sub-uses
-(skipped as ``segmented_sub_use``, never silently ignored), a minimum charge.
+across the segments (:class:`_Annual`; a 改类 inside the tier year by ``annual_tiers_on_reclass``). 定量定比:
+each read segment splits its own kWh (:func:`_split_sub_uses`). Not handled on a segmented service point
+(docs/billing-cases/composition.md): a sub-use inside the PF base (skipped as ``segmented_sub_use``, never
+silently ignored), a per-year minimum charge.
 """
 
 from __future__ import annotations
