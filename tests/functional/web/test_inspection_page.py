@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from wattdesk.domain.customers.models import Account
 from wattdesk.domain.inspection.models import InspectionCase
@@ -51,12 +52,15 @@ class TestInspectionPage:
 
         r = act(clerk, case.pk, "approve", note="自己审批")
         assert r.status_code == 403
-        assert f"立案 #{case.pk} 须由立案人、计算人以外的另一人审批。" in r.content.decode()  # the page's language
+        assert (
+            f"立案 #{case.pk} 须由立案人、计算人以外的另一人审批。" in r.content.decode()
+        )  # the page's language
         r = act(clerk, case.pk, "post")
         assert r.status_code == 409  # not approved
         assert f"立案 #{case.pk} 当前为“已计算”，不能入账。" in r.content.decode()
         clerk.cookies["django_language"] = "en"
-        r = act(clerk, case.pk, "post")
+        with translation.override(None):  # the request activates English: not for the tests after this one
+            r = act(clerk, case.pk, "post")
         assert f"Case #{case.pk} is “computed”: “Post” is not possible." in r.content.decode()
         del clerk.cookies["django_language"]
 
@@ -155,5 +159,6 @@ class TestEnglish:
     ) -> None:
         clerk = client_for("billing_clerk")
         assert clerk.post("/i18n/setlang/", {"language": "en", "next": "/inspection/"}).status_code == 302
-        page = clerk.get("/inspection/").content.decode()
+        with translation.override(None):  # the request activates English: not for the tests after this one
+            page = clerk.get("/inspection/").content.decode()
         assert "Inspections (electricity theft / contract violations)" in page and "No cases" in page
