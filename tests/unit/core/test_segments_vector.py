@@ -1,7 +1,7 @@
 """A segmented bill (变更用电, core.rating.segments) is the same to the fen whichever path rates its segments:
 the exact engine or the vector engine (core.rating.segments_vector), line by line and in total, over generated
-tariffs (those of test_vector_equals_exact) and generated cuts, capacities, demands, tier uplifts (一户多人口)
-and proration rules."""
+tariffs (those of test_vector_equals_exact) and generated cuts, capacities, demands, tier uplifts (一户多人口),
+annual tier-year positions, minimum charges and proration rules."""
 
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def test_a_segmented_bill_is_the_same_on_both_paths(pf_table: PfTable, data: st.
                 max_kw=quantity(draw, [D(84), D(210), D(200)], hi=3000),
                 sealed_half_kva=data.draw(st.sampled_from([D(0), D(0), D(315), D("12.5")])),
                 tier_uplift_kwh=segment_uplift(uplift=month_uplift, tariff=t, start=a, end=b),
+                ytd_kwh_before=quantity(draw, edges, hi=6000),  # annual tiers: the tier-year position
+                tier_year_fraction=draw(st.sampled_from([D(1), D(1) / D(3), D(200) / D(365), D("0.5")])),
             )
         )
     assume(segments)
