@@ -155,6 +155,10 @@ class TestCycle:
         assert "bills written                 1  (to issue 1, held for review 0)" in capsys.readouterr().out
         new = Bill.objects.get(account=medium, version=2)
         assert new.status == "draft" and new.total == D("242.74")
+        # charge - reversal of version 1; version 2 is a receivable once issued
+        assert sum(e.amount for e in LedgerEntry.objects.filter(account=medium)) == 0
+        assert main(["bill", "issue", "--period", "2026-03"]) == 0
+        assert "issued 1 bill(s)" in capsys.readouterr().out
         assert sum(e.amount for e in LedgerEntry.objects.filter(account=medium)) == D("242.74")
         assert main(["bill", "cancel", "--bill", str(new.replaces_id), "--reason", "again"]) == 2
         assert "already cancelled" in one_line(capsys.readouterr().err)

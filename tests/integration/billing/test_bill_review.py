@@ -131,18 +131,20 @@ class TestRules:
             bill.status == BillStatus.HELD
             and not LogEntry.objects.filter(additional_data__has_key="batch")
             .filter(additional_data__batch__startswith="bills.")
+            .exclude(actor=None)  # the sample company's own issue of its other routes
             .exists()
         )
 
     def test_an_issue_that_issues_nothing_records_nothing(self, company: Company) -> None:
+        before = entries("bills.issue")  # the sample company issued its other routes
         first = review.issue_bills(
             period=company.period, user=None, issued_at=AT, issued_on=date(2026, 11, 3)
         )
-        assert first.issued > 0 and entries("bills.issue") == 1
+        assert first.issued > 0 and entries("bills.issue") == before + 1
         again = review.issue_bills(
             period=company.period, user=None, issued_at=AT, issued_on=date(2026, 11, 3)
         )
-        assert again.issued == 0 and entries("bills.issue") == 1
+        assert again.issued == 0 and entries("bills.issue") == before + 1
 
     def test_find_live_bill(self, company: Company) -> None:
         bill = draft(company.period)
