@@ -67,7 +67,7 @@ class TestTierQuotaPage:
     ) -> None:
         body = {"persons": "3", "applied_on": timezone.localdate().isoformat(), "evidence": "户口簿"}
         r = client_for(roles.BILLING_CLERK).post(url(household, "grant/"), body, follow=True)
-        assert "3 persons do not qualify under policy &#x27;default&#x27; (at least 5)" in r.content.decode()
+        assert "3 人不符合政策 default 的条件（至少 5 人）。" in r.content.decode()  # the page's language
         r = client_for(roles.BILLING_CLERK).post(url(household, "grant/"), {"persons": "x"}, follow=True)
         assert "人口数和申请日期必须填写正确" in r.content.decode()
         assert not TierQuotaGrant.objects.exists()

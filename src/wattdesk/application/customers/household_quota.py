@@ -56,7 +56,15 @@ MAX_PERSONS = 99
 
 
 class QuotaInputError(InputError):
-    """Bad input for a quota action (the message says which field and why)."""
+    """Bad input for a quota action (the message says which field and why).
+
+    ``reason_code`` and ``params``: the refusal for a page in its language (interfaces/web/errors.py); the
+    English message stays for the API and the CLI."""
+
+    def __init__(self, message: str, reason_code: str = "", **params: Any) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.params = params
 
 
 class QuotaNotFound(QuotaInputError):
@@ -122,9 +130,11 @@ def _check(user: Any) -> None:
 def _text(value: str | None, what: str, *, required: bool) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise QuotaInputError(f"{what}: required")
+        raise QuotaInputError(f"{what}: required", "required", field=what)
     if len(text) > MAX_TEXT:
-        raise QuotaInputError(f"{what}: longer than {MAX_TEXT} characters")
+        raise QuotaInputError(
+            f"{what}: longer than {MAX_TEXT} characters", "too_long", field=what, limit=MAX_TEXT
+        )
     return text
 
 
@@ -173,7 +183,11 @@ def _refuse_billed(account: Account, month: date, what: str) -> None:
     if latest is not None and latest >= month.strftime("%Y-%m"):
         raise QuotaInputError(
             f"{what}: account {account.number} is already billed up to {latest}; a quota changes only unbilled "
-            f"months from {month:%Y-%m} (billed months are corrected by a 退补)"
+            f"months from {month:%Y-%m} (billed months are corrected by a 退补)",
+            "quota.billed",
+            account=account.number,
+            latest=latest,
+            month=f"{month:%Y-%m}",
         )
 
 
@@ -207,14 +221,24 @@ def grant_quota(
     note = _text(note, "note", required=False)
     kind = _text(kind, "kind", required=True)[:32]
     if not isinstance(persons, int) or not 1 <= persons <= MAX_PERSONS:
-        raise QuotaInputError(f"persons: must be a whole number from 1 to {MAX_PERSONS}")
+        raise QuotaInputError(
+            f"persons: must be a whole number from 1 to {MAX_PERSONS}", "quota.persons_range", max=MAX_PERSONS
+        )
     if applied_on > timezone.localdate(granted_at):
-        raise QuotaInputError(f"applied_on: {applied_on} is after the day of the grant")
+        raise QuotaInputError(
+            f"applied_on: {applied_on} is after the day of the grant",
+            "quota.applied_late",
+            applied_on=applied_on,
+        )
     policy = _policy(policy_code, applied_on)
     if persons < policy.min_persons:
         raise QuotaInputError(
             f"persons: {persons} persons do not qualify under policy {policy.code!r} "
-            f"(at least {policy.min_persons})"
+            f"(at least {policy.min_persons})",
+            "quota.persons_min",
+            persons=persons,
+            policy=policy.code,
+            min=policy.min_persons,
         )
     first = date(applied_on.year, applied_on.month, 1)
     valid_from = add_months(first, 1) if policy.starts == QuotaStart.NEXT_MONTH else first
@@ -225,10 +249,18 @@ def grant_quota(
         if policy.residential_only and account.customer.customer_class != CustomerClass.RESIDENTIAL:
             raise QuotaInputError(
                 f"account: {account.number} is {account.customer.customer_class}; policy {policy.code!r} "
-                "grants quotas to residential accounts only"
+                "grants quotas to residential accounts only",
+                "quota.residential_only",
+                account=account.number,
+                policy=policy.code,
             )
         if account.closed_on is not None and account.closed_on < valid_from:
-            raise QuotaInputError(f"account: {account.number} is closed since {account.closed_on}")
+            raise QuotaInputError(
+                f"account: {account.number} is closed since {account.closed_on}",
+                "quota.closed",
+                account=account.number,
+                closed_on=account.closed_on,
+            )
         _refuse_billed(account, valid_from, "applied_on")
         clash = next(
             (
@@ -244,7 +276,12 @@ def grant_quota(
             until = "open" if clash_end is None else f"{clash_end:%Y-%m}"
             raise QuotaInputError(
                 f"account: {account.number} already has a {kind} quota from {clash.valid_from:%Y-%m} "
-                f"to {until} (grant {clash.pk}); end it first or apply from its end"
+                f"to {until} (grant {clash.pk}); end it first or apply from its end",
+                "quota.clash",
+                account=account.number,
+                start=f"{clash.valid_from:%Y-%m}",
+                until="—" if clash_end is None else until,
+                grant=clash.pk,
             )
         grant = TierQuotaGrant.objects.create(
             account=account,

@@ -69,6 +69,7 @@ def reason_message(code: str, params: Mapping[str, Any]) -> str | None:
         "evidence": _("证据"),
         "reason": _("原因"),
         "note": _("备注"),
+        "kind": _("类型"),
     }
     actions = {
         "compute": _("计算"),
@@ -94,6 +95,18 @@ def reason_message(code: str, params: Mapping[str, Any]) -> str | None:
         "inspection.too_large": _("按所填事实计算的金额超出账单可记载的范围：请检查容量、天数和电价。"),
         "inspection.nothing": _("按所填事实计算没有应收金额（0.00）：请检查日期和容量。"),
         "inspection.four_eyes": _("立案 #%(case_id)s 须由立案人、计算人以外的另一人审批。"),
+        # 一户多人口 tier quotas (application.customers.household_quota)
+        "quota.persons_range": _("人口数须为 1 至 %(max)s 的整数。"),
+        "quota.applied_late": _("申请日期 %(applied_on)s 晚于核增日期。"),
+        "quota.persons_min": _("%(persons)s 人不符合政策 %(policy)s 的条件（至少 %(min)s 人）。"),
+        "quota.residential_only": _("户号 %(account)s 不是居民用户：政策 %(policy)s 只核增居民用户。"),
+        "quota.closed": _("户号 %(account)s 已于 %(closed_on)s 销户。"),
+        "quota.billed": _(
+            "户号 %(account)s 已出账至 %(latest)s：核增只改变 %(month)s 起未出账的月份（已出账的月份请退补）。"
+        ),
+        "quota.clash": _(
+            "户号 %(account)s 已有 %(start)s 至 %(until)s 的同类核增（#%(grant)s）：请先终止，或从其终止月起申请。"
+        ),
     }
     text = messages.get(code)
     return text % values if text is not None else None

@@ -25,6 +25,7 @@ from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import accounts_for, has_capability
 from wattdesk.domain.customers.models import HouseholdQuotaPolicy
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.errors import user_message
 
 
 @capability_required(roles.CUSTOMERS_VIEW)
@@ -73,7 +74,7 @@ def tier_quota_grant(request: HttpRequest, number: str) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except quotas.QuotaInputError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, user_message(exc))
         return back
     messages.success(
         request,
