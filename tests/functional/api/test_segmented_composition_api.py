@@ -525,3 +525,104 @@ class TestSubUseOnASegmentedMonth:
             "[变更前 03-01~] 定量 照明 967.7419 kWh 电度电费 平",
             "[减容 03-11~] 定量 照明 2032.2581 kWh 电度电费 平",
         ]
+
+
+class TestReclassOnTheSameTransformer:
+    def test_one_loss_for_the_month_shared_by_the_segments_kwh(self, clerk: Client, site: Path) -> None:
+        # a second two-part tariff, energy at 0.65; the 改类 does not touch the transformer
+        import_tariff_files(
+            paths=[
+                write(site, "seg-2p-b.yaml", TWO_PART.replace("SEG-2P", "SEG-2P-B").replace("0.6}", "0.65}"))
+            ]
+        )
+        assert post(clerk, "/api/transformers/models", M630).status_code == 201
+        assert post(clerk, "/api/transformers", TRANSFORMER).status_code == 201
+        r = post(
+            clerk,
+            "/api/service-changes",
+            {
+                "account": "AS1",
+                "service_point": "SPS1",
+                "kind": "reclass",
+                "effective_on": "2026-03-11",
+                "tariff_code": "SEG-2P-B",
+                "reason": "改类",
+            },
+        )
+        assert r.status_code == 201, r.content
+        read(site, "2026-02-28", [("MS1", "active_total", 10000), ("MS1", "reactive", 5000)])
+        read(site, "2026-03-11", [("MS1", "active_total", 15000), ("MS1", "reactive", 9000)])
+        read(site, "2026-03-31", [("MS1", "active_total", 30000), ("MS1", "reactive", 20000)])
+        result = billing.run_billing(period="2026-03", run_at=datetime(2026, 4, 2, 8, tzinfo=SH), workers=1)
+        assert result.billed + result.held == 1, result.skipped
+
+        # one transformer all month: one loss over 720 h on the month's 20 000 kWh and 15 000 kvarh, as an
+        # unsplit month: S² = 625 000 000; ΔA = 0.81 x 720 + 6.2 x S² / (720 x 630²) = 583.2 + 13.5599 -> 597;
+        #   ΔQ = 0.6 % x 630 x 720 + 4.5 % x S² / (720 x 630) = 2 721.6 + 62.0040 -> 2 784
+        # shared by kWh: 03-01~03-10 597 x 5 000 / 20 000 = 149.25 -> 149; 03-11~03-31 597 − 149 = 448
+        # basic: same capacity and price all month -> 630 x 20 = 12 600.00 once
+        # segment 1 (0.60): 5 149 x 0.6 = 3 089.40; fund 5 149 x 0.019 = 97.831 -> 97.83
+        # segment 2 (0.65): 15 448 x 0.65 = 10 041.20; fund 15 448 x 0.019 = 293.512 -> 293.51
+        # PF: 20 597 / √(20 597² + 17 784²) = 0.757 -> 0.76, +7.0 %:
+        #   (12 600 + 3 089.40) x 7 % = 1 098.258 -> 1 098.26; 10 041.20 x 7 % = 702.884 -> 702.88
+        assert lines("AS1", "2026-03") == [
+            ("basic.capacity", D(630), D("12600.00")),
+            ("energy.flat", D(5149), D("3089.40")),
+            ("fund.renewable", D(5149), D("97.83")),
+            ("pf", D("15689.40"), D("1098.26")),
+            ("energy.flat", D(15448), D("10041.20")),
+            ("fund.renewable", D(15448), D("293.51")),
+            ("pf", D("10041.20"), D("702.88")),
+            ("loss.active", D(597), D("0.00")),
+            ("loss.reactive", D(2784), D("0.00")),
+        ]
+        bill = Bill.objects.get(account__number="AS1", period="2026-03")
+        # 12 600 + 3 089.40 + 97.83 + 1 098.26 + 10 041.20 + 293.51 + 702.88 = 27 923.08
+        assert (bill.total, bill.kwh) == (D("27923.08"), D(20597))
+        assert BillLine.objects.get(bill=bill, code="loss.active").description == "变损电量 (TR-S1, 720 h)"
+
+
+class TestASharedTransformerIsNotSplit:
+    def test_a_changed_point_on_a_transformer_feeding_another_point_is_skipped(
+        self, clerk: Client, site: Path
+    ) -> None:
+        two_points = (
+            "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,address,"
+            "region,voltage_kv,capacity_kva,pf_standard,meter_serial,registers,tariff_code,tariff_from\n"
+            "CS3,红星厂,industrial,AS3,2025-01-01,SPT1,工业路3号,R-SEG,10,315,0.90,MT1,active_total;reactive,"
+            "SEG-2P,2025-01-01\n"
+            "CS3,红星厂,industrial,AS3,2025-01-01,SPT2,工业路3号,R-SEG,10,315,0.90,MT2,active_total;reactive,"
+            "SEG-2P,2025-01-01\n"
+        )
+        import_accounts(path=write(site, "two-points.csv", two_points))
+        assert post(clerk, "/api/transformers/models", M630).status_code == 201
+        body = {**TRANSFORMER, "number": "TR-S3", "service_points": ["SPT1", "SPT2"]}
+        assert post(clerk, "/api/transformers", body).status_code == 201
+        r = post(
+            clerk,
+            "/api/service-changes",
+            {
+                "account": "AS3",
+                "service_point": "SPT1",
+                "kind": "reduction",
+                "effective_on": "2026-03-11",
+                "capacity_kva": "200",
+                "reason": "减容",
+            },
+        )
+        assert r.status_code == 201, r.content
+        for day, (a, q) in (
+            ("2026-02-28", (1000, 500)),
+            ("2026-03-11", (2000, 900)),
+            ("2026-03-31", (5000, 2000)),
+        ):
+            read(
+                site,
+                day,
+                [(m, "active_total", a) for m in ("MT1", "MT2")]
+                + [(m, "reactive", q) for m in ("MT1", "MT2")],
+            )
+        result = billing.run_billing(period="2026-03", run_at=datetime(2026, 4, 2, 8, tzinfo=SH), workers=1)
+        # each point would count the transformer's no-load loss: not billed, never billed wrong
+        assert result.skipped.get("transformer_loss") == 1, result.skipped
+        assert not Bill.objects.filter(account__number="AS3").exists()

@@ -13,10 +13,10 @@ Called by ``application.billing.run._prepare_batch`` (fetch, then calculate):
 Per segment the kWh are the validated consumption of the readings dated in the segment's reading window (the
 one consumption query, ``domain.metering.queries.consumption_by_account``; a meter exchange is already each
 meter's advance x its own multiplier there); the kvarh of all segments make the month's one power factor.
-Each segment carries its own 变损 (billing-rules-2.md §3.5): the run's loss step
-(``application.billing.transformer_loss.BatchLosses.apply`` with ``period``) on the segment's metered kWh and
-kvarh, with the transformer in force in the segment and 24 h x its days; a segment without readings carries no
-loss. 一户多人口 quotas: the period's tier uplift (``core.rating.quota.tier_uplift``) scaled to each segment as
+Each segment carries the 变损 of its own transformer (billing-rules-2.md §3.5, :func:`_segment_losses`): the
+run's loss step (``application.billing.transformer_loss.BatchLosses.apply`` with ``period``) once per run of
+consecutive segments on the same transformer versions (a 换表 or 改类 alone: one loss for the month, as unsplit),
+shared back by kWh; a segment without readings carries no loss. 一户多人口 quotas: the period's tier uplift (``core.rating.quota.tier_uplift``) scaled to each segment as
 its tier bounds are (``core.rating.segments.segment_uplift``). Annual tiers keep the tier-year position
 across the segments (:class:`_Annual`; a 改类 inside the tier year by ``annual_tiers_on_reclass``). 定量定比:
 each read segment splits its own kWh (:func:`_split_sub_uses`). Not handled on a segmented service point
@@ -59,6 +59,7 @@ from wattdesk.core.rating.segments import (
 from wattdesk.core.rating.sub_use import Deduction, SubUseError
 from wattdesk.core.rating.sub_use import combine as combine_sub_uses
 from wattdesk.core.rating.sub_use import split as split_sub_uses
+from wattdesk.core.rating.transformer_loss import policy_on, share
 from wattdesk.core.tariff import Tariff
 from wattdesk.domain.changes.queries import (
     ChangeRow,
@@ -286,7 +287,7 @@ def _rate(
     kvarh: Decimal | None = None
     read_any = False
     read: list[bool] = []  # per segment: any reading dated in it
-    loss_rows: list[tuple[Any, ...]] = []
+    seg_kvarh: list[Decimal | None] = []  # per segment: the metered kvarh
     month_uplift: tuple[Decimal, ...] = ()
     for p in ps:
         v = p.values
@@ -300,36 +301,19 @@ def _rate(
         ).get(sp.sp_id)
         if u is not None and u.exceptions:
             raise NotBillable("reading_exception", f"{u.exceptions} reading(s) in exception status")
-        pf_kwh: Decimal | None = None
         if u is not None and u.readings:
             read_any = True
             kwh = energy_by_period(tariff=tariff, kwh_by_kind=u.kwh_by_kind)
             if any(k < 0 for k in kwh):
                 raise NotBillable("negative_usage", "negative validated consumption")
-            seg_kvarh = u.kvarh
-            # 变损: the run's own loss step on this segment (its transformer, 24 h x its days)
-            assessed = u.kvarh if tariff.power_factor is not None else None
-            metered = Determinants(start=p.start, end=p.end, kwh_by_period=kwh, kvarh=assessed)
-            [(_t, lossy)], rows = losses.apply(
-                start=p.start,
-                end=p.end,
-                sp_ids=[sp.sp_id],
-                dets=[(tariff, metered)],
-                metered_kvarh={sp.sp_id: u.kvarh},
-                period=(start, end),
-            )
-            if rows:
-                kwh, pf_kwh = lossy.kwh_by_period, lossy.pf_kwh
-                if lossy.kvarh is not None:
-                    seg_kvarh = lossy.kvarh
-                tag = f"[{KIND_LABELS.get(p.label, p.label)} {p.start:%m-%d}~] " if len(ps) > 1 else ""
-                loss_rows += [(r[0], (tag + r[1])[:200], *r[2:]) for r in rows]
-            if seg_kvarh is not None:
-                kvarh = (kvarh or ZERO) + seg_kvarh
+            if u.kvarh is not None:
+                kvarh = (kvarh or ZERO) + u.kvarh
+            seg_kvarh.append(u.kvarh)
             max_kw = u.max_kw
         else:
             kwh = tuple(ZERO for _ in tariff.energy.periods)
             max_kw = None
+            seg_kvarh.append(None)
         uplift = tier_uplift(
             grants=grants,
             period_start=start,  # the period belongs to the month it starts in, whatever the segment
@@ -350,11 +334,16 @@ def _rate(
                 sealed_half_kva=v.sealed_half_kva,
                 label=KIND_LABELS.get(p.label, p.label),
                 tier_uplift_kwh=segment_uplift(uplift=uplift, tariff=tariff, start=p.start, end=p.end),
-                pf_kwh=pf_kwh,
             )
         )
         codes.append(v.tariff_code)
         read.append(u is not None and bool(u.readings))
+    # 变损 per transformer run (billing-rules-2.md §3.5), before the annual positions (they count billed kWh)
+    segments, loss_rows, reactive_loss = _segment_losses(
+        sp.sp_id, segments, read, seg_kvarh, start, end, losses
+    )
+    if reactive_loss:
+        kvarh = (kvarh or ZERO) + reactive_loss
     if annual is not None:
         segments = annual.place(segments, codes, sp.opened_on, start, rules)
     if not read_any and ps[-1].end == end:
@@ -372,6 +361,102 @@ def _rate(
     if note is not None:
         rows.append(note)
     return SegmentedUnit(bill.total + subs.total, kwh_total, tuple(rows), subs.hold)
+
+
+def _segment_losses(
+    sp_id: int,
+    segments: list[Segment],
+    read: list[bool],
+    seg_kvarh: list[Decimal | None],
+    start: date,
+    end: date,
+    losses: BatchLosses,
+) -> tuple[list[Segment], list[tuple[Any, ...]], Decimal]:
+    """变损 of a segmented point (billing-rules-2.md §3.5: each segment carries the loss of its own
+    transformer): consecutive read segments on the same transformer versions and TOU periods form one run (a
+    换表 or a 改类 alone does not change the transformer: one loss for the run, as for an unsplit month); the
+    run's loss is the run's own loss step (``BatchLosses.apply`` on the run's summed metered kWh and kvarh,
+    with the billing ``period``: 24 h x the run's days unless one transformer covers the whole period) and is
+    shared back to the run's segments by kWh per TOU period (reactive loss by total kWh; ``core.rating.
+    transformer_loss.share``). Returns the segments with the loss in their kWh, the loss rows (amount 0,
+    tagged with the run's span when the period has several segments) and the reactive loss that entered the
+    power factor. A transformer that also feeds another point of the account is refused
+    (``transformer_loss``): the points would each count its no-load loss."""
+    versions = losses.by_sp.get(sp_id, [])
+    if not versions:
+        return segments, [], ZERO
+
+    def key(s: Segment) -> tuple[Any, ...]:
+        on = tuple(
+            (v.number, v.effective_from)
+            for v in versions
+            if v.effective_from < s.end and (v.effective_to is None or v.effective_to > s.start)
+        )
+        return (on, tuple(p.key for p in s.tariff.energy.periods))
+
+    runs: list[list[int]] = []
+    for i, s in enumerate(segments):
+        if not read[i]:
+            continue
+        if (
+            runs
+            and runs[-1][-1] == i - 1
+            and segments[i - 1].end == s.start
+            and key(segments[i - 1]) == key(s)
+        ):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    out = list(segments)
+    rows_out: list[tuple[Any, ...]] = []
+    reactive = ZERO
+    for run in runs:
+        first, last = segments[run[0]], segments[run[-1]]
+        if any(len(set(v.sp_ids) - {sp_id}) > 0 and v.loss_method != "none" for v in versions):
+            shared = {s for v in versions for s in v.sp_ids} - {sp_id}
+            raise NotBillable(
+                "transformer_loss",
+                f"the transformer also feeds service point(s) {sorted(shared)}: its loss is not split by segments",
+            )
+        n = len(first.kwh_by_period)
+        kwh = tuple(sum((segments[i].kwh_by_period[k] for i in run), ZERO) for k in range(n))
+        metered_kvarh = [seg_kvarh[i] for i in run]
+        total_kvarh = (
+            None if any(q is None for q in metered_kvarh) else sum((q or ZERO for q in metered_kvarh), ZERO)
+        )
+        assessed = total_kvarh if first.tariff.power_factor is not None else None
+        det = Determinants(start=first.start, end=last.end, kwh_by_period=kwh, kvarh=assessed)
+        [(_t, lossy)], rows = losses.apply(
+            start=first.start,
+            end=last.end,
+            sp_ids=[sp_id],
+            dets=[(first.tariff, det)],
+            metered_kvarh={sp_id: total_kvarh},
+            period=(start, end),
+        )
+        if not rows:
+            continue
+        step = policy_on(losses.policies, start).loss_step
+        per_period = [lossy.kwh_by_period[k] - kwh[k] for k in range(n)]
+        parts = [
+            share(
+                amount=per_period[k],
+                weights=[segments[i].kwh_by_period[k] for i in run],
+                rest_to=len(run) - 1,
+                step=step,
+            )
+            for k in range(n)
+        ]
+        if lossy.kvarh is not None and assessed is not None:
+            reactive += lossy.kvarh - assessed
+        for j, i in enumerate(run):
+            s = segments[i]
+            new_kwh = tuple(s.kwh_by_period[k] + parts[k][j] for k in range(n))
+            pf_kwh = None if lossy.pf_kwh is None else sum(s.kwh_by_period, ZERO)  # loss kept out of the PF
+            out[i] = dataclasses.replace(s, kwh_by_period=new_kwh, pf_kwh=pf_kwh)
+        tag = f"[{first.label} {first.start:%m-%d}~] " if len(runs) > 1 else ""
+        rows_out += [(r[0], (tag + r[1])[:200], *r[2:]) for r in rows]
+    return out, rows_out, reactive
 
 
 @dataclass
