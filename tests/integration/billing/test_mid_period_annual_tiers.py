@@ -80,6 +80,7 @@ def reclassed_in_march(site: Site) -> Bill:
 
 class TestReclassBetweenAnnualTariffs:
     def test_the_tier_year_position_goes_on_across_the_change_by_default(self, site: Site) -> None:
+        assert ChangeRuleSet.objects.get(code="1583").document["annual_tiers_on_reclass"] == "carry"  # seeded
         bill = reclassed_in_march(site)
         # year to date before March: 1 000 + 900 = 1 900 kWh (whole tier year on the tariff: bounds 2 040 / 3 120)
         # segment 1 (RES-A, 03-01~03-10): (220 − 190) × 10 = 300 kWh from position 1 900:
