@@ -27,7 +27,7 @@ silently ignored), a per-year minimum charge.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -209,6 +209,7 @@ class ChangedAccounts:
                         grants,
                         _Annual(line=line, history=history),
                         in_force,
+                        {r.sp_id for r in rows},
                     )
                 )
         if not keep and not units:
@@ -281,6 +282,7 @@ def _rate(
     grants: Sequence[QuotaGrant],
     annual: _Annual | None = None,
     in_force: InForce | None = None,
+    account_sps: Collection[int] = (),
 ) -> SegmentedUnit:
     segments: list[Segment] = []
     codes: list[str] = []  # each segment's tariff code
@@ -340,7 +342,7 @@ def _rate(
         read.append(u is not None and bool(u.readings))
     # 变损 per transformer run (billing-rules-2.md §3.5), before the annual positions (they count billed kWh)
     segments, loss_rows, reactive_loss = _segment_losses(
-        sp.sp_id, segments, read, seg_kvarh, start, end, losses
+        sp.sp_id, segments, read, seg_kvarh, start, end, losses, account_sps
     )
     if reactive_loss:
         kvarh = (kvarh or ZERO) + reactive_loss
@@ -371,6 +373,7 @@ def _segment_losses(
     start: date,
     end: date,
     losses: BatchLosses,
+    account_sps: Collection[int] = (),
 ) -> tuple[list[Segment], list[tuple[Any, ...]], Decimal]:
     """变损 of a segmented point (billing-rules-2.md §3.5: each segment carries the loss of its own
     transformer): consecutive read segments on the same transformer versions and TOU periods form one run (a
@@ -412,8 +415,11 @@ def _segment_losses(
     reactive = ZERO
     for run in runs:
         first, last = segments[run[0]], segments[run[-1]]
-        if any(len(set(v.sp_ids) - {sp_id}) > 0 and v.loss_method != "none" for v in versions):
-            shared = {s for v in versions for s in v.sp_ids} - {sp_id}
+        # (points of other accounts do not count: the run shares a loss over the account's points only)
+        shared = {s for v in versions if v.loss_method != "none" for s in v.sp_ids} & set(account_sps) - {
+            sp_id
+        }
+        if shared:
             raise NotBillable(
                 "transformer_loss",
                 f"the transformer also feeds service point(s) {sorted(shared)}: its loss is not split by segments",
