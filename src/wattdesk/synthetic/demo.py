@@ -17,12 +17,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
+from wattdesk.application.billing.review import issue_bills
 from wattdesk.application.billing.run import RunResult, run_billing
 from wattdesk.application.metering.estimation import estimate_period
 from wattdesk.core.period import Period
@@ -140,6 +142,7 @@ class DemoReport:
     payments: int
     payments_amount: Decimal
     bills: int  # live bills of the period (draft, held or issued)
+    issued: int  # of which issued (电费发行) by the demo: receivables
     held: int
     kwh: Decimal
     revenue: Decimal
@@ -183,6 +186,12 @@ def run_demo(
     t1 = time.perf_counter()
     estimate_period(period=period)  # 估抄: missing reads are estimated and billed, not skipped
     run = run_billing(period=period, run_at=run_at, progress=billing_progress, clock=clock)
+    # 电费发行: the month's clean bills become receivables (the customer sees and pays them); the held ones
+    # wait in the clerk's review queue, owing nothing until approved and issued
+    issue_at = run_at + timedelta(hours=1)
+    issued = issue_bills(
+        period=period, user=None, issued_at=issue_at, issued_on=timezone.localtime(issue_at).date()
+    )
     t_bill = time.perf_counter() - t1
 
     live = Bill.objects.filter(period=period).exclude(status=BillStatus.CANCELLED)
@@ -222,6 +231,7 @@ def run_demo(
         payments=payments.payments,
         payments_amount=payments.amount,
         bills=totals["n"],
+        issued=issued.issued,
         held=live.filter(status=BillStatus.HELD).count(),
         kwh=_qty(totals["kwh"]),
         revenue=totals["revenue"],

@@ -322,6 +322,7 @@ def print_report(report: Any, console: Any) -> None:
     bills.add_row("[bold]total[/bold]", f"{report.bills:,}", f"{report.kwh:,.0f}", f"{report.revenue:,.2f}")
     console.print(bills)
     console.print(
+        f"bills issued (电费发行): {report.issued:,}; "
         f"bills held for review: [bold]{report.held:,}[/bold]; estimated reads: {report.run.estimated:,}; "
         f"skipped: {dict(report.run.skipped) or 0}"
     )
