@@ -626,3 +626,80 @@ class TestASharedTransformerIsNotSplit:
         # each point would count the transformer's no-load loss: not billed, never billed wrong
         assert result.skipped.get("transformer_loss") == 1, result.skipped
         assert not Bill.objects.filter(account__number="AS3").exists()
+
+
+class TestAdjustmentOfASegmentedBill:
+    def test_a_wrong_reading_re_rates_each_segment_with_its_own_loss(self, clerk: Client, site: Path) -> None:
+        from wattdesk.application.billing import review
+
+        assert post(clerk, "/api/transformers/models", M630).status_code == 201
+        assert post(clerk, "/api/transformers/models", M200).status_code == 201
+        assert post(clerk, "/api/transformers", TRANSFORMER).status_code == 201
+        change = {
+            "account": "AS1",
+            "service_point": "SPS1",
+            "kind": "reduction",
+            "effective_on": "2026-03-11",
+            "capacity_kva": "200",
+            "reason": "永久性减容",
+        }
+        assert post(clerk, "/api/service-changes", change).status_code == 201
+        body = {**TRANSFORMER, "model_code": "S11-M-200/10", "effective_from": "2026-03-11"}
+        assert post(clerk, "/api/transformers", body).status_code == 201
+        read(site, "2026-02-28", [("MS1", "active_total", 10000), ("MS1", "reactive", 5000)])
+        read(site, "2026-03-11", [("MS1", "active_total", 15000), ("MS1", "reactive", 9000)])
+        read(site, "2026-03-31", [("MS1", "active_total", 30000), ("MS1", "reactive", 20000)])
+        at = datetime(2026, 4, 2, 8, tzinfo=SH)
+        billing.run_billing(period="2026-03", run_at=at, workers=1)
+        bill = Bill.objects.get(account__number="AS1", period="2026-03")
+        if bill.status == "held":
+            review.approve_bill(bill_id=bill.pk, user=None, approved_at=at)
+        review.issue_bills(
+            period="2026-03", user=None, issued_at=at, issued_on=at.date(), include_held_approved=True
+        )
+        assert Bill.objects.get(pk=bill.pk).total == D(
+            "20886.74"
+        )  # as TestReductionWithTransformerExchangeAndLoss
+
+        # the meter advanced 22 000 kWh, not 20 000: +2 000 spread by kWh, 5 000 -> 5 500 and 15 000 -> 16 500;
+        # kvarh unchanged. Each segment re-rated with the loss of its own transformer on the corrected kWh:
+        #   segment 1 (630 kVA, 240 h): S² = 5500² + 4000² = 46 250 000
+        #     ΔA = 194.4 + 6.2 x 46 250 000 / (240 x 630²) = 194.4 + 3.0103 = 197.41 -> 197
+        #     ΔQ = 907.2 + 4.5 % x 46 250 000 / (240 x 630) = 907.2 + 13.7649 = 920.96 -> 921
+        #     energy 5 697 x 0.6 = 3 418.20 (+300.00); fund 5 697 x 0.019 = 108.243 -> 108.24 (+9.50)
+        #   segment 2 (200 kVA, 504 h): S² = 16500² + 11000² = 393 250 000
+        #     ΔA = 171.36 + 2.6 x 393 250 000 / (504 x 200²) = 171.36 + 50.7173 = 222.08 -> 222
+        #     ΔQ = 907.2 + 4 % x 393 250 000 / (504 x 200) = 907.2 + 156.0516 = 1 063.25 -> 1 063
+        #     energy 16 722 x 0.6 = 10 033.20 (+903.60); fund 16 722 x 0.019 = 317.718 -> 317.72 (+28.62)
+        #   PF: 22 419 / √(22 419² + 16 984²) = 0.797 -> 0.80, +5 %:
+        #     (4 200 + 3 418.20) x 5 % = 380.91 (−94.77); (2 800 + 10 033.20) x 5 % = 641.66 (−133.76)
+        #   basic unchanged; 退补 300 + 9.50 − 94.77 + 903.60 + 28.62 − 133.76 = 1 013.19
+        r = post(
+            clerk,
+            "/api/adjustments",
+            {
+                "bill_id": bill.pk,
+                "error_type": "wrong_reading",
+                "reason_code": "抄错",
+                "reason": "抄表员误抄",
+                "inputs": {"correct_kwh": "22000"},
+            },
+        )
+        assert r.status_code == 201, r.content
+        doc = r.json()
+        assert (D(doc["kwh_difference"]), D(doc["amount"])) == (D(2000), D("1013.19"))
+        changed = [
+            (ln["code"], D(ln["original_amount"]), D(ln["corrected_amount"]), D(ln["amount"]))
+            for ln in doc["lines"]
+            if D(ln["amount"])
+        ]
+        assert sorted(changed) == sorted(
+            [
+                ("energy.flat", D("3118.20"), D("3418.20"), D("300.00")),
+                ("fund.renewable", D("98.74"), D("108.24"), D("9.50")),
+                ("pf", D("475.68"), D("380.91"), D("-94.77")),
+                ("energy.flat", D("9129.60"), D("10033.20"), D("903.60")),
+                ("fund.renewable", D("289.10"), D("317.72"), D("28.62")),
+                ("pf", D("775.42"), D("641.66"), D("-133.76")),
+            ]
+        )

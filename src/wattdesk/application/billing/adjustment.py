@@ -24,10 +24,11 @@ amount. Every action checks ``billing.review`` and locks the adjustment row (and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -43,6 +44,7 @@ from wattdesk.application.billing.hold import DEFAULT_HOLD_POLICY
 from wattdesk.application.billing.review import BillActionRefused, IssuePolicy
 from wattdesk.application.billing.run import BillingInputError, BillNotFound, BillStateError
 from wattdesk.application.billing.transformer_loss import BatchLosses
+from wattdesk.application.changes.billing import ChangedAccounts, Metered, SegmentedUnit
 from wattdesk.core.money import quantize_quantity
 from wattdesk.core.period import Period, add_months
 from wattdesk.core.rating import correction as corr
@@ -157,18 +159,47 @@ class RatedUnit:
     metered_kvarh: Decimal | None = None
     sub_uses: sub_use_billing.InForce | None = None
     losses: BatchLosses = dataclasses.field(default_factory=BatchLosses)
+    segment: int | None = None  # a segment (its index) of a point billed by segments (变更用电)
+    resplit: Resplit | None = None  # the run's segmented step for the bill's account, on given quantities
+
+
+Resplit = Callable[[Mapping[int, Sequence[Metered | None]] | None], tuple[Any, list[SegmentedUnit]]]
 
 
 def rate_units(units: Sequence[RatedUnit], dets: Sequence[Determinants]) -> AccountBill:
     """The bill of ``units`` rated on ``dets`` (theirs or corrected ones) as the run composes it: 变损 on the
-    (corrected) metered quantities, sub-uses, quota (``account_rating.rate_account``)."""
-    if not units:
-        return AccountBill((), (), (), ZERO, ZERO, "")
-    points = [
-        PointUnit(u.sp_id, u.tariff, d, u.metered_kvarh, u.sub_uses) for u, d in zip(units, dets, strict=True)
-    ]
+    (corrected) metered quantities, sub-uses, quota (``account_rating.rate_account``); the segments of a point
+    billed by segments through the run's own segmented step (``ChangedAccounts.split`` with the quantities)."""
+    pairs = [(u, d) for u, d in zip(units, dets, strict=True) if u.segment is None]
+    seg_pairs = [(u, d) for u, d in zip(units, dets, strict=True) if u.segment is not None]
     try:
-        return rate_account(start=dets[0].start, end=dets[0].end, points=points, losses=units[0].losses)
+        bill = AccountBill((), (), (), ZERO, ZERO, "")
+        if pairs:
+            points = [PointUnit(u.sp_id, u.tariff, d, u.metered_kvarh, u.sub_uses) for u, d in pairs]
+            bill = rate_account(
+                start=pairs[0][1].start, end=pairs[0][1].end, points=points, losses=pairs[0][0].losses
+            )
+        if seg_pairs:
+            resplit = seg_pairs[0][0].resplit
+            assert resplit is not None
+            metered: dict[int, list[Metered | None]] = {}
+            for u, d in seg_pairs:
+                assert u.segment is not None
+                metered.setdefault(u.sp_id, [])
+                slots = metered[u.sp_id]
+                slots.extend([None] * (u.segment + 1 - len(slots)))
+                slots[u.segment] = (d.kwh_by_period, d.kvarh)
+            _keep, seg_units = resplit(metered)
+            seg_lines = tuple(r[0] for su in seg_units for r in su.rows if len(r) == 1)
+            bill = AccountBill(
+                bill.lines + seg_lines,
+                bill.notes,
+                bill.loss_rows,
+                bill.total + sum((su.total for su in seg_units), ZERO),
+                bill.kwh + sum((su.kwh for su in seg_units), ZERO),
+                bill.hold or next((su.hold for su in seg_units if su.hold), ""),
+            )
+        return bill
     except NotBillable as nb:
         raise AdjustmentInputError(f"{nb.reason} {nb.detail}".strip()) from None
 
@@ -198,7 +229,53 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
     agreements = sub_use_billing.agreements(lo=acc, hi=acc, on_or_before=bill.start)  # 定量定比, as the run
     losses = BatchLosses.fetch(sp_ids=[sp.sp_id for sp in sps], windows=[(bill.start, bill.end)])  # 变损
     units: list[RatedUnit] = []
-    for sp in sps:
+    # 变更用电: the points billed by segments, by the run's own step (application.changes.billing)
+    changed = ChangedAccounts.fetch(lo=acc, hi=acc, account_ids=[acc])
+
+    def resplit(
+        metered: Mapping[int, Sequence[Metered | None]] | None,
+    ) -> tuple[list[fetch.SpRow], list[SegmentedUnit]]:
+        in_force = {
+            sp.sp_id: f
+            for sp in sps
+            if sp.sp_id in agreements
+            and (f := billing_run._sub_uses(ctx, agreements[sp.sp_id], bill.start)).sub_uses
+        }
+        return changed.split(
+            acc_id=acc,
+            rows=sps,
+            start=bill.start,
+            end=bill.end,
+            tariff_of=partial(billing_run._tariff_on, ctx),
+            line_row=lambda ln: (ln,),  # the Line itself: a 退补 compares lines
+            losses=losses,
+            grants=grants,
+            sub_uses=in_force,
+            history=past.get(acc, ()),
+            metered=metered,
+        )
+
+    try:
+        kept, segmented = resplit(None)
+    except NotBillable as nb:
+        raise AdjustmentInputError(
+            f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}".strip()
+        ) from None
+    for su in segmented:
+        for i, (m, (s_start, s_end, code)) in enumerate(zip(su.metered, su.spans, strict=True)):
+            if m is None:
+                continue
+            version = fetch.version_in_force(ctx.versions.get(code, ()), s_start)
+            det = Determinants(start=s_start, end=s_end, kwh_by_period=m[0], kvarh=m[1])
+            label = f"{version.code} {version.version}" if version else code
+            try:
+                tariff = billing_run._tariff_on(ctx, code, s_start, None)
+            except NotBillable as nb:
+                raise AdjustmentInputError(
+                    f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}"
+                ) from None
+            units.append(RatedUnit(tariff, det, label, su.sp_id, m[1], None, losses, i, resplit))
+    for sp in kept:
         try:
             tariff, det = billing_run._determinants(
                 ctx, sp, bill.start, bill.end, usage.get(sp.sp_id), assigned, past

@@ -103,6 +103,7 @@ class _Sp(Protocol):
 
 
 S = TypeVar("S", bound=_Sp)
+Metered = tuple[tuple[Decimal, ...], Decimal | None]  # a segment's metered kWh by period and kvarh
 TariffOf = Callable[[str, date, Decimal | None], Tariff]
 LineRow = Callable[[Line], tuple[Any, ...]]
 
@@ -115,6 +116,9 @@ class SegmentedUnit:
     kwh: Decimal
     rows: tuple[tuple[Any, ...], ...]
     hold: str = ""  # a reason to hold the bill (a capped 定量定比 sub-use)
+    sp_id: int = 0
+    metered: tuple[Metered | None, ...] = ()  # per segment: metered (kWh by period, kvarh); None: not read
+    spans: tuple[tuple[date, date, str], ...] = ()  # per segment: start, end, tariff code
 
 
 @dataclass
@@ -155,12 +159,15 @@ class ChangedAccounts:
         losses: BatchLosses | None = None,
         grants: Sequence[QuotaGrant] = (),
         sub_uses: Mapping[int, InForce] | None = None,
+        metered: Mapping[int, Sequence[Metered | None]] | None = None,
         history: Sequence[tuple[str, Decimal, Decimal]] = (),
     ) -> tuple[list[S], list[SegmentedUnit]]:
         """(service points the normal path bills, segmented units); ``NotBillable`` when nothing is left to
         bill or a segment cannot be rated. ``losses``: the batch's transformer archive (变损 per segment);
         ``grants``: the account's tier quotas; ``sub_uses``: the 定量定比 sub-uses in force by point;
-        ``history``: the account's earlier live bills (period, kWh, total) for the annual tiers' year to date."""
+        ``history``: the account's earlier live bills (period, kWh, total) for the annual tiers' year to date.
+        ``metered``: per point, its segments' metered quantities to rate instead of the readings' (a 退补's
+        corrected ones, ``SegmentedUnit.metered`` corrected; the maximum demand stays the readings')."""
         if acc_id not in self.ids and not any(sp.sp_id in self.unmetered for sp in rows):
             return list(rows), []
         keep: list[S] = []
@@ -210,6 +217,7 @@ class ChangedAccounts:
                         _Annual(line=line, history=history),
                         in_force,
                         {r.sp_id for r in rows},
+                        (metered or {}).get(sp.sp_id),
                     )
                 )
         if not keep and not units:
@@ -283,6 +291,7 @@ def _rate(
     annual: _Annual | None = None,
     in_force: InForce | None = None,
     account_sps: Collection[int] = (),
+    override: Sequence[Metered | None] | None = None,
 ) -> SegmentedUnit:
     segments: list[Segment] = []
     codes: list[str] = []  # each segment's tariff code
@@ -291,7 +300,7 @@ def _rate(
     read: list[bool] = []  # per segment: any reading dated in it
     seg_kvarh: list[Decimal | None] = []  # per segment: the metered kvarh
     month_uplift: tuple[Decimal, ...] = ()
-    for p in ps:
+    for n, p in enumerate(ps):
         v = p.values
         if not v.tariff_code:
             raise NotBillable("no_tariff", f"no tariff for the segment from {p.start}")
@@ -306,11 +315,14 @@ def _rate(
         if u is not None and u.readings:
             read_any = True
             kwh = energy_by_period(tariff=tariff, kwh_by_kind=u.kwh_by_kind)
+            u_kvarh = u.kvarh
+            if override is not None and (corrected := override[n]) is not None:  # a 退补's quantities
+                kwh, u_kvarh = corrected
             if any(k < 0 for k in kwh):
                 raise NotBillable("negative_usage", "negative validated consumption")
-            if u.kvarh is not None:
-                kvarh = (kvarh or ZERO) + u.kvarh
-            seg_kvarh.append(u.kvarh)
+            if u_kvarh is not None:
+                kvarh = (kvarh or ZERO) + u_kvarh
+            seg_kvarh.append(u_kvarh)
             max_kw = u.max_kw
         else:
             kwh = tuple(ZERO for _ in tariff.energy.periods)
@@ -340,6 +352,7 @@ def _rate(
         )
         codes.append(v.tariff_code)
         read.append(u is not None and bool(u.readings))
+    raw = list(segments)  # the metered quantities (a 退补 corrects these: adjustment.rebuild_bill)
     # 变损 per transformer run (billing-rules-2.md §3.5), before the annual positions (they count billed kWh)
     segments, loss_rows, reactive_loss = _segment_losses(
         sp.sp_id, segments, read, seg_kvarh, start, end, losses, account_sps
@@ -362,7 +375,9 @@ def _rate(
     note = quota.note([Determinants(start=start, end=end, kwh_by_period=(), tier_uplift_kwh=month_uplift)])
     if note is not None:
         rows.append(note)
-    return SegmentedUnit(bill.total + subs.total, kwh_total, tuple(rows), subs.hold)
+    metered = tuple((s.kwh_by_period, q) if r else None for s, r, q in zip(raw, read, seg_kvarh, strict=True))
+    spans = tuple((s.start, s.end, code) for s, code in zip(raw, codes, strict=True))
+    return SegmentedUnit(bill.total + subs.total, kwh_total, tuple(rows), subs.hold, sp.sp_id, metered, spans)
 
 
 def _segment_losses(
