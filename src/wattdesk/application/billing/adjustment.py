@@ -276,9 +276,10 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
                 ) from None
             units.append(RatedUnit(tariff, det, label, su.sp_id, m[1], None, losses, i, resplit))
     for sp in kept:
-        try:
-            tariff, det = billing_run._determinants(
-                ctx, sp, bill.start, bill.end, usage.get(sp.sp_id), assigned, past
+        u = usage.get(sp.sp_id)
+        try:  # the run's own step: determinants, 一户多人口 uplift, 定量定比 sub-uses
+            tariff, det, in_force = billing_run._point(
+                ctx, sp, bill.start, bill.end, u, assigned, past, grants, agreements
             )
         except NotBillable as nb:
             if nb.reason == "no_readings" and len(sps) > 1:
@@ -286,19 +287,9 @@ def rebuild_bill(bill: Bill) -> list[RatedUnit]:
             raise AdjustmentInputError(
                 f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}".strip()
             ) from None
-        det = quota.apply(tariff=tariff, det=det, account_grants=grants)
         a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), bill.start)
         version = fetch.version_in_force(ctx.versions.get(a[2], ()), bill.start) if a else None
         label = f"{version.code} {version.version}" if version else ""
-        in_force = None
-        try:
-            if sp.sp_id in agreements:
-                in_force = billing_run._sub_uses(ctx, agreements[sp.sp_id], bill.start)
-        except NotBillable as nb:
-            raise AdjustmentInputError(
-                f"bill {bill.pk} cannot be re-rated: {nb.reason} {nb.detail}"
-            ) from None
-        u = usage.get(sp.sp_id)
         kvarh = u.kvarh if u is not None else None
         units.append(RatedUnit(tariff, det, label, sp.sp_id, kvarh, in_force, losses))
     try:

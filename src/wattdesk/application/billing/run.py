@@ -57,6 +57,7 @@ from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.period import Period, PeriodError, add_months, period_text
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
+from wattdesk.core.rating.quota import QuotaGrant
 from wattdesk.core.rating.sub_use import SubUseError
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
@@ -670,13 +671,13 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             dets: list[tuple[Tariff, Determinants]] = []
             acc_subs: dict[int, sub_use_billing.InForce] = {}
             for sp in rows:
-                tariff, det = _determinants(ctx, sp, start, end, usage.get(sp.sp_id), assigned, past)
-                det = quota.apply(tariff=tariff, det=det, account_grants=quotas.get(acc_id, ()))
+                u = usage.get(sp.sp_id)
+                tariff, det, subs = _point(
+                    ctx, sp, start, end, u, assigned, past, quotas.get(acc_id, ()), agreements
+                )
                 dets.append((tariff, det))
-                if sp.sp_id in agreements:
-                    in_force = _sub_uses(ctx, agreements[sp.sp_id], start)
-                    if in_force.sub_uses:
-                        acc_subs[len(dets) - 1] = in_force
+                if subs is not None:
+                    acc_subs[len(dets) - 1] = subs
                 u = usage.get(sp.sp_id)
                 if u is not None and u.estimated:
                     estimated.add(acc_id)
@@ -819,6 +820,26 @@ def _determinants(
         fraction=fraction,
     )
     return tariff, det
+
+
+def _point(
+    ctx: _Ctx,
+    sp: fetch.SpRow,
+    start: date,
+    end: date,
+    u: ServicePointUsage | None,
+    assigned: Mapping[int, list[tuple[date, date | None, str]]],
+    past: Mapping[int, list[tuple[str, Decimal, Decimal]]],
+    grants: Sequence[QuotaGrant],
+    agreements: Mapping[int, Sequence[sub_use_billing.AgreementRow]],
+) -> tuple[Tariff, Determinants, sub_use_billing.InForce | None]:
+    """One service point as the run bills it, before 变损: its tariff, its determinants with the account's
+    一户多人口 uplift (``quota.apply``) and its 定量定比 sub-uses in force (None without any). The 退补 rebuild
+    (``adjustment.rebuild_bill``) builds its points with this same function."""
+    tariff, det = _determinants(ctx, sp, start, end, u, assigned, past)
+    det = quota.apply(tariff=tariff, det=det, account_grants=grants)
+    subs = _sub_uses(ctx, agreements[sp.sp_id], start) if sp.sp_id in agreements else None
+    return tariff, det, subs if subs is not None and subs.sub_uses else None
 
 
 @dataclass(frozen=True, slots=True)
