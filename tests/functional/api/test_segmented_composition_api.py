@@ -703,3 +703,36 @@ class TestAdjustmentOfASegmentedBill:
                 ("pf", D("775.42"), D("641.66"), D("-133.76")),
             ]
         )
+
+
+class TestOneQuotaNoteABill:
+    def test_an_account_with_a_segmented_and_a_whole_month_point_names_its_quota_once(
+        self, clerk: Client, site: Path
+    ) -> None:
+        two_points = (
+            "customer_number,customer_name,customer_class,account_number,opened_on,service_point_number,address,"
+            "region,voltage_kv,capacity_kva,pf_standard,meter_serial,registers,tariff_code,tariff_from\n"
+            "CS4,赵家,residential,AS4,2025-01-01,SPQ1,幸福路4号,R-SEG,0.22,8,,MQ1,active_total,BJ-RES-TIER,2025-01-01\n"
+            "CS4,赵家,residential,AS4,2025-01-01,SPQ2,幸福路4号,R-SEG,0.22,8,,MQ2,active_total,BJ-RES-TIER,2025-01-01\n"
+        )
+        import_accounts(path=write(site, "two-homes.csv", two_points))
+        body = {"account": "AS4", "persons": 5, "applied_on": "2026-01-10", "evidence": "户口簿 5人"}
+        assert post(clerk, "/api/tier-quotas", body).status_code == 201
+        change = {
+            "account": "AS4",
+            "service_point": "SPQ1",
+            "kind": "increase",
+            "effective_on": "2026-02-15",
+            "capacity_kva": "12",
+            "reason": "增容",
+        }
+        assert post(clerk, "/api/service-changes", change).status_code == 201
+        for day, v in (("2026-01-31", 0), ("2026-02-15", 200), ("2026-02-28", 450)):
+            read(site, day, [("MQ1", "active_total", v), ("MQ2", "active_total", v)])
+        result = billing.run_billing(period="2026-02", run_at=datetime(2026, 3, 2, 8, tzinfo=SH), workers=1)
+        assert result.billed + result.held == 1, result.skipped
+        codes = [c for c, _q, _a in lines("AS4", "2026-02")]
+        assert codes.count("note.tier_quota") == 1
+        # both points are widened: the whole-month point on 340 / 500, each segment on 156.4932 / 230.1370
+        energy = [(c, q) for c, q, _a in lines("AS4", "2026-02") if c.startswith("energy")]
+        assert ("energy.flat.t1", D(340)) in energy and ("energy.flat.t1", D("156.4932")) in energy

@@ -736,7 +736,8 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
             seq += 1
             lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
         quota_note = quota.note(units[i][2] for i in idxs)
-        if quota_note is not None:
+        seg_rows = (r for unit in seg_units.get(acc_id, ()) for r in unit.rows)
+        if quota_note is not None and not any(r[0] == quota.NOTE_CODE for r in seg_rows):  # one note a bill
             seq += 1
             lines.append((seq, *quota_note))
         history_totals = [t for _p, _k, t in past.get(acc_id, ())]
