@@ -367,6 +367,11 @@ def test_each_endpoint_answers_each_role_by_capability(
     bodies["/api/service-changes"] = {"account": parts["account"], "service_point": point.number if point else "-",
                                       "kind": "meter_exchange", "effective_on": "2026-11-01",
                                       "meter_serial": f"PERM-{role}"[:32]}  # fmt: skip
+    # 退补 first: a transformer installed below (back-dated) changes what an old bill re-rates to, and a 退补
+    # rightly refuses a bill it cannot reproduce
+    adjustment_urls, adjustment_bodies = adjustment_parts(user)
+    parts.update(adjustment_urls)
+    bodies.update(adjustment_bodies)
     transformer_urls, transformer_bodies = transformer_parts(user)
     parts.update(transformer_urls)
     bodies.update(transformer_bodies)
@@ -380,9 +385,6 @@ def test_each_endpoint_answers_each_role_by_capability(
     }
     parts.update(order_parts(user, timezone.now()))
     parts.update(inspection_parts(user))
-    adjustment_urls, adjustment_bodies = adjustment_parts(user)
-    parts.update(adjustment_urls)
-    bodies.update(adjustment_bodies)
     bodies["/api/inspection-cases"] = {"account": parts["account"], "behaviour": "T1", "found_on": "2024-03-01",
                                        "inspector": "王检查", "evidence": "permission table"}  # fmt: skip
     bodies["/api/inspection-cases/{case_id}/compute"] = {
