@@ -105,7 +105,7 @@ ENDPOINTS = (
     Endpoint("POST", "/api/bills/issue", _any(roles.BILLING_REVIEW), "/api/bills/issue"),
     Endpoint("GET", "/api/billing-runs", _any(roles.BILLING_VIEW), "/api/billing-runs"),
     Endpoint("POST", "/api/billing-runs", _any(roles.BILLING_RUN), "/api/billing-runs"),
-    Endpoint("POST", "/api/service-changes", _any(roles.BILLING_RUN), "/api/service-changes"),
+    Endpoint("POST", "/api/service-changes", _any(roles.SERVICE_CHANGES), "/api/service-changes"),
     Endpoint(
         "GET", "/api/service-changes", _any(roles.BILLING_VIEW), "/api/service-changes?account={account}"
     ),

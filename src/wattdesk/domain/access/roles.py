@@ -65,6 +65,7 @@ PAYMENTS_RECONCILE: Final = "payments.reconcile"  # reconcile the gateway statem
 PAYMENTS_CLOSE_APPROVE: Final = "payments.close_approve"  # approve another cashier's 日结 with a discrepancy
 COLLECTION_ASSIGN: Final = "collection.assign"  # assign collectors and meter readers to routes (抄表段分配)
 METERING_ARCHIVE: Final = "metering.archive"  # customer transformers, models and the loss table (变损档案)
+SERVICE_CHANGES: Final = "changes.record"  # record 变更用电 (减容, 暂停, 改类, 换表 ...) on a service point
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -96,6 +97,7 @@ ALL_CAPABILITIES: Final = frozenset(
         PAYMENTS_CLOSE_APPROVE,
         COLLECTION_ASSIGN,
         METERING_ARCHIVE,
+        SERVICE_CHANGES,
     }
 )
 
@@ -121,6 +123,7 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             LEDGER_WAIVE_REQUEST,
             PAYMENTS_RECONCILE,
             METERING_ARCHIVE,
+            SERVICE_CHANGES,
         }
     ),
     METER_READER: frozenset({CUSTOMERS_VIEW, READINGS_VIEW, READINGS_IMPORT}),

@@ -1,4 +1,4 @@
-"""Service changes (变更用电): record one (capability billing.run), list an account's (billing.view)."""
+"""Service changes (变更用电): record one (capability changes.record), list an account's (billing.view)."""
 
 from typing import Any
 
@@ -21,7 +21,7 @@ router = Router(tags=["service changes"])
     "", response={201: ServiceChangeRead}, summary="Record a mid-period change (改类, 减容, 暂停 ...)"
 )
 def create_change(request: Any, payload: ServiceChangeCreate) -> Status[Any]:
-    user = require(request, roles.BILLING_RUN)
+    user = require(request, roles.SERVICE_CHANGES)
     if not accounts_for(user).filter(number=payload.account).exists():
         raise Http404(f"no account {payload.account!r}")
     change = record_change(
