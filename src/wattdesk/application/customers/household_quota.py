@@ -56,15 +56,8 @@ MAX_PERSONS = 99
 
 
 class QuotaInputError(InputError):
-    """Bad input for a quota action (the message says which field and why).
-
-    ``reason_code`` and ``params``: the refusal for a page in its language (interfaces/web/errors.py); the
-    English message stays for the API and the CLI."""
-
-    def __init__(self, message: str, reason_code: str = "", **params: Any) -> None:
-        super().__init__(message)
-        self.reason_code = reason_code
-        self.params = params
+    """Bad input for a quota action (the message says which field and why). (``reason_code`` and ``params``: see
+    ``application.errors.InputError``)."""
 
 
 class QuotaNotFound(QuotaInputError):

@@ -69,15 +69,8 @@ MAX_KWH = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES)
 
 
 class CaseRefused(InputError):
-    """The action is not allowed: capability, state, four-eyes, or a fact the rule cannot use.
-
-    ``reason_code`` and ``params``: the refusal for a page in its language (interfaces/web/errors.py); the
-    English message stays for the API and the CLI."""
-
-    def __init__(self, message: str, reason_code: str = "", **params: Any) -> None:
-        super().__init__(message)
-        self.reason_code = reason_code
-        self.params = params
+    """The action is not allowed: capability, state, four-eyes, or a fact the rule cannot use. (``reason_code`` and ``params``: see
+    ``application.errors.InputError``)."""
 
 
 class FourEyesRefused(CaseRefused):
