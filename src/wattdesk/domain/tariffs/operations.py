@@ -126,7 +126,9 @@ def change_assignments(*, changes: list[AssignmentChange]) -> list[tuple[int, st
             a.save(update_fields=["effective_to"])
         created.append(
             TariffAssignment(
-                service_point_id=c.service_point_id, tariff_code=c.tariff_code, effective_from=c.effective_from
+                service_point_id=c.service_point_id,
+                tariff_code=c.tariff_code,
+                effective_from=c.effective_from,
             )
         )
         out.append((c.service_point_id, previous))

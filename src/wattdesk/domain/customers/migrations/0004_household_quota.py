@@ -8,68 +8,237 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_clean_text_names_addresses'),
+        ("customers", "0003_clean_text_names_addresses"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HouseholdQuotaPolicy',
+            name="HouseholdQuotaPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, verbose_name='code')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('effective_from', models.DateField(verbose_name='effective from')),
-                ('effective_to', models.DateField(blank=True, null=True, verbose_name='effective to')),
-                ('min_persons', models.PositiveSmallIntegerField(verbose_name='minimum persons')),
-                ('basis', models.CharField(choices=[('household', 'per household'), ('per_person_above', 'per person above the base count')], max_length=24, verbose_name='basis')),
-                ('persons_base', models.PositiveSmallIntegerField(default=0, help_text='per_person_above: persons counted above this number.', verbose_name='persons base')),
-                ('uplift_kwh', wattdesk.domain.fields.QuantityField(decimal_places=4, max_digits=16, verbose_name='uplift (kWh)')),
-                ('unit', models.CharField(choices=[('per_month', 'kWh per month'), ('per_year', 'kWh per year')], max_length=16, verbose_name='unit')),
-                ('tiers', models.CharField(choices=[('tier1', 'first tier boundary only'), ('all', 'every tier boundary')], max_length=8, verbose_name='tiers affected')),
-                ('starts', models.CharField(choices=[('next_month', 'the month after the application'), ('this_month', 'the month of the application')], max_length=16, verbose_name='takes effect')),
-                ('validity_months', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='validity (months)')),
-                ('annual_mode', models.CharField(choices=[('remaining_months', 'all covered months of the tier year, from the first one'), ('to_date', 'covered months of the tier year up to the billed month')], default='remaining_months', max_length=24, verbose_name='annual tiers')),
-                ('residential_only', models.BooleanField(default=True, verbose_name='residential accounts only')),
-                ('source', models.CharField(blank=True, max_length=300, verbose_name='source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, verbose_name="code")),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("effective_from", models.DateField(verbose_name="effective from")),
+                ("effective_to", models.DateField(blank=True, null=True, verbose_name="effective to")),
+                ("min_persons", models.PositiveSmallIntegerField(verbose_name="minimum persons")),
+                (
+                    "basis",
+                    models.CharField(
+                        choices=[
+                            ("household", "per household"),
+                            ("per_person_above", "per person above the base count"),
+                        ],
+                        max_length=24,
+                        verbose_name="basis",
+                    ),
+                ),
+                (
+                    "persons_base",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="per_person_above: persons counted above this number.",
+                        verbose_name="persons base",
+                    ),
+                ),
+                (
+                    "uplift_kwh",
+                    wattdesk.domain.fields.QuantityField(
+                        decimal_places=4, max_digits=16, verbose_name="uplift (kWh)"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.CharField(
+                        choices=[("per_month", "kWh per month"), ("per_year", "kWh per year")],
+                        max_length=16,
+                        verbose_name="unit",
+                    ),
+                ),
+                (
+                    "tiers",
+                    models.CharField(
+                        choices=[("tier1", "first tier boundary only"), ("all", "every tier boundary")],
+                        max_length=8,
+                        verbose_name="tiers affected",
+                    ),
+                ),
+                (
+                    "starts",
+                    models.CharField(
+                        choices=[
+                            ("next_month", "the month after the application"),
+                            ("this_month", "the month of the application"),
+                        ],
+                        max_length=16,
+                        verbose_name="takes effect",
+                    ),
+                ),
+                (
+                    "validity_months",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="validity (months)"),
+                ),
+                (
+                    "annual_mode",
+                    models.CharField(
+                        choices=[
+                            ("remaining_months", "all covered months of the tier year, from the first one"),
+                            ("to_date", "covered months of the tier year up to the billed month"),
+                        ],
+                        default="remaining_months",
+                        max_length=24,
+                        verbose_name="annual tiers",
+                    ),
+                ),
+                (
+                    "residential_only",
+                    models.BooleanField(default=True, verbose_name="residential accounts only"),
+                ),
+                ("source", models.CharField(blank=True, max_length=300, verbose_name="source")),
             ],
             options={
-                'verbose_name': 'household quota policy',
-                'verbose_name_plural': 'household quota policies',
-                'ordering': ('code', 'effective_from'),
-                'constraints': [models.UniqueConstraint(fields=('code', 'effective_from'), name='quota_policy_code_from_unique'), models.CheckConstraint(condition=models.Q(('uplift_kwh__gte', 0)), name='quota_policy_uplift_nonneg'), models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='quota_policy_to_after_from')],
+                "verbose_name": "household quota policy",
+                "verbose_name_plural": "household quota policies",
+                "ordering": ("code", "effective_from"),
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("code", "effective_from"), name="quota_policy_code_from_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("uplift_kwh__gte", 0)), name="quota_policy_uplift_nonneg"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("effective_to__isnull", True),
+                            ("effective_to__gt", models.F("effective_from")),
+                            _connector="OR",
+                        ),
+                        name="quota_policy_to_after_from",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TierQuotaGrant',
+            name="TierQuotaGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='large_household', max_length=32, verbose_name='kind')),
-                ('persons', models.PositiveSmallIntegerField(verbose_name='persons')),
-                ('applied_on', models.DateField(verbose_name='applied on')),
-                ('valid_from', models.DateField(verbose_name='valid from')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='valid to')),
-                ('uplift_kwh', wattdesk.domain.fields.QuantityField(decimal_places=4, max_digits=16, verbose_name='uplift (kWh)')),
-                ('unit', models.CharField(choices=[('per_month', 'kWh per month'), ('per_year', 'kWh per year')], max_length=16, verbose_name='unit')),
-                ('tiers', models.CharField(choices=[('tier1', 'first tier boundary only'), ('all', 'every tier boundary')], max_length=8, verbose_name='tiers affected')),
-                ('evidence', models.CharField(max_length=300, validators=[wattdesk.domain.customers.models.validate_clean_text], verbose_name='evidence')),
-                ('note', models.CharField(blank=True, max_length=300, validators=[wattdesk.domain.customers.models.validate_clean_text], verbose_name='note')),
-                ('granted_at', models.DateTimeField(verbose_name='granted at')),
-                ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ended at')),
-                ('end_reason', models.CharField(blank=True, max_length=300, verbose_name='end reason')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tier_quotas', to='customers.account', verbose_name='account')),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='ended by')),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='granted by')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grants', to='customers.householdquotapolicy', verbose_name='policy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(default="large_household", max_length=32, verbose_name="kind")),
+                ("persons", models.PositiveSmallIntegerField(verbose_name="persons")),
+                ("applied_on", models.DateField(verbose_name="applied on")),
+                ("valid_from", models.DateField(verbose_name="valid from")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="valid to")),
+                (
+                    "uplift_kwh",
+                    wattdesk.domain.fields.QuantityField(
+                        decimal_places=4, max_digits=16, verbose_name="uplift (kWh)"
+                    ),
+                ),
+                (
+                    "unit",
+                    models.CharField(
+                        choices=[("per_month", "kWh per month"), ("per_year", "kWh per year")],
+                        max_length=16,
+                        verbose_name="unit",
+                    ),
+                ),
+                (
+                    "tiers",
+                    models.CharField(
+                        choices=[("tier1", "first tier boundary only"), ("all", "every tier boundary")],
+                        max_length=8,
+                        verbose_name="tiers affected",
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.CharField(
+                        max_length=300,
+                        validators=[wattdesk.domain.customers.models.validate_clean_text],
+                        verbose_name="evidence",
+                    ),
+                ),
+                (
+                    "note",
+                    models.CharField(
+                        blank=True,
+                        max_length=300,
+                        validators=[wattdesk.domain.customers.models.validate_clean_text],
+                        verbose_name="note",
+                    ),
+                ),
+                ("granted_at", models.DateTimeField(verbose_name="granted at")),
+                ("ended_at", models.DateTimeField(blank=True, null=True, verbose_name="ended at")),
+                ("end_reason", models.CharField(blank=True, max_length=300, verbose_name="end reason")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tier_quotas",
+                        to="customers.account",
+                        verbose_name="account",
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="ended by",
+                    ),
+                ),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="granted by",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="grants",
+                        to="customers.householdquotapolicy",
+                        verbose_name="policy",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tier quota grant',
-                'verbose_name_plural': 'tier quota grants',
-                'ordering': ('account', 'valid_from'),
-                'indexes': [models.Index(fields=['account', 'valid_from'], name='tier_quota_account_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('uplift_kwh__gte', 0)), name='tier_quota_uplift_nonneg'), models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gt', models.F('valid_from')), _connector='OR'), name='tier_quota_to_after_from')],
+                "verbose_name": "tier quota grant",
+                "verbose_name_plural": "tier quota grants",
+                "ordering": ("account", "valid_from"),
+                "indexes": [models.Index(fields=["account", "valid_from"], name="tier_quota_account_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("uplift_kwh__gte", 0)), name="tier_quota_uplift_nonneg"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("valid_to__isnull", True),
+                            ("valid_to__gt", models.F("valid_from")),
+                            _connector="OR",
+                        ),
+                        name="tier_quota_to_after_from",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('metering', '0003_transformer_loss'),
+        ("metering", "0003_transformer_loss"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='meterregister',
-            name='kind',
-            field=models.CharField(choices=[('active_total', 'active energy, total (有功总)'), ('active_peak', 'active energy, peak (峰)'), ('active_flat', 'active energy, flat (平)'), ('active_valley', 'active energy, valley (谷)'), ('active_critical', 'active energy, critical peak (尖峰)'), ('active_deep_valley', 'active energy, deep valley (深谷)'), ('reactive', 'reactive energy (无功)'), ('max_demand', 'maximum demand (最大需量)'), ('max_demand_critical', 'maximum demand, critical peak (最大需量尖峰)'), ('max_demand_peak', 'maximum demand, peak (最大需量峰)'), ('max_demand_flat', 'maximum demand, flat (最大需量平)'), ('max_demand_valley', 'maximum demand, valley (最大需量谷)'), ('max_demand_deep_valley', 'maximum demand, deep valley (最大需量深谷)')], max_length=24, verbose_name='kind'),
+            model_name="meterregister",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("active_total", "active energy, total (有功总)"),
+                    ("active_peak", "active energy, peak (峰)"),
+                    ("active_flat", "active energy, flat (平)"),
+                    ("active_valley", "active energy, valley (谷)"),
+                    ("active_critical", "active energy, critical peak (尖峰)"),
+                    ("active_deep_valley", "active energy, deep valley (深谷)"),
+                    ("reactive", "reactive energy (无功)"),
+                    ("max_demand", "maximum demand (最大需量)"),
+                    ("max_demand_critical", "maximum demand, critical peak (最大需量尖峰)"),
+                    ("max_demand_peak", "maximum demand, peak (最大需量峰)"),
+                    ("max_demand_flat", "maximum demand, flat (最大需量平)"),
+                    ("max_demand_valley", "maximum demand, valley (最大需量谷)"),
+                    ("max_demand_deep_valley", "maximum demand, deep valley (最大需量深谷)"),
+                ],
+                max_length=24,
+                verbose_name="kind",
+            ),
         ),
     ]

@@ -5,37 +5,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),  # ServicePoint
-        ('tariffs', '0001_initial'),
+        ("customers", "0001_initial"),  # ServicePoint
+        ("tariffs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SubUseAgreement',
+            name="SubUseAgreement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=40, verbose_name='sub-use')),
-                ('tariff_code', models.CharField(max_length=64, verbose_name='sub-use tariff code')),
-                ('mode', models.CharField(choices=[('fixed_kwh', 'fixed quantity (定量)'), ('fixed_ratio', 'fixed ratio (定比)')], max_length=16, verbose_name='mode')),
-                ('value', models.DecimalField(decimal_places=4, max_digits=16, verbose_name='kWh per month or percent')),
-                ('deduction', models.CharField(choices=[('flat_first', 'flat period first'), ('pro_rata', 'pro rata over the periods'), ('priority_list', 'listed periods in order')], default='flat_first', max_length=16, verbose_name='deduction order')),
-                ('priority', models.CharField(blank=True, default='', max_length=100, verbose_name='period priority')),
-                ('in_pf_calculation', models.BooleanField(default=True, verbose_name='in the power-factor calculation')),
-                ('in_pf_base', models.BooleanField(default=False, verbose_name='in the power-factor adjustment base')),
-                ('overflow', models.CharField(choices=[('cap', 'cap at the metered kWh and hold the bill'), ('error', 'do not bill')], default='cap', max_length=8, verbose_name='above the metered kWh')),
-                ('effective_from', models.DateField(verbose_name='effective from')),
-                ('effective_to', models.DateField(blank=True, null=True, verbose_name='effective to (exclusive)')),
-                ('reviewed_on', models.DateField(verbose_name='latest review (核定)')),
-                ('end_reason', models.CharField(blank=True, default='', max_length=200, verbose_name='end reason')),
-                ('service_point', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sub_use_agreements', to='customers.servicepoint', verbose_name='service point')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=40, verbose_name="sub-use")),
+                ("tariff_code", models.CharField(max_length=64, verbose_name="sub-use tariff code")),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[
+                            ("fixed_kwh", "fixed quantity (定量)"),
+                            ("fixed_ratio", "fixed ratio (定比)"),
+                        ],
+                        max_length=16,
+                        verbose_name="mode",
+                    ),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=4, max_digits=16, verbose_name="kWh per month or percent"
+                    ),
+                ),
+                (
+                    "deduction",
+                    models.CharField(
+                        choices=[
+                            ("flat_first", "flat period first"),
+                            ("pro_rata", "pro rata over the periods"),
+                            ("priority_list", "listed periods in order"),
+                        ],
+                        default="flat_first",
+                        max_length=16,
+                        verbose_name="deduction order",
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(blank=True, default="", max_length=100, verbose_name="period priority"),
+                ),
+                (
+                    "in_pf_calculation",
+                    models.BooleanField(default=True, verbose_name="in the power-factor calculation"),
+                ),
+                (
+                    "in_pf_base",
+                    models.BooleanField(default=False, verbose_name="in the power-factor adjustment base"),
+                ),
+                (
+                    "overflow",
+                    models.CharField(
+                        choices=[
+                            ("cap", "cap at the metered kWh and hold the bill"),
+                            ("error", "do not bill"),
+                        ],
+                        default="cap",
+                        max_length=8,
+                        verbose_name="above the metered kWh",
+                    ),
+                ),
+                ("effective_from", models.DateField(verbose_name="effective from")),
+                (
+                    "effective_to",
+                    models.DateField(blank=True, null=True, verbose_name="effective to (exclusive)"),
+                ),
+                ("reviewed_on", models.DateField(verbose_name="latest review (核定)")),
+                (
+                    "end_reason",
+                    models.CharField(blank=True, default="", max_length=200, verbose_name="end reason"),
+                ),
+                (
+                    "service_point",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sub_use_agreements",
+                        to="customers.servicepoint",
+                        verbose_name="service point",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sub-use agreement',
-                'verbose_name_plural': 'sub-use agreements',
-                'ordering': ('service_point', 'effective_from', 'id'),
-                'constraints': [models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gt', models.F('effective_from')), _connector='OR'), name='sub_use_period_nonempty'), models.CheckConstraint(condition=models.Q(('value__gt', 0)), name='sub_use_value_positive'), models.CheckConstraint(condition=models.Q(models.Q(('mode', 'fixed_ratio'), _negated=True), ('value__lte', 100), _connector='OR'), name='sub_use_ratio_at_most_100')],
+                "verbose_name": "sub-use agreement",
+                "verbose_name_plural": "sub-use agreements",
+                "ordering": ("service_point", "effective_from", "id"),
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("effective_to__isnull", True),
+                            ("effective_to__gt", models.F("effective_from")),
+                            _connector="OR",
+                        ),
+                        name="sub_use_period_nonempty",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("value__gt", 0)), name="sub_use_value_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("mode", "fixed_ratio"), _negated=True),
+                            ("value__lte", 100),
+                            _connector="OR",
+                        ),
+                        name="sub_use_ratio_at_most_100",
+                    ),
+                ],
             },
         ),
     ]
