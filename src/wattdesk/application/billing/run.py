@@ -584,7 +584,7 @@ def _tariff(ctx: _Ctx, version: fetch.TariffVersionRow, pf_standard: Decimal | N
 
 
 def _tariff_on(ctx: _Ctx, code: str, on: date, pf_standard: Decimal | None) -> Tariff:
-    """The tariff ``code`` in force on ``on`` with the PF standard (a segment of a changed period)."""
+    """The tariff ``code`` in force on ``on`` with the PF standard: a point's, a segment's or a sub-use's."""
     version = fetch.version_in_force(ctx.versions.get(code, ()), on)
     if version is None:
         raise NotBillable("no_tariff_version", f"tariff {code} has no version in force on {on}")
@@ -795,10 +795,7 @@ def _determinants(
     a = fetch.assignment_in_force(assigned.get(sp.sp_id, ()), start)
     if a is None:
         raise NotBillable("no_tariff", "no tariff assignment in force at the period start")
-    version = fetch.version_in_force(ctx.versions.get(a[2], ()), start)
-    if version is None:
-        raise NotBillable("no_tariff_version", f"tariff {a[2]} has no version in force on {start}")
-    tariff = _tariff(ctx, version, sp.pf_standard)
+    tariff = _tariff_on(ctx, a[2], start, sp.pf_standard)
     ytd = ZERO
     fraction = Decimal(1)
     if tariff.energy.tier_basis == "annual":
@@ -857,14 +854,9 @@ def _sub_uses(
     ctx: _Ctx, rows: Sequence[sub_use_billing.AgreementRow], start: date
 ) -> sub_use_billing.InForce:
     """The 定量定比 sub-uses of a service point in force at the period start, each on its tariff's version."""
-
-    def tariff_of(code: str, on: date) -> Tariff:
-        version = fetch.version_in_force(ctx.versions.get(code, ()), on)
-        if version is None:
-            raise NotBillable("no_tariff_version", f"sub-use tariff {code} has no version in force on {on}")
-        return _tariff(ctx, version, None)
-
-    return sub_use_billing.sub_uses_of(rows, start=start, tariff_of=tariff_of)
+    return sub_use_billing.sub_uses_of(
+        rows, start=start, tariff_of=partial(_tariff_on, ctx, pf_standard=None)
+    )
 
 
 def _rate_sub_uses(
