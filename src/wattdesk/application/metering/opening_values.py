@@ -28,13 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
 from wattdesk.application.errors import InputError
-from wattdesk.application.metering.readings_import import MAX_VALUE, sha256_of
+from wattdesk.application.metering.readings_import import MAX_VALUE, check_meter_register, sha256_of
 from wattdesk.application.tabular import ImportRejected, RowError, column_index, parse_decimal, read_table
 from wattdesk.domain.audit import record_batch
 from wattdesk.domain.metering import operations, queries
@@ -111,6 +112,19 @@ def _parse_value(n: int, text: str, errors: list[RowError]) -> Decimal | None:
     return value
 
 
+def _not_cumulative(n: int, kind: str) -> RowError | None:
+    """A known register that has no opening value (demand, not a cumulative count)."""
+    if kind in CUMULATIVE_KINDS:
+        return None
+    return RowError(
+        n,
+        "register",
+        f"{kind!r} is not a cumulative register: it has no opening value",
+        "not_cumulative",
+        {"register": kind},
+    )
+
+
 def validate_opening_rows(
     *, file_name: str, header: Sequence[str], rows: Sequence[Sequence[str]], as_of: date
 ) -> tuple[list[operations.NewReading], list[RowError]]:
@@ -135,46 +149,10 @@ def validate_opening_rows(
     for n, raw in enumerate(rows, start=2):
         serial, kind, date_s, value_s = (raw[i].strip() if i < len(raw) else "" for i in ci)
         row_errors: list[RowError] = []
-        meter = meters.get(serial)
-        if not serial:
-            row_errors.append(RowError(n, "meter_serial", "required", "required"))
-        elif meter is None:
-            row_errors.append(
-                RowError(n, "meter_serial", f"unknown meter {serial!r}", "unknown_meter", {"meter": serial})
-            )
-        register_id = None
-        if kind not in kinds:
-            row_errors.append(
-                RowError(
-                    n,
-                    "register",
-                    f"unknown register {kind!r} (one of {', '.join(sorted(CUMULATIVE_KINDS))})",
-                    "unknown_register",
-                    {"register": kind, "choices": ", ".join(sorted(CUMULATIVE_KINDS))},
-                )
-            )
-        elif kind not in CUMULATIVE_KINDS:
-            row_errors.append(
-                RowError(
-                    n,
-                    "register",
-                    f"{kind!r} is not a cumulative register: it has no opening value",
-                    "not_cumulative",
-                    {"register": kind},
-                )
-            )
-        elif meter is not None:
-            register_id = meter.registers.get(kind)
-            if register_id is None:
-                row_errors.append(
-                    RowError(
-                        n,
-                        "register",
-                        f"meter {serial} has no {kind!r} register",
-                        "no_such_register",
-                        {"meter": serial, "register": kind},
-                    )
-                )
+        meter, register_id = check_meter_register(
+            n, serial, kind, meters, kinds=kinds, errors=row_errors, refuse_kind=partial(_not_cumulative, n),
+            choices=CUMULATIVE_KINDS,
+        )  # fmt: skip
         last_bill = _parse_date(n, "last_bill_date", date_s, as_of, row_errors)
         value = _parse_value(n, value_s, row_errors)
         key = (serial, kind)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -128,6 +128,60 @@ def import_readings(
 # --- register readings -----------------------------------------------------------------------------------
 
 
+def check_meter_register(
+    n: int,
+    serial: str,
+    kind: str,
+    meters: Mapping[str, queries.MeterInfo],
+    *,
+    kinds: Collection[str],
+    errors: list[RowError],
+    refuse_kind: Callable[[str], RowError | None] | None = None,
+    choices: Collection[str] | None = None,
+) -> tuple[queries.MeterInfo | None, int | None]:
+    """Row ``n``'s meter and register (the meter, the register id), each None when refused; every refusal is
+    appended to ``errors``: a serial missing or unknown, a register kind not in ``kinds`` (or refused by
+    ``refuse_kind``), a kind the meter does not have. ``choices``: the kinds an unknown one is told to pick from
+    (default ``kinds``). Shared by the reading and the opening-value imports."""
+    meter = meters.get(serial)
+    if not serial:
+        errors.append(RowError(n, "meter_serial", "required", "required"))
+    elif meter is None:
+        errors.append(
+            RowError(n, "meter_serial", f"unknown meter {serial!r}", "unknown_meter", {"meter": serial})
+        )
+    if kind not in kinds:
+        listed = ", ".join(sorted(kinds if choices is None else choices))
+        errors.append(
+            RowError(
+                n,
+                "register",
+                f"unknown register {kind!r} (one of {listed})",
+                "unknown_register",
+                {"register": kind, "choices": listed},
+            )
+        )
+        return meter, None
+    refused = refuse_kind(kind) if refuse_kind is not None else None
+    if refused is not None:
+        errors.append(refused)
+        return meter, None
+    if meter is None:
+        return None, None
+    register_id = meter.registers.get(kind)
+    if register_id is None:
+        errors.append(
+            RowError(
+                n,
+                "register",
+                f"meter {serial} has no {kind!r} register",
+                "no_such_register",
+                {"meter": serial, "register": kind},
+            )
+        )
+    return meter, register_id
+
+
 def _validate_register_rows(
     *, file_name: str, header: Sequence[str], rows: Sequence[Sequence[str]], as_of: date
 ) -> tuple[list[operations.NewReading], list[RowError]]:
@@ -150,36 +204,7 @@ def _validate_register_rows(
         cells = [raw[i] if i < len(raw) else "" for i in ci]
         serial, kind, read_on_s, value_s = cells
         row_errors: list[RowError] = []
-        meter = meters.get(serial)
-        if not serial:
-            row_errors.append(RowError(n, "meter_serial", "required", "required"))
-        elif meter is None:
-            row_errors.append(
-                RowError(n, "meter_serial", f"unknown meter {serial!r}", "unknown_meter", {"meter": serial})
-            )
-        register_id = None
-        if kind not in kinds:
-            row_errors.append(
-                RowError(
-                    n,
-                    "register",
-                    f"unknown register {kind!r} (one of {', '.join(sorted(kinds))})",
-                    "unknown_register",
-                    {"register": kind, "choices": ", ".join(sorted(kinds))},
-                )
-            )
-        elif meter is not None:
-            register_id = meter.registers.get(kind)
-            if register_id is None:
-                row_errors.append(
-                    RowError(
-                        n,
-                        "register",
-                        f"meter {serial} has no {kind!r} register",
-                        "no_such_register",
-                        {"meter": serial, "register": kind},
-                    )
-                )
+        meter, register_id = check_meter_register(n, serial, kind, meters, kinds=kinds, errors=row_errors)
         read_on = None
         if not _DATE_RE.match(read_on_s):
             row_errors.append(
