@@ -14,6 +14,7 @@ Each view translates the request, makes one use-case call and renders; objects a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -241,11 +242,21 @@ def portal_adjustment(request: HttpRequest, adjustment_id: int) -> HttpResponse:
 
 def adjustment_links(*, user: Any, bill_id: int, portal: bool) -> list[tuple[BillAdjustment, str]]:
     """The 退补单 of a bill a page lists (customers: issued ones only), with the URL of each."""
-    qs = BillAdjustment.objects.filter(original_bill_id=bill_id, original_bill__in=bills_for(user))
+    return adjustment_links_by_bill(user=user, bill_ids=[bill_id], portal=portal).get(bill_id, [])
+
+
+def adjustment_links_by_bill(
+    *, user: Any, bill_ids: Sequence[int], portal: bool
+) -> dict[int, list[tuple[BillAdjustment, str]]]:
+    """:func:`adjustment_links` of several bills in one query (a list page), by bill id."""
+    qs = BillAdjustment.objects.filter(original_bill_id__in=list(bill_ids), original_bill__in=bills_for(user))
     name = "web:adjustment_detail"
     if portal:
         qs, name = qs.filter(status=AdjustmentStatus.ISSUED), "web:portal_adjustment"
-    return [(a, reverse(name, kwargs={"adjustment_id": a.pk})) for a in qs.order_by("created_at", "id")]
+    out: dict[int, list[tuple[BillAdjustment, str]]] = {}
+    for a in qs.order_by("created_at", "id"):
+        out.setdefault(a.original_bill_id, []).append((a, reverse(name, kwargs={"adjustment_id": a.pk})))
+    return out
 
 
 urlpatterns = [

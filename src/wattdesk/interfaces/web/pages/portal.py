@@ -97,7 +97,11 @@ def portal_history(request: HttpRequest) -> HttpResponse:
         account, bills = portal.bill_history(user=request.user, number=_number(request))
     except portal.AccountNotFound:
         raise Http404("account") from None
-    return render(request, "web/portal/history.html", {"account": account, "bills": bills})
+    from wattdesk.interfaces.web.pages.corrections import adjustment_links_by_bill
+
+    links = adjustment_links_by_bill(user=request.user, bill_ids=[b.id for b in bills], portal=True)
+    rows = [(b, links.get(b.id, [])) for b in bills]  # each bill's issued 退补单, read in one query
+    return render(request, "web/portal/history.html", {"account": account, "bills": rows})
 
 
 @capability_required(roles.PORTAL_USE)
