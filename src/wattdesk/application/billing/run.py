@@ -678,7 +678,6 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
                 dets.append((tariff, det))
                 if subs is not None:
                     acc_subs[len(dets) - 1] = subs
-                u = usage.get(sp.sp_id)
                 if u is not None and u.estimated:
                     estimated.add(acc_id)
             # the loss joins the determinants before rating: one step both rating paths share
