@@ -43,6 +43,9 @@ def assert_same(tariff: Tariff, dets: list[Determinants]) -> None:
         expected = tuple((ln.code, ln.amount) for ln in bill.lines)
         assert res.lines(i) == expected, f"row {i}: {det}"
         assert res.total(i) == bill.total, f"row {i}: {det}"
+        # line by line with the detail a bill line carries: code, description, quantity, unit, unit rate,
+        # amount and rule (Decimal equality: the same number, whatever its exponent)
+        assert res.bill_lines(i) == bill.lines, f"row {i}: {det}"
 
 
 # ------------------------------------------------------------------------------------------ generators

@@ -45,7 +45,15 @@ from wattdesk.core.calendar import HolidayCalendar, Semantics, day_types
 from wattdesk.core.money import DERIVED_RATE_STEP, quantize_quantity, quantize_ratio
 from wattdesk.core.pf import PfTableError, power_factor
 from wattdesk.core.rating.determinants import LoadError, schedule_slots
-from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate
+from wattdesk.core.rating.exact import (
+    PF_STANDARD_STEP,
+    Determinants,
+    Line,
+    RatedBill,
+    RatingError,
+    _tier_label,
+    rate,
+)
 from wattdesk.core.tariff import Tariff, Tier
 
 I64 = npt.NDArray[np.int64]
@@ -64,6 +72,7 @@ __all__ = [
     "ABSENT",
     "SCALE",
     "DeterminantColumns",
+    "LineDetail",
     "RatedColumns",
     "columns_from_determinants",
     "monthly_columns_from_load",
@@ -154,6 +163,10 @@ class RatedColumns:
     amount_fen: I64
     total_fen: I64
     exact_rows: Mask
+    details: tuple[LineDetail, ...] = ()
+    """Per slot: how its line reads besides the amount (description, quantity, unit, unit rate, rule)."""
+    exact_bills: dict[int, RatedBill] = field(default_factory=dict)
+    """The exact path's bill of every row in ``exact_rows``."""
 
     def lines(self, i: int) -> tuple[tuple[str, Decimal], ...]:
         return tuple(
@@ -162,8 +175,52 @@ class RatedColumns:
             if p
         )
 
+    def bill_lines(self, i: int) -> tuple[Line, ...]:
+        """Row ``i``'s lines as ``exact.rate(...).lines``: code, description, quantity, unit, unit rate,
+        rounded amount and rule, each equal to the exact path's (tests/unit/core/test_vector_equals_exact.py)."""
+        bill = self.exact_bills.get(i)
+        if bill is not None:
+            return bill.lines
+        amounts = self.amount_fen[i]
+        out = []
+        for j in np.flatnonzero(self.present[i]).tolist():
+            d = self.details[j]
+            out.append(
+                Line(
+                    self.codes[j],
+                    d.description if isinstance(d.description, str) else d.description(i),
+                    d.quantity(i),
+                    d.unit,
+                    d.rate if isinstance(d.rate, Decimal) else d.rate(i),
+                    _fen(int(amounts[j])),
+                    d.rule if isinstance(d.rule, str) else d.rule(i),
+                )
+            )
+        return tuple(out)
+
     def total(self, i: int) -> Decimal:
         return _fen(int(self.total_fen[i]))
+
+
+@dataclass(frozen=True, slots=True)
+class LineDetail:
+    """What a line slot says besides its amount. ``quantity(i)`` is row ``i``'s exact quantity (a Decimal); the
+    description, unit rate and rule are constants or functions of the row (PF, basic by demand, minimum)."""
+
+    description: str | Callable[[int], str]
+    quantity: Callable[[int], Decimal]
+    unit: str
+    rate: Decimal | Callable[[int], Decimal]
+    rule: str | Callable[[int], str]
+
+
+def _qty_of(col: I64) -> Callable[[int], Decimal]:
+    """Row quantity from a column in 0.0001 units."""
+    return lambda i: _dec(int(col[i]))
+
+
+def _const(x: Decimal) -> Callable[[int], Decimal]:
+    return lambda _i: x
 
 
 def _dec(units: int) -> Decimal:
@@ -351,6 +408,11 @@ class _Ctx:
     def less(self, a: _Money, b: _Money) -> Mask:
         return np.asarray((a.fen < b.fen) | ((a.fen == b.fen) & (a.sub < b.sub)), dtype=np.bool_)
 
+    def decimal(self, x: _Money) -> Callable[[int], Decimal]:
+        """Row ``i`` of ``x`` as an exact Decimal in yuan (``fen + sub / 10**K`` fen)."""
+        unit, exp = self.unit, -(self.k + 2)
+        return lambda i: Decimal(int(x.fen[i]) * unit + int(x.sub[i])).scaleb(exp)
+
     def round_half_up(self, x: _Money) -> I64:
         """Decimal ROUND_HALF_UP to the fen (ties away from zero)."""
         half = self.unit // 2 if self.k > 0 else 1
@@ -392,6 +454,13 @@ class _Plan:
 
 def _tier_bounds_ok(tiers: Sequence[Tier]) -> bool:
     return all(t.upto is None or _int_dec(t.upto)[1] <= 4 for t in tiers)
+
+
+def _period_unit(tariff: Tariff, per_day: bool) -> str:
+    """The unit of a per-month (or per-day) quantity, as ``exact._per_month``."""
+    if tariff.locale == "zh":
+        return "天" if per_day else "月"
+    return "day" if per_day else "month"
 
 
 def _per_month_rate(tariff: Tariff, amount: Decimal, per: str) -> tuple[Decimal, bool]:
@@ -457,12 +526,16 @@ class _Lines:
     present: list[Mask] = field(default_factory=list)
     amounts: list[_Money] = field(default_factory=list)
     category: list[str] = field(default_factory=list)
+    details: list[LineDetail] = field(default_factory=list)
 
-    def add(self, code: str, present: Mask, amount: _Money, category: str, ctx: _Ctx) -> None:
+    def add(
+        self, code: str, present: Mask, amount: _Money, category: str, ctx: _Ctx, detail: LineDetail
+    ) -> None:
         self.codes.append(code)
         self.present.append(present)
         self.amounts.append(ctx.where(present, amount))
         self.category.append(category)
+        self.details.append(detail)
 
 
 def _widths(bounds: Sequence[I64 | None], before: I64, total: I64) -> list[I64]:
@@ -573,14 +646,31 @@ def _energy(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, 
         n_t = len(period.tiers)
         rates = [t.rate for t in period.tiers]
         dec = _decimals(rates)
+        zh = tariff.locale == "zh"
         for ti, (ri, kwh) in enumerate(zip(_scaled(rates, dec), parts, strict=True)):
             kwh_t = np.where(active, kwh, 0)
             code = f"energy.{period.key}" + (f".t{ti + 1}" if n_t > 1 else "")
-            lines.add(code, kwh_t != 0, ctx.qty_times_rate(kwh_t, ri, dec), "energy", ctx)
+            label = _tier_label(tariff, n_t, ti)
+            detail = LineDetail(
+                f"电度电费 {period.name}{label}" if zh else f"Energy {period.name}{label}",
+                _qty_of(kwh_t),
+                "kWh",
+                period.tiers[ti].rate,
+                "energy.tier" if n_t > 1 else "energy",
+            )
+            lines.add(code, kwh_t != 0, ctx.qty_times_rate(kwh_t, ri, dec), "energy", ctx, detail)
 
 
 def _demand_lines(
-    tiers: Sequence[Tier], kw: I64, rows: Mask, code: str, category: str, ctx: _Ctx, lines: _Lines
+    tariff: Tariff,
+    tiers: Sequence[Tier],
+    kw: I64,
+    rows: Mask,
+    code: str,
+    name: str,
+    rule: str,
+    ctx: _Ctx,
+    lines: _Lines,
 ) -> None:
     bounds: list[I64 | None] = [
         None if t.upto is None else np.full(ctx.n, _units(t.upto), dtype=np.int64) for t in tiers
@@ -590,24 +680,30 @@ def _demand_lines(
     dec = _decimals(rates)
     for t, (ri, w) in enumerate(zip(_scaled(rates, dec), widths, strict=True)):
         w = np.where(rows, w, 0)
+        label = _tier_label(tariff, len(tiers), t)
         lines.add(
             code + (f".t{t + 1}" if len(tiers) > 1 else ""),
             w != 0,
             ctx.qty_times_rate(w, ri, dec),
-            category,
+            "demand",
             ctx,
+            LineDetail(name + label, _qty_of(w), "kW", tiers[t].rate, rule),
         )
 
 
 def _demand(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines) -> None:
     month = cols.start.astype("datetime64[M]").astype(np.int64) % 12
+    zh = tariff.locale == "zh"
     if tariff.flat_demand is not None:
         fd = tariff.flat_demand
         if cols.max_kw is None or bool(np.any(cols.max_kw < 0)):
             raise RatingError("a flat demand charge needs max_kw")
         structure = np.asarray(fd.months, dtype=np.int64)[month]
+        name = "需量电费" if zh else "Demand (monthly maximum)"
         for s, tiers in enumerate(fd.structures):
-            _demand_lines(tiers, cols.max_kw, structure == s, "demand.flat", "demand", ctx, lines)
+            _demand_lines(
+                tariff, tiers, cols.max_kw, structure == s, "demand.flat", name, "demand.flat", ctx, lines
+            )
     if tariff.tou_demand is not None:
         periods = tariff.tou_demand.periods
         mk = cols.max_kw_by_period
@@ -616,7 +712,17 @@ def _demand(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines) 
             raise RatingError(f"{got} demand periods in the determinants, tariff has {len(periods)}")
         everyone = np.ones(ctx.n, dtype=np.bool_)
         for p, period in enumerate(periods):
-            _demand_lines(period.tiers, mk[:, p], everyone, f"demand.{period.key}", "demand", ctx, lines)
+            _demand_lines(
+                tariff,
+                period.tiers,
+                mk[:, p],
+                everyone,
+                f"demand.{period.key}",
+                f"需量电费 {period.name}" if zh else f"Demand {period.name}",
+                "demand.tou",
+                ctx,
+                lines,
+            )
 
 
 def _basic(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, total: I64) -> None:
@@ -629,7 +735,12 @@ def _basic(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, t
     if basic.method == "capacity":
         if cols.capacity_kva is None or bool(np.any(cols.capacity_kva < 0)):
             raise RatingError("basic charge by capacity needs capacity_kva")
-        lines.add("basic.capacity", everyone, ctx.qty_times_rate(cols.capacity_kva, ri, rd), "basic", ctx)
+        detail = LineDetail(
+            "基本电费(按容量)", _qty_of(cols.capacity_kva), "kVA", basic.rate, "basic.capacity"
+        )
+        lines.add(
+            "basic.capacity", everyone, ctx.qty_times_rate(cols.capacity_kva, ri, rd), "basic", ctx, detail
+        )
         return
     if cols.max_kw is None or bool(np.any(cols.max_kw < 0)):
         raise RatingError("basic charge by demand needs max_kw")
@@ -645,8 +756,23 @@ def _basic(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, t
     first = ctx.qty_times_rate(first_qty, ri, rd)
     xi, xd = _int_dec(basic.rate * basic.excess_multiplier)
     excess = ctx.qty_times_rate(np.where(over, actual - within, 0), xi, xd)
-    lines.add("basic.demand", everyone, first, "basic", ctx)
-    lines.add("basic.demand.excess", over, excess, "basic", ctx)
+    no_contract = (~has_contract).tolist()
+    first_detail = LineDetail(
+        lambda i: "基本电费(按实际最大需量)" if no_contract[i] else "基本电费(按合同最大需量)",
+        _qty_of(first_qty),
+        "kW",
+        basic.rate,
+        lambda i: "basic.demand.actual" if no_contract[i] else "basic.demand",
+    )
+    lines.add("basic.demand", everyone, first, "basic", ctx, first_detail)
+    excess_detail = LineDetail(
+        "基本电费(超合同需量105%部分加倍)",
+        _qty_of(actual - within),
+        "kW",
+        basic.rate * basic.excess_multiplier,
+        f"basic.demand.105.{basic.excess_reading}",
+    )
+    lines.add("basic.demand.excess", over, excess, "basic", ctx, excess_detail)
     rule = basic.high_load
     if rule is None:
         return
@@ -658,7 +784,14 @@ def _basic(tariff: Tariff, cols: DeterminantColumns, ctx: _Ctx, lines: _Lines, t
     high = (kva > 0) & meets
     base = ctx.add(first, ctx.where(over, excess))
     fi, fdec = _int_dec(rule.factor - 1)
-    lines.add("basic.demand.260", high, ctx.times_ratio(base, fi, fdec), "basic", ctx)
+    detail = LineDetail(
+        f"基本电费减收(月用电量≥{rule.kwh_per_kva}kWh/kVA, 按{rule.factor}计收)",
+        ctx.decimal(base),
+        "元",
+        rule.factor - 1,
+        "basic.demand.260",
+    )
+    lines.add("basic.demand.260", high, ctx.times_ratio(base, fi, fdec), "basic", ctx, detail)
 
 
 def _pf_hundredths(total: I64, kvarh: I64) -> I64:
@@ -702,7 +835,18 @@ def _power_factor(
         if c in rule.base
     ]
     base = ctx.add(*base_parts) if base_parts else ctx.zero()
-    lines.add("pf", has, ctx.times_ratio(base, table[pfh], dec), "pf", ctx)
+    zh = tariff.locale == "zh"
+    standard = rule.standard.quantize(PF_STANDARD_STEP)
+    pf_list = pfh.tolist()
+
+    def text(i: int) -> str:
+        pf = Decimal(pf_list[i]).scaleb(-2)
+        if zh:
+            return f"功率因数调整电费(实际{pf}, 标准{standard})"
+        return f"Power-factor adjustment (PF {pf}, standard {standard})"
+
+    detail = LineDetail(text, ctx.decimal(base), "元", lambda i: rates[pf_list[i]], f"pf.{standard}")
+    lines.add("pf", has, ctx.times_ratio(base, table[pfh], dec), "pf", ctx, detail)
 
 
 def rate_columns(*, tariff: Tariff, cols: DeterminantColumns) -> RatedColumns:
@@ -740,19 +884,21 @@ def rate_columns(*, tariff: Tariff, cols: DeterminantColumns) -> RatedColumns:
     for f in tariff.funds:
         fi, fd = _int_dec(f.rate)
         present = np.full(n, tariff.customer_class not in f.exempt_classes, dtype=np.bool_) & (total != 0)
-        later.add(f"fund.{f.code}", present, ctx.qty_times_rate(total, fi, fd), "fund", ctx)
+        detail = LineDetail(f.name, _qty_of(total), "kWh", f.rate, "fund")
+        later.add(f"fund.{f.code}", present, ctx.qty_times_rate(total, fi, fd), "fund", ctx, detail)
     days = (cols.end - cols.start).astype(np.int64)
     everyone = np.ones(n, dtype=np.bool_)
     for fx in tariff.fixed:
         price, per_day = _per_month_rate(tariff, fx.amount, fx.per)
         pi, pd = _int_dec(price)
         qty = days * SCALE if per_day else np.full(n, SCALE, dtype=np.int64)
-        later.add(f"fixed.{fx.code}", everyone, ctx.qty_times_rate(qty, pi, pd), "fixed", ctx)
+        detail = LineDetail(fx.name, _qty_of(qty), _period_unit(tariff, per_day), price, "fixed")
+        later.add(f"fixed.{fx.code}", everyone, ctx.qty_times_rate(qty, pi, pd), "fixed", ctx, detail)
     _power_factor(tariff, cols, ctx, lines, later, total, plan)
-    for code, pres, amount, cat in zip(
-        later.codes, later.present, later.amounts, later.category, strict=True
+    for code, pres, amount, cat, detail in zip(
+        later.codes, later.present, later.amounts, later.category, later.details, strict=True
     ):
-        lines.add(code, pres, amount, cat, ctx)
+        lines.add(code, pres, amount, cat, ctx, detail)
     if tariff.minimum is not None:
         _minimum(tariff, cols, ctx, lines, days, exact_rows)
     # magnitude bound: every |amount| and the running sums stay far below 2**63
@@ -763,10 +909,18 @@ def rate_columns(*, tariff: Tariff, cols: DeterminantColumns) -> RatedColumns:
     amount_fen, total_fen = _round(tariff, ctx, lines)
     present = np.stack(lines.present, axis=1) if lines.present else np.zeros((n, 0), dtype=np.bool_)
     codes = tuple(lines.codes)
-    for i in np.flatnonzero(exact_rows):
-        _fill_exact(tariff, cols, int(i), codes, present, amount_fen, total_fen)
+    exact_bills = {
+        int(i): _fill_exact(tariff, cols, int(i), codes, present, amount_fen, total_fen)
+        for i in np.flatnonzero(exact_rows)
+    }
     return RatedColumns(
-        codes=codes, present=present, amount_fen=amount_fen, total_fen=total_fen, exact_rows=exact_rows
+        codes=codes,
+        present=present,
+        amount_fen=amount_fen,
+        total_fen=total_fen,
+        exact_rows=exact_rows,
+        details=tuple(lines.details),
+        exact_bills=exact_bills,
     )
 
 
@@ -804,7 +958,16 @@ def _minimum(
         charged = subtotal
         applies = np.ones(n, dtype=np.bool_)
     present = applies & ctx.less(charged, floor)
-    lines.add("minimum", present, ctx.sub_(floor, charged), "minimum", ctx)
+    top_up = ctx.sub_(floor, charged)
+    zh = tariff.locale == "zh"
+    detail = LineDetail(
+        "最低电费补足" if zh else "Minimum charge top-up",
+        _const(Decimal(1)),
+        "次" if zh else "bill",
+        ctx.decimal(top_up),
+        "minimum",
+    )
+    lines.add("minimum", present, top_up, "minimum", ctx, detail)
 
 
 def _round(tariff: Tariff, ctx: _Ctx, lines: _Lines) -> tuple[I64, I64]:
@@ -835,7 +998,7 @@ def _fill_exact(
     present: Mask,
     amount_fen: I64,
     total_fen: I64,
-) -> None:
+) -> RatedBill:
     """Price row ``i`` with ``exact.rate`` and write its lines into the slots (in order, by code)."""
     bill: RatedBill = rate(tariff=tariff, det=cols.determinants(i))
     present[i, :] = False
@@ -850,6 +1013,7 @@ def _fill_exact(
         amount_fen[i, j] = int(ln.amount.scaleb(2))
         j += 1
     total_fen[i] = int(bill.total.scaleb(2))
+    return bill
 
 
 # ------------------------------------------------------------------------------------------ determinants
