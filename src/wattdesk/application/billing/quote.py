@@ -1,13 +1,16 @@
 """Use case: quote bills (电费试算) for interval loads on one tariff, without the database.
 
-Loading files belongs here (core parses dicts): the tariff file (WattDesk YAML/JSON or a URDB v8 record),
-the interval load (CSV or Parquet, long format, many accounts), the power-factor table and the public-holiday
-calendar from ``wattdesk/config``. Every input error is a :class:`QuoteInputError` naming the file and the
-field / row / column, which the CLI prints as one line.
+Files are read and written by :mod:`wattdesk.application.billing.quote_io` (the load as a dense accounts x
+intervals matrix when it can be, CSV / Parquet / JSON out). Rating is the vectorized engine
+(``core.rating.vector``) on every bill of every account at once; rows the engine cannot hold in int64 are priced
+by the exact path inside it (``exact_rows``). :func:`quote_exact` is the exact per-account Decimal path, the
+reference the vector quote is tested against to the fen (tests/unit/core/test_quote_vector.py).
+Every input error is a :class:`QuoteInputError` naming the file and the field / row / column.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,18 +18,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from wattdesk.application.errors import InputError
+from wattdesk.application.billing.quote_io import (
+    AccountLoad,
+    DenseLoad,
+    LoadData,
+    QuoteInputError,
+    quote_json,
+    read_load,
+    write_json,
+    write_output,
+)
 from wattdesk.application.tariffs.reference_data import read_tariff_documents
 from wattdesk.core.calendar import HolidayCalendar, Semantics
 from wattdesk.core.rating.determinants import LoadError, monthly_determinants
 from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate_periods
+from wattdesk.core.rating.vector import (
+    DeterminantColumns,
+    columns_from_determinants,
+    monthly_columns_from_load,
+    rate_columns,
+)
 from wattdesk.core.tariff import Tariff, with_semantics
 
-
-class QuoteInputError(InputError):
-    """A bad input file; the message is one line naming the file and the place."""
+I64 = np.ndarray[Any, np.dtype[np.int64]]
 
 
 @dataclass(frozen=True)
@@ -36,11 +51,180 @@ class LoadedTariff:
 
 
 @dataclass(frozen=True)
-class AccountLoad:
-    account: str | None
-    timestamps: np.ndarray[Any, np.dtype[np.datetime64]]
-    kwh: np.ndarray[Any, np.dtype[np.float64]]
-    kvarh: np.ndarray[Any, np.dtype[np.float64]] | None
+class QuoteResult:
+    """Every bill of every account, column-wise. Row ``i`` is one calendar month ``[start[i], end[i])`` of
+    account ``accounts[account_of_row[i]]`` (rows account-major, months in order); ``amount_fen[i, j]`` is
+    its rounded amount of line ``codes[j]`` where ``present[i, j]``; ``kwh_units`` in 0.0001 kWh."""
+
+    accounts: tuple[str | None, ...]
+    account_of_row: I64
+    start: np.ndarray[Any, np.dtype[np.datetime64]]
+    end: np.ndarray[Any, np.dtype[np.datetime64]]
+    kwh_units: I64
+    codes: tuple[str, ...]
+    present: np.ndarray[Any, np.dtype[np.bool_]]
+    amount_fen: I64
+    total_fen: I64
+    exact_rows: np.ndarray[Any, np.dtype[np.bool_]]
+
+    def lines(self, i: int) -> tuple[tuple[str, Decimal], ...]:
+        """Row ``i``'s lines as ``(code, amount)`` in the exact path's order."""
+        return tuple(
+            (c, Decimal(int(a)).scaleb(-2))
+            for c, p, a in zip(self.codes, self.present[i], self.amount_fen[i], strict=True)
+            if p
+        )
+
+    def total(self, i: int) -> Decimal:
+        return Decimal(int(self.total_fen[i])).scaleb(-2)
+
+
+# ------------------------------------------------------------------------------------------ tariff file
+
+
+def load_tariff(*, path: Path) -> LoadedTariff:
+    """Read a WattDesk tariff (YAML or JSON) or a URDB v8 record (JSON with ``energyratestructure``)."""
+    docs = read_tariff_documents(path=path)
+    if len(docs) != 1:
+        raise QuoteInputError(f"{path.name}: holds {len(docs)} tariffs; quote needs exactly one")
+    return LoadedTariff(tariff=docs[0].tariff, kind=docs[0].kind)
+
+
+def default_semantics(*, kind: str) -> Semantics:
+    """PySAM's calendar for URDB tariffs (so bills agree with PySAM), the real calendar otherwise."""
+    return "pysam" if kind == "urdb" else "real"
+
+
+# ------------------------------------------------------------------------------------------ the use case
+
+
+def _series_determinants(
+    *,
+    tariff: Tariff,
+    loads: tuple[AccountLoad, ...],
+    holidays: HolidayCalendar | None,
+    capacity_kva: Decimal | None,
+    contract_kw: Decimal | None,
+    load_name: str,
+) -> tuple[list[Determinants], list[int]]:
+    dets: list[Determinants] = []
+    owner: list[int] = []
+    for a, load in enumerate(loads):
+        who = f"{load_name} account {load.account}" if load.account is not None else load_name
+        try:
+            mine = monthly_determinants(
+                tariff=tariff,
+                timestamps=load.timestamps,
+                kwh=load.kwh,
+                kvarh=load.kvarh,
+                holidays=holidays,
+                capacity_kva=capacity_kva,
+                contract_kw=contract_kw,
+            )
+        except LoadError as exc:
+            raise QuoteInputError(f"{who}: {exc}") from None
+        dets.extend(mine)
+        owner.extend([a] * len(mine))
+    return dets, owner
+
+
+def _ytd_amounts(res_amount: I64, codes: tuple[str, ...], owner: I64, start: np.ndarray[Any, Any]) -> I64:
+    """Per row: fen of the non-minimum lines already billed in the same account and calendar year (what
+    ``exact.rate_periods`` carries as ``ytd_amount_before``)."""
+    keep = np.asarray([c != "minimum" for c in codes], dtype=np.bool_)
+    own = res_amount[:, keep].sum(axis=1) if keep.any() else np.zeros(owner.size, dtype=np.int64)
+    year = start.astype("datetime64[Y]").astype(np.int64)
+    new_group = np.ones(owner.size, dtype=np.bool_)
+    new_group[1:] = (owner[1:] != owner[:-1]) | (year[1:] != year[:-1])
+    csum = np.cumsum(own)
+    before = csum - own
+    group_base = np.maximum.accumulate(np.where(new_group, np.arange(owner.size), 0))
+    return np.asarray(before - before[group_base], dtype=np.int64)
+
+
+def quote(
+    *,
+    tariff: Tariff,
+    load: LoadData,
+    semantics: Semantics,
+    holidays: HolidayCalendar | None = None,
+    capacity_kva: Decimal | None = None,
+    contract_kw: Decimal | None = None,
+    load_name: str = "load",
+) -> QuoteResult:
+    """Rate every account's load per calendar month ``[first of month, first of next month)``, all at once."""
+    priced = with_semantics(tariff=tariff, semantics=semantics)
+    hol = holidays if priced.calendar.holidays else None
+    if isinstance(load, DenseLoad):
+        n_acc = len(load.accounts)
+        try:
+            cols = monthly_columns_from_load(
+                tariff=priced,
+                year=load.year,
+                kwh=load.kwh,
+                steps_per_hour=load.steps_per_hour,
+                kvarh=load.kvarh,
+                semantics=semantics,
+                holidays=hol,
+                capacity_kva=None if capacity_kva is None else [capacity_kva] * n_acc,
+                contract_kw=None if contract_kw is None else [contract_kw] * n_acc,
+            )
+        except RatingError as exc:
+            raise QuoteInputError(f"{load_name}: {exc}") from None
+        accounts = load.accounts
+        owner = np.repeat(np.arange(n_acc, dtype=np.int64), 12)
+        kwh_units = cols.kwh_by_period.sum(axis=1)
+    else:
+        dets, owner_l = _series_determinants(
+            tariff=priced,
+            loads=load,
+            holidays=hol,
+            capacity_kva=capacity_kva,
+            contract_kw=contract_kw,
+            load_name=load_name,
+        )
+        cols = columns_from_determinants(dets)
+        accounts = tuple(a.account for a in load)
+        owner = np.asarray(owner_l, dtype=np.int64)
+        kwh_units = cols.kwh_by_period.sum(axis=1)
+        assert cols.force_exact is not None
+        for i in np.flatnonzero(cols.force_exact):
+            kwh_units[i] = int(dets[int(i)].kwh.scaleb(4))
+    try:
+        res = rate_columns(tariff=priced, cols=cols)
+        if priced.minimum is not None and priced.minimum.per == "year":
+            # a per-year minimum tops up December against the year's earlier charges: rate once, carry the
+            # year-to-date charges as the exact path does, rate again with them
+            ytd = _ytd_amounts(res.amount_fen, res.codes, owner, cols.start)
+            cols = _with_ytd(cols, ytd)
+            res = rate_columns(tariff=priced, cols=cols)
+    except RatingError as exc:
+        raise QuoteInputError(f"{load_name}: {exc}") from None
+    return QuoteResult(
+        accounts=accounts,
+        account_of_row=owner,
+        start=cols.start,
+        end=cols.end,
+        kwh_units=np.asarray(kwh_units, dtype=np.int64),
+        codes=res.codes,
+        present=res.present,
+        amount_fen=res.amount_fen,
+        total_fen=res.total_fen,
+        exact_rows=res.exact_rows,
+    )
+
+
+def _with_ytd(cols: DeterminantColumns, ytd: I64) -> DeterminantColumns:
+    amounts = tuple(Decimal(int(v)).scaleb(-2) for v in ytd)
+    source = None
+    if cols.source is not None:
+        source = tuple(
+            dataclasses.replace(d, ytd_amount_before=a) for d, a in zip(cols.source, amounts, strict=True)
+        )
+    return dataclasses.replace(cols, ytd_amount_before=amounts, source=source)
+
+
+# ------------------------------------------------------------------------------------------ the reference
 
 
 @dataclass(frozen=True)
@@ -58,240 +242,81 @@ class AccountQuote:
     total: Decimal
 
 
-# ------------------------------------------------------------------------------------------ tariff file
-
-
-def load_tariff(*, path: Path) -> LoadedTariff:
-    """Read a WattDesk tariff (YAML or JSON) or a URDB v8 record (JSON with ``energyratestructure``)."""
-    docs = read_tariff_documents(path=path)
-    if len(docs) != 1:
-        raise QuoteInputError(f"{path.name}: holds {len(docs)} tariffs; quote needs exactly one")
-    return LoadedTariff(tariff=docs[0].tariff, kind=docs[0].kind)
-
-
-# ------------------------------------------------------------------------------------------ load file
-
-
-def _row(i: int, csv_file: bool) -> int:
-    """Row number shown to the user: the file line for CSV (header = row 1), 1-based data row for Parquet."""
-    return i + 2 if csv_file else i + 1
-
-
-def _numbers(df: pl.DataFrame, col: str, name: str, csv_file: bool) -> np.ndarray[Any, np.dtype[np.float64]]:
-    s = df[col]
-    if s.dtype == pl.String:
-        parsed = s.str.strip_chars().cast(pl.Float64, strict=False)
-        bad = (parsed.is_null() & s.is_not_null()) | (s.str.strip_chars() == "")
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            raw = s[i]
-            what = "missing value" if raw is None or not raw.strip() else f"not a number {raw!r}"
-            raise QuoteInputError(f"{name} row {_row(i, csv_file)} column {col}: {what}")
-        s = parsed
-    elif s.dtype.is_numeric():
-        s = s.cast(pl.Float64)
-    else:
-        raise QuoteInputError(f"{name} column {col}: not numeric ({s.dtype})")
-    if s.null_count():
-        i = int(s.is_null().arg_true()[0])
-        raise QuoteInputError(f"{name} row {_row(i, csv_file)} column {col}: missing value")
-    arr = s.to_numpy()
-    bad_idx = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
-    if bad_idx.size:
-        i = int(bad_idx[0])
-        what = "negative" if np.isfinite(arr[i]) else "not a finite number"
-        raise QuoteInputError(f"{name} row {_row(i, csv_file)} column {col}: {what} {s[i]!r}")
-    return arr.astype(np.float64)
-
-
-def _timestamps(df: pl.DataFrame, name: str, csv_file: bool) -> pl.Series:
-    s = df["timestamp"]
-    if s.dtype == pl.String:
-        raw = s.str.strip_chars().str.replace("T", " ")
-        parsed = raw.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
-        parsed = parsed.fill_null(raw.str.to_datetime("%Y-%m-%d %H:%M", strict=False))
-        bad = parsed.is_null()
-        if bad.any():
-            i = int(bad.arg_true()[0])
-            raise QuoteInputError(
-                f"{name} row {_row(i, csv_file)} column timestamp: not a timestamp (YYYY-MM-DD HH:MM) {s[i]!r}"
-            )
-        return parsed
-    if isinstance(s.dtype, pl.Datetime):
-        if s.dtype.time_zone is not None:
-            s = s.dt.replace_time_zone(None)  # keep the local wall-clock time
-        if s.null_count():
-            i = int(s.is_null().arg_true()[0])
-            raise QuoteInputError(f"{name} row {_row(i, csv_file)} column timestamp: missing value")
-        return s
-    raise QuoteInputError(f"{name} column timestamp: not a timestamp column ({s.dtype})")
-
-
-def read_load(*, path: Path) -> tuple[AccountLoad, ...]:
-    """Read an interval load: columns ``timestamp, kwh`` (+ optional ``kvarh``, ``account``), long format.
-
-    Timestamps are local interval starts; the step (hourly, 15-minute ...) is detected per account.
-    """
-    name = path.name
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            df = pl.read_parquet(path)
-            csv_file = False
-        elif suffix in (".csv", ".txt"):
-            df = pl.read_csv(path, infer_schema=False)
-            csv_file = True
-        else:
-            raise QuoteInputError(f"{name}: unsupported load file type {suffix!r} (CSV or Parquet)")
-    except FileNotFoundError:
-        raise QuoteInputError(f"{name}: no such file") from None
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise QuoteInputError(f"{name}: cannot read: {first}") from None
-    df = df.rename({c: c.strip().lower() for c in df.columns})
-    for col in ("timestamp", "kwh"):
-        if col not in df.columns:
-            raise QuoteInputError(f"{name}: missing column {col} (need timestamp,kwh[,kvarh][,account])")
-    if df.height == 0:
-        raise QuoteInputError(f"{name}: no rows")
-    ts = _timestamps(df, name, csv_file)
-    kwh = _numbers(df, "kwh", name, csv_file)
-    kvarh = _numbers(df, "kvarh", name, csv_file) if "kvarh" in df.columns else None
-    accounts: pl.Series | None = None
-    if "account" in df.columns:
-        accounts = df["account"].cast(pl.String)
-        if accounts.null_count():
-            i = int(accounts.is_null().arg_true()[0])
-            raise QuoteInputError(f"{name} row {_row(i, csv_file)} column account: missing value")
-    frame = pl.DataFrame(
-        {
-            "row": np.arange(df.height),
-            "account": accounts if accounts is not None else pl.Series([None] * df.height, dtype=pl.String),
-            "ts": ts,
-            "kwh": kwh,
-            "kvarh": kvarh if kvarh is not None else np.zeros(df.height),
-        }
-    )
-    dup = frame.select(pl.struct("account", "ts").is_duplicated().alias("d"))["d"]
-    if dup.any():
-        i = int(dup.arg_true()[-1])
-        raise QuoteInputError(f"{name} row {_row(i, csv_file)} column timestamp: duplicate interval {ts[i]}")
-    out = []
-    for key, part in frame.sort(["account", "ts"], nulls_last=False).group_by("account", maintain_order=True):
-        acct = key[0]
-        out.append(
-            AccountLoad(
-                account=None if acct is None else str(acct),
-                timestamps=part["ts"].to_numpy().astype("datetime64[m]"),
-                kwh=part["kwh"].to_numpy(),
-                kvarh=part["kvarh"].to_numpy() if kvarh is not None else None,
-            )
+def account_loads(load: LoadData) -> tuple[AccountLoad, ...]:
+    """The load as one series per account (a dense matrix split into its rows)."""
+    if not isinstance(load, DenseLoad):
+        return load
+    n_steps = load.kwh.shape[1]
+    step = 60 // load.steps_per_hour
+    ts = np.datetime64(f"{load.year:04d}-01-01T00:00", "m") + np.arange(n_steps) * step
+    return tuple(
+        AccountLoad(
+            account=acct,
+            timestamps=ts,
+            kwh=load.kwh[a],
+            kvarh=None if load.kvarh is None else load.kvarh[a],
         )
-    return tuple(out)
+        for a, acct in enumerate(load.accounts)
+    )
 
 
-# ------------------------------------------------------------------------------------------ the use case
-
-
-def default_semantics(*, kind: str) -> Semantics:
-    """PySAM's calendar for URDB tariffs (so bills agree with PySAM), the real calendar otherwise."""
-    return "pysam" if kind == "urdb" else "real"
-
-
-def quote(
+def quote_exact(
     *,
     tariff: Tariff,
-    loads: tuple[AccountLoad, ...],
+    load: LoadData,
     semantics: Semantics,
     holidays: HolidayCalendar | None = None,
     capacity_kva: Decimal | None = None,
     contract_kw: Decimal | None = None,
     load_name: str = "load",
 ) -> tuple[AccountQuote, ...]:
-    """Rate each account's load per calendar month ``[first of month, first of next month)``."""
+    """The exact reference: each account's monthly determinants and ``exact.rate_periods`` (Decimal)."""
     priced = with_semantics(tariff=tariff, semantics=semantics)
+    hol = holidays if priced.calendar.holidays else None
     out = []
-    for load in loads:
-        who = f"{load_name} account {load.account}" if load.account is not None else load_name
-        try:
-            dets = monthly_determinants(
-                tariff=priced,
-                timestamps=load.timestamps,
-                kwh=load.kwh,
-                kvarh=load.kvarh,
-                holidays=holidays,
-                capacity_kva=capacity_kva,
-                contract_kw=contract_kw,
-            )
-        except LoadError as exc:
-            raise QuoteInputError(f"{who}: {exc}") from None
+    for acct in account_loads(load):
+        who = f"{load_name} account {acct.account}" if acct.account is not None else load_name
+        dets, _ = _series_determinants(
+            tariff=priced,
+            loads=(acct,),
+            holidays=hol,
+            capacity_kva=capacity_kva,
+            contract_kw=contract_kw,
+            load_name=load_name,
+        )
         try:
             bills = rate_periods(tariff=priced, dets=dets)
         except RatingError as exc:
             raise QuoteInputError(f"{who}: {exc}") from None
-        periods = [
-            PeriodQuote(start=det.start, end=det.end, kwh=det.kwh, bill=bill)
-            for det, bill in zip(dets, bills, strict=True)
-        ]
+        periods = tuple(
+            PeriodQuote(start=d.start, end=d.end, kwh=d.kwh, bill=b) for d, b in zip(dets, bills, strict=True)
+        )
         out.append(
             AccountQuote(
-                account=load.account,
-                periods=tuple(periods),
+                account=acct.account,
+                periods=periods,
                 total=sum((p.bill.total for p in periods), Decimal("0.00")),
             )
         )
     return tuple(out)
 
 
-def _dec_str(d: Decimal) -> str:
-    """A quantity or rate as a plain decimal string without trailing zeros ("240", "0.4883")."""
-    s = format(d, "f")
-    return s.rstrip("0").rstrip(".") if "." in s else s
-
-
-def quote_to_json(quotes: tuple[AccountQuote, ...]) -> dict[str, Any]:
-    """The ``wattdesk quote --json`` document; decimals as strings, ``end`` exclusive."""
-    return {
-        "bills": [
-            {
-                "account": q.account,
-                "periods": [
-                    {
-                        "start": p.start.isoformat(),
-                        "end": p.end.isoformat(),
-                        "kwh": _dec_str(p.kwh),
-                        "lines": [
-                            {
-                                "code": ln.code,
-                                "description": ln.description,
-                                "quantity": _dec_str(ln.quantity),
-                                "unit": ln.unit,
-                                "rate": _dec_str(ln.rate),
-                                "amount": format(ln.amount, "f"),
-                            }
-                            for ln in p.bill.lines
-                        ],
-                        "total": format(p.bill.total, "f"),
-                    }
-                    for p in q.periods
-                ],
-                "total": format(q.total, "f"),
-            }
-            for q in quotes
-        ]
-    }
-
-
 __all__ = [
     "AccountLoad",
     "AccountQuote",
-    "Determinants",
+    "DenseLoad",
+    "LoadData",
     "LoadedTariff",
     "PeriodQuote",
     "QuoteInputError",
+    "QuoteResult",
+    "account_loads",
     "default_semantics",
     "load_tariff",
     "quote",
-    "quote_to_json",
+    "quote_exact",
+    "quote_json",
     "read_load",
+    "write_json",
+    "write_output",
 ]

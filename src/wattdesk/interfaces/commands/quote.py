@@ -1,19 +1,19 @@
 """`wattdesk quote`: price an interval load on a tariff (电费试算), no database.
 
-    wattdesk quote --tariff FILE --load FILE [--json] [--calendar real|pysam]
-                   [--capacity-kva KVA] [--contract-kw KW]
+    wattdesk quote --tariff FILE --load FILE [--json] [--output FILE.{json,csv,parquet}]
+                   [--calendar real|pysam] [--capacity-kva KVA] [--contract-kw KW]
 
 --tariff is a WattDesk tariff (YAML or JSON, docs/tariffs.md) or a URDB v8 rate record (a JSON object with
-``energyratestructure``), detected from the content. --load is CSV or Parquet with columns
-``timestamp,kwh`` (+ optional ``kvarh``, ``account``). The default calendar is PySAM's for URDB records
-(so bills agree with NREL PySAM) and the real calendar (with public holidays) for WattDesk tariffs.
+``energyratestructure``), detected from the content. --load is CSV, Parquet or Arrow IPC, long
+(``timestamp,kwh`` + optional ``kvarh``, ``account``) or wide (one row per account, ``kwh`` a list column and
+``start``); see docs/tariffs.md "Load files". The default calendar is PySAM's for URDB records (so bills agree
+with NREL PySAM) and the real calendar (with public holidays) for WattDesk tariffs.
 This module only translates arguments and output; the work is ``wattdesk.application.billing.quote``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -24,6 +24,8 @@ from wattdesk.interfaces.cli import UserError
 NAME = "quote"
 HELP = "quote bills for an interval load on a tariff, without the database (电费试算)"
 NEEDS_DJANGO = False
+TABLE_LIMIT = 20
+"""Accounts printed as tables without --json/--output (the rest are summarised)."""
 
 
 def _decimal(text: str) -> Decimal:
@@ -40,8 +42,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tariff", required=True, type=Path, help="WattDesk tariff (YAML/JSON) or URDB v8 JSON"
     )
-    parser.add_argument("--load", required=True, type=Path, help="interval load, CSV or Parquet")
+    parser.add_argument(
+        "--load", required=True, type=Path, help="interval load: CSV, Parquet or Arrow IPC (long or wide)"
+    )
     parser.add_argument("--json", action="store_true", help="print the bills as JSON")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="write the bills to FILE: .json (as --json), .csv or .parquet (one row per bill)",
+    )
     parser.add_argument(
         "--calendar",
         choices=("real", "pysam"),
@@ -56,62 +65,73 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wattdesk.application.billing import quote as uc
-    from wattdesk.application.tariffs.reference_data import load_holidays
 
     try:
+        if args.output is not None and args.output.suffix.lower() not in (".json", ".csv", ".parquet"):
+            raise uc.QuoteInputError(
+                f"{args.output.name}: unsupported output type {args.output.suffix!r} (.json, .csv or .parquet)"
+            )
         loaded = uc.load_tariff(path=args.tariff)
-        loads = uc.read_load(path=args.load)
+        load = uc.read_load(path=args.load)
         semantics = args.calendar or uc.default_semantics(kind=loaded.kind)
-        holidays = load_holidays() if semantics == "real" and loaded.tariff.calendar.holidays else None
-        quotes = uc.quote(
+        holidays = None
+        if semantics == "real" and loaded.tariff.calendar.holidays:
+            from wattdesk.application.tariffs.reference_data import load_holidays
+
+            holidays = load_holidays()
+        result = uc.quote(
             tariff=loaded.tariff,
-            loads=loads,
+            load=load,
             semantics=semantics,
             holidays=holidays,
             capacity_kva=args.capacity_kva,
             contract_kw=args.contract_kw,
             load_name=args.load.name,
         )
+        if args.output is not None:
+            uc.write_output(result, args.output)
     except InputError as exc:
         raise UserError(str(exc)) from None
     if args.json:
-        json.dump(uc.quote_to_json(quotes), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.flush()
+        uc.write_json(result, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
         return 0
-    _print_table(quotes, loaded.tariff.name, loaded.tariff.currency, semantics)
+    if args.output is None:
+        _print_table(result, loaded.tariff.name, loaded.tariff.currency, semantics)
     return 0
 
 
-def _print_table(quotes: tuple[object, ...], tariff_name: str, currency: str, semantics: str) -> None:
+def _print_table(result: object, tariff_name: str, currency: str, semantics: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from wattdesk.application.billing.quote import AccountQuote
+    from wattdesk.application.billing.quote import QuoteResult
 
+    assert isinstance(result, QuoteResult)
     console = Console()
-    for q in quotes:
-        assert isinstance(q, AccountQuote)
-        title = f"{tariff_name} — account {q.account or '-'} ({semantics} calendar, {currency})"
+    rows_of: dict[int, list[int]] = {}
+    for i, a in enumerate(result.account_of_row.tolist()):
+        rows_of.setdefault(a, []).append(i)
+    for a, acct in enumerate(result.accounts[:TABLE_LIMIT]):
+        title = f"{tariff_name} — account {acct or '-'} ({semantics} calendar, {currency})"
         table = Table(title=title, show_lines=False)
-        for col, justify in (
-            ("period", "left"),
-            ("line", "left"),
-            ("quantity", "right"),
-            ("unit", "left"),
-            ("rate", "right"),
-            ("amount", "right"),
-        ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for p in q.periods:
-            label = f"{p.start:%Y-%m}"
-            for ln in p.bill.lines:
-                table.add_row(
-                    label, ln.description, f"{ln.quantity:f}", ln.unit, f"{ln.rate:f}", f"{ln.amount:f}"
-                )
+        table.add_column("period")
+        table.add_column("line")
+        table.add_column("amount", justify="right")
+        total = Decimal("0.00")
+        for i in rows_of.get(a, []):
+            label = f"{str(result.start[i])[:7]}"
+            for code, amount in result.lines(i):
+                table.add_row(label, code, f"{amount:f}")
                 label = ""
-            table.add_row(
-                "", f"[bold]total ({p.kwh:f} kWh)[/bold]", "", "", "", f"[bold]{p.bill.total:f}[/bold]"
-            )
+            kwh = Decimal(int(result.kwh_units[i])).scaleb(-4).normalize()
+            table.add_row("", f"[bold]total ({kwh:f} kWh)[/bold]", f"[bold]{result.total(i):f}[/bold]")
             table.add_section()
-        table.add_row("", "[bold]account total[/bold]", "", "", "", f"[bold]{q.total:f}[/bold]")
+            total += result.total(i)
+        table.add_row("", "[bold]account total[/bold]", f"[bold]{total:f}[/bold]")
         console.print(table)
+    if len(result.accounts) > TABLE_LIMIT:
+        console.print(
+            f"… {len(result.accounts) - TABLE_LIMIT} more accounts: use --json or --output FILE for all of them"
+        )
