@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "wattdesk.domain.gateway",
     "wattdesk.domain.inspection",
     "wattdesk.domain.changes",
+    "wattdesk.domain.simulation",
     "wattdesk.domain.access",
     # audit trail (django-auditlog; what is audited: wattdesk.domain.audit) and login lockout (django-axes)
     "auditlog",

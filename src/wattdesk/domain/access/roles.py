@@ -66,6 +66,7 @@ PAYMENTS_CLOSE_APPROVE: Final = "payments.close_approve"  # approve another cash
 COLLECTION_ASSIGN: Final = "collection.assign"  # assign collectors and meter readers to routes (抄表段分配)
 METERING_ARCHIVE: Final = "metering.archive"  # customer transformers, models and the loss table (变损档案)
 SERVICE_CHANGES: Final = "changes.record"  # record 变更用电 (减容, 暂停, 改类, 换表 ...) on a service point
+TARIFFS_SIMULATE: Final = "tariffs.simulate"  # run and read tariff-change simulations (电价调整测算)
 
 ALL_CAPABILITIES: Final = frozenset(
     {
@@ -98,6 +99,7 @@ ALL_CAPABILITIES: Final = frozenset(
         COLLECTION_ASSIGN,
         METERING_ARCHIVE,
         SERVICE_CHANGES,
+        TARIFFS_SIMULATE,
     }
 )
 
@@ -158,9 +160,10 @@ CAPABILITIES: Final[dict[str, frozenset[str]]] = {
             PAYMENTS_RECONCILE,
             PAYMENTS_CLOSE_APPROVE,
             COLLECTION_ASSIGN,
+            TARIFFS_SIMULATE,
         }
     ),
-    ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW}),
+    ANALYST: frozenset({DASHBOARD_VIEW, TARIFFS_VIEW, BILLING_VIEW, TARIFFS_SIMULATE}),
     CUSTOMER: frozenset({PORTAL_USE}),
 }
 
