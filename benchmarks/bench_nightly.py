@@ -582,30 +582,46 @@ def naive_late_fees(sample: int, as_of: date) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------ run
 
 
-def nightly(day: date) -> dict[str, Any]:
-    """The steps of `wattdesk collect nightly --date day`, each timed."""
+def nightly(day: date, *, baseline: bool = False) -> dict[str, Any]:
+    """The steps of `wattdesk collect nightly --date day` (``collection.nightly.run_nightly``), each timed.
+
+    ``baseline``: the previous implementation, kept as the peer — no open-item state: the late-fee step and
+    dunning each run the full set-based scan over every range of bill ids (``scan_open_items(full=True,
+    save=False)``, the rows ``possibly_open_items`` returned before), and the outbox stops at 100,000 messages.
+    """
     from wattdesk.application.dunning.nightly import run_dunning
     from wattdesk.application.dunning.outbox import dispatch_outbox
     from wattdesk.application.fee_control.prepaid import run_fee_control
     from wattdesk.application.ledger.late_fees import accrue_late_fees
+    from wattdesk.application.ledger.open_items import scan_open_items
+    from wattdesk.application.payments.channels.gateway import expire_stale_orders
 
     now = datetime(day.year, day.month, day.day, 22, tzinfo=SH)
     out: dict[str, Any] = {"day": day.isoformat()}
+    t0 = t = time.perf_counter()
+    found = scan_open_items(as_of=day, full=baseline, save=not baseline)
+    out["scan_s"] = time.perf_counter() - t
+    out["scan"] = f"{'full' if found.full else 'incremental'}, {len(found.rows):,} candidate items"
     t = time.perf_counter()
-    lf = accrue_late_fees(as_of=day, run_at=now)
+    lf = accrue_late_fees(as_of=day, run_at=now, candidates=found)
     out["late_fees_s"] = time.perf_counter() - t
     out["late_fees"] = (
         f"{lf.outcome}: {lf.bills} bills, {lf.total} yuan, {lf.credits_applied} credit allocations"
     )
     t = time.perf_counter()
-    d = run_dunning(day=day, now=now)
+    if baseline:
+        again = scan_open_items(as_of=day, full=True, save=False)  # dunning's own full scan, as before
+    else:
+        found.catch_up()
+        again = found
+    d = run_dunning(day=day, now=now, candidates=again)
     out["dunning_s"] = time.perf_counter() - t
     out["dunning"] = (
         f"{d.candidates} in arrears, {d.actions} actions {dict(sorted(d.by_kind.items()))}, "
         f"{d.messages} messages, {d.notices} orders"
     )
     t = time.perf_counter()
-    o = dispatch_outbox(now=now, limit=100_000)
+    o = dispatch_outbox(now=now, limit=100_000 if baseline else None)
     out["outbox_s"] = time.perf_counter() - t
     out["outbox"] = f"{o.sent} sent, {o.retried} retry, {o.failed} failed"
     t = time.perf_counter()
@@ -614,7 +630,9 @@ def nightly(day: date) -> dict[str, Any]:
     out["fee_control"] = (
         f"{fc.accounts} prepaid, {dict(sorted(fc.decisions.items()))}, {fc.commands_queued} commands"
     )
-    out["total_s"] = out["late_fees_s"] + out["dunning_s"] + out["outbox_s"] + out["fee_control_s"]
+    expire_stale_orders(day=day, now=now)
+    out["total_s"] = time.perf_counter() - t0
+    out["loadavg"] = _loadavg()
     return out
 
 
@@ -637,23 +655,32 @@ def load_worker(n: int) -> dict[str, Any]:
     return res
 
 
-def run_worker(n: int, sample: int) -> dict[str, Any]:
+def run_worker(n: int, sample: int, baseline: bool = False) -> dict[str, Any]:
     _setup()
+    from django.core.management import call_command
     from django.db import connection
 
-    res: dict[str, Any] = {"db": connection.vendor, "accounts": n}
-    res["peer"] = naive_late_fees(sample, D)
-    res["nights"] = [nightly(D), nightly(D + timedelta(days=1)), nightly(D + timedelta(days=1))]
+    call_command("migrate", verbosity=0)  # a kept database loaded by older code
+    res: dict[str, Any] = {"db": connection.vendor, "accounts": n, "baseline": baseline}
+    res["peer"] = naive_late_fees(sample, D) if not baseline and sample else None
+    nights = [D, D + timedelta(days=1), D + timedelta(days=1), D + timedelta(days=2)]
+    res["nights"] = [nightly(day, baseline=baseline) for day in nights]
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return res
 
 
-def spawn(db: str, n: int, sample: int, pg_url: str | None, keep: bool, reuse: bool) -> dict[str, Any]:
-    """Load (unless ``reuse`` finds the loaded database), then run on a copy of it (PostgreSQL: TEMPLATE)."""
+def spawn(
+    db: str, n: int, sample: int, pg_url: str | None, keep: bool, reuse: bool, baseline: bool = True
+) -> dict[str, Any]:
+    """Load (unless ``reuse`` finds the loaded database), then run the pass on a copy of it (PostgreSQL:
+    TEMPLATE; SQLite: a file copy), and the baseline (the previous implementation) on another copy."""
+    import shutil
+
     env = dict(os.environ)
     tmp = tempfile.mkdtemp(prefix="wd-nightly-")
     env["WATTDESK_DATA_DIR"] = tmp
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    modes = ["new", "baseline"] if baseline else ["new"]
 
     def child(*extra: str) -> dict[str, Any]:
         out = subprocess.run([sys.executable, __file__, *extra], env=env, capture_output=True, text=True)
@@ -669,16 +696,28 @@ def spawn(db: str, n: int, sample: int, pg_url: str | None, keep: bool, reuse: b
         print(f"loaded {db} {n:,} accounts: {json.dumps(info)}  load avg {_loadavg()}", flush=True)
         return info
 
+    def run(mode: str) -> dict[str, Any]:
+        extra = ["--baseline-run"] if mode == "baseline" else []
+        print(f"running {mode} ... load avg {_loadavg()}", flush=True)
+        return child("--run", str(n), "--sample", str(sample), *extra)
+
+    results: dict[str, Any] = {}
     if db == "sqlite":
-        env["WATTDESK_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
+        loaded = f"{tmp}/loaded.db"
+        env["WATTDESK_DATABASE_URL"] = f"sqlite:///{loaded}"
         try:
             info = load()
-            res = child("--run", str(n), "--sample", str(sample))
+            for mode in modes:
+                shutil.copyfile(loaded, f"{tmp}/bench.db")
+                env["WATTDESK_DATABASE_URL"] = f"sqlite:///{tmp}/bench.db"
+                results[mode] = run(mode)
+                for f in Path(tmp).glob("bench.db*"):
+                    f.unlink()
         finally:
-            for f in Path(tmp).glob("bench.db*"):
+            for f in Path(tmp).glob("*.db*"):
                 f.unlink()
-        res["load"] = info
-        return res
+        results["load"] = info
+        return results
     import psycopg
 
     assert pg_url
@@ -693,21 +732,22 @@ def spawn(db: str, n: int, sample: int, pg_url: str | None, keep: bool, reuse: b
     if not (reuse and exists):
         env["WATTDESK_DATABASE_URL"] = f"{prefix}/{base}"
         info = load()
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {work}")
-        t = time.perf_counter()
-        conn.execute(f"CREATE DATABASE {work} TEMPLATE {base}")
-        print(f"copied {base} -> {work} in {time.perf_counter() - t:.0f} s", flush=True)
-    env["WATTDESK_DATABASE_URL"] = f"{prefix}/{work}"
     try:
-        res = child("--run", str(n), "--sample", str(sample))
+        for mode in modes:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {work}")
+                t = time.perf_counter()
+                conn.execute(f"CREATE DATABASE {work} TEMPLATE {base}")
+                print(f"copied {base} -> {work} in {time.perf_counter() - t:.0f} s", flush=True)
+            env["WATTDESK_DATABASE_URL"] = f"{prefix}/{work}"
+            results[mode] = run(mode)
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {work}")
             if not keep:
                 conn.execute(f"DROP DATABASE IF EXISTS {base}")
-    res["load"] = info
-    return res
+    results["load"] = info
+    return results
 
 
 def _loadavg() -> str:
@@ -717,35 +757,53 @@ def _loadavg() -> str:
         return "?"
 
 
-def report(r: dict[str, Any]) -> str:
-    peer = r["peer"]
+LABELS = ("D (first night)", "D+1 (steady state)", "D+1 again (re-run)", "D+2 (steady state)")
+
+
+def _table(r: dict[str, Any], title: str) -> list[str]:
     lines = [
-        f"### {r['db']}, {r['accounts']:,} accounts",
+        f"#### {title}: {r['db']}, {r['accounts']:,} accounts",
         "",
-        "| night | late fees s | dunning s | outbox s | fee control s | total s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| night | scan s | late fees s | dunning s | outbox s | fee control s | total s | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    labels = ("D (first night)", "D+1 (steady state)", "D+1 again (idempotent)")
-    for label, night in zip(labels, r["nights"], strict=True):
+    for label, night in zip(LABELS, r["nights"], strict=True):
         lines.append(
-            f"| {label} {night['day']} | {night['late_fees_s']:.1f} | {night['dunning_s']:.1f} | "
-            f"{night['outbox_s']:.1f} | {night['fee_control_s']:.1f} | **{night['total_s']:.1f}** |"
+            f"| {label} {night['day']} | {night['scan_s']:.1f} | {night['late_fees_s']:.1f} | "
+            f"{night['dunning_s']:.1f} | {night['outbox_s']:.1f} | {night['fee_control_s']:.1f} | "
+            f"**{night['total_s']:.1f}** | {night['loadavg']} |"
         )
     lines.append("")
-    for label, night in zip(labels, r["nights"], strict=True):
+    for label, night in zip(LABELS, r["nights"], strict=True):
         lines.append(
-            f"- {label}: late fees {night['late_fees']}; dunning {night['dunning']}; "
+            f"- {label}: scan {night['scan']}; late fees {night['late_fees']}; dunning {night['dunning']}; "
             f"outbox {night['outbox']}; fee control {night['fee_control']}"
         )
+    lines.append(f"- peak RSS of the run process: {r['peak_rss_mb']:,.0f} MB")
+    return lines
+
+
+def report(results: dict[str, Any]) -> str:
+    r = results["new"]
+    lines = _table(r, "the pass (incremental open-item set)")
+    peer = r["peer"]
     first = r["nights"][0]
-    lf_rate = r["accounts"] / first["late_fees_s"]
-    lines += [
-        f"- late-fee step, first night: **{lf_rate:,.0f} accounts/s**; naive row-by-row peer on "
-        f"{peer['sample']:,} accounts ({peer['bills']} bills posted, rolled back): {peer['accounts_per_s']:,.0f} "
-        f"accounts/s -> **{lf_rate / peer['accounts_per_s']:,.0f}x**",
-        f"- load: {json.dumps(r['load'])}",
-        f"- peak RSS of the run process: {r['peak_rss_mb']:,.0f} MB",
-    ]
+    if peer:
+        lf_rate = r["accounts"] / (first["scan_s"] + first["late_fees_s"])
+        lines.append(
+            f"- late-fee step (scan + accrual), first night: **{lf_rate:,.0f} accounts/s**; naive row-by-row "
+            f"peer on {peer['sample']:,} accounts ({peer['bills']} bills posted, rolled back): "
+            f"{peer['accounts_per_s']:,.0f} accounts/s -> **{lf_rate / peer['accounts_per_s']:,.0f}x**"
+        )
+    b = results.get("baseline")
+    if b:
+        lines += ["", *_table(b, "baseline (the previous implementation: full scans, outbox limit 100,000)")]
+        for i, label in enumerate(LABELS):
+            new_s, old_s = r["nights"][i]["total_s"], b["nights"][i]["total_s"]
+            lines.append(
+                f"- {label}: {new_s:.1f} s against the baseline's {old_s:.1f} s: **{old_s / new_s:.1f}x**"
+            )
+    lines.append(f"- load: {json.dumps(results['load'])}")
     return "\n".join(lines)
 
 
@@ -761,12 +819,14 @@ def main() -> int:
     p.add_argument("--reuse", action="store_true", help="run on the kept loaded database instead of loading")
     p.add_argument("--load", type=int, help=argparse.SUPPRESS)
     p.add_argument("--run", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--baseline-run", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-baseline", action="store_true", help="do not run the previous implementation")
     args = p.parse_args()
     if args.load:
         print(json.dumps(load_worker(args.load), default=str))
         return 0
     if args.run:
-        print(json.dumps(run_worker(args.run, args.sample), default=str))
+        print(json.dumps(run_worker(args.run, args.sample, baseline=args.baseline_run), default=str))
         return 0
     dbs = {"sqlite": ["sqlite"], "postgres": ["postgres"], "both": ["sqlite", "postgres"]}[
         args.db or ("postgres" if args.pg_url else "sqlite")
@@ -776,7 +836,7 @@ def main() -> int:
     print(f"machine: {machine()}; load average {_loadavg()}", flush=True)
     for n in args.accounts:
         for db in dbs:
-            r = spawn(db, n, min(args.sample, n), args.pg_url, args.keep, args.reuse)
+            r = spawn(db, n, min(args.sample, n), args.pg_url, args.keep, args.reuse, not args.no_baseline)
             print(report(r), flush=True)
             print(f"load average after: {_loadavg()}", flush=True)
     return 0

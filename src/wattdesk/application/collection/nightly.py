@@ -19,6 +19,7 @@ from wattdesk.application.dunning.outbox import dispatch_outbox
 from wattdesk.application.fee_control.prepaid import DispatchResult, dispatch_commands, run_fee_control
 from wattdesk.application.fee_control.prepaid import RunResult as FeeControlResult
 from wattdesk.application.ledger.late_fees import AccrualResult, accrue_late_fees
+from wattdesk.application.ledger.open_items import scan_open_items
 from wattdesk.application.payments.channels.gateway import ExpiryResult, expire_stale_orders
 
 
@@ -90,9 +91,13 @@ def run_nightly(*, day: date, now: datetime) -> NightlyResult:
     """Run every step of the nightly pass for ``day`` (each step idempotent for the day)."""
     from wattdesk.adapters.headend.http_headend import configured_headend
 
-    late_fees = accrue_late_fees(as_of=day)
-    dunning = run_dunning(day=day, now=now)
-    outbox = dispatch_outbox(now=now, limit=100_000)
+    # one open-item scan for the night (incremental after the first night), shared by late fees and dunning;
+    # caught up after the late-fee step so that dunning also sees tonight's late fees
+    candidates = scan_open_items(as_of=day)
+    late_fees = accrue_late_fees(as_of=day, candidates=candidates)
+    candidates.catch_up()
+    dunning = run_dunning(day=day, now=now, candidates=candidates)
+    outbox = dispatch_outbox(now=now, limit=None)
     fee_control = run_fee_control(day=day, now=now)
     headend = configured_headend()
     commands = dispatch_commands(now=now, headend=headend) if headend is not None else None

@@ -36,6 +36,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max, Q
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.ledger.open_items import OpenItems, scan_open_items
 from wattdesk.application.tariffs.reference_data import _config_text, load_holidays
 from wattdesk.core import dunning as core
 from wattdesk.domain import audit, bulk
@@ -144,13 +145,10 @@ def _recipient(channel: str, account: Account, address: str) -> str:
     return c.phone  # sms, call_task
 
 
-def _possibly_open() -> dict[int, list[payment_queries.ItemRow]]:
-    """Every bill item that may be open, by account (one set-based scan: settled history stays in SQL)."""
-    out: dict[int, list[payment_queries.ItemRow]] = {}
-    for rows in payment_queries.possibly_open_items():
-        for r in rows:
-            out.setdefault(r.account_id, []).append(r)
-    return out
+def _possibly_open(day: date) -> dict[int, list[payment_queries.ItemRow]]:
+    """Every bill item that may be open on ``day``, by account: the night's open-item candidates
+    (``ledger.open_items``: incremental after the first night; settled history stays in SQL)."""
+    return scan_open_items(as_of=day).by_account()
 
 
 def _candidates(
@@ -161,7 +159,7 @@ def _candidates(
     positive balance) is made per chunk in :func:`run_dunning`."""
     earliest = min([s.days for s in policy.steps] + [policy.high_risk_first_days])
     last_due = day - timedelta(days=earliest)
-    owing = sorted(possibly if possibly is not None else _possibly_open())
+    owing = sorted(possibly if possibly is not None else _possibly_open(day))
     out: list[int] = []
     for i in range(0, len(owing), CHUNK):
         part = owing[i : i + CHUNK]
@@ -180,15 +178,19 @@ def _candidates(
     return sorted(set(out))
 
 
-def run_dunning(*, day: date, now: datetime, province: str = "default") -> DunningResult:
+def run_dunning(
+    *, day: date, now: datetime, province: str = "default", candidates: OpenItems | None = None
+) -> DunningResult:
+    """The dunning pass of ``day`` (see the module docstring). ``candidates``: the night's open-item set when
+    the caller shares it with the late-fee step (caught up after it: ``OpenItems.catch_up``)."""
     policy = load_policy(province)
     holidays = load_holidays().holidays
     tz = _tz()
-    possibly = _possibly_open()
+    possibly = candidates.by_account() if candidates is not None else _possibly_open(day)
     ids = _candidates(day, policy, possibly)
     actions: list[DunningAction] = []
     pending: list[tuple[DunningAction, core.Action, Account, core.Debt, str]] = []
-    candidates = 0
+    in_arrears = 0
     for i in range(0, len(ids), CHUNK):
         part = ids[i : i + CHUNK]
         items = payment_queries.open_items_among([r for a in part for r in possibly[a]])
@@ -213,7 +215,7 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                 continue
             due_on, bill_id = min(dated)
             debt = core.Debt(bill_id=bill_id, amount=owed, due_on=due_on)
-            candidates += 1
+            in_arrears += 1
             account = accounts[account_id]
             done = tuple(
                 core.Done(a.kind, a.step, a.day, a.planned_at)  # type: ignore[arg-type]
@@ -251,7 +253,7 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
                 _insert(DunningAction, actions)
         except IntegrityError:
             # a concurrent pass for the same day wrote first: this one changes nothing
-            return DunningResult(day, candidates, 0, {}, 0, 0, 0, 0)
+            return DunningResult(day, in_arrears, 0, {}, 0, 0, 0, 0)
         messages: list[OutboxMessage] = []
         orders: list[DisconnectionOrder] = []
         open_disconnect = set(queries.open_orders().values_list("account_id", flat=True))
@@ -295,7 +297,7 @@ def run_dunning(*, day: date, now: datetime, province: str = "default") -> Dunni
         for a in actions:
             by_kind[a.kind] = by_kind.get(a.kind, 0) + 1
         result = DunningResult(
-            day, candidates, len(actions), by_kind, len(messages), len(orders), cancelled, restores
+            day, in_arrears, len(actions), by_kind, len(messages), len(orders), cancelled, restores
         )
         if actions or cancelled or restores:
             audit.record_batch(

@@ -1,7 +1,7 @@
 """Use case: dispatch the notification outbox (发送催费通知) and record delivery.
 
-``dispatch_outbox(now=T, limit=N)`` takes up to N ``queued`` messages whose ``not_before`` has come (oldest
-first), sends each through its channel's adapter (e-mail: SMTP; SMS and app push: the sandbox gateways;
+``dispatch_outbox(now=T, limit=N)`` takes up to N (``None``: all; the nightly pass sends every message due)
+``queued`` messages whose ``not_before`` has come (oldest first, read ``PAGE`` ids at a time), sends each through its channel's adapter (e-mail: SMTP; SMS and app push: the sandbox gateways;
 call / visit: the task queue) and records the outcome: ``sent`` with the provider id and ``sent_at``, or, on
 a failure, ``attempts + 1`` and ``last_error``; after ``max_attempts`` failures the message is ``failed``.
 Then it collects the gateways' delivery receipts and moves ``sent`` messages to ``delivered`` / ``failed``.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +35,7 @@ from wattdesk.adapters.notify.tasks import TaskQueue
 from wattdesk.domain.dunning.models import OutboxMessage, OutboxStatus
 
 MAX_ATTEMPTS = 3
+PAGE = 10_000  # due message ids read per query (the nightly pass sends every due message: bounded memory)
 BATCH = 100  # messages claimed, sent and recorded per transaction
 #: ... or fewer: a transaction stops sending after this long (a slow SMTP server must not hold SQLite's single
 #: write lock for a whole batch: other writers wait at most busy_timeout, 20 s)
@@ -71,23 +72,66 @@ def _claim(pks: list[int]) -> list[OutboxMessage]:
 def dispatch_outbox(
     *,
     now: datetime,
-    limit: int = 1000,
+    limit: int | None = 1000,
     adapters: Mapping[str, Adapter] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     batch: int = BATCH,
     batch_seconds: float = BATCH_SECONDS,
 ) -> DispatchResult:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1 (or None: everything due)")
     if batch < 1:
         raise ValueError("batch must be at least 1")
     adapters = adapters if adapters is not None else default_adapters()
-    ids = list(
-        OutboxMessage.objects.filter(status=OutboxStatus.QUEUED)
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-        .order_by("created_at", "id")
-        .values_list("pk", flat=True)[:limit]
+    sent = retried = failed = 0
+    for ids in _due_pages(now=now, limit=limit):
+        s, r, f = _send_page(
+            ids,
+            now=now,
+            adapters=adapters,
+            max_attempts=max_attempts,
+            batch=batch,
+            batch_seconds=batch_seconds,
+        )
+        sent, retried, failed = sent + s, retried + r, failed + f
+    delivered, undeliverable = collect_receipts(adapters=adapters)
+    return DispatchResult(sent, retried, failed, delivered, undeliverable)
+
+
+def _due_pages(*, now: datetime, limit: int | None, page: int = PAGE) -> Iterator[list[int]]:
+    """The ids of the ``queued`` messages due at ``now``, oldest first, ``page`` at a time (a keyset over
+    ``(created_at, id)``: a message put back to retry is not met again in the same dispatch), at most
+    ``limit`` in all (None: every one)."""
+    due = OutboxMessage.objects.filter(status=OutboxStatus.QUEUED).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
     )
+    after: tuple[datetime, int] | None = None
+    left = limit
+    while left is None or left > 0:
+        qs = due
+        if after is not None:
+            qs = qs.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], pk__gt=after[1]))
+        n = page if left is None else min(page, left)
+        rows = list(qs.order_by("created_at", "id").values_list("pk", "created_at")[:n])
+        if not rows:
+            return
+        yield [pk for pk, _ in rows]
+        after = (rows[-1][1], rows[-1][0])
+        if left is not None:
+            left -= len(rows)
+        if len(rows) < n:
+            return
+
+
+def _send_page(
+    ids: list[int],
+    *,
+    now: datetime,
+    adapters: Mapping[str, Adapter],
+    max_attempts: int,
+    batch: int,
+    batch_seconds: float,
+) -> tuple[int, int, int]:
     sent = retried = failed = 0
     pos = 0
     while pos < len(ids):
@@ -127,8 +171,7 @@ def dispatch_outbox(
                 sent += 1
             _record(done, errors, now=now)
         pos += handled or len(claimed)  # nothing claimable (taken by another dispatcher): move on
-    delivered, undeliverable = collect_receipts(adapters=adapters)
-    return DispatchResult(sent, retried, failed, delivered, undeliverable)
+    return sent, retried, failed
 
 
 def _record(done: list[OutboxMessage], errors: list[OutboxMessage], *, now: datetime) -> None:

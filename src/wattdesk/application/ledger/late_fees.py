@@ -8,11 +8,12 @@ date, waived amounts included so a waiver is not re-charged) as one ``LedgerEntr
 it posts a cumulative difference, skipped nights are caught up and a re-run for an earlier date posts nothing.
 The policy version in force on D applies to the whole computation.
 
-At scale the charges are not all read: one set-based scan (``payments.queries.possibly_open_items``, per range of
-bill ids) returns a superset of the charges the rule above can post for — not fully allocated, allocated to in the
-catch-up window after the due date, or touched by a reversed payment — and only those reach Python; the fees are
-posted through the ledger's one checked path (``ledger.operations.post_entries``, COPY on PostgreSQL) and
-their assessments written with the one bulk writer (``domain.bulk``).
+At scale the charges are not all read: the night's open-item candidates (``ledger.open_items.scan_open_items``:
+the full set-based scan ``payments.queries.possibly_open_items`` the first night, then incremental) are a
+superset of the charges the rule above can post for — not fully allocated, allocated to in the catch-up window
+after the due date, or touched by a reversed payment — and only those reach Python; the fees are posted
+through the ledger's one checked path (``ledger.operations.post_entries``, COPY on PostgreSQL) and their
+assessments written with the one bulk writer (``domain.bulk``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from wattdesk.application.errors import InputError
+from wattdesk.application.ledger.open_items import CATCH_UP_DAYS, OpenItems, scan_open_items
 from wattdesk.application.tariffs.reference_data import _config_text
 from wattdesk.core.late_fee import Arrear, LateFeePolicy, Reduction, late_fee, policy_on
 from wattdesk.domain import audit, bulk
@@ -52,7 +54,6 @@ from wattdesk.domain.payments.models import (
 
 ZERO = Decimal("0.00")
 CHUNK = 5000
-CATCH_UP_DAYS = 31  # charges settled within this many days before D are still looked at (missed nights)
 
 
 class WaiverRefused(InputError):
@@ -95,8 +96,14 @@ def end_of_day(day: date) -> datetime:
 
 
 def accrue_late_fees(
-    *, as_of: date, run_at: datetime | None = None, policies: tuple[LateFeePolicy, ...] | None = None
+    *,
+    as_of: date,
+    run_at: datetime | None = None,
+    policies: tuple[LateFeePolicy, ...] | None = None,
+    candidates: OpenItems | None = None,
 ) -> AccrualResult:
+    """Accrue the late fees of ``as_of`` (see the module docstring). ``candidates``: the night's open-item
+    scan when the caller shares it with dunning (``scan_open_items(as_of=as_of)``); else it is taken here."""
     policy = policy_on(policies or load_policies(), as_of)
     started = run_at or timezone.now()
     posted_at = end_of_day(as_of)
@@ -109,20 +116,21 @@ def accrue_late_fees(
             c = done.counts
             return AccrualResult(as_of, "already", c.get("bills", 0), Decimal(c.get("total", "0.00")), 0)
         last_due = as_of - timedelta(days=policy.start_offset_days)
-        since = as_of - timedelta(days=CATCH_UP_DAYS)
-        # One set-based scan (a superset chosen in SQL, one range of bills at a time) finds the bill items
-        # that may be open or were settled recently; settled history never reaches Python. A charge settled
-        # by its due date is left out when accrual starts after the day a payment counts from (it accrued
-        # nothing). The scan is taken before credit is applied: applying credit only settles items that were
-        # open, so the superset still holds for the accrual.
-        free_by_due = policy.start_offset_days >= (1 if policy.payment_day_accrues else 0)
+        # The night's open-item candidates (``ledger.open_items``: incremental after the first night, a
+        # superset chosen in SQL) hold the bill items that may be open or were settled recently; settled
+        # history never reaches Python. A charge settled by its due date is left out when accrual starts
+        # after the day a payment counts from (it accrued nothing). The scan is taken before credit is
+        # applied: applying credit only settles items that were open, so the superset still holds.
+        found = candidates if candidates is not None else scan_open_items(as_of=as_of, policies=policies)
+        if found.as_of != as_of:
+            raise ValueError(f"open-item candidates of {found.as_of} given for the late fees of {as_of}")
         charges: list[queries.ItemRow] = []
         owing: set[int] = set()
-        for rows in queries.possibly_open_items(allocated_since=since, recent_after_due_only=free_by_due):
-            for r in rows:
-                owing.add(r.account_id)
-                if r.kind == LedgerEntryKind.CHARGE and r.due_on is not None and r.due_on <= last_due:
-                    charges.append(r)
+        for entry_id in sorted(found.rows):
+            r = found.rows[entry_id]
+            owing.add(r.account_id)
+            if r.kind == LedgerEntryKind.CHARGE and r.due_on is not None and r.due_on <= last_due:
+                charges.append(r)
         # credit can only be applied where an item is open: the accounts with credit among those that may owe
         applied = operations.apply_credits(
             account_ids=queries.accounts_with_credit(account_ids=sorted(owing)), allocated_on=as_of

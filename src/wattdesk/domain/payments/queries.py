@@ -226,6 +226,7 @@ def possibly_open_items(
     allocated_since: date | None = None,
     recent_after_due_only: bool = False,
     span: int = ID_SPAN,
+    entry_ids: Sequence[int] | None = None,
 ) -> Iterator[list[ItemRow]]:
     """Unreversed bill items of ``kinds`` that may be open, one list per range of bill ids (ascending).
 
@@ -242,7 +243,21 @@ def possibly_open_items(
     index) are read by range and joined per range, so the work of one query does not grow with the tables.
     Allocations are matched through the bill they name; an allocation naming another bill would only make
     the item look less paid (still returned), so the result stays a superset.
+
+    ``entry_ids``: check only these ledger entries (the nightly pass's incremental open-item set, see
+    ``ledger.open_items``), ``span`` of them per query, with the same rule; their allocations are read by
+    entry (``payment_allocation.ledger_entry`` index), so the work follows the ids given, not the tables.
     """
+    if entry_ids is not None:
+        yield from _possibly_open_among(
+            entry_ids,
+            kinds=kinds,
+            due_on_lte=due_on_lte,
+            allocated_since=allocated_since,
+            recent_after_due_only=recent_after_due_only,
+            span=span,
+        )
+        return
     qn = connection.ops.quote_name
     le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
     bill = Bill._meta.db_table
@@ -283,15 +298,70 @@ def possibly_open_items(
             found = _serial(cur, sql, params)
             if not found:
                 continue
-            classes = dict(
-                Account.objects.filter(pk__in=id_list({r[1] for r in found})).values_list(
-                    "pk", "customer__customer_class"
-                )
-            )
-            yield [
-                ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a])
-                for e, a, k, amt, b, d, per in found
-            ]
+            yield _item_rows(found)
+
+
+def _item_rows(found: list[tuple[Any, ...]]) -> list[ItemRow]:
+    classes = dict(
+        Account.objects.filter(pk__in=id_list({r[1] for r in found})).values_list(
+            "pk", "customer__customer_class"
+        )
+    )
+    return [ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a]) for e, a, k, amt, b, d, per in found]
+
+
+def _possibly_open_among(
+    entry_ids: Sequence[int],
+    *,
+    kinds: Sequence[str],
+    due_on_lte: date | None,
+    allocated_since: date | None,
+    recent_after_due_only: bool,
+    span: int,
+) -> Iterator[list[ItemRow]]:
+    """:func:`possibly_open_items` restricted to ``entry_ids`` (ascending, one list per ``span`` ids)."""
+    qn = connection.ops.quote_name
+    le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
+    bill = Bill._meta.db_table
+    kinds = [str(k) for k in kinds]
+    kind_in = ", ".join(["%s"] * len(kinds))
+    recent = ""
+    if allocated_since is not None:
+        recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
+    due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    ids = sorted({int(i) for i in entry_ids})
+    for i in range(0, len(ids), span):
+        marks, arg = _id_set(ids[i : i + span])
+        sql = f"""
+            SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period
+            FROM {qn(le)} c
+            JOIN {qn(bill)} b ON b.id = c.bill_id
+            LEFT JOIN (
+                SELECT a.ledger_entry_id AS eid, SUM(a.amount) AS paid, MAX(a.allocated_on) AS latest
+                FROM {qn(pa)} a
+                WHERE a.ledger_entry_id IN ({marks})
+                GROUP BY a.ledger_entry_id
+            ) s ON s.eid = c.id
+            WHERE c.id IN ({marks}) {due} AND c.kind IN ({kind_in})
+              AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
+                   OR EXISTS (SELECT 1 FROM {qn(pa)} a2
+                              JOIN {qn(pay)} p ON p.id = a2.payment_id
+                              JOIN {qn(le)} r ON r.reverses_id = p.ledger_entry_id
+                              WHERE a2.ledger_entry_id = c.id AND r.kind = %s))
+              AND NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = c.id)
+            ORDER BY c.bill_id, c.id
+        """
+        params: list[Any] = [arg, arg]
+        if due_on_lte is not None:
+            params.append(due_on_lte)
+        params += kinds
+        if allocated_since is not None:
+            params.append(allocated_since)
+        params.append(LedgerEntryKind.REVERSAL.value)
+        with connection.cursor() as cur:
+            found = _serial(cur, sql, params)
+        if found:
+            yield _item_rows(found)
 
 
 def _id_set(ids: Sequence[int]) -> tuple[str, Any]:
