@@ -93,9 +93,13 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         raise UserError(str(exc)) from None
     if args.json:
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stream (redirected in-process)
+            sys.stdout.write(uc.quote_json(result))
+            return 0
         sys.stdout.flush()
-        uc.write_json(result, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        uc.write_json(result, binary)
+        binary.flush()
         return 0
     if args.output is None:
         _print_table(result, loaded.tariff.name, loaded.tariff.currency, semantics)
