@@ -10,6 +10,9 @@ database created through --pg-url) bulk-loads a lean synthetic company (benchmar
 accounts, service points, meters, registers, installations, two readings per register, tariff assignments
 and three months of bill history, all with COPY / multi-row INSERT), then:
 
+0. (``--baseline``, default on) the previous implementation: the same ``run_billing`` forced onto the exact
+   Decimal rating path (``engine="exact"``, point by point, memoised), over every account; its bills are then
+   deleted (and, on PostgreSQL, the tables vacuumed) so the real run below starts from the same state;
 1. the peer: a naive implementation on a sample of accounts — per account, ORM reads (service point,
    assignment, tariff version, usage through metering's query), exact rating, then Bill/BillLine saved row by
    row (no ledger entry: like the run, since charges are posted when bills are issued) in one transaction per
@@ -20,7 +23,7 @@ and three months of bill history, all with COPY / multi-row INSERT), then:
 3. the issue (电费发行, ``review.issue_bills`` as `wattdesk bill issue` calls it) of the run's draft bills: status
    updates, one ledger charge per bill, credit applied.
 
-It prints bills/s, the ratio to the peer and peak memory (ru_maxrss of the worker, which includes the
+It prints bills/s, the ratio to the peer and to the previous implementation, the load average, and peak memory (ru_maxrss of the worker, which includes the
 loader). Also WATTDESK_BENCH_POSTGRES_URL instead of --pg-url. Timing is never a pass/fail test.
 """
 
@@ -399,8 +402,40 @@ def load_worker(n: int) -> dict[str, Any]:
     return load_company(n)
 
 
-def run_worker(n: int, sample: int, batch_size: int, workers: int | None) -> dict[str, Any]:
-    """Process 2 (fresh, so its peak memory is the run's own): the naive peer, then the real run."""
+def baseline_run(batch_size: int, workers: int | None) -> tuple[float, float]:
+    """The previous implementation (exact engine) over every account: (bills/s, seconds); then its bills are
+    removed so that the measured run starts from the same database state."""
+    from django.db import connection
+
+    from wattdesk.application.billing.run import run_billing
+    from wattdesk.domain.billing.models import BillingRun
+
+    result = run_billing(
+        period=PERIOD,
+        run_at=datetime(2026, 4, 2, 7, tzinfo=SH),
+        batch_size=batch_size,
+        workers=workers,
+        engine="exact",
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM billing_billline WHERE bill_id IN (SELECT id FROM billing_bill WHERE run_id = %s)",
+            [result.run_id],
+        )
+        cur.execute("DELETE FROM billing_bill WHERE run_id = %s", [result.run_id])
+    BillingRun.objects.filter(pk=result.run_id).delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("VACUUM ANALYZE billing_billline")
+            cur.execute("VACUUM ANALYZE billing_bill")
+    return result.bills / result.elapsed_s, result.elapsed_s
+
+
+def run_worker(
+    n: int, sample: int, batch_size: int, workers: int | None, baseline: bool = True
+) -> dict[str, Any]:
+    """Process 2 (fresh, so its peak memory is the run's own): the previous implementation (exact engine), the
+    naive peer, then the real run (vector engine)."""
     _setup()
     from django.db import connection
 
@@ -408,10 +443,16 @@ def run_worker(n: int, sample: int, batch_size: int, workers: int | None) -> dic
     from wattdesk.application.billing.run import default_workers, run_billing
     from wattdesk.domain.billing.models import BillLine
 
+    base_rate, base_s, base_load = 0.0, 0.0, 0.0
+    if baseline:
+        base_rate, base_s = baseline_run(batch_size, workers)
+        base_load = os.getloadavg()[0]
     naive = naive_run(sample)
+    load_before = os.getloadavg()[0]
     result = run_billing(
         period=PERIOD, run_at=datetime(2026, 4, 2, 8, tzinfo=SH), batch_size=batch_size, workers=workers
     )
+    load_after = os.getloadavg()[0]
     # 电费发行: the issue posts every draft bill's charge (and applies credit); timed as `bill issue` runs it
     t_issue = time.perf_counter()
     issued = issue_bills(
@@ -440,6 +481,10 @@ def run_worker(n: int, sample: int, batch_size: int, workers: int | None) -> dic
         "issued_per_s": issued.issued / issue_s if issue_s else 0.0,
         "naive_bills_per_s": naive,
         "ratio": result.bills / result.elapsed_s / naive,
+        "baseline_bills_per_s": base_rate,
+        "baseline_seconds": base_s,
+        "baseline_ratio": result.bills / result.elapsed_s / base_rate if base_rate else 0.0,
+        "load_avg": f"{load_before:.1f}-{load_after:.1f} (exact run: {base_load:.1f})",
         "peak_rss_mb": rss_kb / 1024,
         "batch_size": batch_size,
         "workers": workers or default_workers(),
@@ -447,7 +492,14 @@ def run_worker(n: int, sample: int, batch_size: int, workers: int | None) -> dic
 
 
 def spawn(
-    db: str, n: int, sample: int, batch_size: int, pg_url: str | None, workers: int | None
+    db: str,
+    n: int,
+    sample: int,
+    batch_size: int,
+    pg_url: str | None,
+    workers: int | None,
+    baseline: bool = True,
+    db_prefix: str = "wd_bench",
 ) -> dict[str, Any]:
     env = dict(os.environ)
     tmp = tempfile.mkdtemp(prefix="wd-bench-")
@@ -460,7 +512,7 @@ def spawn(
         import psycopg
 
         assert pg_url
-        dbname = f"wd_bench_{n}_{os.getpid()}"  # concurrent benchmarks on one server do not collide
+        dbname = f"{db_prefix}_{n}_{os.getpid()}"  # concurrent benchmarks on one server do not collide
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {dbname}")
             conn.execute(f"CREATE DATABASE {dbname}")
@@ -477,6 +529,8 @@ def spawn(
         run_args = ["--run", str(n), "--sample", str(sample), "--batch-size", str(batch_size)]
         if workers:
             run_args += ["--workers", str(workers)]
+        if not baseline:
+            run_args += ["--no-baseline"]
         res = child(*run_args)
         res.update(load_s=info["load_s"], readings=info["readings"])
     finally:
@@ -494,13 +548,15 @@ def fmt(r: dict[str, Any]) -> str:
     return (
         f"| {r['db']} | {r['accounts']:,} | {r['workers']} | {r['billed']:,} | {r['lines']:,} | "
         f"{r['seconds']:.1f} | **{r['bills_per_s']:,.0f}** | {r['naive_bills_per_s']:,.0f} | "
-        f"{r['ratio']:.0f}x | {r['issue_seconds']:.1f} | {r['issued_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} |"
+        f"{r['ratio']:.0f}x | {r['baseline_bills_per_s']:,.0f} | {r['baseline_ratio']:.2f}x | "
+        f"{r['issue_seconds']:.1f} | {r['issued_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['load_avg']} |"
     )
 
 
 HEADER = (
     "| database | accounts | workers | bills | lines | run s | bills/s | naive peer bills/s | ratio | "
-    "issue s | issued/s | peak RSS MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "previous (exact engine) bills/s | ratio to previous | issue s | issued/s | peak RSS MB | load avg |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -512,6 +568,13 @@ def main() -> int:
     p.add_argument("--sample", type=int, default=1000, help="accounts billed by the naive peer")
     p.add_argument("--batch-size", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: per database)")
+    p.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the previous implementation (the run on the exact engine)",
+    )
+    p.add_argument("--db-prefix", default="wd_bench", help="PostgreSQL benchmark database name prefix")
     p.add_argument("--append-docs", action="store_true", help="append the table to docs/performance.md")
     p.add_argument("--load", type=int, help=argparse.SUPPRESS)
     p.add_argument("--run", type=int, help=argparse.SUPPRESS)
@@ -520,7 +583,7 @@ def main() -> int:
         print(json.dumps(load_worker(args.load)))
         return 0
     if args.run:
-        print(json.dumps(run_worker(args.run, args.sample, args.batch_size, args.workers)))
+        print(json.dumps(run_worker(args.run, args.sample, args.batch_size, args.workers, args.baseline)))
         return 0
     dbs = {"sqlite": ["sqlite"], "postgres": ["postgres"], "both": ["sqlite", "postgres"]}[
         args.db or ("both" if args.pg_url else "sqlite")
@@ -531,7 +594,16 @@ def main() -> int:
     rows = []
     for n in args.accounts:
         for db in dbs:
-            r = spawn(db, n, min(args.sample, n), args.batch_size, args.pg_url, args.workers)
+            r = spawn(
+                db,
+                n,
+                min(args.sample, n),
+                args.batch_size,
+                args.pg_url,
+                args.workers,
+                args.baseline,
+                args.db_prefix,
+            )
             rows.append(r)
             print(fmt(r), flush=True)
             print(

@@ -46,6 +46,14 @@ def assert_same(tariff: Tariff, dets: list[Determinants]) -> None:
         # line by line with the detail a bill line carries: code, description, quantity, unit, unit rate,
         # amount and rule (Decimal equality: the same number, whatever its exponent)
         assert res.bill_lines(i) == bill.lines, f"row {i}: {det}"
+    # the same lines assembled for all rows at once (the billing run's way)
+    table = res.line_tuples()
+    for i, det in enumerate(dets):
+        bill = rate(tariff=tariff, det=det)
+        fields = [
+            (ln.code, ln.description, ln.quantity, ln.unit, ln.rate, ln.amount, ln.rule) for ln in bill.lines
+        ]
+        assert table[i] == fields, f"row {i}: {det}"
 
 
 # ------------------------------------------------------------------------------------------ generators

@@ -57,8 +57,11 @@ from wattdesk.application.tariffs.reference_data import load_pf_table
 from wattdesk.core.period import Period, PeriodError, add_months, period_text
 from wattdesk.core.rating import Determinants, Line, RatingError
 from wattdesk.core.rating import rate as rate_exact
+from wattdesk.core.rating.exact import RatedBill
 from wattdesk.core.rating.quota import QuotaGrant
 from wattdesk.core.rating.sub_use import SubUseError
+from wattdesk.core.rating.sub_use import split as split_sub_uses
+from wattdesk.core.rating.vector import columns_from_determinants, rate_columns
 from wattdesk.core.tariff import Tariff, TariffError, parse_tariff
 from wattdesk.core.urdb import is_urdb_record, tariff_from_urdb
 from wattdesk.domain import bulk
@@ -74,6 +77,7 @@ DEFAULT_BATCH_SIZE = 10_000
 SKIP_EXAMPLES = 20  # account numbers kept per skip reason in BillingRun.counts
 
 ProgressCallback = Callable[[int, int], None]
+ENGINES = ("vector", "exact")
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -155,6 +159,9 @@ class _Ctx:
     blocked: set[int]
     tariffs: dict[tuple[int, Decimal | None], Tariff | TariffError] = field(default_factory=dict)
     memo: dict[tuple[int, Determinants], Any] = field(default_factory=dict)
+    engine: str = (
+        "vector"  # "vector" (core.rating.vector) or "exact" (the reference path, kept as a baseline)
+    )
 
 
 @dataclass
@@ -209,6 +216,7 @@ def run_billing(
     pipeline: bool = True,
     workers: int | None = None,
     run: BillingRun | None = None,
+    engine: str = "vector",
 ) -> RunResult:
     """Bill every account in scope that has no live bill for ``period`` (resumable, idempotent).
 
@@ -227,7 +235,14 @@ def run_billing(
     Both are switched off (one connection, synchronous) when the caller already holds a transaction, since
     the batches must then join it, and for an in-memory SQLite database, which other connections cannot
     share safely.
+
+    ``engine``: ``"vector"`` (default) rates each batch with ``core.rating.vector``, all points on one tariff
+    version at once, lines with their quantity, unit rate and rule; ``"exact"`` rates point by point on the
+    exact Decimal path, the reference the vector path is proven equal to (tests/unit/core/
+    test_vector_equals_exact.py). The bills are the same either way.
     """
+    if engine not in ENGINES:
+        raise BillingInputError(f"unknown rating engine {engine!r} (expected one of {', '.join(ENGINES)})")
     asked = parse_period(period)
     year, month = asked.year, asked.month
     if batch_size < 1:
@@ -256,6 +271,7 @@ def run_billing(
         policy=hold_policy,
         versions=fetch.tariff_versions(),
         blocked=fetch.blocked_accounts(period=period, month_start=month_start, latest_end=latest_end),
+        engine=engine,
     )
     totals, prior = _earlier_attempts(run.pk)
     already -= prior
@@ -696,9 +712,12 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         unit_subs.update((len(units) + j, in_force) for j, in_force in acc_subs.items())
         units.extend((acc_id, t, d) for t, d in dets)
 
-    rated = _rate_units(ctx, units)
-    for i, in_force in unit_subs.items():
-        rated[i] = _rate_sub_uses(units[i][1], units[i][2], in_force)
+    if ctx.engine == "vector":
+        rated = _rate_units_vector(units, unit_subs)
+    else:
+        rated = _rate_units(ctx, units)
+        for i, in_force in unit_subs.items():
+            rated[i] = _rate_sub_uses(units[i][1], units[i][2], in_force)
 
     for acc_id, idxs in account_units.items():
         rows = by_account[acc_id]
@@ -859,11 +878,15 @@ def _sub_uses(
 
 
 def _rate_sub_uses(
-    tariff: Tariff, det: Determinants, in_force: sub_use_billing.InForce
+    tariff: Tariff,
+    det: Determinants,
+    in_force: sub_use_billing.InForce,
+    rate_one: Callable[[Tariff, Determinants], RatedBill] | None = None,
 ) -> _Rated | NotBillable:
-    """Rate a service point with 定量定比 sub-uses (application.billing.sub_use): main use, then each sub-use."""
+    """Rate a service point with 定量定比 sub-uses (application.billing.sub_use): main use, then each sub-use
+    (``rate_one``: the rating path of each part, default exact)."""
     try:
-        r = sub_use_billing.rate_with_sub_uses(tariff=tariff, det=det, in_force=in_force)
+        r = sub_use_billing.rate_with_sub_uses(tariff=tariff, det=det, in_force=in_force, rate_one=rate_one)
     except SubUseError as exc:
         return NotBillable("sub_use_error", str(exc))
     except RatingError as exc:
@@ -901,6 +924,118 @@ def _rate_units(ctx: _Ctx, units: Sequence[tuple[int, Tariff, Determinants]]) ->
     return out
 
 
+def _vector_rows(
+    items: Sequence[tuple[Tariff, Determinants]],
+) -> list[tuple[Decimal, Decimal, list[tuple[Any, ...]]] | RatingError]:
+    """Rate (tariff, determinants) items on the vector path: one ``rate_columns`` call per tariff (object),
+    all its items at once; per item (total, kWh, line rows as the writer stores them, ``_line_row``). The
+    lines are assembled column-wise (``RatedColumns.line_tuples``). A tariff whose items the columns refuse
+    (a determinant the tariff cannot rate: wrong number of periods, a missing demand ...) is rated item by
+    item on the exact path, so each item gets its own error as on the exact path."""
+    out: list[tuple[Decimal, Decimal, list[tuple[Any, ...]]] | RatingError | None] = [None] * len(items)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, (tariff, _det) in enumerate(items):
+        groups[id(tariff)].append(i)
+    for idxs in groups.values():
+        tariff = items[idxs[0]][0]
+        dets = [items[i][1] for i in idxs]
+        try:
+            cols = columns_from_determinants(dets)
+            res = rate_columns(tariff=tariff, cols=cols)
+        except RatingError:
+            for i in idxs:
+                try:
+                    bill = rate_exact(tariff=tariff, det=items[i][1])
+                except RatingError as exc:
+                    out[i] = exc
+                    continue
+                out[i] = (bill.total, items[i][1].kwh, [_line_row(ln) for ln in bill.lines])
+            continue
+        table = res.line_tuples()
+        totals = res.total_fen.tolist()
+        kwh_units = cols.kwh_by_period.sum(axis=1).tolist()
+        exact = res.exact_rows.tolist()
+        for row, i in enumerate(idxs):
+            kwh = dets[row].kwh if exact[row] else Decimal(kwh_units[row]).scaleb(-4)
+            out[i] = (Decimal(totals[row]).scaleb(-2), kwh, [_tuple_row(t) for t in table[row]])
+    return [b for b in out if b is not None]
+
+
+def _as_bill(rated: tuple[Decimal, Decimal, list[tuple[Any, ...]]] | RatingError) -> RatedBill:
+    """A rated part back as a ``RatedBill`` (the sub-use combine step reads Line objects)."""
+    if isinstance(rated, RatingError):
+        raise rated
+    total, _kwh, rows = rated
+    return RatedBill(
+        lines=tuple(Line(c, d, q, u, r, a, rule) for c, d, q, u, r, a, rule in rows), total=total
+    )
+
+
+def _rate_units_vector(
+    units: Sequence[tuple[int, Tariff, Determinants]], unit_subs: Mapping[int, sub_use_billing.InForce]
+) -> list[_Rated | NotBillable]:
+    """Rate every unit on the vector path (``_vector_rows``), lines with quantity, unit rate and rule as the
+    exact path's. A unit with 定量定比 sub-uses is split first (``core.rating.sub_use.split``); its main use
+    and sub-uses are rated in the same vector calls as the other units, then combined as on the exact path."""
+    items: list[tuple[Tariff, Determinants]] = []
+    plain: list[int] = []
+    parts_of: dict[int, list[tuple[Tariff, Determinants]]] = {}
+    for i, (_acc, tariff, det) in enumerate(units):
+        in_force = unit_subs.get(i)
+        if in_force is None:
+            plain.append(i)
+            items.append((tariff, det))
+            continue
+        try:
+            split = split_sub_uses(tariff=tariff, det=det, sub_uses=in_force.sub_uses)
+        except (RatingError, SubUseError):
+            parts_of[i] = []  # the exact rating below raises the same error for the unit
+            continue
+        parts = [(tariff, split.main), *((t, d) for _d, t, d in split.parts)]
+        parts_of[i] = parts
+        items.extend(parts)
+    rated = _vector_rows(items)
+    out: list[_Rated | NotBillable] = [NotBillable("rating_error", "")] * len(units)
+    for k, i in enumerate(plain):
+        r = rated[k]
+        if isinstance(r, RatingError):
+            out[i] = NotBillable("rating_error", str(r))
+        else:
+            out[i] = _Rated(r[0], r[1], tuple(r[2]))
+    k = len(plain)
+    for i, parts in parts_of.items():
+        own = [_as_bill_or_error(r) for r in rated[k : k + len(parts)]]
+        k += len(parts)
+        out[i] = _rate_sub_uses(
+            units[i][1], units[i][2], unit_subs[i], _in_order(parts, own) if parts else None
+        )
+    return out
+
+
+def _as_bill_or_error(
+    rated: tuple[Decimal, Decimal, list[tuple[Any, ...]]] | RatingError,
+) -> RatedBill | RatingError:
+    return rated if isinstance(rated, RatingError) else _as_bill(rated)
+
+
+def _in_order(
+    parts: Sequence[tuple[Tariff, Determinants]], bills: Sequence[RatedBill | RatingError]
+) -> Callable[[Tariff, Determinants], RatedBill]:
+    """A ``rate_one`` for ``rate_with_sub_uses`` that hands out bills rated beforehand: its split is the same
+    pure function, so it asks for the main use then each sub-use, in ``parts`` order (checked)."""
+    pending = iter(zip(parts, bills, strict=True))
+
+    def rate_one(tariff: Tariff, det: Determinants) -> RatedBill:
+        (_t, expected), bill = next(pending)
+        if det != expected:
+            raise RatingError("sub-use split differs from the one rated")  # cannot happen: split is pure
+        if isinstance(bill, RatingError):
+            raise bill
+        return bill
+
+    return rate_one
+
+
 def _line_row(ln: Line) -> tuple[Any, ...]:
     return (
         ln.code[:64],
@@ -910,6 +1045,20 @@ def _line_row(ln: Line) -> tuple[Any, ...]:
         ln.rate.quantize(RATE_STEP, rounding=ROUND_HALF_UP),
         ln.amount,
         ln.rule[:64],
+    )
+
+
+def _tuple_row(t: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``_line_row`` of a line given as ``(code, description, quantity, unit, rate, amount, rule)``."""
+    code, description, quantity, unit, rate, amount, rule = t
+    return (
+        code[:64],
+        description[:200],
+        quantity.quantize(QTY_STEP, rounding=ROUND_HALF_UP),
+        unit[:16],
+        rate.quantize(RATE_STEP, rounding=ROUND_HALF_UP),
+        amount,
+        rule[:64],
     )
 
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from wattdesk.core.period import add_months
 from wattdesk.core.rating import Determinants, Line
+from wattdesk.core.rating.exact import RatedBill
 from wattdesk.core.rating.sub_use import MODE_NAMES, Deduction, SubUse, SubUseBill
 from wattdesk.core.rating.sub_use import rate_with_sub_uses as rate_split
 from wattdesk.core.tariff import Tariff
@@ -136,9 +137,16 @@ def _hold(capped: Sequence[Deduction]) -> str:
     return f"{CAPPED_HOLD}: " + "; ".join(parts) if parts else ""
 
 
-def rate_with_sub_uses(*, tariff: Tariff, det: Determinants, in_force: InForce) -> Rated:
-    """Rate a service point with its sub-uses (exact path); the hold reason and the review notes."""
-    bill = rate_split(tariff=tariff, det=det, sub_uses=in_force.sub_uses)
+def rate_with_sub_uses(
+    *,
+    tariff: Tariff,
+    det: Determinants,
+    in_force: InForce,
+    rate_one: Callable[[Tariff, Determinants], RatedBill] | None = None,
+) -> Rated:
+    """Rate a service point with its sub-uses (``rate_one``: the rating path of each part, default exact);
+    the hold reason and the review notes."""
+    bill = rate_split(tariff=tariff, det=det, sub_uses=in_force.sub_uses, rate_one=rate_one)
     notes = tuple(
         Line(
             REVIEW_NOTE_CODE,
