@@ -64,8 +64,8 @@ def _setup_django() -> None:
 # ------------------------------------------------------------------------------------------------ setup (child)
 
 
-def setup_worker(n: int, serial: int) -> dict[str, Any]:
-    """Child process (WATTDESK_DATABASE_URL set): migrate, load, bill + issue, logins, token; then peer (a)."""
+def seed_worker(n: int) -> dict[str, Any]:
+    """Child process (WATTDESK_DATABASE_URL = the seed database): migrate, load, bill + issue, logins, token."""
     _setup_django()
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
@@ -92,8 +92,6 @@ def setup_worker(n: int, serial: int) -> dict[str, Any]:
     create_demo_users(password=PASSWORD)
     token = create_token(username="demo_billing_clerk", name="bench_payments_api", created_at=timezone.now())
     charged = LedgerEntry.objects.filter(kind=LedgerEntryKind.CHARGE).values("account_id").distinct().count()
-    peer = serial_peer(serial)
-    peer["serial_load"] = os.getloadavg()[0]
     return {
         "accounts": n,
         "load_s": info["load_s"],
@@ -102,16 +100,33 @@ def setup_worker(n: int, serial: int) -> dict[str, Any]:
         "issued": issued.issued,
         "charged_accounts": charged,
         "token": token.secret,
-        **peer,
     }
 
 
-def serial_peer(count: int) -> dict[str, Any]:
-    """Peer (a): ``post_payment`` called serially in this process for accounts 1..count (real commits)."""
-    from django.db import connection
-    from django.utils import timezone
+def peers_worker(serial: int) -> dict[str, Any]:
+    """Child process (WATTDESK_DATABASE_URL = the copy of the seed): migrations the seed lacks, then the
+    in-process peers: (a0) the previous ``post_payment`` (``_payments_baseline``) and (a) the current one,
+    ``serial`` payments each, on distinct accounts."""
+    _setup_django()
+    from _payments_baseline import post_payment_baseline
+    from django.core.management import call_command
 
     from wattdesk.application.payments.posting import post_payment
+
+    call_command("migrate", verbosity=0)
+    base = serial_peer(serial, post_payment_baseline, first=1, prefix="baseline")
+    new = serial_peer(serial, post_payment, first=serial + 1, prefix="serial")
+    return {
+        **{f"baseline_{k}": v for k, v in base.items()},
+        **new,
+    }
+
+
+def serial_peer(count: int, post: Any, *, first: int, prefix: str) -> dict[str, Any]:
+    """An in-process peer: ``post`` (a ``post_payment``) called serially in this process for accounts
+    first..first+count-1 (real commits)."""
+    from django.db import connection
+    from django.utils import timezone
 
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
@@ -119,19 +134,21 @@ def serial_peer(count: int) -> dict[str, Any]:
     lat: list[float] = []
     cpu0 = cpu_of([os.getpid()]), cpu_of(backend)
     t0 = time.perf_counter()
-    for k in range(1, count + 1):
+    for k in range(first, first + count):
         t = time.perf_counter()
-        post_payment(
+        post(
             account_number=account_number(k),
             amount=AMOUNT,
             channel="counter",
-            channel_txn_id=f"serial-{k}",
+            channel_txn_id=f"{prefix}-{k}",
             received_at=timezone.now(),
         )
         lat.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - t0
     count = max(count, 1)
+    load = os.getloadavg()[0]
     return {
+        "serial_load": load,
         "serial_count": count,
         "serial_s": elapsed,
         "serial_lat": percentiles(lat),
@@ -331,12 +348,22 @@ def main() -> int:
     )
     p.add_argument("--batch-size", type=int, default=100, help="payments per batch request")
     p.add_argument("--health-seconds", type=float, default=15)
-    p.add_argument("--keep-db", action="store_true")
-    p.add_argument("--setup", nargs=2, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--db-name", default=None, help="database to run in (default wd_payapi_<N>)")
+    p.add_argument("--keep-db", action="store_true", help="keep the database of the run")
+    p.add_argument(
+        "--reuse-seed",
+        action="store_true",
+        help="keep the loaded, billed database <db-name>_seed and copy it on the next run instead of loading",
+    )
+    p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--peers", type=int, help=argparse.SUPPRESS)
     p.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.setup:
-        print(json.dumps(setup_worker(*args.setup)))
+    if args.seed is not None:
+        print(json.dumps(seed_worker(args.seed)))
+        return 0
+    if args.peers is not None:
+        print(json.dumps(peers_worker(args.peers)))
         return 0
     if args.count:
         print(json.dumps(count_check(dict(os.environ))))
@@ -345,45 +372,72 @@ def main() -> int:
         print("bench_payments_api: skipped - needs PostgreSQL: --pg-url URL (or WATTDESK_BENCH_POSTGRES_URL)")
         return 0
     warm = args.clients * 5
-    need = args.serial + warm + args.single + args.batch_items
+    need = 2 * args.serial + warm + args.single + args.batch_items
     if need > args.accounts:
         p.error(f"{need:,} payments need as many accounts: raise --accounts or lower the counts")
 
     import psycopg
+    from psycopg import sql
 
     print(f"# {machine()}", flush=True)
     print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with ExitStack() as stack:
-        dbname = f"wd_payapi_{args.accounts}"
-        with psycopg.connect(args.pg_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {dbname}")
-            version = conn.execute("SHOW server_version").fetchone()
-
-        def drop() -> None:
-            with psycopg.connect(args.pg_url, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
-
-        if not args.keep_db:
-            stack.callback(drop)
+        dbname = args.db_name or f"wd_payapi_{args.accounts}"
+        seedname = f"{dbname}_seed"
+        server_url = args.pg_url.rsplit("/", 1)[0]
+        env = dict(os.environ)
+        env.pop("WATTDESK_DEBUG", None)
+        env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
         tmp = tempfile.mkdtemp(prefix="wd-payapi-")
         stack.callback(shutil.rmtree, tmp, True)
-        env = dict(os.environ)
-        env.update(
-            WATTDESK_DATA_DIR=tmp,
-            WATTDESK_DATABASE_URL=f"{args.pg_url.rsplit('/', 1)[0]}/{dbname}",
-            PYTHONPATH=str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", ""),
-        )
-        env.pop("WATTDESK_DEBUG", None)
+        env["WATTDESK_DATA_DIR"] = tmp
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+            conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            seeded = conn.execute(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [seedname]
+            ).fetchone()
+            info = json.loads(seeded[0]) if args.reuse_seed and seeded and seeded[0] else None
+            if info is None or info.get("accounts") != args.accounts:
+                conn.execute(f"DROP DATABASE IF EXISTS {seedname} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {seedname}")
+                info = None
         print(f"# PostgreSQL {version[0] if version else '?'}, database {dbname}", flush=True)
         t0 = time.perf_counter()
-        info = child(env, "--setup", str(args.accounts), str(args.serial))
-        print(
-            f"# setup {time.perf_counter() - t0:.0f} s: {info['accounts']:,} accounts (load {info['load_s']:.0f} s), "
-            f"{info['billed']:,} bills run and {info['issued']:,} issued in {info['bill_s']:.0f} s, "
-            f"{info['charged_accounts']:,} accounts with a ledger charge",
-            flush=True,
-        )
+        if info is None:
+            info = child(
+                {**env, "WATTDESK_DATABASE_URL": f"{server_url}/{seedname}"}, "--seed", str(args.accounts)
+            )
+            with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        sql.Identifier(seedname), sql.Literal(json.dumps(info))
+                    )
+                )
+            print(
+                f"# setup {time.perf_counter() - t0:.0f} s: {info['accounts']:,} accounts (load {info['load_s']:.0f} s), "
+                f"{info['billed']:,} bills run and {info['issued']:,} issued in {info['bill_s']:.0f} s, "
+                f"{info['charged_accounts']:,} accounts with a ledger charge",
+                flush=True,
+            )
+        else:
+            print(
+                f"# reusing {seedname}: {info['accounts']:,} accounts, {info['issued']:,} issued bills",
+                flush=True,
+            )
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {dbname} TEMPLATE {seedname}")
+
+        def drop(name: str) -> None:
+            with psycopg.connect(args.pg_url, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+        if not args.reuse_seed:
+            stack.callback(drop, seedname)
+        if not args.keep_db:
+            stack.callback(drop, dbname)
+        env["WATTDESK_DATABASE_URL"] = f"{server_url}/{dbname}"
+        info.update(child(env, "--peers", str(args.serial)))
         base = start_server(stack, env, args.threads)
         host, port = base.removeprefix("http://").split(":")
         clients = [Client(host, int(port), info["token"]) for _ in range(args.clients)]
@@ -441,25 +495,30 @@ def main() -> int:
                 print(f"#   {r['errors']} unexpected answers, e.g. {r['samples']}", flush=True)
             return r
 
-        k = args.serial  # accounts 1..serial were paid by the peer
+        k = 2 * args.serial  # accounts 1..2*serial were paid by the peers
         # warm-up: every connection opened, the API's first-call imports done (posted, counted, not timed)
         run_phase(
             clients, [("POST", "/api/payments", payment(k + i, "warm")) for i in range(1, warm + 1)], {201}
         )
         k += warm
         print(HEADER, flush=True)
-        sc = info["serial_cpu"]
-        serial = {
-            "name": "(a) post_payment in-process, serial (peer)",
-            "rate": info["serial_count"] / info["serial_s"],
-            "requests": info["serial_count"],
-            "errors": 0,
-            **info["serial_lat"],
-            "cpu_server": sc["app"],
-            "cpu_pg": sc["pg"],
-            "cpu_client": 0.0,
-            "load": info["serial_load"],
-        }
+
+        def in_process(name: str, pre: str) -> dict[str, Any]:
+            return {
+                "name": name,
+                "rate": info[f"{pre}serial_count"] / info[f"{pre}serial_s"],
+                "requests": info[f"{pre}serial_count"],
+                "errors": 0,
+                **info[f"{pre}serial_lat"],
+                "cpu_server": info[f"{pre}serial_cpu"]["app"],
+                "cpu_pg": info[f"{pre}serial_cpu"]["pg"],
+                "cpu_client": 0.0,
+                "load": info[f"{pre}serial_load"],
+            }
+
+        baseline = in_process("(a0) previous post_payment in-process, serial (baseline)", "baseline_")
+        serial = in_process("(a) post_payment in-process, serial (peer)", "")
+        print(row(baseline), flush=True)
         print(row(serial), flush=True)
         health = phase(
             "(b) GET /health/ (HTTP ceiling)", [("GET", "/health/", None)], {200}, 0, args.health_seconds
@@ -481,17 +540,22 @@ def main() -> int:
 
     print()
     print(
-        f"POST /api/payments: {single['rate'] / serial['rate']:.2f}x the serial in-process peer, "
+        f"post_payment in-process: {serial['rate'] / baseline['rate']:.2f}x the previous implementation; "
+        f"CPU per payment {(baseline['cpu_server'] + baseline['cpu_pg']) / (serial['cpu_server'] + serial['cpu_pg']):.2f}x less"
+    )
+    print(
+        f"POST /api/payments: {single['rate'] / baseline['rate']:.2f}x the previous post_payment in-process, "
+        f"{single['rate'] / serial['rate']:.2f}x the serial in-process peer, "
         f"{single['rate'] / health['rate']:.3f}x /health/ requests/s; batch: {batch['rate'] / serial['rate']:.2f}x "
         f"the peer, {batch['rate'] / single['rate']:.2f}x the single endpoint"
     )
-    for r in (serial, single, batch):
+    for r in (baseline, serial, single, batch):
         cpu = r["cpu_server"] + r["cpu_pg"]
         print(
             f"CPU per payment, {r['name']}: {cpu:.2f} ms (app {r['cpu_server']:.2f} + PostgreSQL {r['cpu_pg']:.2f})"
             f" -> at most {2000 / cpu:,.0f} payments/s if 2 cores did nothing else"
         )
-    expected = info["serial_count"] + warm + args.single + args.batch_items
+    expected = info["baseline_serial_count"] + info["serial_count"] + warm + args.single + args.batch_items
     ok = check["payments"] == check["ledger_payments"] == expected
     print(
         f"count check: {check['payments']:,} payments in the database ({check['by_channel']}), "

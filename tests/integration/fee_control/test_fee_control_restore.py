@@ -1,8 +1,8 @@
 """Restore promptly after payment (缴费后及时复电) and one open command per meter, against the sandbox head-end
-(its own HTTP server on a free loopback port): a payment on any channel queues the restore in its own
-transaction, the head-end hears of it only after the commit; a rolled-back payment queues nothing; a payment
-that does not settle the account restores nothing; a head-end that is down leaves the command failed and due
-(the payment stands); a disconnect not yet sent is superseded by the restore; never two open restores for one
+(its own HTTP server on a free loopback port): a payment on any channel queues the restore, and a task for
+the worker, in its own transaction and returns at once; the head-end hears of it from the worker; a rolled-back payment queues nothing; a payment
+that does not settle the account restores nothing; a head-end that is down does not delay the payment and leaves the
+command failed and due after the worker's retries (the payment stands); a disconnect not yet sent is superseded by the restore; never two open restores for one
 meter; an executed dunning disconnection gets its restore order."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
+from django_tasks_db.models import DBTaskResult
 from payments_helpers import FLAT_TARIFF, at, issue_bill
 
 from wattdesk.adapters.headend.http_headend import HttpHeadEnd
@@ -25,6 +26,7 @@ from wattdesk.domain.fee_control.models import FeeControlState, MeterCommand
 from wattdesk.domain.metering.models import Meter, MeterInstallation
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffAssignment, TariffVersion
+from wattdesk.interfaces.cli import main
 from wattdesk.sandbox.headend_server import HeadEndServer, start_in_thread
 
 RETRY = RetryPolicy(attempts_per_dispatch=12, max_attempts=50, base_delay=0.01, max_delay=0.05)
@@ -77,65 +79,78 @@ def pay(account: Any, amount: str, txn: str, channel: str = "counter") -> Any:
     )
 
 
+def queued_sends() -> list[list[int]]:
+    """The command ids of each ``send_meter_commands`` task waiting for the worker."""
+    return [
+        r.args_kwargs["kwargs"]["command_ids"]
+        for r in DBTaskResult.objects.filter(status="READY").order_by("enqueued_at")
+        if r.task_path.endswith("send_meter_commands")
+    ]
+
+
+def run_worker() -> None:
+    """What ``wattdesk serve``'s worker does: run the queued tasks."""
+    assert main(["worker", "--batch", "--interval", "0"]) == 0
+
+
 class TestRestoreAfterPayment:
-    def test_a_counter_payment_queues_the_restore_and_the_headend_hears_of_it_after_commit(
-        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    def test_a_counter_payment_queues_the_restore_and_the_worker_sends_it(
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         headend = HttpHeadEnd(sandbox.url)
         disconnect(headend)
         monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            res = pay(prepaid, "200.00", "R-1")
-            # inside the payment's transaction: the restore is queued, nothing was sent
-            restore = MeterCommand.objects.get(kind="restore")
-            assert (restore.idem_key, restore.status, restore.reason) == (
-                f"{prepaid.number}-restore-p{res.payment_id}",
-                "queued",
-                "payment",
-            )
-            assert headend.meter_state(SERIAL) == "off"
-            assert [o["action"] for o in headend.operations()] == ["disconnect"]
-        assert len(callbacks) == 1
-        callbacks[0]()  # the commit
+        res = pay(prepaid, "200.00", "R-1")
+        # the payment has returned: the restore is queued with a task for the worker, nothing was sent
+        restore = MeterCommand.objects.get(kind="restore")
+        assert (restore.idem_key, restore.status, restore.reason, restore.attempts) == (
+            f"{prepaid.number}-restore-p{res.payment_id}",
+            "queued",
+            "payment",
+            0,
+        )
+        assert queued_sends() == [[restore.pk]]
+        assert headend.meter_state(SERIAL) == "off"
+        assert [o["action"] for o in headend.operations()] == ["disconnect"]
+        run_worker()
         restore.refresh_from_db()
         assert restore.status == "acknowledged"
         assert restore.ack_id.startswith("ACK-")
         assert restore.acknowledged_at is not None and restore.acknowledged_at >= PAID_AT
         assert headend.meter_state(SERIAL) == "on"
         assert [o["action"] for o in headend.operations()] == ["disconnect", "restore"]
+        assert queued_sends() == []
         # the nightly pass of the next day sees the meter on with money: nothing more to send
         assert run_fee_control(day=DAY + timedelta(days=1), now=NOW + timedelta(days=1)).commands_queued == 0
 
     def test_a_payment_that_does_not_cover_the_usage_restores_nothing(
-        self, prepaid: Any, sandbox: HeadEndServer, django_capture_on_commit_callbacks: Any
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         disconnect(HttpHeadEnd(sandbox.url))
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            pay(prepaid, "60.00", "R-2")  # 60.00 - 52.00 - 17.34 < 0
-        assert callbacks == []
+        monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
+        pay(prepaid, "60.00", "R-2")  # 60.00 - 52.00 - 17.34 < 0
+        assert queued_sends() == []
         assert not MeterCommand.objects.filter(kind="restore").exists()
 
     def test_a_rolled_back_payment_queues_and_sends_nothing(
-        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         headend = HttpHeadEnd(sandbox.url)
         disconnect(headend)
         monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
-        with (
-            django_capture_on_commit_callbacks(execute=True) as callbacks,
-            pytest.raises(Boom),
-            transaction.atomic(),
-        ):
+        with pytest.raises(Boom), transaction.atomic():
             pay(prepaid, "200.00", "R-3")
             assert MeterCommand.objects.filter(kind="restore").count() == 1
+            assert len(queued_sends()) == 1
             raise Boom
-        assert callbacks == []
         assert not Payment.objects.exists()
         assert not MeterCommand.objects.filter(kind="restore").exists()
+        assert queued_sends() == []  # the task was enqueued in the payment's transaction: rolled back with it
+        run_worker()
         assert headend.meter_state(SERIAL) == "off"
 
-    def test_a_headend_that_is_down_leaves_the_restore_failed_and_due_and_the_payment_stands(
-        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    def test_a_headend_that_is_down_does_not_hold_the_payment_and_the_worker_retries_it(
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         headend = HttpHeadEnd(sandbox.url)
         disconnect(headend)
@@ -143,38 +158,45 @@ class TestRestoreAfterPayment:
             s.bind(("127.0.0.1", 0))
             dead = f"http://127.0.0.1:{s.getsockname()[1]}"
         monkeypatch.setenv("WATTDESK_HEADEND_URL", dead)
-        with django_capture_on_commit_callbacks(execute=True):
-            res = pay(prepaid, "200.00", "R-4", channel="prepaid")
+        res = pay(prepaid, "200.00", "R-4", channel="prepaid")
+        # the call has returned without trying the head-end: the restore is still queued, untried
         assert res.outcome == "posted" and Payment.objects.filter(pk=res.payment_id).exists()
         restore = MeterCommand.objects.get(kind="restore")
+        assert (restore.status, restore.attempts, restore.last_error) == ("queued", 0, "")
+        assert queued_sends() == [[restore.pk]]
+        # the worker tries it with the dispatcher's retries; it stays failed and due, the payment stands
+        run_worker()
+        restore.refresh_from_db()
         assert restore.status == "failed"
-        assert restore.attempts == 4  # PROMPT_RETRY.attempts_per_dispatch
+        assert restore.attempts == RetryPolicy().attempts_per_dispatch
         assert "unreachable" in restore.last_error
         assert restore.next_attempt_at > PAID_AT
-        # the dispatcher (wattdesk collect dispatch / the nightly pass) sends it once it is due
+        assert Payment.objects.filter(pk=res.payment_id, status="posted").exists()
+        # the dispatcher (wattdesk collect dispatch / the nightly pass) sends it once it is due: same command id
         later = restore.next_attempt_at + timedelta(seconds=1)
         assert dispatch_commands(now=later, headend=headend, retry=RETRY).acknowledged == 1
         assert headend.meter_state(SERIAL) == "on"
+        assert [o["id"] for o in headend.operations() if o["action"] == "restore"] == [restore.idem_key]
 
     def test_a_duplicate_payment_queues_no_second_restore(
-        self, prepaid: Any, sandbox: HeadEndServer, django_capture_on_commit_callbacks: Any
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         disconnect(HttpHeadEnd(sandbox.url))
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            first = pay(prepaid, "200.00", "R-5")
-            again = pay(prepaid, "200.00", "R-5")
+        monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
+        first = pay(prepaid, "200.00", "R-5")
+        again = pay(prepaid, "200.00", "R-5")
         assert (first.outcome, again.outcome) == ("posted", "duplicate")
         assert MeterCommand.objects.filter(kind="restore").count() == 1
-        assert len(callbacks) == 1
+        assert len(queued_sends()) == 1
 
     def test_a_disconnect_not_yet_sent_is_superseded_and_never_reaches_the_meter(
-        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         headend = HttpHeadEnd(sandbox.url)
         cut = disconnect(None)  # queued, no head-end yet
         monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
-        with django_capture_on_commit_callbacks(execute=True):
-            pay(prepaid, "200.00", "R-6")
+        pay(prepaid, "200.00", "R-6")
+        run_worker()
         cut.refresh_from_db()
         assert cut.status == "superseded"
         assert MeterCommand.objects.get(kind="restore").status == "acknowledged"
@@ -184,6 +206,17 @@ class TestRestoreAfterPayment:
         )
         assert [o["action"] for o in headend.operations()] == ["restore"]
         assert headend.meter_state(SERIAL) == "on"
+
+    def test_without_a_headend_configured_the_restore_waits_for_the_dispatcher(
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
+    ) -> None:
+        headend = HttpHeadEnd(sandbox.url)
+        disconnect(headend)
+        monkeypatch.delenv("WATTDESK_HEADEND_URL", raising=False)
+        pay(prepaid, "200.00", "R-9")
+        assert queued_sends() == []
+        assert MeterCommand.objects.get(kind="restore").status == "queued"
+        assert dispatch_commands(now=PAID_AT, headend=headend, retry=RETRY).acknowledged == 1
 
 
 class TestNoDisconnectAfterPayment:
@@ -212,15 +245,15 @@ class TestNoDisconnectAfterPayment:
 
 class TestOneOpenCommandPerMeter:
     def test_two_payments_and_the_nightly_pass_share_one_open_restore(
-        self, prepaid: Any, sandbox: HeadEndServer, django_capture_on_commit_callbacks: Any
+        self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
         disconnect(HttpHeadEnd(sandbox.url))
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            pay(prepaid, "200.00", "R-7")
-            pay(prepaid, "50.00", "R-8")
+        monkeypatch.setenv("WATTDESK_HEADEND_URL", sandbox.url)
+        pay(prepaid, "200.00", "R-7")
+        pay(prepaid, "50.00", "R-8")
         restores = MeterCommand.objects.filter(kind="restore")
         assert restores.count() == 1
-        assert len(callbacks) == 2  # both payments ask for the same open command to be sent
+        assert queued_sends() == [[restores.get().pk]] * 2  # both payments ask for the same open command
         assert run_fee_control(day=DAY + timedelta(days=1), now=NOW + timedelta(days=1)).commands_queued == 0
         assert restores.count() == 1
 

@@ -11,12 +11,14 @@
   queued / sent / acknowledged / failed / expired live. The command id sent is the ``idem_key``: a retry
   after a lost acknowledgement is answered with the same ack and the relay operates once.
 * ``restore_after_payment(account_id=, payment_id=, now=)``: called by ``post_payment`` inside the payment's
-  transaction for every posted payment, whatever the channel (counter, collector, gateway callback, bank
+  transaction for every posted payment of an account with a disconnection order or a meter command (the
+  others have nothing to restore), whatever the channel (counter, collector, gateway callback, bank
   file, CLI, API): asks dunning for a restore order after an executed disconnection (``request_restores``),
   and, when the account's meter is off through fee control and the estimated balance is now > 0, queues a
-  restore command (keyed by the payment) in the same transaction. The head-end is called only after the
-  commit (``transaction.on_commit``), with a short retry policy; what is still not acknowledged stays failed
-  with a due time and is sent by ``wattdesk collect dispatch`` / the nightly pass.
+  restore command (keyed by the payment) in the same transaction, with a task (``send_meter_commands``) for
+  the task queue's worker, which sends it once the payment has committed, with the dispatcher's retries: the
+  payment never waits for the head-end. What is still not acknowledged stays failed with a due time and is
+  sent by ``wattdesk collect dispatch`` / the nightly pass.
 * ``on_top_up(account_number=, now=, headend=)``: the same restore, dispatched at once to the given head-end.
 
 At most one open command (queued / sent / failed) per meter and kind (a partial UNIQUE index): queuing a
@@ -29,18 +31,17 @@ elapsed monotonic time of the dispatch.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_tasks import task
 
 from wattdesk.adapters.headend.base import HeadEnd, PermanentError, RelayCommand, TransientError
 from wattdesk.adapters.headend.http_headend import configured_headend
@@ -61,7 +62,6 @@ from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments.models import Payment
 from wattdesk.domain.tariffs.models import TariffVersion
 
-log = logging.getLogger(__name__)
 CHUNK = 2000
 POLICY = rules.FeeControlPolicy()
 
@@ -74,8 +74,6 @@ class RetryPolicy:
     max_delay: float = 1.0
 
 
-#: after a payment the caller is waiting: a few quick attempts, the rest is left to the dispatcher
-PROMPT_RETRY = RetryPolicy(attempts_per_dispatch=4, max_attempts=30, base_delay=0.05, max_delay=0.4)
 OTHER_KIND = {CommandKind.DISCONNECT: CommandKind.RESTORE, CommandKind.RESTORE: CommandKind.DISCONNECT}
 
 
@@ -415,9 +413,9 @@ def restore_after_payment(
     *, account_id: int, payment_id: int, now: datetime, dispatch: bool = True
 ) -> AfterPayment:
     """Restore promptly after a payment (缴费后及时复电). Call it inside the payment's transaction: the restore
-    order / command is written with the payment (both or neither); the head-end is called after the commit
-    (``dispatch_after_commit``), never inside the payment's transaction. ``dispatch=False``: the caller sends
-    the returned command itself (a batch sends all of its commands in one dispatch after its commit)."""
+    order / command is written with the payment (both or neither); the head-end is called by the worker
+    after the commit (``dispatch_after_commit``), never on the payment's thread. ``dispatch=False``: the caller
+    sends the returned command itself (a batch enqueues all of its commands in one task)."""
     from wattdesk.application.dunning.nightly import request_restores
 
     orders = request_restores(now=now, account_ids=[account_id])
@@ -432,20 +430,28 @@ def restore_after_payment(
 
 
 def dispatch_after_commit(*, command_ids: Sequence[int], now: datetime) -> None:
-    """Send these commands to the configured head-end (``WATTDESK_HEADEND_URL``) once the current transaction
-    has committed (at once outside a transaction), with ``PROMPT_RETRY``. No head-end configured: they stay
-    queued for ``wattdesk collect dispatch``. A failure here never undoes or fails the committed payment."""
-    transaction.on_commit(partial(_dispatch_quietly, tuple(command_ids), now), robust=True)
+    """Have these commands sent to the configured head-end (``WATTDESK_HEADEND_URL``) by the task queue's
+    worker (``wattdesk worker``; ``wattdesk serve`` starts one), never on the caller's thread: the task
+    ``send_meter_commands`` is enqueued in the current transaction (a rolled-back payment enqueues nothing;
+    the worker sees it once the payment has committed) and dispatches them with ``RetryPolicy()``; what is
+    still not acknowledged stays failed with a due time for ``wattdesk collect dispatch`` / the nightly pass.
+    No head-end configured: nothing is enqueued, the commands stay queued for the dispatcher."""
+    if not command_ids or configured_headend() is None:
+        return
+    send_meter_commands.enqueue(command_ids=[int(i) for i in command_ids], now=now.isoformat())
 
 
-def _dispatch_quietly(command_ids: tuple[int, ...], now: datetime) -> None:
+@task()
+def send_meter_commands(command_ids: list[int], now: str) -> dict[str, Any]:
+    """The task of :func:`dispatch_after_commit`: send these commands (those still due) to the configured
+    head-end with the dispatcher's retry policy. ``now``: when they were requested; the worker sends them
+    at its own time (``timezone.now()``, never earlier than ``now``)."""
     headend = configured_headend()
     if headend is None:
-        return
-    try:
-        dispatch_commands(now=now, headend=headend, ids=command_ids, retry=PROMPT_RETRY)
-    except Exception:  # the payment is committed; the command stays due for the dispatcher
-        log.exception("dispatching meter commands %s after the payment failed", command_ids)
+        return {"acknowledged": 0, "failed": 0, "expired": 0, "headend": None}
+    at = max(datetime.fromisoformat(now), timezone.now())
+    r = dispatch_commands(now=at, headend=headend, ids=command_ids)
+    return {"acknowledged": r.acknowledged, "failed": r.failed, "expired": r.expired}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from wattdesk.core.allocation import DEFAULT_POLICY, AllocationPolicy, OpenItem, allocate
@@ -21,7 +21,23 @@ def apply_credits(
     items = queries.open_items(account_ids)
     if not items:
         return []
-    credits = queries.credits(list(items))
+    new = plan_allocations(
+        items=items, credits=queries.credits(list(items)), allocated_on=allocated_on, policy=policy
+    )
+    PaymentAllocation.objects.bulk_create(new, batch_size=2000)
+    return new
+
+
+def plan_allocations(
+    *,
+    items: Mapping[int, Sequence[OpenItem]],
+    credits: Mapping[int, Iterable[queries.Credit]],
+    allocated_on: date,
+    policy: AllocationPolicy = DEFAULT_POLICY,
+) -> list[PaymentAllocation]:
+    """The allocations (not saved) that settle the accounts' open ``items`` with their ``credits`` (each
+    account's, oldest first): ``core.allocation`` per credit, in order, on what the earlier ones left open.
+    The one allocation rule of :func:`apply_credits` and of posting one payment."""
     new: list[PaymentAllocation] = []
     for account_id, sources in credits.items():
         open_ = list(items.get(account_id, []))
@@ -47,5 +63,4 @@ def apply_credits(
                     item.item_id, item.bill_id, item.kind, item.due_on, item.period, left
                 )
             open_ = [i for i in taken.values() if i.outstanding > 0]
-    PaymentAllocation.objects.bulk_create(new, batch_size=2000)
     return new

@@ -12,6 +12,7 @@ Every function reads in a fixed number of queries per chunk of accounts (no N+1)
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -134,6 +135,87 @@ def credits(account_ids: Sequence[int]) -> dict[int, list[Credit]]:
             if left > 0:
                 result[account_id].append(Credit(payment_id, account_id, received_on, left))
     return dict(result)
+
+
+@dataclass
+class Receivables:
+    """One account's open items (entry order), credits (oldest first) and ledger balance, read together."""
+
+    items: list[OpenItem]
+    credits: list[Credit]
+    balance: Decimal
+
+
+def receivables(account_ids: Sequence[int]) -> dict[int, Receivables]:
+    """:func:`open_items`, :func:`credits` and the ledger balance (``ledger.queries.balance``) of each account
+    in one statement per chunk (posting one payment, or a batch, reads this once). Same definitions: an
+    item's outstanding is its amount minus the live allocations to it (payment posted), a credit is a posted
+    payment's amount minus its allocations to unreversed entries. Money is summed in integer fen, exact on
+    both engines. Every account asked for is in the result."""
+    result = {a: Receivables([], [], ZERO) for a in account_ids}
+    items: list[tuple[int, int, OpenItem]] = []
+    found: list[tuple[int, Any, int, Credit]] = []
+    with connection.cursor() as cur:
+        for part in _chunks(account_ids):
+            marks, arg = _id_set(part)
+            cur.execute(_receivables_sql().format(ids=marks), [arg, arg, arg])
+            for tag, account_id, pk, kind, amount, bill_id, day, period, at, used in cur.fetchall():
+                if tag == "b":
+                    result[account_id].balance += _fen(amount)
+                    continue
+                left = (amount or 0) - (used or 0)
+                if left <= 0:
+                    continue
+                if tag == "i":
+                    items.append(
+                        (account_id, pk, OpenItem(pk, bill_id, kind, _date(day), period, _fen(left)))
+                    )
+                else:
+                    found.append((account_id, at, pk, Credit(pk, account_id, _date(day), _fen(left))))  # type: ignore[arg-type]
+    for account_id, _, item in sorted(items, key=lambda r: r[1]):
+        result[account_id].items.append(item)
+    for account_id, _, _, credit in sorted(found, key=lambda r: (r[1], r[2])):
+        result[account_id].credits.append(credit)
+    return result
+
+
+@functools.cache
+def _receivables_sql() -> str:
+    """The statement of :func:`receivables`, ``{ids}`` standing for the id set (built once per process)."""
+    qn = connection.ops.quote_name
+    le, pa, pay, bill = (
+        qn(LedgerEntry._meta.db_table),
+        qn(PaymentAllocation._meta.db_table),
+        qn(Payment._meta.db_table),
+        qn(Bill._meta.db_table),
+    )
+    fen = "CAST(ROUND({} * 100) AS BIGINT)"
+    posted = PaymentStatus.POSTED.value
+    kinds = ", ".join(f"'{k}'" for k in ITEM_KINDS)
+    sql = f"""
+        SELECT 'i', c.account_id, c.id, c.kind, {fen.format("c.amount")}, c.bill_id, b.due_on, b.period, NULL,
+               (SELECT SUM({fen.format("a.amount")}) FROM {pa} a JOIN {pay} p ON p.id = a.payment_id
+                WHERE a.ledger_entry_id = c.id AND p.status = '{posted}')
+        FROM {le} c JOIN {bill} b ON b.id = c.bill_id
+        WHERE c.account_id IN ({{ids}}) AND c.kind IN ({kinds})
+          AND NOT EXISTS (SELECT 1 FROM {le} r WHERE r.reverses_id = c.id)
+        UNION ALL
+        SELECT 'c', p.account_id, p.id, NULL, {fen.format("p.amount")}, NULL, p.received_on, NULL, p.received_at,
+               (SELECT SUM({fen.format("a.amount")}) FROM {pa} a
+                WHERE a.payment_id = p.id
+                  AND NOT EXISTS (SELECT 1 FROM {le} r WHERE r.reverses_id = a.ledger_entry_id))
+        FROM {pay} p
+        WHERE p.account_id IN ({{ids}}) AND p.status = '{posted}'
+        UNION ALL
+        SELECT 'b', e.account_id, NULL, NULL, SUM({fen.format("e.amount")}), NULL, NULL, NULL, NULL, NULL
+        FROM {le} e WHERE e.account_id IN ({{ids}}) GROUP BY e.account_id
+    """
+    return sql
+
+
+def _fen(value: Any) -> Decimal:
+    """An integer number of fen (a ``CAST(ROUND(x * 100) AS BIGINT)``) as yuan."""
+    return ZERO if value is None else Decimal(int(value)).scaleb(-2).quantize(Decimal("0.01"))
 
 
 def accounts_with_credit(*, account_ids: Sequence[int] | None = None) -> list[int]:

@@ -24,6 +24,7 @@ from ninja.pagination import paginate
 from ninja.params.functions import Body, Query
 
 from wattdesk.application.payments.posting import (
+    AccountNotFound,
     BatchRejected,
     PaymentAlreadyReversed,
     PaymentConflict,
@@ -109,13 +110,17 @@ def _post(item: PaymentCreate, *, user: Any, now: Any) -> PostResult:
 def create_payment(request: Any, payload: PaymentCreate) -> Status[dict[str, Any]]:
     user = require(request, *POST_CAPS)
     now = timezone.now()
-    if not accounts_for(user).filter(number=payload.account).exists():
+    scoped = accounts_for(user)
+    # a company-wide role sees every account: no scope query, post_payment's own lookup answers "no account"
+    if scoped.query.has_filters() and not scoped.filter(number=payload.account).exists():
         raise Http404("no such account")
     late = _future([payload], now)
     if late:
         raise ItemsRejected([(None, f, r) for _, f, r in late])
     try:
         result = _post(payload, user=user, now=now)
+    except AccountNotFound:
+        raise Http404("no such account") from None
     except PaymentConflict as exc:
         return Status(409, {"detail": str(exc)})
     return Status(201 if result.outcome == "posted" else 200, _posted(result))
