@@ -163,10 +163,29 @@ def reserve_block(model: type[models.Model], count: int) -> range:
 # --- rows -------------------------------------------------------------------------------------------------------
 
 
-def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def _pg_type(model: type[models.Model], name: str) -> str:
+    """The PostgreSQL type name of a field's column as psycopg knows it (``varchar(64)`` -> ``varchar``)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    target = getattr(field, "target_field", None) if field.is_relation else None
+    db_type = target.rel_db_type(connection) if target is not None else field.db_type(connection)
+    base = str(db_type).split("(", 1)[0].strip().lower()
+    return {"serial": "integer", "bigserial": "bigint", "smallserial": "smallint"}.get(base, base)
+
+
+def insert_rows(
+    model: type[models.Model],
+    field_names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    binary: bool = False,
+) -> int:
     """Insert ``rows`` (tuples in ``field_names`` order, in database form) into ``model``'s table.
 
-    PostgreSQL: ``COPY ... FROM STDIN`` through psycopg 3 (values adapted by psycopg). SQLite:
+    PostgreSQL: ``COPY ... FROM STDIN`` through psycopg 3 (values adapted by psycopg). ``binary``: the binary
+    COPY format, the column types declared from the model (no text formatting on the client, no parsing on
+    the server); the values must then be Python values of the columns' types (int, Decimal, date, aware
+    datetime, str, bool, None), not strings in database form. SQLite:
     ``executemany`` of one prepared multi-row ``INSERT`` (the statement cache makes this the fastest path the
     sqlite3 module offers). Returns the number of rows written. Refuses a protected table (the ledger)
     outside :func:`opened`.
@@ -184,7 +203,10 @@ def insert_rows(model: type[models.Model], field_names: Sequence[str], rows: Ite
     with connection.wrap_database_errors, connection.cursor() as cur:
         raw = cur.cursor  # the psycopg / sqlite3 cursor under Django's wrapper
         if connection.vendor == "postgresql":
-            with raw.copy(f"COPY {qn(table)} ({col_sql}) FROM STDIN") as copy:
+            fmt = " (FORMAT BINARY)" if binary else ""
+            with raw.copy(f"COPY {qn(table)} ({col_sql}) FROM STDIN{fmt}") as copy:
+                if binary:
+                    copy.set_types([_pg_type(model, name) for name in field_names])
                 for row in rows:
                     copy.write_row(row)
                     n += 1

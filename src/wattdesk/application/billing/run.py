@@ -753,7 +753,8 @@ def _prepare_batch(ctx: _Ctx, account_ids: Sequence[int]) -> _Batch:
         if acc_id in estimated:
             seq += 1
             lines.append((seq, ESTIMATED_NOTE[0], ESTIMATED_NOTE[1][:200], ZERO, "", ZERO, ZERO, "estimated"))
-        quota_note = quota.note(units[i][2] for i in idxs)
+        # a tier uplift comes only from the account's 一户多人口 grants (quota.apply in _point)
+        quota_note = quota.note(units[i][2] for i in idxs) if acc_id in quotas else None
         seg_rows = (r for unit in seg_units.get(acc_id, ()) for r in unit.rows)
         if quota_note is not None and not any(r[0] == quota.NOTE_CODE for r in seg_rows):  # one note a bill
             seq += 1
@@ -1075,9 +1076,16 @@ def _write_batch(ctx: _Ctx, batch: _Batch) -> None:
         return
     with transaction.atomic():
         ids = bulk.reserve_ids(Bill, len(batch.bills))
-        bulk.insert_rows(Bill, BILL_FIELDS, ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)))
+        # binary COPY on PostgreSQL: the rows hold Python values (Decimal, date, int, str, None)
+        bulk.insert_rows(
+            Bill,
+            BILL_FIELDS,
+            ((bid, *row) for bid, row in zip(ids, batch.bills, strict=True)),
+            binary=True,
+        )
         bulk.insert_rows(
             BillLine,
             LINE_FIELDS,
             ((bid, *ln) for bid, lines in zip(ids, batch.lines, strict=True) for ln in lines),
+            binary=True,
         )
