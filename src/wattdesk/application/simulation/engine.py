@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,9 @@ def run_spark(
     builder = SparkSession.builder.appName("wattdesk-simulate")
     if master or os.environ.get("SPARK_MASTER"):
         builder = builder.master(master or os.environ["SPARK_MASTER"])
+    # Python workers run this interpreter (where wattdesk is installed) unless told otherwise; on a cluster
+    # spark-submit ships an environment and sets PYSPARK_PYTHON (docs/scale.md). Read when Spark starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
