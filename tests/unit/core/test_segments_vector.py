@@ -36,7 +36,7 @@ def both(segments: list[Segment], kvarh: D | None, start: date, end: date, rules
             bill = rate_segments(
                 segments=segments, kvarh=kvarh, period_start=start, period_end=end, rules=rules, engine=engine
             )
-            results.append(([(ln.code, ln.amount) for ln in bill.lines], bill.total, bill.power_factor))
+            results.append((list(bill.lines), bill.total, bill.power_factor))  # every field of every line
         except RatingError as exc:
             results.append(type(exc).__name__)
     event("rated" if isinstance(results[0], tuple) else "refused on both")
