@@ -402,14 +402,22 @@ def load_worker(n: int) -> dict[str, Any]:
     return load_company(n)
 
 
-def baseline_run(batch_size: int, workers: int | None) -> tuple[float, float]:
-    """The previous implementation (exact engine) over every account: (bills/s, seconds); then its bills are
-    removed so that the measured run starts from the same database state."""
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its waited-for children (the run's forked workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def baseline_run(batch_size: int, workers: int | None) -> tuple[float, float, float]:
+    """The previous implementation (exact engine) over every account: (bills/s, seconds, client CPU µs per
+    bill); then its bills are removed so that the measured run starts from the same database state."""
     from django.db import connection
 
     from wattdesk.application.billing.run import run_billing
     from wattdesk.domain.billing.models import BillingRun
 
+    cpu0 = cpu_seconds()
     result = run_billing(
         period=PERIOD,
         run_at=datetime(2026, 4, 2, 7, tzinfo=SH),
@@ -417,6 +425,7 @@ def baseline_run(batch_size: int, workers: int | None) -> tuple[float, float]:
         workers=workers,
         engine="exact",
     )
+    cpu_us = (cpu_seconds() - cpu0) / max(result.bills, 1) * 1e6
     with connection.cursor() as cur:
         cur.execute(
             "DELETE FROM billing_billline WHERE bill_id IN (SELECT id FROM billing_bill WHERE run_id = %s)",
@@ -428,7 +437,7 @@ def baseline_run(batch_size: int, workers: int | None) -> tuple[float, float]:
         with connection.cursor() as cur:
             cur.execute("VACUUM ANALYZE billing_billline")
             cur.execute("VACUUM ANALYZE billing_bill")
-    return result.bills / result.elapsed_s, result.elapsed_s
+    return result.bills / result.elapsed_s, result.elapsed_s, cpu_us
 
 
 def run_worker(
@@ -443,15 +452,17 @@ def run_worker(
     from wattdesk.application.billing.run import default_workers, run_billing
     from wattdesk.domain.billing.models import BillLine
 
-    base_rate, base_s, base_load = 0.0, 0.0, 0.0
+    base_rate, base_s, base_load, base_cpu = 0.0, 0.0, 0.0, 0.0
     if baseline:
-        base_rate, base_s = baseline_run(batch_size, workers)
+        base_rate, base_s, base_cpu = baseline_run(batch_size, workers)
         base_load = os.getloadavg()[0]
     naive = naive_run(sample)
     load_before = os.getloadavg()[0]
+    cpu0 = cpu_seconds()
     result = run_billing(
         period=PERIOD, run_at=datetime(2026, 4, 2, 8, tzinfo=SH), batch_size=batch_size, workers=workers
     )
+    cpu_us = (cpu_seconds() - cpu0) / max(result.bills, 1) * 1e6
     load_after = os.getloadavg()[0]
     # 电费发行: the issue posts every draft bill's charge (and applies credit); timed as `bill issue` runs it
     t_issue = time.perf_counter()
@@ -483,6 +494,8 @@ def run_worker(
         "ratio": result.bills / result.elapsed_s / naive,
         "baseline_bills_per_s": base_rate,
         "baseline_seconds": base_s,
+        "client_cpu_us_per_bill": cpu_us,
+        "baseline_client_cpu_us_per_bill": base_cpu,
         "baseline_ratio": result.bills / result.elapsed_s / base_rate if base_rate else 0.0,
         "load_avg": f"{load_before:.1f}-{load_after:.1f} (exact run: {base_load:.1f})",
         "peak_rss_mb": rss_kb / 1024,
@@ -549,14 +562,16 @@ def fmt(r: dict[str, Any]) -> str:
         f"| {r['db']} | {r['accounts']:,} | {r['workers']} | {r['billed']:,} | {r['lines']:,} | "
         f"{r['seconds']:.1f} | **{r['bills_per_s']:,.0f}** | {r['naive_bills_per_s']:,.0f} | "
         f"{r['ratio']:.0f}x | {r['baseline_bills_per_s']:,.0f} | {r['baseline_ratio']:.2f}x | "
+        f"{r['client_cpu_us_per_bill']:.0f} ({r['baseline_client_cpu_us_per_bill']:.0f}) | "
         f"{r['issue_seconds']:.1f} | {r['issued_per_s']:,.0f} | {r['peak_rss_mb']:,.0f} | {r['load_avg']} |"
     )
 
 
 HEADER = (
     "| database | accounts | workers | bills | lines | run s | bills/s | naive peer bills/s | ratio | "
-    "previous (exact engine) bills/s | ratio to previous | issue s | issued/s | peak RSS MB | load avg |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "previous (exact engine) bills/s | ratio to previous | client CPU µs/bill (previous) | issue s | issued/s | "
+    "peak RSS MB | load avg |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
