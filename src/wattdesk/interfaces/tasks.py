@@ -224,3 +224,41 @@ def enqueue_audit_export(*, filters: dict[str, Any], language: str, by: int) -> 
 def enqueue_readings_import(*, path: str, file_name: str, as_of: date, by: int) -> Any:
     """Queue the import of a reading file already stored (atomically) under ``WATTDESK_DATA_DIR``."""
     return import_readings_file.enqueue(path=path, file_name=file_name, as_of=as_of.isoformat(), by=by)
+
+
+# --- tariff-change simulations (电价调整测算) ----------------------------------------------------------------
+
+
+@task()
+def execute_simulation(run_id: int) -> dict[str, Any]:
+    """Export, rate and summarize a started simulation (``simulation.simulate.execute_simulation``)."""
+    from wattdesk.application.simulation import simulate
+
+    run = simulate.execute_simulation(run_id=run_id, clock=timezone.now)
+    return {"run_id": run.pk, "status": run.status, "accounts": run.accounts}
+
+
+def start_simulation(
+    *,
+    tariff_from: str,
+    tariff_to: str,
+    months: int,
+    up_to: str | None,
+    engine: str,
+    actor: Any,
+    now: datetime,
+) -> Any:
+    """Record a simulation (checks, audit; ``simulate.start_simulation``) and enqueue its execution."""
+    from wattdesk.application.simulation import simulate
+
+    run = simulate.start_simulation(
+        tariff_from=tariff_from,
+        tariff_to=tariff_to,
+        months=months,
+        up_to=up_to,
+        engine=engine,
+        actor=actor,
+        now=now,
+    )
+    execute_simulation.enqueue(run_id=run.pk)
+    return run

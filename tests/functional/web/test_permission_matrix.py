@@ -47,6 +47,7 @@ FREE_PARAMS: dict[str, list[str]] = {
     "close_id": ["999999"],
     "exception_id": ["999999"],
     "adjustment_id": ["999999"],
+    "simulation_id": ["999999"],
 }
 
 

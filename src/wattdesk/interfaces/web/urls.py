@@ -19,6 +19,7 @@ from wattdesk.interfaces.web.pages import inspection as inspection_pages
 from wattdesk.interfaces.web.pages import outlets as outlet_pages
 from wattdesk.interfaces.web.pages import portal as portal_pages
 from wattdesk.interfaces.web.pages import readings as readings_pages
+from wattdesk.interfaces.web.pages import simulation as simulation_pages
 from wattdesk.interfaces.web.pages import tariffs as tariff_pages
 from wattdesk.interfaces.web.pages import tier_quotas as tier_quota_pages
 from wattdesk.interfaces.web.pages import waivers as waiver_pages
@@ -52,6 +53,10 @@ urlpatterns = [
     path("dashboard/", dashboard_pages.dashboard, name="dashboard"),
     path("outlets/", outlet_pages.outlets, name="outlets"),
     path("outlets/jobs/<str:job_id>/", outlet_pages.outlets_job, name="outlets_job"),
+    path("simulations/", simulation_pages.simulations, name="simulations"),
+    path("simulations/<int:simulation_id>/", simulation_pages.simulation, name="simulation"),
+    path("simulations/<int:simulation_id>/poll/", simulation_pages.simulation_poll, name="simulation_poll"),
+    path("simulations/<int:simulation_id>/excel/", simulation_pages.simulation_excel, name="simulation_excel"),
     path("cashier/", cashier_pages.cashier, name="cashier"),
     path("cashier/pay/", cashier_pages.cashier_pay, name="cashier_pay"),
     path("cashier/receipt/", cashier_pages.cashier_receipt, name="cashier_receipt"),
