@@ -4,7 +4,8 @@ N hourly customer-years (default 5,000, ``_common.hourly_loads``) on a URDB v8 t
 TOU energy 3 periods x 2 tiers + flat demand (two seasons) + a fixed charge per month — built here
 (``synthetic_record``) or given with ``--tariff``. The loads are written once (not timed) as:
 
-* wide Parquet (one row per account, ``kwh`` a fixed-size list, Polars defaults: zstd) — the headline;
+* wide Parquet (one row per account, ``kwh`` a fixed-size list, Polars defaults: zstd) — the headline — and
+  the same with lz4 compression (faster to decode);
 * wide Arrow IPC / Feather (uncompressed, memory-mapped by the reader);
 * long Parquet (``account, timestamp, kwh``: one row per interval), and long CSV on ``--csv-accounts``
   customers, for information.
@@ -173,6 +174,7 @@ def generate(work: Path, n: int, seed: int, csv_accounts: int, long: bool) -> No
     start = np.full(n, np.datetime64(f"{YEAR}-01-01T00:00", "us"))
     wide = pl.DataFrame({"account": names, "start": start, "kwh": kwh})
     wide.write_parquet(work / "wide.parquet")
+    wide.write_parquet(work / "wide-lz4.parquet", compression="lz4")
     wide.write_ipc(work / "wide.arrow", compression="uncompressed")
     del wide
     grid = np.datetime64(f"{YEAR}-01-01T00:00", "m") + np.arange(8760) * 60
@@ -231,6 +233,7 @@ def main() -> None:
     subprocess.run(gen, check=True)
     files: list[tuple[str, Path, int]] = [
         ("wide Parquet (zstd)", work / "wide.parquet", n),
+        ("wide Parquet (lz4)", work / "wide-lz4.parquet", n),
         ("wide Arrow IPC", work / "wide.arrow", n),
     ]
     if not args.no_long:
