@@ -57,7 +57,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_USER = "pgbench_u"
 PERIODS = ("2025-12", "2026-01", "2026-02", "2026-03")  # the loader's three history months + the billed one
 PASSWORD = "bench-Platform-9"
-SCENARIOS = ("health", "360", "search", "bills", "api")
+SCENARIOS = ("health", "360", "portal", "search", "bills", "api")
+PORTAL_USERS = 200  # portal logins spread over the customers (the `portal` scenario picks one per request)
+SERVERS = ("serve", "waitress", "gunicorn", "gunicorn-sync", "granian")
 
 
 def free_port() -> int:
@@ -104,11 +106,129 @@ def setup_worker(n: int) -> dict[str, Any]:
             f"database already holds {have} accounts, not {n}: drop it or pass --accounts {have}"
         )
     create_demo_users(password=PASSWORD)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the peers' servers start without `serve`
+    out["portal_sessions"] = portal_sessions(PORTAL_USERS)
     issued = create_token(username="demo_billing_clerk", name="bench_platform", created_at=timezone.now())
     agg = Bill.objects.aggregate(lo=Min("id"), hi=Max("id"))
     out.update(
         accounts=n, bill_min=agg["lo"], bill_max=agg["hi"], bills=Bill.objects.count(), token=issued.secret
     )
+    return out
+
+
+def portal_sessions(k: int) -> list[str]:
+    """``k`` portal logins (bench_portal_<i>) of customers spread over the company, each with a signed-in
+    session made directly in the session store: the driver sends the session cookie, so no password hash
+    (PBKDF2) is timed and every portal user sees their own customer's home page."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
+    from wattdesk.domain.access.operations import link_customer
+    from wattdesk.domain.customers.models import Customer
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    total = Customer.objects.count()
+    step = max(1, total // k)
+    ids = list(Customer.objects.order_by("id").values_list("id", flat=True)[::step][:k])
+    keys: list[str] = []
+    for i, cid in enumerate(ids):
+        user, _ = get_user_model().objects.get_or_create(username=f"bench_portal_{i}")
+        user.set_unusable_password()
+        user.save()
+        link_customer(user=user, customer=Customer.objects.get(pk=cid))
+        s = store()
+        s[SESSION_KEY] = str(user.pk)
+        s[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        s[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        s.create()
+        keys.append(str(s.session_key))
+    return keys
+
+
+def single_worker(n: int, repeat: int) -> dict[str, Any]:
+    """Child process: each page requested ``repeat`` times in-process (Django test client), its SQL timed with
+    ``connection.execute_wrapper``; the median request. The peer: the bill list's previous query shape
+    (exact ``COUNT(*)`` + ``ORDER BY ... OFFSET``, Django's Paginator) for the same depth."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wattdesk.settings")
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.paginator import Paginator
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from wattdesk.domain.billing.models import Bill
+
+    setup_test_environment()  # the test client's host "testserver" is allowed
+    users = get_user_model().objects
+    clerk, customer = Client(), Client()
+    clerk.force_login(users.get(username="demo_billing_clerk"))
+    customer.force_login(users.get(username="bench_portal_0"))
+    mid, deep = f"A{n // 2:09d}", f"A{n * 9 // 10:09d}"
+    deep_page = (n * 9 // 10) // 50
+
+    def offset_bills(period: str, page: int) -> None:  # the previous /bills/ queries, for the ratio
+        qs = (
+            Bill.objects.filter(period=period)
+            .select_related("account", "account__customer")
+            .order_by("account__number", "version")
+        )
+        list(Paginator(qs, 50).get_page(page).object_list)
+
+    cases: list[tuple[str, Any]] = [
+        ("360 /customers/<mid>/", lambda: clerk.get(f"/customers/{mid}/")),
+        ("portal /portal/", lambda: customer.get("/portal/")),
+        ("search /customers/?q=<number prefix 8>", lambda: clerk.get("/customers/", {"q": mid[:8]})),
+        ("search /customers/?q=客户1234", lambda: clerk.get("/customers/", {"q": "客户1234"})),
+        ("bills /bills/?period=2026-03 (first page)", lambda: clerk.get("/bills/?period=2026-03")),
+        (
+            "bills /bills/?period=2026-02&after=<90 % deep>",
+            lambda: clerk.get(f"/bills/?period=2026-02&after={deep}.0"),
+        ),
+        (
+            f"peer: previous bills query, page {deep_page:,} (COUNT + OFFSET)",
+            lambda: offset_bills("2026-02", deep_page),
+        ),
+    ]
+    out: dict[str, Any] = {}
+    for name, call in cases:
+        samples = []
+        for i in range(repeat + 1):
+            timings: list[float] = []
+
+            def timed(
+                execute: Any, sql: str, params: Any, many: bool, context: Any, into: list[float] = timings
+            ) -> Any:
+                t = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    into.append((time.perf_counter() - t) * 1000)
+
+            t0 = time.perf_counter()
+            with connection.execute_wrapper(timed):
+                r = call()
+            total = (time.perf_counter() - t0) * 1000
+            status = getattr(r, "status_code", 200)
+            if status != 200:
+                raise SystemExit(f"{name}: HTTP {status}")
+            if i:  # the first request warms caches
+                samples.append((total, len(timings), sum(timings), max(timings, default=0)))
+        samples.sort()
+        med = samples[len(samples) // 2]
+        out[name] = {
+            "total_ms": med[0],
+            "queries": med[1],
+            "db_ms": med[2],
+            "slowest_ms": med[3],
+            "min_ms": samples[0][0],
+            "loadavg": os.getloadavg()[0],
+        }
+        print(json.dumps({name: out[name]}), file=sys.stderr, flush=True)
     return out
 
 
@@ -139,7 +259,6 @@ def drive_worker(cfg: dict[str, Any]) -> dict[str, Any]:
     cookie = f"sessionid={s.cookies['sessionid']}; csrftoken={s.cookies['csrftoken']}"
     web = {"Cookie": cookie}
     api = {"Authorization": f"Bearer {cfg['token']}"}
-    pages = max(1, -(-n // 50))
     import random
 
     rnd = random.Random(cfg.get("seed", 7))
@@ -169,6 +288,15 @@ def drive_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         def t(self) -> None:
             self.client.get(f"/customers/{account()}/", headers=web, name="360")
 
+    portal_cookies = [f"sessionid={k}" for k in cfg["portal_sessions"]]
+
+    class Portal(FastHttpUser):
+        wait_time = wait
+
+        @task
+        def t(self) -> None:
+            self.client.get("/portal/", headers={"Cookie": rnd.choice(portal_cookies)}, name="portal")
+
     class Search(FastHttpUser):
         wait_time = wait
 
@@ -181,8 +309,10 @@ def drive_worker(cfg: dict[str, Any]) -> dict[str, Any]:
 
         @task
         def t(self) -> None:
-            page = rnd.randint(1, pages)
-            self.client.get(f"/bills/?period={rnd.choice(PERIODS)}&page={page}", headers=web, name="bills")
+            # a random depth: the keyset page after a random account number (as "next page" links carry)
+            after = f"{account()}.0" if rnd.random() < 0.9 else ""
+            url = f"/bills/?period={rnd.choice(PERIODS)}" + (f"&after={after}" if after else "")
+            self.client.get(url, headers=web, name="bills")
 
     class Api(FastHttpUser):
         wait_time = wait
@@ -197,7 +327,14 @@ def drive_worker(cfg: dict[str, Any]) -> dict[str, Any]:
         def acc(self) -> None:
             self.client.get(f"/api/accounts/{account()}", headers=api, name="api")
 
-    classes = {"health": Health, "360": C360, "search": Search, "bills": Bills, "api": Api}
+    classes = {
+        "health": Health,
+        "360": C360,
+        "portal": Portal,
+        "search": Search,
+        "bills": Bills,
+        "api": Api,
+    }
     results: dict[str, Any] = {}
     for name in cfg["scenarios"]:
         for u in (1, users):
@@ -302,23 +439,76 @@ def child(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def start_server(stack: ExitStack, env: dict[str, str], threads: int) -> str:
-    port = free_port()
-    wattdesk = Path(sys.executable).parent / "wattdesk"
-    log = open(Path(env["WATTDESK_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115 - closed at exit
-    stack.callback(log.close)
-    proc = subprocess.Popen(
-        [
-            str(wattdesk),
+def server_command(kind: str, port: int, workers: int, threads: int) -> list[str]:
+    """The command line of one server: ``serve`` is the product (``wattdesk serve``); the others run the same
+    WSGI application (WhiteNoise, DEBUG off, static files collected by the setup) under that server with the
+    same number of processes and threads: ``waitress`` is the previous ``wattdesk serve`` (one process)."""
+    bindir = Path(sys.executable).parent
+    app = "wattdesk.wsgi:application"
+    if kind == "serve":
+        return [
+            str(bindir / "wattdesk"),
             "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
             "--threads",
             str(threads),
             "--no-migrate",
-        ],
+            "--no-worker",
+        ]
+    if kind == "waitress":
+        return [
+            str(bindir / "waitress-serve"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--threads=8",  # the previous `wattdesk serve`: one process, 8 threads
+            "--ident=WattDesk",
+            app,
+        ]
+    if kind in ("gunicorn", "gunicorn-sync"):
+        worker = ["-k", "gthread", "--threads", str(threads)] if kind == "gunicorn" else ["-k", "sync"]
+        return [
+            str(bindir / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            *worker,
+            "--no-control-socket",
+            app,
+        ]
+    if kind == "granian":
+        return [
+            str(bindir / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--no-ws",
+            app,
+        ]
+    raise ValueError(kind)
+
+
+def start_server(
+    stack: ExitStack, env: dict[str, str], kind: str, workers: int, threads: int
+) -> tuple[str, int]:
+    """Start one server on a free port, wait for /health/; returns (base URL, pid of its process group)."""
+    port = free_port()
+    log = open(Path(env["WATTDESK_DATA_DIR"]) / f"serve-{kind}.log", "w")  # noqa: SIM115 - closed at exit
+    stack.callback(log.close)
+    proc = subprocess.Popen(
+        server_command(kind, port, workers, threads),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -329,24 +519,53 @@ def start_server(stack: ExitStack, env: dict[str, str], threads: int) -> str:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(10)
+                proc.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
 
     stack.callback(stop)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900  # collectstatic compresses ~60 MB of static files first
+    deadline = time.monotonic() + 900  # `serve` collects (and compresses) the static files first
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"wattdesk serve exited ({proc.returncode}); see {log.name}")
+            raise SystemExit(f"{kind} exited ({proc.returncode}); see {log.name}")
         try:
             with urllib.request.urlopen(f"{base}/health/", timeout=2) as resp:
                 if resp.status == 200:
-                    return base
+                    return base, proc.pid
         except OSError:
             time.sleep(0.5)
-    raise SystemExit("wattdesk serve did not answer /health/ within 900 s")
+    raise SystemExit(f"{kind} did not answer /health/ within 900 s")
+
+
+class PeakRss:
+    """Samples the summed RSS of a process group (server master + workers) every 0.5 s in a thread."""
+
+    def __init__(self, pgid: int) -> None:
+        import threading
+
+        self.pgid, self.peak, self._stop = pgid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.5):
+            total = 0
+            for p in psutil.process_iter(["pid"]):
+                try:
+                    if os.getpgid(p.pid) == self.pgid:
+                        total += p.memory_info().rss
+                except (psutil.Error, ProcessLookupError, PermissionError):
+                    continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def machine() -> str:
@@ -356,12 +575,14 @@ def machine() -> str:
     return str(m())
 
 
-def report(res: dict[str, Any], users: int) -> list[str]:
+def report(res: dict[str, Any], users: int, server: str, rss: int) -> list[str]:
     floor = res.get("health/1", {}).get("p50") or None
     lines = [
-        "| scenario | users | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs 1 user | "
+        f"{server} (peak RSS of the server's processes {rss / 2**20:,.0f} MiB):",
+        "",
+        "| server | scenario | users | requests | errors | req/s | p50 ms | p95 ms | p99 ms | p50 vs 1 user | "
         "p95 vs 1 user | 1-user p50 vs /health/ | p95 <= 200 ms | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for name in SCENARIOS:
         one, many = res.get(f"{name}/1"), res.get(f"{name}/{users}")
@@ -369,7 +590,7 @@ def report(res: dict[str, Any], users: int) -> list[str]:
             continue
         for r in (one, many):
             lines.append(
-                f"| {name} | {r['users']} | {r['requests']:,} | {r['errors']} | {r['rps']:,.1f} | "
+                f"| {server} | {name} | {r['users']} | {r['requests']:,} | {r['errors']} | {r['rps']:,.1f} | "
                 f"{r['p50']:,.0f} | {r['p95']:,.0f} | {r['p99']:,.0f} | "
                 + (
                     f"{r['p50'] / max(one['p50'], 1):.1f}x | {r['p95'] / max(one['p95'], 1):.1f}x | "
@@ -380,6 +601,59 @@ def report(res: dict[str, Any], users: int) -> list[str]:
                 + f" | {'yes' if r['p95'] <= 200 else 'no'} | {r['loadavg']:.1f} |"
             )
     return lines
+
+
+def peer_ratios(all_res: dict[str, dict[str, Any]], users: int) -> list[str]:
+    """req/s and p95 of each server against the previous server (waitress, one process), same scenario."""
+    base = all_res.get("waitress")
+    if not base:
+        return []
+    out = ["", "ratio to waitress (the previous `wattdesk serve`), same run, " + f"{users} users:", ""]
+    for server, res in all_res.items():
+        if server == "waitress":
+            continue
+        for name in SCENARIOS:
+            a, b = res.get(f"{name}/{users}"), base.get(f"{name}/{users}")
+            if a and b and b["rps"] and a["p95"]:
+                out.append(
+                    f"- {server} {name}: {a['rps'] / b['rps']:.2f}x req/s, p95 {a['p95']:,.0f} vs "
+                    f"{b['p95']:,.0f} ms ({b['p95'] / a['p95']:.2f}x faster)"
+                )
+    return out
+
+
+def drive(env: dict[str, str], base: str, info: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The locust driver in its own process (gevent), against ``base``; returns its results."""
+    cfg = {
+        "base": base,
+        "accounts": info["accounts"],
+        "users": args.users,
+        "duration": args.duration,
+        "peer_duration": args.peer_duration,
+        "think": args.think,
+        "token": info["token"],
+        "bill_min": info["bill_min"],
+        "bill_max": info["bill_max"],
+        "portal_sessions": info["portal_sessions"],
+        "scenarios": args.scenarios if "health" in args.scenarios else ["health", *args.scenarios],
+    }
+    drv_env = {k: v for k, v in env.items() if k != "WATTDESK_DATABASE_URL"}
+    drv = subprocess.Popen(
+        [sys.executable, __file__, "--drive", json.dumps(cfg)],
+        env=drv_env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        budget = len(cfg["scenarios"]) * (args.duration + args.peer_duration + 30) + 120
+        out, _ = drv.communicate(timeout=budget)
+    finally:
+        if drv.poll() is None:
+            os.killpg(drv.pid, signal.SIGKILL)
+    if drv.returncode:
+        raise SystemExit(f"driver failed ({drv.returncode})")
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def main() -> int:
@@ -402,15 +676,44 @@ def main() -> int:
         default=0,
         help="mean think time (s) between a user's requests (default 0: closed loop)",
     )
-    p.add_argument("--threads", type=int, default=8, help="waitress threads of `wattdesk serve`")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="server processes (`serve --workers`; default: serve's default)",
+    )
+    p.add_argument("--threads", type=int, default=0, help="threads per process (default: serve's default)")
+    p.add_argument(
+        "--servers",
+        nargs="*",
+        choices=SERVERS,
+        default=["serve", "waitress"],
+        help="servers to measure in turn (default: serve, and waitress in one process: the previous serve)",
+    )
     p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    p.add_argument(
+        "--db-prefix",
+        default="wd_platform",
+        help="database name prefix (default wd_platform: wd_platform_<N>)",
+    )
     p.add_argument("--keep-db", action="store_true", help="keep wd_platform_<N> (for --reuse-db)")
     p.add_argument("--reuse-db", action="store_true", help="use an existing wd_platform_<N> as loaded")
     p.add_argument("--setup", type=int, help=argparse.SUPPRESS)
     p.add_argument("--drive", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--single",
+        type=int,
+        default=5,
+        metavar="R",
+        help="time each page R times in-process with its SQL before the load runs (0: skip; default 5)",
+    )
+    p.add_argument("--single-worker", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.setup:
         print(json.dumps(setup_worker(args.setup)))
+        return 0
+    if args.single_worker:
+        print(json.dumps(single_worker(args.single_worker, args.single)))
         return 0
     if args.drive:
         print(json.dumps(drive_worker(json.loads(args.drive))))
@@ -432,7 +735,7 @@ def main() -> int:
     print(f"# {machine()}", flush=True)
     with ExitStack() as stack:
         pg_url = args.pg_url or start_cluster(stack)
-        dbname = f"wd_platform_{args.accounts}"
+        dbname = f"{args.db_prefix}_{args.accounts}"
         with psycopg.connect(pg_url, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
             if exists and not args.reuse_db:
@@ -468,43 +771,51 @@ def main() -> int:
             ),
             flush=True,
         )
-        base = start_server(stack, env, args.threads)
-        print(
-            f"# wattdesk serve at {base} ({args.threads} waitress threads); {args.users} users x "
-            f"{args.duration:.0f} s, 1 user x {args.peer_duration:.0f} s per scenario, "
-            + (f"think time {args.think:g} s (uniform 0.5-1.5x)" if args.think else "no think time"),
-            flush=True,
-        )
-        cfg = {
-            "base": base,
-            "accounts": info["accounts"],
-            "users": args.users,
-            "duration": args.duration,
-            "peer_duration": args.peer_duration,
-            "think": args.think,
-            "token": info["token"],
-            "bill_min": info["bill_min"],
-            "bill_max": info["bill_max"],
-            "scenarios": args.scenarios if "health" in args.scenarios else ["health", *args.scenarios],
-        }
-        drv_env = {k: v for k, v in env.items() if k != "WATTDESK_DATABASE_URL"}
-        drv = subprocess.Popen(
-            [sys.executable, __file__, "--drive", json.dumps(cfg)],
-            env=drv_env,
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        stack.callback(lambda: drv.poll() is None and os.killpg(drv.pid, signal.SIGKILL))
-        budget = len(cfg["scenarios"]) * (args.duration + args.peer_duration + 30) + 120
-        out, _ = drv.communicate(timeout=budget)
-        if drv.returncode:
-            raise SystemExit(f"driver failed ({drv.returncode})")
-        res = json.loads(out.strip().splitlines()[-1])
-        print("\n".join(report(res, args.users)), flush=True)
-        for r in res.values():
-            if r["errors"]:
-                print(f"# {r['scenario']}/{r['users']}: {r['errors']} errors, e.g. {r['error_samples']}")
+        if args.single:
+            single = child(env, "--single-worker", str(args.accounts), "--single", str(args.single))
+            print(
+                f"\nOne request at a time, in-process (median of {args.single}), SQL timed:\n\n"
+                "| request | total ms | min ms | queries | ms in SQL | slowest query ms | load avg |\n"
+                "|---|---:|---:|---:|---:|---:|---:|",
+                flush=True,
+            )
+            for name, r in single.items():
+                print(
+                    f"| {name} | {r['total_ms']:,.1f} | {r['min_ms']:,.1f} | {r['queries']} | {r['db_ms']:,.1f} | "
+                    f"{r['slowest_ms']:,.1f} | {r['loadavg']:.1f} |",
+                    flush=True,
+                )
+            print("", flush=True)
+        if not args.servers:
+            return 0
+        sys.path.insert(0, str(ROOT / "src"))
+        from wattdesk.interfaces.commands.serve import DEFAULT_THREADS, default_workers
+
+        workers = args.workers or default_workers()
+        threads = args.threads or DEFAULT_THREADS
+        all_res: dict[str, dict[str, Any]] = {}
+        for server in args.servers:
+            with ExitStack() as running:
+                base, pgid = start_server(running, env, server, workers, threads)
+                shape = "1 process x 8" if server == "waitress" else f"{workers} processes x {threads}"
+                print(
+                    f"# {server} at {base} ({shape} threads; load avg "
+                    f"{os.getloadavg()[0]:.1f}); {args.users} users x {args.duration:.0f} s, 1 user x "
+                    f"{args.peer_duration:.0f} s per scenario, "
+                    + (f"think time {args.think:g} s (uniform 0.5-1.5x)" if args.think else "no think time"),
+                    flush=True,
+                )
+                rss = PeakRss(pgid)
+                res = drive(env, base, info, args)
+                peak = rss.stop()
+            all_res[server] = res
+            print("\n".join(report(res, args.users, server, peak)), flush=True)
+            for r in res.values():
+                if r["errors"]:
+                    print(
+                        f"# {server} {r['scenario']}/{r['users']}: {r['errors']} errors, e.g. {r['error_samples']}"
+                    )
+        print("\n".join(peer_ratios(all_res, args.users)), flush=True)
     return 0
 
 

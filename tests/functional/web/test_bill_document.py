@@ -155,7 +155,7 @@ class TestBillPages:
         assert 0 < mine < Bill.objects.filter(period=company.period).count()
         r = client_for(roles.COLLECTOR).get(f"/bills/?period={company.period}")
         assert r.status_code == 200
-        assert r.context["page"].paginator.count == mine
+        assert r.context["count"] == mine
         held = Bill.objects.filter(period=company.period, status=BillStatus.HELD).count()
         r = client_for(roles.BILLING_CLERK).get(f"/bills/?period={company.period}&status=held")
-        assert r.context["page"].paginator.count == held
+        assert r.context["count"] == held

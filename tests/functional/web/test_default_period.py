@@ -44,7 +44,7 @@ def test_bill_list_opens_on_the_latest_billed_period(
     response = client_for(roles.BILLING_CLERK).get("/bills/")
     assert response.status_code == 200
     assert response.context["filters"]["period"] == company.period
-    assert response.context["page"].paginator.count == Bill.objects.filter(period=company.period).count() > 0
+    assert response.context["count"] == Bill.objects.filter(period=company.period).count() > 0
 
 
 def test_bill_list_explicit_period_is_kept(
@@ -52,7 +52,7 @@ def test_bill_list_explicit_period_is_kept(
 ) -> None:
     response = client_for(roles.BILLING_CLERK).get("/bills/?period=2026-09")
     assert response.context["filters"]["period"] == "2026-09"
-    assert response.context["page"].paginator.count == 0
+    assert response.context["count"] == 0
 
 
 def test_bill_list_without_any_bill_falls_back_to_the_previous_calendar_month(

@@ -177,7 +177,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def _port_error(host: str, port: int) -> OSError | None:
-    """None if ``host:port`` can be listened on now (as waitress will: SO_REUSEADDR), else the error."""
+    """None if ``host:port`` can be listened on now (SO_REUSEADDR, without SO_REUSEPORT: a port another
+    server listens on, even with SO_REUSEPORT as granian does, is refused), else the error."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

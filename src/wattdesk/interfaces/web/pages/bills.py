@@ -7,7 +7,8 @@ same functions).
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from urllib.parse import urlencode
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
@@ -25,6 +26,7 @@ from wattdesk.domain.billing.queries import latest_billed_period
 from wattdesk.domain.customers.models import CustomerClass
 from wattdesk.interfaces.web import nav
 from wattdesk.interfaces.web.access import capability_required
+from wattdesk.interfaces.web.keyset import Key, count_matches, keyset_page
 
 nav.register(
     nav.NavItem(
@@ -38,6 +40,8 @@ nav.register(
 )
 
 PAGE_SIZE = 50
+#: The bill count stops here ("more than 10,000 bills"): an exact count of a 1,000,000-bill period scans it all.
+COUNT_CAP = 10_000
 
 
 @capability_required(roles.BILLING_VIEW)
@@ -59,15 +63,26 @@ def bills(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(account__customer__customer_class=klass)
     if route:
         qs = qs.filter(account__service_points__route__code=route).distinct()
-    qs = qs.select_related("account", "account__customer").order_by("account__number", "version")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    count, more = count_matches(qs, cap=COUNT_CAP)
+    # Keyset pages in account-number order (then bill id: a later version after the earlier one), so a
+    # deep page costs what the first does; the links carry the key of the last / first row shown.
+    page = keyset_page(
+        qs.select_related("account", "account__customer"),
+        column="account__number",
+        size=PAGE_SIZE,
+        after=Key.parse(request.GET.get("after")),
+        before=Key.parse(request.GET.get("before")),
+    )
     filters = {"period": period, "status": status, "class": klass, "route": route}
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,
         "web/bills/list.html",
         {
             "page": page,
+            "count": count,
+            "count_capped": more,
+            "count_cap": COUNT_CAP,
             "filters": filters,
             "query": query,
             "statuses": BillStatus.choices,
