@@ -264,6 +264,9 @@ def main() -> None:
         f"{base_cy:,.0f} customer-years/s ({load_avg()})"
     )
 
+    # As installed (pip compiles a package's modules): byte-code for src/wattdesk, which an environment with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile from source in every process.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src" / "wattdesk")], check=True)
     py = (
         str(ROOT / ".venv" / "bin" / "python")
         if (ROOT / ".venv" / "bin" / "python").exists()
