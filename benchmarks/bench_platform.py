@@ -1,30 +1,42 @@
-"""Benchmark: the platform (web pages and API) under 50 concurrent users on PostgreSQL, against 1 user.
+"""Benchmark: the platform (web pages and API) under 50 concurrent users on PostgreSQL, against 1 user, for
+``wattdesk serve`` (granian, several processes) and the servers it was chosen against.
 
     python benchmarks/bench_platform.py                                   # skips: no PostgreSQL given
     python benchmarks/bench_platform.py --start-pg                        # throwaway PostgreSQL 15, 100,000 accounts
     python benchmarks/bench_platform.py --pg-url postgresql://postgres@127.0.0.1:55441/postgres \
         --accounts 1000000 --keep-db                                      # keep wd_platform_1000000 for --reuse-db
+    ... --reuse-db --servers serve waitress gunicorn granian --workers 2 4 --scenarios health 360
 
-Steps: a fresh database ``wd_platform_<N>`` (created through --pg-url / WATTDESK_BENCH_PG_URL, or on a
-throwaway cluster started with --start-pg: initdb as the non-root user ``pgbench_u``, pg_ctl on a free loopback
-port, stopped at the end); in a child process: migrate, bulk-load N accounts with the loader of
-``bench_billing_run.py`` (three issued history months), bill one period (``run_billing``, 2026-03), create the
-demo logins and an API token for ``demo_billing_clerk``. Then ``wattdesk serve`` (waitress + WhiteNoise,
-DEBUG off) on a free 127.0.0.1 port, and a locust driver (headless, library mode, in its own process because
-locust monkey-patches with gevent) runs each scenario with 1 user (the peer: unloaded latency) and then with
+Steps: a fresh database ``<--db-prefix>_<N>`` (default ``wd_platform_<N>``, created through --pg-url /
+WATTDESK_BENCH_PG_URL, or on a throwaway cluster started with --start-pg: initdb as the non-root user
+``pgbench_u``, pg_ctl on a free loopback port, stopped at the end); in a child process: migrate, bulk-load N
+accounts with the loader of ``bench_billing_run.py`` (three issued history months), bill one period
+(``run_billing``, 2026-03), create the demo logins, 200 portal logins with signed-in sessions (customers
+spread over the company) and an API token for ``demo_billing_clerk``, collect the static files.
+
+Then (``--single R``, default 5) each page once at a time in-process (Django test client, SQL timed with
+``connection.execute_wrapper``, median of R), with the bill list's previous query shape (exact COUNT(*) +
+OFFSET at the same depth) as its peer. Then, for each of ``--servers`` (default: ``serve``, i.e. ``wattdesk
+serve --workers W``, and ``waitress``, the previous ``wattdesk serve``: one process, 8 threads; also
+``gunicorn`` (gthread), ``gunicorn-sync``, ``granian`` run directly with the same W processes x T threads) on a
+free 127.0.0.1 port, a locust driver (headless, library mode, in its own process because locust
+monkey-patches with gevent) runs each scenario with 1 user (the peer: unloaded latency) and then with
 ``--users`` users, closed loop with no think time (``--think S``: a mean pause of S seconds between a
 user's requests; the 1-user peer never pauses):
 
 1. ``360``: a logged-in billing clerk opens random customers' 360° pages ``/customers/<account>/``;
-2. ``search``: ``/customers/?q=`` with a random name fragment (``客户1234``) or account-number prefix;
-3. ``bills``: the bill list ``/bills/?period=<one of the 4 billed months>&page=<random page>``;
-4. ``api``: ``GET /api/bills/{id}`` and ``GET /api/accounts/{number}`` with a bearer token;
-5. ``health``: Django's ``/health/`` (the framework floor: middleware, no query).
+2. ``portal``: a customer's portal home ``/portal/`` (one of the 200 portal sessions per request);
+3. ``search``: ``/customers/?q=`` with a random name fragment (``客户1234``) or account-number prefix;
+4. ``bills``: the bill list ``/bills/?period=<one of the 4 billed months>&after=<random account>.0`` (the
+   keyset page after a random account: any depth), 1 in 10 the first page;
+5. ``api``: ``GET /api/bills/{id}`` and ``GET /api/accounts/{number}`` with a bearer token;
+6. ``health``: Django's ``/health/`` (the framework floor: middleware, no query).
 
-It prints p50/p95/p99 (ms), requests/s and errors per scenario and user count, the ratio of the loaded to the
-1-user latency, and of each page's 1-user p50 to /health/'s. The web users share one session (one login,
+It prints p50/p95/p99 (ms), requests/s, errors and the load average per scenario and user count, the peak
+RSS of each server's processes, the ratio of the loaded to the 1-user latency, of each page's 1-user p50 to
+/health/'s, and of each server's req/s and p95 to waitress's. The staff users share one session (one login,
 so 50 PBKDF2 hashes are not part of the measurement). Everything listens on 127.0.0.1 only; each run is
-bounded by --duration; the script stops the server, the driver and the cluster it started.
+bounded by --duration; the script stops the servers, the driver and the cluster it started.
 Timing is never a pass/fail test.
 """
 
@@ -679,8 +691,9 @@ def main() -> int:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
-        help="server processes (`serve --workers`; default: serve's default)",
+        nargs="+",
+        default=[0],
+        help="server processes (`serve --workers`; default: serve's default); several: each server at each",
     )
     p.add_argument("--threads", type=int, default=0, help="threads per process (default: serve's default)")
     p.add_argument(
@@ -791,15 +804,22 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "src"))
         from wattdesk.interfaces.commands.serve import DEFAULT_THREADS, default_workers
 
-        workers = args.workers or default_workers()
         threads = args.threads or DEFAULT_THREADS
+        runs = [("waitress", 1)] if "waitress" in args.servers else []
+        runs += [
+            (server, w or default_workers())
+            for server in args.servers
+            if server != "waitress"
+            for w in args.workers
+        ]
         all_res: dict[str, dict[str, Any]] = {}
-        for server in args.servers:
+        for server, workers in runs:
+            label = server if server == "waitress" or len(args.workers) == 1 else f"{server} -w{workers}"
             with ExitStack() as running:
                 base, pgid = start_server(running, env, server, workers, threads)
                 shape = "1 process x 8" if server == "waitress" else f"{workers} processes x {threads}"
                 print(
-                    f"# {server} at {base} ({shape} threads; load avg "
+                    f"# {label} at {base} ({shape} threads; load avg "
                     f"{os.getloadavg()[0]:.1f}); {args.users} users x {args.duration:.0f} s, 1 user x "
                     f"{args.peer_duration:.0f} s per scenario, "
                     + (f"think time {args.think:g} s (uniform 0.5-1.5x)" if args.think else "no think time"),
@@ -808,12 +828,13 @@ def main() -> int:
                 rss = PeakRss(pgid)
                 res = drive(env, base, info, args)
                 peak = rss.stop()
-            all_res[server] = res
-            print("\n".join(report(res, args.users, server, peak)), flush=True)
+            all_res[label] = res
+            print("\n".join(report(res, args.users, label, peak)), flush=True)
             for r in res.values():
                 if r["errors"]:
                     print(
-                        f"# {server} {r['scenario']}/{r['users']}: {r['errors']} errors, e.g. {r['error_samples']}"
+                        f"# {label} {r['scenario']}/{r['users']}: {r['errors']} errors, "
+                        f"e.g. {r['error_samples']}"
                     )
         print("\n".join(peer_ratios(all_res, args.users)), flush=True)
     return 0
