@@ -210,3 +210,33 @@ class TestErrors:
         )
         (tmp_path / "bad.arrow").write_bytes(b"not arrow")
         self.check(capsys, tmp_path / "bad.arrow", "bad.arrow: cannot read")
+
+
+class TestNotDense:
+    """Long files that are not one whole-year grid go per account, with the same bills as the exact path."""
+
+    @pytest.mark.parametrize("shape", ["shorter", "shifted", "three-runs"])
+    def test_falls_back_to_series(self, tmp_path: Path, shape: str) -> None:
+        from wattdesk.application.billing.quote import DenseLoad, load_tariff, quote, quote_exact, read_load
+
+        kwh = kwh_matrix(2)
+        ts_a = grid()
+        ts_b = grid()[: STEPS // 2] if shape == "shorter" else grid() + np.timedelta64(60, "m")
+        frame = pl.DataFrame(
+            {
+                "account": ["A"] * STEPS + ["B"] * ts_b.size,
+                "timestamp": np.concatenate((ts_a, ts_b)).astype("datetime64[us]"),
+                "kwh": np.concatenate((kwh[0], kwh[1][: ts_b.size])),
+            }
+        )
+        if shape == "three-runs":  # A's rows in two runs around B's
+            frame = pl.concat([frame[: STEPS // 2], frame[STEPS:], frame[STEPS // 2 : STEPS]])
+        frame.write_parquet(tmp_path / "l.parquet")
+        load = read_load(path=tmp_path / "l.parquet")
+        assert not isinstance(load, DenseLoad)
+        assert [a.account for a in load] == ["A", "B"]
+        tariff = load_tariff(path=URDB).tariff
+        res = quote(tariff=tariff, load=load, semantics="pysam")
+        exact = quote_exact(tariff=tariff, load=load, semantics="pysam")
+        totals = [p.bill.total for q in exact for p in q.periods]
+        assert [res.total(i) for i in range(res.total_fen.size)] == totals

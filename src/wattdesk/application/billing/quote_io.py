@@ -120,9 +120,14 @@ def _timestamps(s: pl.Series, where: str, col: str, csv_file: bool) -> pl.Series
     raise QuoteInputError(f"{where} column {col}: not a timestamp column ({s.dtype})")
 
 
+_PER_MINUTE = {"ns": 60_000_000_000, "us": 60_000_000, "ms": 60_000}
+
+
 def _minutes(ts: pl.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Timestamps as int64 minutes since 1970 (seconds truncated, as ``datetime64[m]``)."""
-    return ts.to_numpy().astype("datetime64[m]").astype(np.int64)
+    """Timestamps as int64 minutes since 1970 (floored, as ``datetime64[m]``), in one pass."""
+    assert isinstance(ts.dtype, pl.Datetime)
+    per = _PER_MINUTE[ts.dtype.time_unit or "us"]
+    return np.asarray((ts.cast(pl.Int64) // per).to_numpy(), dtype=np.int64)
 
 
 def _year_grid(first: int, step: int, n: int) -> tuple[int, int] | None:
@@ -234,12 +239,15 @@ def _dense_long(
     if accounts is None:
         n_acc, names = 1, (None,)
     else:
-        change = accounts.ne_missing(accounts.shift(1)).fill_null(True)
-        starts = np.flatnonzero(change.to_numpy())
-        n_acc = starts.size
-        if n_rows % n_acc or not np.array_equal(starts, np.arange(n_acc) * (n_rows // n_acc)):
+        runs = np.asarray(accounts.rle_id().to_numpy(), dtype=np.int64)  # 0, 0, ..., 1, 1, ... per run
+        n_acc = int(runs[-1]) + 1
+        if n_rows % n_acc:
             return None
-        first = accounts.gather(starts)
+        by_account = runs.reshape(n_acc, n_rows // n_acc)
+        expected = np.arange(n_acc)
+        if not (np.array_equal(by_account[:, 0], expected) and np.array_equal(by_account[:, -1], expected)):
+            return None  # runs of different lengths
+        first = accounts.gather(np.arange(n_acc) * (n_rows // n_acc))
         if first.n_unique() != n_acc:
             return None
         names = tuple(first.to_list())
