@@ -21,6 +21,7 @@ dunning sees the set as a scan taken after the late-fee step would.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -28,7 +29,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from wattdesk.core.late_fee import LateFeePolicy, policy_on
+from wattdesk.domain.customers.models import Account
 from wattdesk.domain.ledger import open_items as state
+from wattdesk.domain.ledger.queries import id_list
 from wattdesk.domain.payments import queries
 
 #: the late-fee catch-up window: charges settled within this many days before D are still looked at
@@ -77,6 +80,21 @@ class OpenItems:
         return n
 
 
+def _with_classes(saved: list[state.Saved]) -> Iterator[list[queries.ItemRow]]:
+    """Saved items as rows, with each account's customer class read now (it may have changed)."""
+    for i in range(0, len(saved), state.CHUNK):
+        part = saved[i : i + state.CHUNK]
+        classes = dict(
+            Account.objects.filter(pk__in=id_list({s[1] for s in part})).values_list(
+                "pk", "customer__customer_class"
+            )
+        )
+        yield [
+            queries.ItemRow(e, a, k, amt, b, due, per, classes[a], until)
+            for e, a, k, amt, b, due, per, until in part
+        ]
+
+
 def rule_for(as_of: date, policy: LateFeePolicy) -> tuple[date, bool]:
     """The late-fee rule's scan parameters on ``as_of``: the catch-up day, and whether a charge settled by its
     due date is left out (accrual starts after the day a payment counts from: it accrued nothing)."""
@@ -110,15 +128,32 @@ def scan_open_items(
     )
     marks = state.watermarks()  # before anything is read
     found = OpenItems(as_of, since, after_due_only, marks, full=not incremental)
+    kept: set[int] | None = None
     if previous is not None and incremental:
-        ids = set(state.candidate_ids())
-        ids |= state.touched_since(
+        # untouched saved items are not read again: they still hold unless they were held only by an
+        # allocation the catch-up window has passed; touched ones are checked with the rule
+        touched = state.touched_since(
             state.Watermarks(previous.reread_entry_after, previous.reread_allocation_after)
         )
-        checked = len(ids)
+        kept = set()
+        saved: list[state.Saved] = []
+        for part in state.saved_items():
+            for item in part:
+                e, until, due_on = item[0], item[7], item[5]
+                if e in touched:
+                    continue
+                if until is not None and (
+                    until < since or (after_due_only and (due_on is None or until <= due_on))
+                ):
+                    continue
+                saved.append(item)
+                kept.add(e)
+        for rows in _with_classes(saved):
+            found.rows.update((r.entry_id, r) for r in rows)
+        checked = len(touched)
         base = previous.base_as_of
         chunks = queries.possibly_open_items(
-            entry_ids=sorted(ids), allocated_since=since, recent_after_due_only=after_due_only
+            entry_ids=sorted(touched), allocated_since=since, recent_after_due_only=after_due_only
         )
     else:
         checked = -1  # every item of every bill
@@ -145,7 +180,11 @@ def scan_open_items(
                 reread_after=reread,
                 full=not incremental,
                 base_as_of=base,
-                entry_ids=found.rows,
+                items={
+                    e: (e, r.account_id, r.kind, r.amount, r.bill_id, r.due_on, r.period, r.recent_until)
+                    for e, r in found.rows.items()
+                },
+                kept=kept,
                 checked=max(checked, 0),
                 created_at=timezone.now(),
             )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 from django.db.models import Count, QuerySet
 
@@ -20,14 +21,28 @@ from wattdesk.domain.ledger.queries import id_list
 CHUNK = 5000
 
 
-def history(account_ids: Sequence[int]) -> dict[tuple[int, int], list[DunningAction]]:
-    """Every action taken so far, by (account id, bill id)."""
-    out: dict[tuple[int, int], list[DunningAction]] = defaultdict(list)
+class PastAction(NamedTuple):
+    """An action already taken (what ``core.dunning.decide`` needs of it), read as a plain row."""
+
+    account_id: int
+    bill_id: int
+    kind: str
+    step: str
+    day: date
+    planned_at: datetime | None
+
+
+def history(account_ids: Sequence[int]) -> dict[tuple[int, int], list[PastAction]]:
+    """Every action taken so far, by (account id, bill id) (rows, not model instances: the nightly pass reads
+    the history of every account in arrears)."""
+    out: dict[tuple[int, int], list[PastAction]] = defaultdict(list)
     ids = sorted(set(account_ids))
     for i in range(0, len(ids), CHUNK):
-        for a in DunningAction.objects.filter(account_id__in=id_list(ids[i : i + CHUNK])).only(
+        rows = DunningAction.objects.filter(account_id__in=id_list(ids[i : i + CHUNK])).values_list(
             "account_id", "bill_id", "kind", "step", "day", "planned_at"
-        ):
+        )
+        for row in rows:
+            a = PastAction(*row)
             out[(a.account_id, a.bill_id)].append(a)
     return dict(out)
 

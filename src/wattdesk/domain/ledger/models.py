@@ -195,6 +195,17 @@ class OpenItemCandidate(models.Model):
     kept by the nightly pass only; never a source of amounts (the exact check reads the live allocations)."""
 
     entry_id = models.BigIntegerField(_("ledger entry id"), primary_key=True)
+    # what the pass needs of the item, kept so that an untouched item is not read again (a posted entry and
+    # its bill's due date and period never change; the customer class is read afresh each night)
+    account_id = models.BigIntegerField(_("account id"))
+    kind = models.CharField(_("kind"), max_length=16)
+    amount = MoneyField(_("amount"))
+    bill_id = models.BigIntegerField(_("bill id"))
+    due_on = models.DateField(_("due on"), null=True)
+    period = models.CharField(_("period"), max_length=7)
+    # set when the item is in the set only for an allocation on that day inside the catch-up window (it
+    # leaves when the window passes that day); null: it stays until a new row touches it
+    recent_until = models.DateField(_("held until the window passes"), null=True)
 
     class Meta:
         verbose_name = _("open-item candidate")

@@ -19,10 +19,12 @@ state is newer than the night, or the rule's parameters changed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Max
 
 from wattdesk.domain import bulk
@@ -57,6 +59,27 @@ def candidate_ids() -> list[int]:
     return list(OpenItemCandidate.objects.order_by("entry_id").values_list("entry_id", flat=True))
 
 
+#: a saved item: entry id, account id, kind, amount, bill id, due date, period, recent_until
+Saved = tuple[int, int, str, Decimal, int, date | None, str, date | None]
+
+
+def saved_items() -> Iterator[list[Saved]]:
+    """The latest saved set's items, ``CHUNK`` at a time (a keyset over the entry id)."""
+    after = 0
+    while True:
+        part = list(
+            OpenItemCandidate.objects.filter(entry_id__gt=after)
+            .order_by("entry_id")
+            .values_list(
+                "entry_id", "account_id", "kind", "amount", "bill_id", "due_on", "period", "recent_until"
+            )[:CHUNK]
+        )
+        if not part:
+            return
+        yield part
+        after = part[-1][0]
+
+
 def touched_since(marks: Watermarks) -> set[int]:
     """Bill items touched by a row above ``marks``: new items (new bills' charges, new late fees), items with a
     new allocation, and the items a newly reversed payment had been allocated to. A superset (reversed
@@ -76,6 +99,7 @@ def touched_since(marks: Watermarks) -> set[int]:
             "reverses_id", flat=True
         )
     )
+    out.update(e for e in reversed_entries if e is not None)  # a reversed item (cancelled, waived) leaves
     for i in range(0, len(reversed_entries), CHUNK):
         part = reversed_entries[i : i + CHUNK]
         payments = Payment.objects.filter(ledger_entry_id__in=id_list(part)).values("pk")
@@ -96,18 +120,34 @@ def save_scan(
     reread_after: Watermarks,
     full: bool,
     base_as_of: date,
-    entry_ids: Iterable[int],
+    items: Mapping[int, Saved],
+    kept: Collection[int] | None,
     checked: int,
     created_at: datetime,
 ) -> OpenItemScan:
-    """Replace the saved set by ``entry_ids`` (only the difference is written) and record the scan. Call inside
-    a transaction."""
-    new = set(entry_ids)
-    old = set(OpenItemCandidate.objects.values_list("entry_id", flat=True))
-    gone = sorted(old - new)
-    for i in range(0, len(gone), CHUNK):
-        OpenItemCandidate.objects.filter(entry_id__in=id_list(gone[i : i + CHUNK])).delete()
-    bulk.insert_rows(OpenItemCandidate, ("entry_id",), ((e,) for e in sorted(new - old)))
+    """Replace the saved set by ``items`` and record the scan. ``kept``: the ids of ``items`` that are saved
+    already, unchanged (only the rest is written; None: rewrite the whole set). Call inside a transaction."""
+    if kept is None:
+        if connection.vendor == "postgresql":
+            with (
+                connection.cursor() as cur
+            ):  # transactional on PostgreSQL; far cheaper than DELETE of millions
+                cur.execute(f"TRUNCATE {connection.ops.quote_name(OpenItemCandidate._meta.db_table)}")
+        else:
+            OpenItemCandidate.objects.all().delete()
+        kept = ()
+    else:
+        old = set(OpenItemCandidate.objects.values_list("entry_id", flat=True))
+        gone = sorted(old - set(kept))
+        for i in range(0, len(gone), CHUNK):
+            OpenItemCandidate.objects.filter(entry_id__in=id_list(gone[i : i + CHUNK])).delete()
+    keep = set(kept)
+    bulk.insert_rows(
+        OpenItemCandidate,
+        ("entry_id", "account_id", "kind", "amount", "bill_id", "due_on", "period", "recent_until"),
+        (items[e] for e in sorted(items) if e not in keep),
+    )
+    new = items
     OpenItemScan.objects.all().delete()  # only the latest scan's set is kept: its row says what it is
     return OpenItemScan.objects.create(
         as_of=as_of,

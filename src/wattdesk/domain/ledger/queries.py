@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -21,10 +20,18 @@ def id_list(ids: Iterable[int]) -> RawSQL:
     """``ids`` as the right-hand side of ``__in`` bound as ONE parameter (PostgreSQL: an array; SQLite: a JSON
     array read by ``json_each``). A plain ``__in=[...]`` of 5,000 ids has Django prepare and psycopg convert
     every id of every query: most of the time of the nightly pass's per-chunk reads."""
-    values = [int(i) for i in ids]
+    sql, param = id_set(ids)
+    return RawSQL(sql, (param,), output_field=BigIntegerField())
+
+
+def id_set(ids: Iterable[int]) -> tuple[str, str]:
+    """A raw-SQL ``IN (...)`` right-hand side and its one parameter. The ids travel as one text literal
+    (PostgreSQL: ``'{1,2,3}'::bigint[]``; SQLite: a JSON array): psycopg dumps a Python list of ints one
+    element at a time, which took half the time of a 200,000-id query."""
+    text = ",".join(str(int(i)) for i in ids)
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", (values,), output_field=BigIntegerField())
-    return RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values),), output_field=BigIntegerField())
+        return "SELECT unnest(%s::bigint[])", "{" + text + "}"
+    return "SELECT value FROM json_each(%s)", "[" + text + "]"
 
 
 def entries(*, account_id: int, posted_before: datetime | None = None) -> QuerySet[LedgerEntry]:

@@ -30,7 +30,7 @@ from wattdesk.domain.billing.models import Bill
 from wattdesk.domain.customers.models import Account, ServicePoint
 from wattdesk.domain.fields import MoneySum
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind
-from wattdesk.domain.ledger.queries import id_list
+from wattdesk.domain.ledger.queries import id_list, id_set
 from wattdesk.domain.payments.models import Payment, PaymentAllocation, PaymentStatus
 
 ZERO = Decimal("0.00")
@@ -299,6 +299,9 @@ class ItemRow:
     due_on: date | None
     period: str
     customer_class: str
+    #: the item is returned only because of an allocation on this day (inside the catch-up window): it is
+    #: fully paid and untouched by a reversed payment. None: it is returned whatever the window
+    recent_until: date | None = None
 
 
 def possibly_open_items(
@@ -349,8 +352,11 @@ def possibly_open_items(
     if allocated_since is not None:
         recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
     due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    held = f"""c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
+                         WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s))"""
     sql = f"""
-        SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period
+        SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period,
+               CASE WHEN s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} OR {held} THEN NULL ELSE s.latest END
         FROM {qn(bill)} b
         JOIN {qn(le)} c ON c.bill_id = b.id
         LEFT JOIN (
@@ -362,15 +368,13 @@ def possibly_open_items(
         ) s ON s.bid = c.bill_id AND s.eid = c.id
         WHERE b.id > %s AND b.id <= %s {due}
           AND c.bill_id > %s AND c.bill_id <= %s AND c.kind IN ({kind_in})
-          AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
-               OR c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
-                           WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s)))
+          AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent} OR {held})
           AND NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = c.id)
         ORDER BY c.bill_id, c.id
     """
     with connection.cursor() as cur:
         for lo, hi in _id_ranges(Bill, span):
-            params: list[Any] = [lo, hi, lo, hi]
+            params: list[Any] = [LedgerEntryKind.REVERSAL.value, lo, hi, lo, hi]
             if due_on_lte is not None:
                 params.append(due_on_lte)
             params += [lo, hi, *kinds]
@@ -389,7 +393,10 @@ def _item_rows(found: list[tuple[Any, ...]]) -> list[ItemRow]:
             "pk", "customer__customer_class"
         )
     )
-    return [ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a]) for e, a, k, amt, b, d, per in found]
+    return [
+        ItemRow(e, a, k, _money(amt), b, _date(d), per, classes[a], _date(until))
+        for e, a, k, amt, b, d, per, until in found
+    ]
 
 
 def _possibly_open_among(
@@ -413,9 +420,15 @@ def _possibly_open_among(
     due = "AND b.due_on <= %s" if due_on_lte is not None else ""
     ids = sorted({int(i) for i in entry_ids})
     for i in range(0, len(ids), span):
-        marks, arg = _id_set(ids[i : i + span])
+        marks, arg = id_set(ids[i : i + span])
+        held = f"""EXISTS (SELECT 1 FROM {qn(pa)} a2
+                              JOIN {qn(pay)} p ON p.id = a2.payment_id
+                              JOIN {qn(le)} r ON r.reverses_id = p.ledger_entry_id
+                              WHERE a2.ledger_entry_id = c.id AND r.kind = %s)"""
         sql = f"""
-            SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period
+            SELECT c.id, c.account_id, c.kind, c.amount, c.bill_id, b.due_on, b.period,
+                   CASE WHEN s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} OR {held} THEN NULL
+                        ELSE s.latest END
             FROM {qn(le)} c
             JOIN {qn(bill)} b ON b.id = c.bill_id
             LEFT JOIN (
@@ -425,15 +438,11 @@ def _possibly_open_among(
                 GROUP BY a.ledger_entry_id
             ) s ON s.eid = c.id
             WHERE c.id IN ({marks}) {due} AND c.kind IN ({kind_in})
-              AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent}
-                   OR EXISTS (SELECT 1 FROM {qn(pa)} a2
-                              JOIN {qn(pay)} p ON p.id = a2.payment_id
-                              JOIN {qn(le)} r ON r.reverses_id = p.ledger_entry_id
-                              WHERE a2.ledger_entry_id = c.id AND r.kind = %s))
+              AND (s.eid IS NULL OR s.paid < c.amount - {HALF_FEN} {recent} OR {held})
               AND NOT EXISTS (SELECT 1 FROM {qn(le)} r2 WHERE r2.reverses_id = c.id)
             ORDER BY c.bill_id, c.id
         """
-        params: list[Any] = [arg, arg]
+        params: list[Any] = [LedgerEntryKind.REVERSAL.value, arg, arg]
         if due_on_lte is not None:
             params.append(due_on_lte)
         params += kinds
