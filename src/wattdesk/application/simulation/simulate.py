@@ -14,6 +14,7 @@ that version) or a WattDesk tariff file (YAML/JSON) / URDB record, as ``wattdesk
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -159,6 +160,7 @@ def execute_simulation(
         on = Period.parse(run.up_to_period).next()
         t_from = resolve_tariff(run.tariff_from, on=on)
         t_to = resolve_tariff(run.tariff_to, on=on)
+        t0 = time.perf_counter()
         exported = export_determinants(
             up_to=run.up_to_period,
             months=run.months,
@@ -167,15 +169,23 @@ def execute_simulation(
             progress=progress,
         )
         out = base / "accounts.parquet"
+        t1 = time.perf_counter()
         if run.engine == SimulationEngine.SPARK:
             engines.run_spark(
                 determinants=exported.path, out=out, tariff_from=t_from, tariff_to=t_to, master=spark_master
             )
         else:
             engines.run_local(determinants=exported.path, out=out, tariff_from=t_from, tariff_to=t_to)
+        t2 = time.perf_counter()
         summary = engines.summarize(out).to_json()
         summary["periods"] = list(exported.periods)
         summary["rows"] = exported.rows
+        # where the time went (export from the database, rating on the engine, summary): for docs/scale.md
+        summary["seconds"] = {
+            "export": round(t1 - t0, 3),
+            "rate": round(t2 - t1, 3),
+            "summary": round(time.perf_counter() - t2, 3),
+        }
     except (InputError, TariffError, ValueError) as exc:
         SimulationRun.objects.filter(pk=run_id).update(
             status=SimulationStatus.FAILED, error=str(exc)[:2000], finished_at=clock()

@@ -61,7 +61,7 @@ def _form(data: Any) -> tuple[dict[str, Any], list[str]]:
     }
     for key in ("tariff_from", "tariff_to"):
         if not _CODE.match(values[key]):
-            errors.append(_g("电价须为电价目录中的代码（CODE 或 CODE@版本）。"))
+            errors.append(_g("电价须为电价目录中的代码（或“代码@版本号”）。"))
             break
     try:
         months = int(values["months"])
