@@ -97,10 +97,9 @@ def rate_rows(batch: pa.RecordBatch, *, tariff_from: Tariff, tariff_to: Tariff) 
 
 def _per_account(batch: pa.RecordBatch, rated: pa.RecordBatch, n_tiers: int) -> pa.RecordBatch:
     """Sum an account's rows (its months and service points); rows are ordered by account."""
-    df = pl.from_arrow(pa.Table.from_batches([batch])).with_columns(
-        pl.from_arrow(pa.Table.from_batches([rated])).drop("account_id", "period")
-    )
-    assert isinstance(df, pl.DataFrame)
+    inputs = pl.DataFrame(pa.Table.from_batches([batch]))
+    amounts = pl.DataFrame(pa.Table.from_batches([rated])).drop("account_id", "period")
+    df = inputs.with_columns(amounts)
     tou = [pl.col(f"active_{k}").fill_null(0) for k in TOU_KEYS]
     df = df.with_columns(kwh_units=pl.coalesce(pl.col("active_total"), pl.sum_horizontal(tou)))
     money = [c for c in output_columns(n_tiers) if c != "status"]
