@@ -7,9 +7,11 @@ cancelling are ``application.billing.review``.
    assignments and versions, the accounts' recent bills; validated usage of the period from the one
    consumption query, ``domain.metering.queries.consumption_by_account`` (same account range);
 2. calculate (pure): determinants (``application.billing.determinants``), rating by tariff version
-   (``core.rating``), the hold-for-review check (``application.billing.hold``);
+   (``core.rating.vector``: all points of a batch on one tariff version at once, lines with quantity, unit
+   rate and rule; ``engine="exact"`` rates point by point on the reference path), the hold-for-review
+   check (``application.billing.hold``);
 3. write, in ONE transaction per batch: the bills and their lines, with bulk statements (the one bulk writer
-   ``domain.bulk``: COPY on PostgreSQL, multi-row INSERT on SQLite). A run writes nothing to the ledger: a bill
+   ``domain.bulk``: binary COPY on PostgreSQL, multi-row INSERT on SQLite). A run writes nothing to the ledger: a bill
    becomes a receivable (应收电费) when it is issued after review (电费发行, ``review.issue_bills``).
 
 A batch that committed is complete, so a run that crashed or was killed is finished by running it again:
@@ -900,12 +902,11 @@ RATING_MEMO_LIMIT = 200_000
 
 
 def _rate_units(ctx: _Ctx, units: Sequence[tuple[int, Tariff, Determinants]]) -> list[_Rated | NotBillable]:
-    """Rate every (account, tariff, determinants) unit with the exact path.
+    """Rate every (account, tariff, determinants) unit with the exact path (``engine="exact"``: the reference
+    and the previous implementation; the run's default is ``_rate_units_vector``).
 
     Rating is pure, so equal determinants on the same tariff give the same bill: results are memoised per
     run (bounded), which pays off on real data where many households read the same whole-kWh usage.
-    The vector path (core.rating.vector) equals the exact path to the fen but returns only line codes and
-    amounts; a bill line also needs its quantity, unit price and description, so the run rates exactly.
     """
     out: list[_Rated | NotBillable] = []
     memo = ctx.memo
