@@ -108,8 +108,9 @@ imports: install-dev
 #  1. the package: undeclared or transitive-only imports, runtime dependencies imported nowhere, dev ones in src;
 #  2. src + tests + benchmarks with the dev group counted as regular: dev dependencies imported nowhere. Every
 #     module name under tests/ and benchmarks/ is first party (pytest puts the test folders on sys.path); the
-#     tools run as commands or pytest plugins, never imported, are named here.
-DEV_TOOLS := ruff|mypy|django-stubs|types-pyyaml|import-linter|deptry|pytest-xdist|pytest-django
+#     tools run as commands or pytest plugins, never imported, are named here (waitress and gunicorn: servers
+#     bench_platform.py runs as commands, peers of `wattdesk serve`).
+DEV_TOOLS := ruff|mypy|django-stubs|types-pyyaml|import-linter|deptry|pytest-xdist|pytest-django|waitress|gunicorn
 TEST_MODULES = $(shell find tests benchmarks -name '*.py' -printf '%f\n' 2>/dev/null | sed 's/\.py$$//' | sort -u | sed 's/^/-kf /')
 deps: install-dev
 	$(VENV)/bin/deptry --no-ansi src

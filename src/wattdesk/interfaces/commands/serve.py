@@ -4,7 +4,7 @@
 
 Applies pending migrations, collects the static files into STATIC_ROOT (served by WhiteNoise, so DEBUG stays
 off), then serves the WSGI application with granian (a Rust HTTP server): one main process and ``--workers`` worker
-processes (default: 2 per CPU core, at least 2), each running the application on ``--threads`` threads.
+processes (default: one per CPU core), each running the application on ``--threads`` threads.
 Several processes are what lets pages render on every core (one Python process renders on one core at a
 time); the threads let a process wait on the database for one request while it renders another.
 docs/performance.md ("Platform") has the measurement behind the defaults. Behind a reverse proxy set
@@ -35,9 +35,10 @@ DEFAULT_THREADS = 4
 
 
 def default_workers() -> int:
-    """2 worker processes per CPU core (at least 2): a process waiting on PostgreSQL leaves its core to
-    another. See docs/performance.md ("Platform") for the measurement."""
-    return max(2, 2 * (os.cpu_count() or 1))
+    """One worker process per CPU core: each process renders on one core at a time, its threads overlap the
+    database waits. More processes than cores measured no better on 2 cores and cost ~150 MiB each
+    (docs/performance.md, "Platform")."""
+    return max(1, os.cpu_count() or 1)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=None,
-        help=f"server processes (default 2 per CPU core, at least 2: {default_workers()} here)",
+        help=f"server processes (default one per CPU core: {default_workers()} here)",
     )
     parser.add_argument(
         "--threads",
