@@ -159,8 +159,8 @@ def scan_open_items(
         checked = -1  # every item of every bill
         base = as_of
         chunks = queries.possibly_open_items(allocated_since=since, recent_after_due_only=after_due_only)
-    for part in chunks:
-        for r in part:
+    for checked_rows in chunks:
+        for r in checked_rows:
             found.rows[r.entry_id] = r
     if save and (previous is None or previous.as_of <= as_of):
         # the next night re-reads from the previous night's watermarks (a day of overlap); a re-run of the
