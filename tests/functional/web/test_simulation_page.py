@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from sample_company import build_company
 from wattdesk.domain.simulation.models import SimulationRun, SimulationStatus
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.interfaces.cli import main
@@ -33,7 +34,11 @@ def _proposed_version() -> None:
     )
 
 
-class TestSimulationPage:
+class TestQueuedSimulation:
+    @pytest.fixture
+    def company(self, transactional_db: None, settings: Any) -> Any:
+        return build_company(settings)  # the worker commits: a transactional test
+
     def test_analyst_starts_a_simulation_and_reads_its_report_and_excel(
         self, company: Any, client_for: Any
     ) -> None:
@@ -66,6 +71,8 @@ class TestSimulationPage:
         summary = {r[0]: r[1] for r in wb[wb.sheetnames[0]].iter_rows(values_only=True)}
         assert summary["accounts"] == run.accounts
 
+
+class TestSimulationPage:
     def test_a_file_path_is_refused_on_the_web_with_a_reason(self, company: Any, client_for: Any) -> None:
         resp = client_for("marketing_manager").post(
             "/simulations/", {"tariff_from": "/etc/passwd", "tariff_to": "ZJ-RES-TIER", "months": "12"}

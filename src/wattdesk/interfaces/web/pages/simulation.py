@@ -26,6 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from wattdesk.application.errors import InputError
 from wattdesk.application.simulation import simulate as use_case
 from wattdesk.domain.access import roles
+from wattdesk.domain.customers.models import CustomerClass
 from wattdesk.domain.simulation.models import SimulationRun, SimulationStatus
 from wattdesk.domain.tariffs.models import TariffVersion
 from wattdesk.interfaces import tasks
@@ -43,6 +44,7 @@ nav.register(
     )
 )
 
+_CLASS_LABELS = dict(CustomerClass.choices)
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(@[A-Za-z0-9_.-]{1,32})?$")
 
 
@@ -96,7 +98,7 @@ def _charts(summary: dict[str, Any]) -> dict[str, str]:
     region = summary.get("by_region", [])
     return {
         "class": _bar(
-            [r["customer_class"] for r in cls],
+            [str(_CLASS_LABELS.get(r["customer_class"], r["customer_class"])) for r in cls],
             [
                 (_g("现行电价"), [y(r["bill_from_fen"]) for r in cls]),
                 (_g("调整后"), [y(r["bill_to_fen"]) for r in cls]),
