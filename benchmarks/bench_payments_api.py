@@ -1,30 +1,36 @@
 """Benchmark: payments posted per second through the REST API on PostgreSQL, against peers in the same run.
 
     python benchmarks/bench_payments_api.py --pg-url postgresql://wattdesk@127.0.0.1:55432/postgres
-    python benchmarks/bench_payments_api.py --accounts 100000 --clients 8 --single 6000 --batch-items 20000
+    python benchmarks/bench_payments_api.py --pg-url URL --db-name h4_payapi --reuse-seed \
+        --accounts 100000 --clients 16 --single 4000 --batch-items 20000 --batch-sizes 100,1000
 
-Steps: a fresh database ``wd_payapi_<N>`` (created through --pg-url / WATTDESK_BENCH_POSTGRES_URL, dropped at
-the end unless --keep-db); in a child process: migrate, bulk-load N accounts with the loader of
+Steps: a seed database ``<db-name>_seed`` (default db-name ``wd_payapi_<N>``, created through --pg-url /
+WATTDESK_BENCH_POSTGRES_URL) loaded in a child process: migrate, bulk-load N accounts with the loader of
 ``bench_billing_run.py``, bill 2026-03 (``run_billing``: every account gets a ledger charge) and issue the
 bills, create the demo logins and an API token for ``demo_billing_clerk`` (a company-wide role holding
-``payments.counter``, as a bank integration's login would), then
+``payments.counter``, as a bank integration's login would). With ``--reuse-seed`` the seed is kept (what it
+holds is in its COMMENT) and later runs copy it (``CREATE DATABASE ... TEMPLATE``) instead of loading again;
+otherwise it is dropped at the end. The run itself uses a fresh copy ``<db-name>`` (dropped unless --keep-db):
 
-(a) the in-process peer: ``post_payment`` called serially (no HTTP), ``--serial`` payments, one per account.
+(a0) the baseline: the previous ``post_payment`` (``_payments_baseline.py``), called serially in-process;
+(a) the in-process peer: the current ``post_payment`` called serially (no HTTP); ``--serial`` payments each.
 
-Then ``wattdesk serve`` (waitress + WhiteNoise, DEBUG off, ``--threads`` threads) on a free loopback port, and
-``--clients`` client threads in this process, each with its own keep-alive HTTP/1.1 connection (http.client):
+Then ``wattdesk serve`` as a user runs it (with its task-queue worker; ``--workers`` when this checkout's
+``serve`` has the option, else one process, said in the output) on a free loopback port, and ``--clients``
+client threads in this process, each with its own keep-alive HTTP/1.1 connection (http.client):
 
 (b) the HTTP ceiling: ``GET /health/`` for ``--health-seconds`` (middleware, no query);
 (c) ``POST /api/payments``: ``--single`` distinct payments, each for a distinct account;
-(d) ``POST /api/payments/batch``: ``--batch-items`` distinct payments in requests of ``--batch-size``.
+(d) ``POST /api/payments/batch``: ``--batch-items`` distinct payments in requests of each of ``--batch-sizes``.
 
 Every payment is for its own account (no lock waits between clients) and is a partial payment of the account's
-bill (an allocation is written). It prints, per phase as it ends, payments/s, p50/p95 request latency, and the
-CPU time per payment of the app (the server process; for (a) the peer's own process), of the PostgreSQL
-backends of the database and of this client (psutil): on a shared machine CPU per payment is steadier than
-wall time, and 2,000 / (app + PostgreSQL ms) bounds what two idle cores could do. Then the ratios to the
-peers, and the number of payments and payment ledger entries in the database against the number posted (a
-check printed, not asserted), with the machine and the load average. Timing is never a pass/fail test.
+bill (an allocation is written). It prints, per phase as it ends, payments/s, p50/p95 request latency, the
+CPU time per payment of the app (every process of the server; for (a0)/(a) the peer's own process), of the
+PostgreSQL backends of the database and of this client (psutil), and the peak resident memory of the server
+(of this client): on a shared machine CPU per payment is steadier than wall time, and 2,000 / (app +
+PostgreSQL ms) bounds what two idle cores could do. Then the ratios to the baseline and the peers, and the
+number of payments and payment ledger entries in the database against the number posted (a check printed,
+not asserted), with the machine and the load average. Timing is never a pass/fail test.
 """
 
 from __future__ import annotations
@@ -34,11 +40,14 @@ import http.client
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -48,7 +57,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from _common import machine  # noqa: E402
-from bench_platform import start_server  # noqa: E402  (imports nothing heavy unless --drive is given)
 
 PASSWORD = "bench-Payments-9"
 AMOUNT = "1.00"  # below every bill: a partial payment, one allocation each
@@ -146,9 +154,12 @@ def serial_peer(count: int, post: Any, *, first: int, prefix: str) -> dict[str, 
         lat.append(time.perf_counter() - t)
     elapsed = time.perf_counter() - t0
     count = max(count, 1)
+    import resource
+
     load = os.getloadavg()[0]
     return {
         "serial_load": load,
+        "serial_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "serial_count": count,
         "serial_s": elapsed,
         "serial_lat": percentiles(lat),
@@ -173,6 +184,19 @@ def cpu_of(pids: list[int]) -> float:
     return total
 
 
+def rss_of(pids: list[int]) -> int:
+    """Resident memory (bytes) of these processes together."""
+    import psutil
+
+    total = 0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
 def pg_backends(dbname: str) -> list[int]:
     """The PostgreSQL backend processes connected to ``dbname`` (server on this machine)."""
     import psutil
@@ -185,14 +209,65 @@ def pg_backends(dbname: str) -> list[int]:
     return found
 
 
-def server_pid(port: int) -> int:
+def serve_options() -> set[str]:
+    """The options of this checkout's ``wattdesk serve`` (``--workers`` where multi-process serving exists)."""
+    wattdesk = Path(sys.executable).parent / "wattdesk"
+    out = subprocess.run(
+        [str(wattdesk), "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    return {w.strip("[],") for w in out.split() if w.startswith(("--", "[--"))}
+
+
+def start_server(stack: ExitStack, env: dict[str, str], workers: int | None, threads: int) -> tuple[str, int]:
+    """``wattdesk serve`` (with its task-queue worker, as a user runs it) on a free loopback port; waits for
+    /health/. Returns (base URL, process group id: the server's processes and its worker)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    wattdesk = Path(sys.executable).parent / "wattdesk"
+    cmd = [str(wattdesk), "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]
+    cmd += ["--no-migrate"] + (["--workers", str(workers)] if workers else [])
+    log = open(Path(env["WATTDESK_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115 - closed at exit
+    stack.callback(log.close)
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    stack.callback(stop)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 900  # the first start collects static files
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"wattdesk serve exited ({proc.returncode}); see {log.name}")
+        try:
+            with urllib.request.urlopen(f"{base}/health/", timeout=2) as resp:
+                if resp.status == 200:
+                    return base, proc.pid
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"wattdesk serve did not answer /health/ in time; see {log.name}")
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of a process group (the server's master, its workers and its task worker)."""
     import psutil
 
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "serve" in cmd and str(port) in cmd:
-            return int(proc.pid)
-    raise SystemExit(f"no wattdesk serve process on port {port}")
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                found.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return found
 
 
 def account_number(k: int) -> str:
@@ -320,14 +395,15 @@ def count_check(env: dict[str, str]) -> dict[str, Any]:
 
 HEADER = (
     "| what | payments/s (requests/s for /health/) | requests | errors | p50 ms | p95 ms | CPU ms per payment: "
-    "app + PostgreSQL (+ client) | load avg |\n|---|---:|---:|---:|---:|---:|---|---:|"
+    "app + PostgreSQL (+ client) | peak RSS MB: server (client) | load avg |\n|---|---:|---:|---:|---:|---:|---|---|---:|"
 )
 
 
 def row(r: dict[str, Any]) -> str:
     return (
         f"| {r['name']} | **{r['rate']:,.0f}** | {r['requests']:,} | {r['errors']} | {r['p50']:.1f} | "
-        f"{r['p95']:.1f} | {r['cpu_server']:.2f} + {r['cpu_pg']:.2f} (+ {r['cpu_client']:.2f}) | {r['load']:.1f} |"
+        f"{r['p95']:.1f} | {r['cpu_server']:.2f} + {r['cpu_pg']:.2f} (+ {r['cpu_client']:.2f}) | "
+        f"{r.get('rss_server', 0):,.0f} ({r.get('rss_client', 0):,.0f}) | {r['load']:.1f} |"
     )
 
 
@@ -339,14 +415,24 @@ def main() -> int:
         help="a PostgreSQL server's maintenance URL; the script creates (and drops) wd_payapi_<N> there",
     )
     p.add_argument("--accounts", type=int, default=100_000)
-    p.add_argument("--clients", type=int, default=8, help="concurrent client threads (connections)")
-    p.add_argument("--threads", type=int, default=8, help="waitress threads of `wattdesk serve`")
+    p.add_argument("--clients", type=int, default=16, help="concurrent client threads (connections)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="`wattdesk serve --workers` (default: its own default), when this checkout has the option",
+    )
+    p.add_argument("--threads", type=int, default=4, help="`wattdesk serve --threads`")
     p.add_argument("--serial", type=int, default=500, help="payments of the in-process serial peer")
     p.add_argument("--single", type=int, default=2000, help="payments through POST /api/payments")
     p.add_argument(
         "--batch-items", type=int, default=10_000, help="payments through POST /api/payments/batch"
     )
-    p.add_argument("--batch-size", type=int, default=100, help="payments per batch request")
+    p.add_argument(
+        "--batch-sizes",
+        default="100,1000",
+        help="payments per batch request, one phase of --batch-items payments per size (comma-separated)",
+    )
     p.add_argument("--health-seconds", type=float, default=15)
     p.add_argument("--db-name", default=None, help="database to run in (default wd_payapi_<N>)")
     p.add_argument("--keep-db", action="store_true", help="keep the database of the run")
@@ -372,7 +458,13 @@ def main() -> int:
         print("bench_payments_api: skipped - needs PostgreSQL: --pg-url URL (or WATTDESK_BENCH_POSTGRES_URL)")
         return 0
     warm = args.clients * 5
-    need = 2 * args.serial + warm + args.single + args.batch_items
+    try:
+        sizes = [int(x) for x in args.batch_sizes.split(",")]
+    except ValueError:
+        p.error(f"--batch-sizes: comma-separated integers, got {args.batch_sizes!r}")
+    if not sizes or not all(1 <= x <= 1000 for x in sizes):
+        p.error("--batch-sizes: each size 1 to 1000 (the endpoint's limit)")
+    need = 2 * args.serial + warm + args.single + args.batch_items * len(sizes)
     if need > args.accounts:
         p.error(f"{need:,} payments need as many accounts: raise --accounts or lower the counts")
 
@@ -438,7 +530,8 @@ def main() -> int:
             stack.callback(drop, dbname)
         env["WATTDESK_DATABASE_URL"] = f"{server_url}/{dbname}"
         info.update(child(env, "--peers", str(args.serial)))
-        base = start_server(stack, env, args.threads)
+        workers = args.workers if "--workers" in serve_options() else None
+        base, pgid = start_server(stack, env, workers, args.threads)
         host, port = base.removeprefix("http://").split(":")
         clients = [Client(host, int(port), info["token"]) for _ in range(args.clients)]
 
@@ -448,11 +541,11 @@ def main() -> int:
 
         stack.callback(close_clients)
         print(
-            f"# wattdesk serve at {base}, {args.threads} waitress threads, {args.clients} client threads",
+            f"# wattdesk serve at {base}: "
+            + (f"--workers {workers} " if workers else "one process (no --workers in this checkout) ")
+            + f"--threads {args.threads}, with its task-queue worker; {args.clients} client threads",
             flush=True,
         )
-
-        server = server_pid(int(port))
 
         def phase(
             name: str,
@@ -464,15 +557,19 @@ def main() -> int:
             """One measured phase, its row printed at once; CPU ms per payment (or request) of the server, the
             PostgreSQL backends and this client."""
             pg0 = {pid: cpu_of([pid]) for pid in pg_backends(dbname)}
-            srv0, me0 = cpu_of([server]), cpu_of([os.getpid()])
+            server = group_pids(pgid)
+            srv0, me0 = cpu_of(server), cpu_of([os.getpid()])
             # backends come and go (CONN_MAX_AGE): sample their CPU while the phase runs, keep the last value
             pg1 = dict(pg0)
             done = threading.Event()
+            peak = {"server": 0, "client": 0}
 
             def sample() -> None:
                 while True:
                     for pid in pg_backends(dbname):
                         pg1[pid] = max(pg1.get(pid, 0.0), cpu_of([pid]))
+                    peak["server"] = max(peak["server"], rss_of(group_pids(pgid)))
+                    peak["client"] = max(peak["client"], rss_of([os.getpid()]))
                     if done.wait(0.5):
                         return
 
@@ -485,7 +582,9 @@ def main() -> int:
             r.update(
                 name=name,
                 rate=n / r["seconds"],
-                cpu_server=(cpu_of([server]) - srv0) / n * 1000,
+                cpu_server=(cpu_of(server) - srv0) / n * 1000,
+                rss_server=peak["server"] / 2**20,
+                rss_client=peak["client"] / 2**20,
                 cpu_pg=sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items()) / n * 1000,
                 cpu_client=(cpu_of([os.getpid()]) - me0) / n * 1000,
                 load=os.getloadavg()[0],
@@ -514,6 +613,7 @@ def main() -> int:
                 "cpu_pg": info[f"{pre}serial_cpu"]["pg"],
                 "cpu_client": 0.0,
                 "load": info[f"{pre}serial_load"],
+                "rss_server": info[f"{pre}serial_rss"],
             }
 
         baseline = in_process("(a0) previous post_payment in-process, serial (baseline)", "baseline_")
@@ -526,16 +626,19 @@ def main() -> int:
         single_jobs = [("POST", "/api/payments", payment(k + i, "api")) for i in range(1, args.single + 1)]
         k += args.single
         single = phase("POST /api/payments", single_jobs, {201}, args.single)
-        bs = args.batch_size
-        batch_jobs = [
-            (
-                "POST",
-                "/api/payments/batch",
-                [payment(k + i, "batch") for i in range(lo, min(lo + bs, args.batch_items + 1))],
-            )
-            for lo in range(1, args.batch_items + 1, bs)
-        ]
-        batch = phase(f"POST /api/payments/batch ({bs} per request)", batch_jobs, {201}, args.batch_items)
+        batches = []
+        for bs in sizes:
+            batch_jobs = [
+                (
+                    "POST",
+                    "/api/payments/batch",
+                    [payment(k + i, f"batch{bs}") for i in range(lo, min(lo + bs, args.batch_items + 1))],
+                )
+                for lo in range(1, args.batch_items + 1, bs)
+            ]
+            k += args.batch_items
+            name = f"POST /api/payments/batch ({bs} per request)"
+            batches.append(phase(name, batch_jobs, {201}, args.batch_items))
         check = child(env, "--count")
 
     print()
@@ -546,16 +649,26 @@ def main() -> int:
     print(
         f"POST /api/payments: {single['rate'] / baseline['rate']:.2f}x the previous post_payment in-process, "
         f"{single['rate'] / serial['rate']:.2f}x the serial in-process peer, "
-        f"{single['rate'] / health['rate']:.3f}x /health/ requests/s; batch: {batch['rate'] / serial['rate']:.2f}x "
-        f"the peer, {batch['rate'] / single['rate']:.2f}x the single endpoint"
+        f"{single['rate'] / health['rate']:.3f}x /health/ requests/s"
     )
-    for r in (baseline, serial, single, batch):
+    for batch in batches:
+        print(
+            f"{batch['name']}: {batch['rate'] / baseline['rate']:.2f}x the previous post_payment in-process, "
+            f"{batch['rate'] / serial['rate']:.2f}x the peer, {batch['rate'] / single['rate']:.2f}x the single endpoint"
+        )
+    for r in (baseline, serial, single, *batches):
         cpu = r["cpu_server"] + r["cpu_pg"]
         print(
             f"CPU per payment, {r['name']}: {cpu:.2f} ms (app {r['cpu_server']:.2f} + PostgreSQL {r['cpu_pg']:.2f})"
             f" -> at most {2000 / cpu:,.0f} payments/s if 2 cores did nothing else"
         )
-    expected = info["baseline_serial_count"] + info["serial_count"] + warm + args.single + args.batch_items
+    expected = (
+        info["baseline_serial_count"]
+        + info["serial_count"]
+        + warm
+        + args.single
+        + args.batch_items * len(sizes)
+    )
     ok = check["payments"] == check["ledger_payments"] == expected
     print(
         f"count check: {check['payments']:,} payments in the database ({check['by_channel']}), "
