@@ -366,6 +366,7 @@ CODES: dict[str, dict[str, Any]] = {
         "readings.correct.reject": gettext_lazy("表码更正驳回"),
         "readings.import": gettext_lazy("抄表数据导入"),
         "readings.opening": gettext_lazy("录入起始表码"),
+        "simulation.start": gettext_lazy("电价调整测算"),
         "synth.collection": gettext_lazy("生成样例催收数据"),
         "synth.payments": gettext_lazy("生成样例缴费数据"),
         "tariffs.reassign": gettext_lazy("更改电价"),
