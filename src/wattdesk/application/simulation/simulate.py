@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from django.conf import settings
 from django.db import transaction
 
@@ -37,6 +38,7 @@ from wattdesk.domain.simulation.models import SimulationEngine, SimulationRun, S
 from wattdesk.domain.tariffs.models import TariffVersion
 
 MAX_MONTHS = 36
+EXCEL_ACCOUNT_ROWS = 1_000_000
 
 
 class SimulationInputError(InputError):
@@ -269,6 +271,14 @@ def excel(run: SimulationRun) -> bytes:
             path,
             columns=["account_number", "customer_class", "region", "months", "bill_from_fen", "bill_to_fen"],
         )
+        if df.height > EXCEL_ACCOUNT_ROWS:
+            # a worksheet holds 1,048,576 rows: the largest changes first, the rest stay in the Parquet file
+            df = df.sort((pl.col("bill_to_fen") - pl.col("bill_from_fen")).abs(), descending=True).head(
+                EXCEL_ACCOUNT_ROWS
+            )
+            sheet.append(
+                [f"largest {EXCEL_ACCOUNT_ROWS} changes of {run.accounts} accounts; all in {run.result_path}"]
+            )
         for number, cls, region, months, f, t in df.iter_rows():
             sheet.append(
                 [
