@@ -114,3 +114,22 @@ class TestSimulateCommand:
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "NO-SUCH" in err[0]
         assert not SimulationRun.objects.exists()
+
+    def test_a_run_that_fails_is_recorded_as_failed_with_its_reason(
+        self, settings: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        build_company(settings)
+        # LI-2P-DEMAND is in the catalogue but no issued bill of 2026-10 is on it
+        assert (
+            main(
+                ["simulate", "--tariff-from", "LI-2P-DEMAND", "--tariff-to", "LI-2P-DEMAND", "--months", "1"]
+            )
+            == 2
+        )
+        err = capsys.readouterr().err.strip().splitlines()  # progress lines, then the one error line
+        assert err[-1].startswith("wattdesk simulate: error:") and "LI-2P-DEMAND" in err[-1]
+        run = SimulationRun.objects.get()
+        assert (
+            run.status == SimulationStatus.FAILED and "no service point on tariff LI-2P-DEMAND" in run.error
+        )
+        assert run.finished_at is not None

@@ -188,7 +188,7 @@ def execute_simulation(
             "rate": round(t2 - t1, 3),
             "summary": round(time.perf_counter() - t2, 3),
         }
-    except (InputError, TariffError, ValueError) as exc:
+    except Exception as exc:
         SimulationRun.objects.filter(pk=run_id).update(
             status=SimulationStatus.FAILED, error=str(exc)[:2000], finished_at=clock()
         )

@@ -102,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except InputError as exc:
         raise UserError(str(exc)) from None
-    except ValueError as exc:
-        raise UserError(f"simulation failed: {exc}") from None
+    except Exception as exc:  # the run is recorded as failed with the error; one line here
+        raise UserError(
+            f"simulation failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        ) from None
     if args.excel:
         args.excel.write_bytes(uc.excel(sim))
     if args.json:
