@@ -212,7 +212,8 @@ def _side(tariff: Tariff, cols: Cols, n_tiers: int) -> tuple[I64, npt.NDArray[np
             s = Decimal(int(std)).scaleb(-2)
             if s != tariff.power_factor.standard:
                 if s not in tariff.power_factor.table.rows:
-                    raise SimulationError(f"no power-factor adjustment table for standard {s}")
+                    bad[sel] = True  # the run: not billable (tariff_error), no adjustment table for it
+                    continue
                 t = replace(tariff, power_factor=replace(tariff.power_factor, standard=s))
 
         def opt(c: I64, sel: I64 = sel) -> I64 | None:

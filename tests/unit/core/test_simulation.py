@@ -211,3 +211,16 @@ class TestRatePair:
         del cols["kvarh"]
         with pytest.raises(SimulationError, match="kvarh"):
             rate_pair(cols, tariff_from=t, tariff_to=t)
+
+    def test_a_power_factor_standard_without_a_table_is_not_billable_like_the_run(
+        self, pf_table: PfTable
+    ) -> None:
+        t = _tariff("large-industry-two-part-capacity.yaml", pf_table)
+        row = {"account_id": 1, "start": MONTHS[0][0], "end": MONTHS[0][1], "active_total": 10_000_000,
+               "active_critical": 0, "active_peak": 3_000_000, "active_flat": 4_000_000, "active_valley": 3_000_000, "active_deep_valley": 0, "kvarh": 4_000_000, "max_kw": 2_000_000,
+               "capacity_kva": 3_150_000, "pf_standard": 77}  # fmt: skip
+        got = rate_pair(
+            _columns([row, {**row, "account_id": 2, "pf_standard": 90}]), tariff_from=t, tariff_to=t
+        )
+        assert got["status"].tolist() == [NOT_BILLABLE_FROM | NOT_BILLABLE_TO, 0]
+        assert got["bill_from_fen"][1] == _expected(t, [row, {**row, "account_id": 2, "pf_standard": 90}], 1)
