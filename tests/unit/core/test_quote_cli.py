@@ -44,12 +44,22 @@ class TestQuoteCommand:
             "300",
         )
         # 240 x 0.4883 = 117.192 and 60 x 0.5383 = 32.298
-        assert [(ln["code"], ln["amount"]) for ln in period["lines"]] == [
-            ("energy.flat.t1", "117.19"),
-            ("energy.flat.t2", "32.30"),
+        assert [(ln["code"], ln["quantity"], ln["rate"], ln["amount"]) for ln in period["lines"]] == [
+            ("energy.flat.t1", "240", "0.4883", "117.19"),
+            ("energy.flat.t2", "60", "0.5383", "32.30"),
         ]
+        assert period["lines"][0]["description"] == "电度电费 平 第1档"
+        assert period["lines"][0]["unit"] == "kWh"
         assert period["total"] == bill["total"] == "149.49"
-        assert set(period["lines"][0]) == {"code", "amount"}
+        assert list(period["lines"][0]) == [
+            "code",
+            "description",
+            "quantity",
+            "unit",
+            "rate",
+            "amount",
+            "rule",
+        ]
         assert set(period) == {"start", "end", "kwh", "lines", "total"}
 
     def test_two_part_tariff_uses_capacity_and_contract_flags(
@@ -79,6 +89,8 @@ class TestQuoteCommand:
         # PF 450/sqrt(450²+150²) = 0.95 -> -0.75 % of the PF base
         base = sum(D(ln["amount"]) for code, ln in lines.items() if code.startswith(("energy.", "basic.")))
         assert D(lines["pf"]["amount"]) == (base * D("-0.0075")).quantize(D("0.01"))
+        assert lines["pf"]["rate"] == "-0.0075"
+        assert D(lines["pf"]["quantity"]) == base
 
     @pytest.mark.parametrize(
         ("rows", "message"),

@@ -25,6 +25,7 @@ from wattdesk.application.billing.quote import (
     account_loads,
     quote,
     quote_exact,
+    quote_json,
 )
 from wattdesk.application.tariffs.reference_data import load_holidays, read_tariff_documents
 from wattdesk.core.calendar import Semantics
@@ -59,17 +60,44 @@ def dense(n: int, year: int, sph: int, seed: int, kvarh: bool = False) -> DenseL
     )
 
 
+def _plain(d: Decimal) -> str:
+    """How the JSON writes a quantity or unit rate: plain, no trailing zeros."""
+    s = format(d, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
 def assert_same(res: QuoteResult, load: LoadData, **kw: Any) -> None:
+    """Every bill of the vector quote equals the exact per-account quote: periods, kWh, every line field by field
+    (in the result and in the --json document), totals."""
     exact = quote_exact(load=load, **kw)
+    doc = json.loads(quote_json(res))["bills"]
     i = 0
     assert res.accounts == tuple(q.account for q in exact)
+    assert [b["account"] for b in doc] == [q.account for q in exact]
     for a, q in enumerate(exact):
-        for p in q.periods:
+        assert Decimal(doc[a]["total"]) == q.total and doc[a]["total"] == f"{q.total:f}"
+        assert len(doc[a]["periods"]) == len(q.periods)
+        for p, jp in zip(q.periods, doc[a]["periods"], strict=True):
             assert int(res.account_of_row[i]) == a
             assert (str(res.start[i]), str(res.end[i])) == (p.start.isoformat(), p.end.isoformat())
+            assert (jp["start"], jp["end"]) == (p.start.isoformat(), p.end.isoformat())
             assert Decimal(int(res.kwh_units[i])).scaleb(-4) == p.kwh
+            assert Decimal(jp["kwh"]) == p.kwh
             assert res.lines(i) == tuple((ln.code, ln.amount) for ln in p.bill.lines), (a, p.start)
-            assert res.total(i) == p.bill.total
+            assert res.bill_lines(i) == p.bill.lines, (a, p.start)
+            assert jp["lines"] == [
+                {
+                    "code": ln.code,
+                    "description": ln.description,
+                    "quantity": _plain(ln.quantity),
+                    "unit": ln.unit,
+                    "rate": _plain(ln.rate),
+                    "amount": f"{ln.amount:f}",
+                    "rule": ln.rule,
+                }
+                for ln in p.bill.lines
+            ], (a, p.start)
+            assert res.total(i) == p.bill.total and jp["total"] == f"{p.bill.total:f}"
             i += 1
     assert i == res.total_fen.size
 

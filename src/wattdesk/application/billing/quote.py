@@ -32,9 +32,11 @@ from wattdesk.application.billing.quote_io import (
 from wattdesk.application.tariffs.reference_data import read_tariff_documents
 from wattdesk.core.calendar import HolidayCalendar, Semantics
 from wattdesk.core.rating.determinants import LoadError, monthly_determinants
-from wattdesk.core.rating.exact import Determinants, RatedBill, RatingError, rate_periods
+from wattdesk.core.rating.exact import Determinants, Line, RatedBill, RatingError, rate_periods
 from wattdesk.core.rating.vector import (
     DeterminantColumns,
+    LineDetail,
+    RatedColumns,
     columns_from_determinants,
     monthly_columns_from_load,
     rate_columns,
@@ -54,7 +56,9 @@ class LoadedTariff:
 class QuoteResult:
     """Every bill of every account, column-wise. Row ``i`` is one calendar month ``[start[i], end[i])`` of
     account ``accounts[account_of_row[i]]`` (rows account-major, months in order); ``amount_fen[i, j]`` is
-    its rounded amount of line ``codes[j]`` where ``present[i, j]``; ``kwh_units`` in 0.0001 kWh."""
+    its rounded amount of line ``codes[j]`` where ``present[i, j]``; ``kwh_units`` in 0.0001 kWh. ``details[j]``
+    is how slot ``j``'s line reads besides its amount (description, quantity, unit, unit rate, rule; see
+    ``core.rating.vector.LineDetail``); the rows in ``exact_rows`` have their exact bill in ``exact_bills``."""
 
     accounts: tuple[str | None, ...]
     account_of_row: I64
@@ -66,6 +70,23 @@ class QuoteResult:
     amount_fen: I64
     total_fen: I64
     exact_rows: np.ndarray[Any, np.dtype[np.bool_]]
+    details: tuple[LineDetail, ...]
+    exact_bills: dict[int, RatedBill]
+
+    def bill_lines(self, i: int) -> tuple[Line, ...]:
+        """Row ``i``'s full lines (code, description, quantity, unit, rate, amount, rule), as the exact path's."""
+        return self._rated().bill_lines(i)
+
+    def _rated(self) -> RatedColumns:
+        return RatedColumns(
+            codes=self.codes,
+            present=self.present,
+            amount_fen=self.amount_fen,
+            total_fen=self.total_fen,
+            exact_rows=self.exact_rows,
+            details=self.details,
+            exact_bills=self.exact_bills,
+        )
 
     def lines(self, i: int) -> tuple[tuple[str, Decimal], ...]:
         """Row ``i``'s lines as ``(code, amount)`` in the exact path's order."""
@@ -211,6 +232,8 @@ def quote(
         amount_fen=res.amount_fen,
         total_fen=res.total_fen,
         exact_rows=res.exact_rows,
+        details=res.details,
+        exact_bills=res.exact_bills,
     )
 
 

@@ -19,7 +19,9 @@ Every input error is a :class:`QuoteInputError` naming the file and the row / co
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -386,24 +388,109 @@ def _fen_text(e: pl.Expr) -> pl.Expr:
     )
 
 
-def _qty_text(e: pl.Expr) -> pl.Expr:
-    """int64 0.0001 units (non-negative) -> plain decimal without trailing zeros ("300", "12.5")."""
-    frac = (e % 10_000).cast(pl.String).str.zfill(4).str.strip_chars_end("0")
+def _units_text(e: pl.Expr, places: int) -> pl.Expr:
+    """int64 in ``10**-places`` units -> plain decimal without trailing zeros ("300", "12.5", "-0.0075"), as
+    ``format(Decimal, "f")`` with the trailing zeros (and a bare point) stripped."""
+    one = 10**places
+    a = e.abs()
+    frac = (a % one).cast(pl.String).str.zfill(places).str.strip_chars_end("0")
     return pl.concat_str(
-        (e // 10_000).cast(pl.String), pl.when(frac == "").then(pl.lit("")).otherwise(pl.lit(".") + frac)
+        pl.when(e < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+        (a // one).cast(pl.String),
+        pl.when(frac == "").then(pl.lit("")).otherwise(pl.lit(".") + frac),
     )
+
+
+def _qty_text(e: pl.Expr) -> pl.Expr:
+    """int64 0.0001 units -> plain decimal without trailing zeros ("300", "12.5")."""
+    return _units_text(e, 4)
+
+
+def _dec_str(d: Decimal) -> str:
+    """A quantity or rate as a plain decimal string without trailing zeros ("240", "0.4883")."""
+    s = format(d, "f")
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+LINE_FIELDS = ("code", "description", "quantity", "unit", "rate", "amount", "rule")
+"""A JSON line's keys, in order (``rate`` is the unit rate; ``amount`` the rounded line amount)."""
 
 
 def _lines_frame(res: QuoteResult) -> pl.DataFrame:
-    """One row per present line, bill-major, slots in the exact path's line order."""
-    rows, slots = np.nonzero(res.present)
-    return pl.DataFrame(
-        {
-            "bill": rows.astype(np.int64),
-            "code": pl.Series(res.codes, dtype=pl.String).gather(slots),
-            "amount": res.amount_fen[rows, slots],
-        }
-    )
+    """One row per line, bill-major, each bill's lines in the exact path's order: ``bill`` and the
+    :data:`LINE_FIELDS` as text. Built slot by slot: a slot's constant description / unit / rate / rule is one
+    literal and its quantity column is formatted by Polars; only row-dependent details (the PF adjustment,
+    basic charge by demand, a minimum top-up) are asked row by row, and rows priced by the exact path take
+    their exact bill's lines."""
+    parts: list[pl.DataFrame] = []
+    vector_rows = ~res.exact_rows
+    for j, code in enumerate(res.codes):
+        rows = np.flatnonzero(res.present[:, j] & vector_rows)
+        if rows.size == 0:
+            continue
+        d = res.details[j]
+        units = getattr(d.quantity, "units", None)  # a quantity column (vector._QtyColumn) in 0.0001 units
+        callable_detail = units is None or not all(
+            isinstance(x, str | Decimal) for x in (d.description, d.rate, d.rule)
+        )
+        idx = rows.tolist() if callable_detail else []
+
+        def per_row(f: Callable[[int], Any], fmt: Callable[[Any], str], idx: list[int] = idx) -> pl.Series:
+            return pl.Series([fmt(f(i)) for i in idx], dtype=pl.String)
+
+        frame = pl.DataFrame(
+            {
+                "bill": rows.astype(np.int64),
+                "fen": res.amount_fen[rows, j],
+                "q": np.asarray(units, dtype=np.int64)[rows]
+                if units is not None
+                else per_row(d.quantity, _dec_str),
+            }
+        )
+        quantity = _qty_text(pl.col("q")) if units is not None else pl.col("q")
+        description = (
+            pl.lit(d.description) if isinstance(d.description, str) else pl.lit(per_row(d.description, str))
+        )
+        rate = pl.lit(_dec_str(d.rate)) if isinstance(d.rate, Decimal) else pl.lit(per_row(d.rate, _dec_str))
+        rule = pl.lit(d.rule) if isinstance(d.rule, str) else pl.lit(per_row(d.rule, str))
+        parts.append(
+            frame.select(
+                "bill",
+                pl.lit(code).alias("code"),
+                description.alias("description"),
+                quantity.alias("quantity"),
+                pl.lit(d.unit).alias("unit"),
+                rate.alias("rate"),
+                _fen_text(pl.col("fen")).alias("amount"),
+                rule.alias("rule"),
+            )
+        )
+    if res.exact_bills:
+        exact = [
+            (
+                i,
+                ln.code,
+                ln.description,
+                _dec_str(ln.quantity),
+                ln.unit,
+                _dec_str(ln.rate),
+                f"{ln.amount:f}",
+                ln.rule,
+            )
+            for i, bill in sorted(res.exact_bills.items())
+            for ln in bill.lines
+        ]
+        parts.append(
+            pl.DataFrame(
+                exact,
+                schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS],
+                orient="row",
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS])
+    # slots were appended in line order: a stable sort by bill keeps each bill's lines in that order
+    return pl.concat(parts).sort("bill", maintain_order=True)
 
 
 def quote_json(res: QuoteResult) -> str:
@@ -415,14 +502,15 @@ def quote_json(res: QuoteResult) -> str:
 
 def write_json(res: QuoteResult, out: BinaryIO) -> None:
     """Write the ``--json`` document, UTF-8: ``{"bills": [{account, periods: [{start, end, kwh, lines:
-    [{code, amount}], total}], total}]}``; decimals as exact strings, ``end`` exclusive. Built column-wise
+    [{code, description, quantity, unit, rate, amount, rule}], total}], total}]}``; decimals as exact strings
+    (quantity and rate without trailing zeros, amounts with two places), ``end`` exclusive. Built column-wise
     (Arrow list offsets, Polars' JSON writer), no Python object per bill."""
     import pyarrow as pa
 
     n_bills = res.total_fen.size
-    lines = _lines_frame(res).select("bill", "code", _fen_text(pl.col("amount")).alias("amount"))
+    lines = _lines_frame(res)
     line_off = np.searchsorted(lines["bill"].to_numpy(), np.arange(n_bills + 1)).astype(np.int32)
-    line_struct = lines.select("code", "amount").to_arrow().to_struct_array().combine_chunks()
+    line_struct = lines.select(LINE_FIELDS).to_arrow().to_struct_array().combine_chunks()
     bills = pl.DataFrame(
         {
             "start": res.start.astype("datetime64[D]"),
