@@ -530,7 +530,8 @@ def main() -> int:
             stack.callback(drop, dbname)
         env["WATTDESK_DATABASE_URL"] = f"{server_url}/{dbname}"
         info.update(child(env, "--peers", str(args.serial)))
-        workers = args.workers if "--workers" in serve_options() else None
+        multi = "--workers" in serve_options()
+        workers = args.workers if multi else None
         base, pgid = start_server(stack, env, workers, args.threads)
         host, port = base.removeprefix("http://").split(":")
         clients = [Client(host, int(port), info["token"]) for _ in range(args.clients)]
@@ -542,7 +543,11 @@ def main() -> int:
         stack.callback(close_clients)
         print(
             f"# wattdesk serve at {base}: "
-            + (f"--workers {workers} " if workers else "one process (no --workers in this checkout) ")
+            + (
+                (f"--workers {workers} " if workers else "its default --workers ")
+                if multi
+                else "one process (no --workers in this checkout) "
+            )
             + f"--threads {args.threads}, with its task-queue worker; {args.clients} client threads",
             flush=True,
         )

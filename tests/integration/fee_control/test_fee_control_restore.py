@@ -98,6 +98,7 @@ class TestRestoreAfterPayment:
     def _committed(self, transactional_db: None) -> None:
         """The worker commits and checks its connection like a real one: transactional tests (on PostgreSQL
         it would close the connection of a test wrapped in a transaction)."""
+
     def test_a_counter_payment_queues_the_restore_and_the_worker_sends_it(
         self, prepaid: Any, sandbox: HeadEndServer, monkeypatch: Any
     ) -> None:
