@@ -11,6 +11,7 @@ Every input error is a :class:`QuoteInputError` naming the file and the field / 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -172,8 +173,10 @@ def quote(
     capacity_kva: Decimal | None = None,
     contract_kw: Decimal | None = None,
     load_name: str = "load",
+    workers: int | None = None,
 ) -> QuoteResult:
-    """Rate every account's load per calendar month ``[first of month, first of next month)``, all at once."""
+    """Rate every account's load per calendar month ``[first of month, first of next month)``, all at once.
+    ``workers`` threads build the determinants of a dense load (default: one per core)."""
     priced = with_semantics(tariff=tariff, semantics=semantics)
     hol = holidays if priced.calendar.holidays else None
     if isinstance(load, DenseLoad):
@@ -189,6 +192,7 @@ def quote(
                 holidays=hol,
                 capacity_kva=None if capacity_kva is None else [capacity_kva] * n_acc,
                 contract_kw=None if contract_kw is None else [contract_kw] * n_acc,
+                workers=workers or os.cpu_count() or 1,
             )
         except RatingError as exc:
             raise QuoteInputError(f"{load_name}: {exc}") from None

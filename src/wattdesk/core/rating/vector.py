@@ -1137,6 +1137,7 @@ def monthly_columns_from_load(
     capacity_kva: Sequence[Decimal | None] | None = None,
     contract_kw: Sequence[Decimal | None] | None = None,
     chunk_rows: int = 64,
+    workers: int = 1,
 ) -> DeterminantColumns:
     """Monthly determinants of many accounts from a dense interval matrix (accounts x steps of ``year``).
 
@@ -1149,7 +1150,11 @@ def monthly_columns_from_load(
 
     Vectorised per block of ``chunk_rows`` accounts: energy per (month, period) is one small matrix product
     per month with the month's period indicator; maxima are masked reductions per month and demand period.
+    ``workers`` threads share the blocks (the caller chooses: the pure core reads no environment); the result
+    is the same for any number.
     """
+    if chunk_rows < 1 or workers < 1:
+        raise RatingError("chunk_rows and workers must be at least 1")
     kwh = np.asarray(kwh, dtype=np.float64)
     if kwh.ndim != 2:
         raise RatingError("kwh must be a matrix (accounts x steps)")
@@ -1178,44 +1183,62 @@ def monthly_columns_from_load(
             dp = d_period[a:b]
             dmasks = [(int(p), np.asarray(dp == p, dtype=np.bool_)) for p in np.unique(dp)]
         month_plans.append((a, b, present.astype(np.int64), indicator, dmasks))
-    # One reusable block buffer: fresh multi-MB temporaries per block cost more in page faults than the work.
-    buf = np.empty((min(chunk_rows, max(n_acc, 1)), n_steps), dtype=np.float64)
-    rbuf = np.empty_like(buf) if kvarh is not None else None
     # Maxima are taken on the unrounded values (rint is monotone, so max then rint == rint then max) and
     # demand is rint(kWh x SCALE x steps_per_hour), as in determinants.py.
-    rawbuf = np.empty_like(buf)
-    for lo in range(0, n_acc, chunk_rows):
-        hi = min(lo + chunk_rows, n_acc)
-        units = buf[: hi - lo]
-        raw = rawbuf[: hi - lo]
-        np.multiply(kwh[lo:hi], SCALE, out=units)
-        np.multiply(units, steps_per_hour, out=raw)
-        np.rint(units, out=units)
-        if not (units.min(initial=0.0) >= 0.0 and np.isfinite(units.max(initial=0.0))):
-            raise RatingError(f"kwh must be finite and non-negative (accounts {lo}..{hi - 1})")
-        rk = None
-        if kvarh is not None and rbuf is not None:
-            rk = rbuf[: hi - lo]
-            np.multiply(np.asarray(kvarh[lo:hi], dtype=np.float64), SCALE, out=rk)
-            np.rint(rk, out=rk)
-        for m, (a, b, present, indicator, dmasks) in enumerate(month_plans):
-            e_out[lo:hi, m, present] = units[:, a:b] @ indicator
-            block = raw[:, a:b]
-            if len(dmasks) > 1:
-                best = None
-                for p, mask in dmasks:
-                    v = np.max(block, axis=1, where=mask[None, :], initial=0.0)
-                    d_out[lo:hi, m, p] = v
-                    best = v if best is None else np.maximum(best, v)
-                assert best is not None
-                mx_out[lo:hi, m] = best
-            else:
-                v = block.max(axis=1)
-                mx_out[lo:hi, m] = v
-                if dmasks:
-                    d_out[lo:hi, m, dmasks[0][0]] = v
-            if rk is not None and r_out is not None:
-                r_out[lo:hi, m] = rk[:, a:b].sum(axis=1)
+
+    def span(first: int, last: int) -> None:
+        """Accounts ``first..last-1`` in blocks of ``chunk_rows``, into disjoint rows of the outputs. One
+        reusable buffer per span: fresh multi-MB temporaries per block cost more in page faults than the work."""
+        buf = np.empty((min(chunk_rows, max(last - first, 1)), n_steps), dtype=np.float64)
+        rbuf = np.empty_like(buf) if kvarh is not None else None
+        rawbuf = np.empty_like(buf)
+        for lo in range(first, last, chunk_rows):
+            hi = min(lo + chunk_rows, last)
+            units = buf[: hi - lo]
+            raw = rawbuf[: hi - lo]
+            np.multiply(kwh[lo:hi], SCALE, out=units)
+            np.multiply(units, steps_per_hour, out=raw)
+            np.rint(units, out=units)
+            if not (units.min(initial=0.0) >= 0.0 and np.isfinite(units.max(initial=0.0))):
+                raise RatingError(f"kwh must be finite and non-negative (accounts {lo}..{hi - 1})")
+            rk = None
+            if kvarh is not None and rbuf is not None:
+                rk = rbuf[: hi - lo]
+                np.multiply(np.asarray(kvarh[lo:hi], dtype=np.float64), SCALE, out=rk)
+                np.rint(rk, out=rk)
+            for m, (a, b, present, indicator, dmasks) in enumerate(month_plans):
+                e_out[lo:hi, m, present] = units[:, a:b] @ indicator
+                block = raw[:, a:b]
+                if len(dmasks) > 1:
+                    best = None
+                    for p, mask in dmasks:
+                        v = np.max(block, axis=1, where=mask[None, :], initial=0.0)
+                        d_out[lo:hi, m, p] = v
+                        best = v if best is None else np.maximum(best, v)
+                    assert best is not None
+                    mx_out[lo:hi, m] = best
+                else:
+                    v = block.max(axis=1)
+                    mx_out[lo:hi, m] = v
+                    if dmasks:
+                        d_out[lo:hi, m, dmasks[0][0]] = v
+                if rk is not None and r_out is not None:
+                    r_out[lo:hi, m] = rk[:, a:b].sum(axis=1)
+
+    # Threads over contiguous spans of whole blocks (NumPy releases the GIL in multiply/rint/matmul/max): each
+    # span writes its own rows, blocks are the same as in one thread, so the result does not depend on ``workers``.
+    n_blocks = -(-n_acc // chunk_rows)
+    n_spans = max(1, min(workers, n_blocks))
+    if n_spans == 1:
+        span(0, n_acc)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = [min(n_acc, (n_blocks * k // n_spans) * chunk_rows) for k in range(n_spans + 1)]
+        with ThreadPoolExecutor(max_workers=n_spans) as pool:
+            futures = [pool.submit(span, cuts[k], cuts[k + 1]) for k in range(n_spans)]
+        for f in futures:  # the first span's error first, as one thread would raise it
+            f.result()
     n = n_acc * 12
     e_units = e_out.astype(np.int64).reshape(n, n_e)
     starts = np.array(
