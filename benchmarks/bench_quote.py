@@ -11,7 +11,8 @@ TOU energy 3 periods x 2 tiers + flat demand (two seasons) + a fixed charge per 
   customers, for information.
 
 Each is timed as ``python -m wattdesk quote --tariff T --load F --output bills.parquet`` (and ``--json >
-file`` for the wide Parquet), a fresh process every time: start-up, imports, loading, rating, writing. Peak
+file`` for the wide Parquet: every line with code, description, quantity, unit, rate, amount and rule; and
+``--workers 1`` for the zstd file, the determinants on one thread instead of one per core), a fresh process every time: start-up, imports, loading, rating, writing. Peak
 RSS is the child's (``os.wait4`` rusage). PySAM is timed per customer (as in ``bench_rating_kernel.py``) on
 ``--n-pysam`` customers; its customer-years/s is the peer. Every bill of those customers is checked equal to
 PySAM to the cent (PySAM does not round), and the JSON output equal to the Parquet output for every bill.
@@ -286,6 +287,9 @@ def main() -> None:
             plans.append(
                 (f"{label} -> --json > file", path, cnt, ["--load", str(path), "--json"], work / "bills.json")
             )
+        if label == "wide Parquet (zstd)":  # determinants on one thread (default: one per core)
+            one = ["--load", str(path), "--output", str(work / "bills-1thread.parquet"), "--workers", "1"]
+            plans.append((f"{label} -> .parquet, --workers 1", path, cnt, one, None))
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\n(this process's peak RSS: {own:,.0f} MB; a child's peak cannot read below its parent's size at fork)"

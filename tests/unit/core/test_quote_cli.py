@@ -6,6 +6,7 @@ import json
 from decimal import Decimal as D
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from wattdesk.interfaces.cli import main
@@ -143,3 +144,34 @@ class TestQuoteCommand:
             assert main(args) == 0, f
             total = json.loads(capsys.readouterr().out)["bills"][0]["total"]
             assert D(total) > 0
+
+    def test_workers_give_the_same_bills(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        # three whole-year hourly accounts: the dense path, determinants split over threads
+        ts = np.datetime64("2026-01-01T00:00", "m") + np.arange(8760) * 60
+        stamps = [str(t).replace("T", " ") for t in ts]
+        rows = [f"A{a},{s},{(a + 1) * (1 + (i % 7)) / 4}" for a in range(3) for i, s in enumerate(stamps)]
+        load = write_load(tmp_path / "year.csv", rows)
+        tariff = str(TARIFFS / "beijing-residential-monthly.yaml")
+        docs = []
+        for workers in ("1", "3"):
+            args = ["quote", "--tariff", tariff, "--load", str(load), "--json", "--workers", workers]
+            assert main(args) == 0
+            docs.append(json.loads(capsys.readouterr().out))
+        assert docs[0] == docs[1] and len(docs[0]["bills"]) == 3
+        assert all(len(b["periods"]) == 12 for b in docs[0]["bills"])
+
+    def test_workers_must_be_positive(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        load = write_load(tmp_path / "load.csv", ["A,2026-01-01 00:00,1"])
+        args = [
+            "quote",
+            "--tariff",
+            str(TARIFFS / "agricultural-flat.yaml"),
+            "--load",
+            str(load),
+            "--workers",
+            "0",
+        ]
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 2
+        assert "--workers: must be at least 1" in capsys.readouterr().err

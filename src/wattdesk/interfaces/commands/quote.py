@@ -1,7 +1,7 @@
 """`wattdesk quote`: price an interval load on a tariff (电费试算), no database.
 
     wattdesk quote --tariff FILE --load FILE [--json] [--output FILE.{json,csv,parquet}]
-                   [--calendar real|pysam] [--capacity-kva KVA] [--contract-kw KW]
+                   [--calendar real|pysam] [--capacity-kva KVA] [--contract-kw KW] [--workers N]
 
 --tariff is a WattDesk tariff (YAML or JSON, docs/tariffs.md) or a URDB v8 rate record (a JSON object with
 ``energyratestructure``), detected from the content. --load is CSV, Parquet or Arrow IPC, long
@@ -38,6 +38,16 @@ def _decimal(text: str) -> Decimal:
     return d
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return n
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tariff", required=True, type=Path, help="WattDesk tariff (YAML/JSON) or URDB v8 JSON"
@@ -61,6 +71,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--capacity-kva", type=_decimal, help="contract capacity kVA (基本电费按容量, 260 rule)"
     )
     parser.add_argument("--contract-kw", type=_decimal, help="contract maximum demand kW (合同最大需量)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="threads for the monthly determinants of a whole-year load (default: one per core)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             capacity_kva=args.capacity_kva,
             contract_kw=args.contract_kw,
             load_name=args.load.name,
+            workers=args.workers,
         )
         if args.output is not None:
             uc.write_output(result, args.output)
