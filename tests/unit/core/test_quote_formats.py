@@ -142,6 +142,32 @@ class TestLayouts:
                 )
             assert got == {k: (str(Decimal(v[0]).normalize()), v[1], v[2]) for k, v in expected.items()}
 
+    def test_lines_output_equals_the_json_lines(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        load = write_wide(tmp_path / "wide.parquet", kwh_matrix())
+        _, out, _ = run(capsys, "--load", str(load), "--json")
+        expected = [
+            {"account": b["account"], "start": p["start"], "end": p["end"], **ln}
+            for b in json.loads(out)["bills"]
+            for p in b["periods"]
+            for ln in p["lines"]
+        ]
+        for ext in ("csv", "parquet"):
+            target = tmp_path / f"lines.{ext}"
+            assert run(capsys, "--load", str(load), "--lines", str(target)) == (0, "", "")
+        table = pq.read_table(tmp_path / "lines.parquet")
+        assert table.schema.field("amount").type == pa.decimal128(38, 2)
+        csv = pl.read_csv(tmp_path / "lines.csv", infer_schema=False)
+        assert csv.columns == table.column_names
+        for source in (table.to_pylist(), csv.to_dicts()):
+            assert [{k: str(v) for k, v in row.items()} for row in source] == expected
+
+    def test_lines_output_type(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        load = write_wide(tmp_path / "wide.parquet", kwh_matrix(1))
+        code, _, err = run(capsys, "--load", str(load), "--lines", str(tmp_path / "lines.json"))
+        assert code == 2 and err.count("\n") == 1 and "lines.json: unsupported lines output type" in err
+
     def test_table_output_without_json(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         load = write_wide(tmp_path / "wide.arrow", kwh_matrix(1))
         code, out, _ = run(capsys, "--load", str(load))

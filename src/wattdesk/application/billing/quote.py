@@ -28,6 +28,7 @@ from wattdesk.application.billing.quote_io import (
     quote_json,
     read_load,
     write_json,
+    write_lines,
     write_output,
 )
 from wattdesk.application.tariffs.reference_data import read_tariff_documents
@@ -345,5 +346,6 @@ __all__ = [
     "quote_json",
     "read_load",
     "write_json",
+    "write_lines",
     "write_output",
 ]

@@ -417,8 +417,8 @@ LINE_FIELDS = ("code", "description", "quantity", "unit", "rate", "amount", "rul
 
 
 def _lines_frame(res: QuoteResult) -> pl.DataFrame:
-    """One row per line, bill-major, each bill's lines in the exact path's order: ``bill`` and the
-    :data:`LINE_FIELDS` as text. Built slot by slot: a slot's constant description / unit / rate / rule is one
+    """One row per line, bill-major, each bill's lines in the exact path's order: ``bill``, the
+    :data:`LINE_FIELDS` as text and ``fen`` (the amount in fen). Built slot by slot: a slot's constant description / unit / rate / rule is one
     literal and its quantity column is formatted by Polars; only row-dependent details (the PF adjustment,
     basic charge by demand, a minimum top-up) are asked row by row, and rows priced by the exact path take
     their exact bill's lines."""
@@ -463,6 +463,7 @@ def _lines_frame(res: QuoteResult) -> pl.DataFrame:
                 rate.alias("rate"),
                 _fen_text(pl.col("fen")).alias("amount"),
                 rule.alias("rule"),
+                "fen",
             )
         )
     if res.exact_bills:
@@ -476,6 +477,7 @@ def _lines_frame(res: QuoteResult) -> pl.DataFrame:
                 _dec_str(ln.rate),
                 f"{ln.amount:f}",
                 ln.rule,
+                int(ln.amount.scaleb(2)),
             )
             for i, bill in sorted(res.exact_bills.items())
             for ln in bill.lines
@@ -483,12 +485,14 @@ def _lines_frame(res: QuoteResult) -> pl.DataFrame:
         parts.append(
             pl.DataFrame(
                 exact,
-                schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS],
+                schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS] + [("fen", pl.Int64)],
                 orient="row",
             )
         )
     if not parts:
-        return pl.DataFrame(schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS])
+        return pl.DataFrame(
+            schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS] + [("fen", pl.Int64)]
+        )
     # slots were appended in line order: a stable sort by bill keeps each bill's lines in that order
     return pl.concat(parts).sort("bill", maintain_order=True)
 
@@ -595,6 +599,40 @@ def bills_table(res: QuoteResult) -> Any:
             cols[code] = _decimal128(np.ascontiguousarray(amount, dtype=np.int64), 2, present)
     cols["total"] = _decimal128(res.total_fen, 2)
     return pa.table(cols)
+
+
+def lines_table(res: QuoteResult) -> pl.DataFrame:
+    """One row per bill line: ``account, start, end`` of its bill and the :data:`LINE_FIELDS`; ``amount`` as
+    ``decimal128(38, 2)``, quantity and unit rate as exact decimal strings (their scale varies by line)."""
+    lines = _lines_frame(res)
+    bill = lines["bill"].to_numpy()
+    amount = pl.from_arrow(_decimal128(np.ascontiguousarray(lines["fen"].to_numpy(), dtype=np.int64), 2))
+    assert isinstance(amount, pl.Series)
+    bills = pl.DataFrame(
+        {
+            "account": pl.Series(res.accounts, dtype=pl.String).gather(res.account_of_row[bill]),
+            "start": pl.Series(res.start.astype("datetime64[D]")[bill]),
+            "end": pl.Series(res.end.astype("datetime64[D]")[bill]),
+        }
+    )
+    return pl.concat(
+        [bills, lines.select(LINE_FIELDS).with_columns(amount.alias("amount"))], how="horizontal"
+    )
+
+
+def write_lines(res: QuoteResult, path: Path) -> None:
+    """Write every bill line to ``path`` (``.csv`` or ``.parquet``, :func:`lines_table`; CSV amounts as exact
+    decimal strings)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            lines_table(res).write_parquet(path)
+        elif suffix == ".csv":
+            lines_table(res).with_columns(pl.col("amount").cast(pl.String)).write_csv(path)
+        else:
+            raise QuoteInputError(f"{path.name}: unsupported lines output type {suffix!r} (.csv or .parquet)")
+    except OSError as exc:
+        raise QuoteInputError(f"{path.name}: cannot write: {exc.strerror or exc}") from None
 
 
 def write_output(res: QuoteResult, path: Path) -> None:

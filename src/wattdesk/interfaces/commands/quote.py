@@ -1,6 +1,6 @@
 """`wattdesk quote`: price an interval load on a tariff (电费试算), no database.
 
-    wattdesk quote --tariff FILE --load FILE [--json] [--output FILE.{json,csv,parquet}]
+    wattdesk quote --tariff FILE --load FILE [--json] [--output FILE.{json,csv,parquet}] [--lines FILE.{csv,parquet}]
                    [--calendar real|pysam] [--capacity-kva KVA] [--contract-kw KW] [--workers N]
 
 --tariff is a WattDesk tariff (YAML or JSON, docs/tariffs.md) or a URDB v8 rate record (a JSON object with
@@ -62,6 +62,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="write the bills to FILE: .json (as --json), .csv or .parquet (one row per bill)",
     )
     parser.add_argument(
+        "--lines",
+        type=Path,
+        help="write every bill line to FILE: .csv or .parquet (account, start, end, code, description, "
+        "quantity, unit, rate, amount, rule)",
+    )
+    parser.add_argument(
         "--calendar",
         choices=("real", "pysam"),
         help="day types: real calendar with holidays, or PySAM's (Jan 1 = Monday); "
@@ -86,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
             raise uc.QuoteInputError(
                 f"{args.output.name}: unsupported output type {args.output.suffix!r} (.json, .csv or .parquet)"
             )
+        if args.lines is not None and args.lines.suffix.lower() not in (".csv", ".parquet"):
+            raise uc.QuoteInputError(
+                f"{args.lines.name}: unsupported lines output type {args.lines.suffix!r} (.csv or .parquet)"
+            )
         loaded = uc.load_tariff(path=args.tariff)
         load = uc.read_load(path=args.load)
         semantics = args.calendar or uc.default_semantics(kind=loaded.kind)
@@ -106,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.output is not None:
             uc.write_output(result, args.output)
+        if args.lines is not None:
+            uc.write_lines(result, args.lines)
     except InputError as exc:
         raise UserError(str(exc)) from None
     if args.json:
@@ -117,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         uc.write_json(result, binary)
         binary.flush()
         return 0
-    if args.output is None:
+    if args.output is None and args.lines is None:
         _print_table(result, loaded.tariff.name, loaded.tariff.currency, semantics)
     return 0
 
