@@ -465,8 +465,20 @@ class TestPaymentIsOneUseCase:
                 _locks.append("account")
                 return _real(*args, **kwargs)
 
+            table = AccountModel._meta.db_table
+
+            def lock_sql(
+                execute: Any, sql: str, *args: Any, _locks: list[str] = locks, _table: str = table
+            ) -> Any:
+                # post_payment locks the account in its one hand-written read (FOR UPDATE on PostgreSQL; on
+                # SQLite the write transaction is exclusive and select_for_update is a no-op anyway)
+                if _table in sql and ("FOR UPDATE" in sql or connection.vendor == "sqlite"):
+                    _locks.append("account")
+                return execute(sql, *args)
+
             monkeypatch.setattr(AccountModel.objects, "select_for_update", spy)
-            assert pay(interface, actors, account, "10.00", f"PAR-{n}") == PAID[interface], interface
+            with connection.execute_wrapper(lock_sql):
+                assert pay(interface, actors, account, "10.00", f"PAR-{n}") == PAID[interface], interface
             monkeypatch.undo()
             assert locks, f"{interface}: the payment did not lock the account row"
             payment = Payment.objects.get(account=account)
