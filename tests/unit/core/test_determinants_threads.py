@@ -84,7 +84,7 @@ def test_the_first_bad_block_is_reported_with_threads() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"workers": 0}, {"chunk_rows": 0}])
-def test_workers_and_block_size_must_be_positive(bad: dict[str, int]) -> None:
+def test_workers_and_block_size_must_be_positive(bad: dict[str, Any]) -> None:
     with pytest.raises(RatingError, match="at least 1"):
         monthly_columns_from_load(
             tariff=_tariff("scppd_lp1"), year=2018, kwh=np.ones((1, 365 * 24)), steps_per_hour=1, **bad

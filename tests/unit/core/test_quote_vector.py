@@ -208,3 +208,16 @@ def test_random_dense_years_equal_exact(pick: tuple[str, Path], seed: int, scale
         kvarh=None if load.kvarh is None else np.round(load.kvarh * scale, 4),
     )
     check(tariff, load, "real" if kind == "ours" else "pysam", capacity_kva=Decimal("1000"))
+
+
+@pytest.mark.parametrize("path", [URDB[0], OURS[0]], ids=[URDB[0].stem, OURS[0].stem])
+def test_rows_beyond_the_int64_bounds_keep_their_exact_lines(path: Path) -> None:
+    # 200,000 kWh an hour is more than 2**40 units (1.1e8 kWh) a month: those rows are priced by the exact
+    # path inside the engine, and their JSON lines come from the exact bills
+    tariff = urdb(path) if path.suffix == ".json" else read_tariff_documents(path=path)[0].tariff
+    load = dense(2, 2018, 1, seed=3)
+    kwh = load.kwh.copy()
+    kwh[1] = 200_000.0
+    load = DenseLoad(accounts=load.accounts, year=2018, steps_per_hour=1, kwh=kwh, kvarh=None)
+    res = check(tariff, load, "pysam" if path.suffix == ".json" else "real")
+    assert res.exact_rows[12:].all() and not res.exact_rows[:12].any()
