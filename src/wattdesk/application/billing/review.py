@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from auditlog.models import LogEntry
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ from wattdesk.application.billing.run import (
     parse_period,
 )
 from wattdesk.core.money import round_fen
-from wattdesk.domain import audit
+from wattdesk.domain import audit, sql
 from wattdesk.domain.access import roles
 from wattdesk.domain.access.queries import has_capability
 from wattdesk.domain.billing.models import Bill, BillStatus
@@ -60,6 +60,7 @@ ZERO = Decimal(0)
 APPROVED_PREFIX = "approved "
 MAX_TEXT = 300
 UPDATE = LogEntry.Action.UPDATE
+_t, _c = sql.table, sql.col
 
 #: Hold-reason filters of the review page: code -> how the stored line starts (``application.billing.hold``).
 REASON_PREFIXES = {
@@ -385,16 +386,25 @@ def issue_bills(
 ) -> IssueResult:
     """Issue (发行) the draft bills of a period: status -> issued, due date set, and each bill's charge posted to
     the ledger (应收电费): a bill is a receivable from its issue on, never before (draft and held bills owe
-    nothing). Bulk UPDATEs and one bulk ledger insert per chunk; credit the accounts already have (payments not
-    yet allocated) is applied to the new charges on ``issued_on``.
+    nothing). Set-based: per range of 10,000 bill ids one ``UPDATE … RETURNING`` (locks, re-checks and issues
+    the range's drafts in one statement, no id lists sent) and one bulk ledger insert (``post_entries``);
+    credit the accounts already have (payments not yet allocated) is applied to the new charges on
+    ``issued_on``.
 
     Bills that were held and later approved are issued only with ``include_held_approved``; bills still held
-    are never issued. The bills are locked first (``SELECT … FOR UPDATE``), so an approval, hold or cancel of
-    one of them waits for the issue or is seen by it. An issued bill is frozen: nothing but ``cancel_bill``
-    (status only) touches it again.
+    are never issued. The UPDATE locks each bill it issues and re-checks that it is still a draft, so an
+    approval, hold or cancel of one of them waits for the issue or is seen by it. An issued bill is frozen:
+    nothing but ``cancel_bill`` (status only) touches it again.
     """
     _check(user)
     parse_period(period)
+    b, sp = Bill, ServicePoint
+    # the bills to issue, as the WHERE of one UPDATE … RETURNING per range of their ids
+    where = [f"{_c(b, 'period')} = %s", f"{_c(b, 'status')} = %s"]
+    params: list[Any] = [period, str(BillStatus.DRAFT)]
+    if not include_held_approved:
+        where.append(f"{_c(b, 'hold_reason')} = %s")
+        params.append("")
     qs = Bill.objects.filter(period=period, status=BillStatus.DRAFT)
     if not include_held_approved:
         qs = qs.filter(hold_reason="")
@@ -404,29 +414,43 @@ def issue_bills(
         if route_id is None:
             raise BillingInputError(f"unknown reading route {route!r}")
         on_route = Q(account__service_points__route_id=route_id)
-        qs = Bill.objects.filter(pk__in=qs.filter(on_route).values("pk"))
+        qs = qs.filter(account_id__in=ServicePoint.objects.filter(route_id=route_id).values("account_id"))
         held = held.filter(on_route).distinct()
+        where.append(
+            f"{_c(b, 'account')} IN (SELECT {_c(sp, 'account')} FROM {_t(sp)} WHERE {_c(sp, 'route')} = %s)"
+        )
+        params.append(route_id)
     due_on = issued_on + timedelta(days=policy.due_days)
+    ops = connection.ops
+    update = (
+        f"UPDATE {_t(b)} SET {_c(b, 'status')} = %s, {_c(b, 'issued_at')} = %s, {_c(b, 'due_on')} = %s "
+        f"WHERE id BETWEEN %s AND %s AND {' AND '.join(where)} "
+        f"RETURNING id, {_c(b, 'total')}, {_c(b, 'account')}, {_c(b, 'period')}"
+    )
+    set_params = [
+        str(BillStatus.ISSUED),
+        ops.adapt_datetimefield_value(issued_at),
+        ops.adapt_datefield_value(due_on),
+    ]
+    charge = LedgerEntryKind.CHARGE.value
     with transaction.atomic():
-        ids = list(qs.values_list("pk", flat=True))
+        ids = list(qs.order_by("pk").values_list("pk", flat=True))
         issued = 0
         total = ZERO
         accounts: set[int] = set()
         for part in fetch.chunked(ids):
-            locked = list(
-                Bill.objects.select_for_update()
-                .filter(pk__in=part, status=BillStatus.DRAFT)
-                .values_list("pk", "total", "account_id", "period")
-            )
+            # one statement locks, re-checks (still a draft) and issues the range's bills: an approval, hold or
+            # cancel of one of them waits for the issue or is seen by it, as with SELECT … FOR UPDATE first
+            with connection.cursor() as cur:
+                cur.execute(update, [*set_params, part[0], part[-1], *params])
+                locked = sorted((pk, fetch.read_money(t), acc, p) for pk, t, acc, p in cur.fetchall())
             if not locked:
                 continue
+            issued += len(locked)
             total += sum((t for _pk, t, _a, _p in locked), ZERO)
-            issued += Bill.objects.filter(pk__in=[row[0] for row in locked], status=BillStatus.DRAFT).update(
-                status=BillStatus.ISSUED, issued_at=issued_at, due_on=due_on
-            )
             post_entries(
                 entries=[
-                    Posting(acc, LedgerEntryKind.CHARGE.value, amount, issued_at, pk, f"{bill_period} 电费")
+                    Posting(acc, charge, amount, issued_at, pk, f"{bill_period} 电费")
                     for pk, amount, acc, bill_period in locked
                     if amount != 0
                 ]
