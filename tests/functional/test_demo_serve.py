@@ -59,13 +59,18 @@ def test_demo_prints_logins_then_serve_serves_pages_and_static(tmp_path: Path) -
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300  # collectstatic compresses the static files first: minutes on a loaded CI
+        deadline = (
+            time.monotonic() + 300
+        )  # collectstatic compresses the static files first: minutes on a loaded CI
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health/", timeout=5) as r:
                     assert r.status == 200
                     break
-            except (urllib.error.URLError, OSError):  # refused, reset, or accepted but not answered yet (a loaded CI)
+            except (
+                urllib.error.URLError,
+                OSError,
+            ):  # refused, reset, or accepted but not answered yet (a loaded CI)
                 if time.monotonic() > deadline or server.poll() is not None:
                     server.kill()
                     pytest.fail("serve did not come up: " + (server.stdout.read() if server.stdout else ""))

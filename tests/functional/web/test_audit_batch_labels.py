@@ -29,7 +29,9 @@ def _action_names() -> set[str]:
                 names |= {name.replace("{action}", a.value) for a in CorrectionAction}
             elif "{" not in name:
                 names.add(name)
-        names |= set(re.findall(r'action="[^"]+" if [^\n]* else "([a-z_]+\.[a-z_]+)"', text))  # action="x" if add else "y"
+        names |= set(
+            re.findall(r'action="[^"]+" if [^\n]* else "([a-z_]+\.[a-z_]+)"', text)
+        )  # action="x" if add else "y"
     return names
 
 

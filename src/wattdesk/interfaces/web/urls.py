@@ -56,7 +56,9 @@ urlpatterns = [
     path("simulations/", simulation_pages.simulations, name="simulations"),
     path("simulations/<int:simulation_id>/", simulation_pages.simulation, name="simulation"),
     path("simulations/<int:simulation_id>/poll/", simulation_pages.simulation_poll, name="simulation_poll"),
-    path("simulations/<int:simulation_id>/excel/", simulation_pages.simulation_excel, name="simulation_excel"),
+    path(
+        "simulations/<int:simulation_id>/excel/", simulation_pages.simulation_excel, name="simulation_excel"
+    ),
     path("cashier/", cashier_pages.cashier, name="cashier"),
     path("cashier/pay/", cashier_pages.cashier_pay, name="cashier_pay"),
     path("cashier/receipt/", cashier_pages.cashier_receipt, name="cashier_receipt"),
