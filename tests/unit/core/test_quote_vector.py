@@ -92,7 +92,7 @@ def assert_same(res: QuoteResult, load: LoadData, **kw: Any) -> None:
                     "quantity": _plain(ln.quantity),
                     "unit": ln.unit,
                     "rate": _plain(ln.rate),
-                    "amount": f"{ln.amount:f}",
+                    "amount": f"{ln.amount:f}" if ln.amount else "0.00",  # the exact path may hold -0.00
                     "rule": ln.rule,
                 }
                 for ln in p.bill.lines

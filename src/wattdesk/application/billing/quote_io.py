@@ -475,7 +475,7 @@ def _lines_frame(res: QuoteResult) -> pl.DataFrame:
                 _dec_str(ln.quantity),
                 ln.unit,
                 _dec_str(ln.rate),
-                f"{ln.amount:f}",
+                "",
                 ln.rule,
                 int(ln.amount.scaleb(2)),
             )
@@ -487,7 +487,7 @@ def _lines_frame(res: QuoteResult) -> pl.DataFrame:
                 exact,
                 schema=[("bill", pl.Int64)] + [(c, pl.String) for c in LINE_FIELDS] + [("fen", pl.Int64)],
                 orient="row",
-            )
+            ).with_columns(_fen_text(pl.col("fen")).alias("amount"))  # as the vector rows: never "-0.00"
         )
     if not parts:
         return pl.DataFrame(
