@@ -25,6 +25,7 @@ run's finish time). Rules and CLI: docs/billing.md.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.util
 import os
@@ -32,8 +33,9 @@ import queue
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -297,7 +299,10 @@ def run_billing(
         writer = _Writer(ctx, totals, len(ids), progress, threaded=parallel and pipeline)
         try:
             for part in parts:
-                writer.submit(_prepare_batch(ctx, part), len(part))
+                with _gc_paused():
+                    batch = _prepare_batch(ctx, part)
+                writer.submit(batch, len(part))
+                del batch
             writer.close()
         except BaseException:
             writer.close(raise_error=False)  # a batch already handed over is finished (whole) or not at all
@@ -326,6 +331,35 @@ def run_billing(
     )
 
 
+# --- the cyclic garbage collector during a batch ----------------------------------------------------------
+
+_gc_lock = threading.Lock()
+_gc_holders = 0  # batches (threads) of this process inside _gc_paused
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch is prepared or written, back to its state when the last
+    batch of the process leaves. A batch allocates millions of small objects (rows, Decimals, tuples) that
+    reference counting frees; with the collector on, its generation passes scan them again and again
+    (measured on SQLite at 20,000 accounts: 3.5 s of CPU per run with it, 1.9-2.1 s without). Cycles made
+    meanwhile (an exception kept with its traceback) are collected once it is back on."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 # --- worker processes ----------------------------------------------------------------------------------------
 
 _FORK_CTX: _Ctx | None = None  # the run's context, inherited by forked workers (never pickled)
@@ -334,8 +368,9 @@ _FORK_CTX: _Ctx | None = None  # the run's context, inherited by forked workers 
 def _process_batch(account_ids: Sequence[int]) -> _Batch:
     """Worker process: prepare and write one batch; return its counters (rows dropped to keep IPC small)."""
     assert _FORK_CTX is not None
-    batch = _prepare_batch(_FORK_CTX, account_ids)
-    _write_batch(_FORK_CTX, batch)
+    with _gc_paused():
+        batch = _prepare_batch(_FORK_CTX, account_ids)
+        _write_batch(_FORK_CTX, batch)
     batch.bills, batch.lines = [], []
     return batch
 
@@ -441,7 +476,8 @@ class _Writer:
             self.thread.start()
 
     def _write(self, batch: _Batch, accounts: int) -> None:
-        _write_batch(self.ctx, batch)
+        with _gc_paused():
+            _write_batch(self.ctx, batch)
         _merge(self.totals, batch)
         self.batches += 1
         self.done += accounts
