@@ -18,9 +18,11 @@ from the bill's end to the day of the pass (26 days).
 (b) Top-up -> restore: the sandbox head-end is started as a real process (``wattdesk sandbox headend``, i.e.
     ``sandbox/headend_server.py``) with its latency and failure settings; K exhausted meters are disconnected
     through it; then each account is topped up through the real path (``post_payment(channel="prepaid")``:
-    the restore is queued in the payment's transaction and sent after the commit with a short retry; what
-    that leaves failed is sent by the dispatcher loop when due, as ``wattdesk collect dispatch --watch``
-    does). Latency = the head-end's acknowledgement (recorded ``acknowledged_at``) minus the top-up call's
+    the restore is queued and a ``send_meter_commands`` task enqueued in the payment's transaction; since
+    issue 10 nothing is sent on the payment's thread). No task worker runs here: this script plays the worker
+    and the dispatcher loop itself, calling ``dispatch_commands`` for the restore at once and again when its
+    retry is due, so "acked in the payment call" is now always 0 and the latency leaves out the worker's
+    polling interval (django-tasks-db polls every few seconds by default; see docs/fee-control.md). Latency = the head-end's acknowledgement (recorded ``acknowledged_at``) minus the top-up call's
     time: p50 / p95 / max, the number of retries and the failure share the sandbox actually produced.
 
 Timing is never a pass/fail test. Other jobs on the machine change the numbers: the load average is printed.
