@@ -22,8 +22,8 @@ from the bill's end to the day of the pass (26 days).
     issue 10 nothing is sent on the payment's thread). No task worker runs here: this script plays the worker
     and the dispatcher loop itself, calling ``dispatch_commands`` for the restore at once and again when its
     retry is due, so "acked in the payment call" is now always 0 and the latency leaves out the worker's
-    polling interval (`wattdesk worker --interval`, 1 s by default). Latency = the head-end's acknowledgement (recorded ``acknowledged_at``) minus the top-up call's
-    time: p50 / p95 / max, the number of retries and the failure share the sandbox actually produced.
+    polling interval (``wattdesk worker --interval``, 1 s by default). Latency = the head-end's acknowledgement
+    (recorded ``acknowledged_at``) minus the top-up call's time: p50 / p95 / max, the number of retries and the failure share the sandbox actually produced.
 
 Timing is never a pass/fail test. Other jobs on the machine change the numbers: the load average is printed.
 """
