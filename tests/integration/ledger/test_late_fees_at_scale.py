@@ -306,6 +306,10 @@ class TestIncrementalOpenItemSet:
         again = run_nightly(day=date(2025, 11, 20), now=at(2025, 11, 20, 23))
         assert again.late_fees.outcome == "already" and again.dunning.actions == 0
         assert (DunningAction.objects.count(), LedgerEntry.objects.count()) == (actions, entries)
+        # the pass's own late fees joined the saved set as written: the next night does not check them again
+        fees = set(LedgerEntry.objects.filter(kind="late_fee").values_list("pk", flat=True))
+        assert fees and fees <= set(candidate_ids())
         nxt = run_nightly(day=date(2025, 11, 21), now=at(2025, 11, 21, 22))
         assert latest_scan().as_of == date(2025, 11, 21) and not latest_scan().full  # type: ignore[union-attr]
+        assert latest_scan().checked < len(fees)  # type: ignore[union-attr]
         assert nxt.late_fees.outcome == "accrued"

@@ -138,7 +138,16 @@ def accrue_late_fees(
         fees: list[tuple[int, int, Decimal, str]] = []  # account, bill, amount, period
         for i in range(0, len(charges), CHUNK):
             fees.extend(_accrue_part(charges[i : i + CHUNK], as_of=as_of, policy=policy))
-        created = _post(fees, as_of=as_of, posted_at=posted_at)
+        ids = _post(fees, as_of=as_of, posted_at=posted_at)
+        created = len(ids)
+        # tonight's fees are new items with no allocation: the set takes them as written (``catch_up``)
+        by_bill = {r.bill_id: r for r in charges}
+        kind = LedgerEntryKind.LATE_FEE.value
+        for eid, (acc, bill, amount, period) in zip(ids, fees, strict=True):
+            c = by_bill[bill]
+            found.posted[eid] = queries.ItemRow(
+                eid, acc, kind, amount, bill, c.due_on, period, c.customer_class
+            )
         total = sum((f[2] for f in fees), ZERO)
         counts = {"bills": created, "total": str(total), "credits_applied": len(applied)}
         LateFeeRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), counts=counts)
@@ -188,10 +197,11 @@ def _accrue_part(
     return out
 
 
-def _post(fees: list[tuple[int, int, Decimal, str]], *, as_of: date, posted_at: datetime) -> int:
-    """One late-fee ledger entry and its assessment per fee, written in bulk (COPY on PostgreSQL)."""
+def _post(fees: list[tuple[int, int, Decimal, str]], *, as_of: date, posted_at: datetime) -> list[int]:
+    """One late-fee ledger entry and its assessment per fee, written in bulk (COPY on PostgreSQL). Returns
+    the entries' ids, in the order of ``fees``."""
     if not fees:
-        return 0
+        return []
     kind = LedgerEntryKind.LATE_FEE.value
     ids = ledger_ops.post_entries(
         entries=[
@@ -204,7 +214,7 @@ def _post(fees: list[tuple[int, int, Decimal, str]], *, as_of: date, posted_at: 
         ("bill", "as_of", "amount", "ledger_entry"),
         ((bill, as_of, amount, eid) for eid, (_acc, bill, amount, _p) in zip(ids, fees, strict=True)),
     )
-    return len(fees)
+    return list(ids)
 
 
 @dataclass(frozen=True)

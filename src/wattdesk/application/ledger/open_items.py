@@ -51,6 +51,11 @@ class OpenItems:
     marks: state.Watermarks
     full: bool
     rows: dict[int, queries.ItemRow] = field(default_factory=dict)
+    #: the saved scan these rows are (None: not saved); :meth:`catch_up` adds the pass's own items to it
+    scan_id: int | None = None
+    #: items the pass itself wrote after the scan, with their state known (``accrue_late_fees``: tonight's
+    #: late fees, new entries with no allocation); :meth:`catch_up` adds them without checking them
+    posted: dict[int, queries.ItemRow] = field(default_factory=dict)
 
     def by_account(self) -> dict[int, list[queries.ItemRow]]:
         out: dict[int, list[queries.ItemRow]] = defaultdict(list)
@@ -62,9 +67,18 @@ class OpenItems:
     def catch_up(self) -> int:
         """Add the items touched since this set's watermarks (what the pass wrote after the scan: late fees,
         credit allocations), checked with the same rule (a touched item that no longer holds leaves the set);
-        the watermarks move on. Returns how many rows were added or re-read."""
+        the watermarks move on. Returns how many rows were added or re-read.
+
+        The pass's own new items (:attr:`posted`) are added as they were written, without a check, and saved
+        into the scan's set when it is still the latest: the next night does not read them again for being new
+        (``state.touched_since(skip_saved=True)``); an allocation or a reversal of one still touches it."""
         marks = state.watermarks()
-        touched = state.touched_since(self.marks)
+        posted, self.posted = self.posted, {}
+        if posted and self.scan_id is not None:
+            with transaction.atomic():
+                state.add_saved(self.scan_id, [_saved(r) for r in posted.values()])
+        self.rows.update(posted)
+        touched = state.touched_since(self.marks, known=posted.keys())
         for entry_id in touched:
             self.rows.pop(entry_id, None)  # re-checked below: kept only if the rule still holds
         n = 0
@@ -78,6 +92,10 @@ class OpenItems:
                 n += 1
         self.marks = marks
         return n
+
+
+def _saved(r: queries.ItemRow) -> state.Saved:
+    return (r.entry_id, r.account_id, r.kind, r.amount, r.bill_id, r.due_on, r.period, r.recent_until)
 
 
 def _with_classes(saved: list[state.Saved]) -> Iterator[list[queries.ItemRow]]:
@@ -133,7 +151,7 @@ def scan_open_items(
         # untouched saved items are not read again: they still hold unless they were held only by an
         # allocation the catch-up window has passed; touched ones are checked with the rule
         touched = state.touched_since(
-            state.Watermarks(previous.reread_entry_after, previous.reread_allocation_after)
+            state.Watermarks(previous.reread_entry_after, previous.reread_allocation_after), skip_saved=True
         )
         kept = set()
         saved: list[state.Saved] = []
@@ -172,7 +190,7 @@ def scan_open_items(
         else:
             reread = state.Watermarks(previous.entry_watermark, previous.allocation_watermark)
         with transaction.atomic():
-            state.save_scan(
+            found.scan_id = state.save_scan(
                 as_of=as_of,
                 since=since,
                 after_due_only=after_due_only,
@@ -180,14 +198,11 @@ def scan_open_items(
                 reread_after=reread,
                 full=not incremental,
                 base_as_of=base,
-                items={
-                    e: (e, r.account_id, r.kind, r.amount, r.bill_id, r.due_on, r.period, r.recent_until)
-                    for e, r in found.rows.items()
-                },
+                items={e: _saved(r) for e, r in found.rows.items()},
                 kept=kept,
                 checked=max(checked, 0),
                 created_at=timezone.now(),
-            )
+            ).pk
     return found
 
 

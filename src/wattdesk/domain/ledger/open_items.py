@@ -25,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 
 from wattdesk.domain import bulk
 from wattdesk.domain.ledger.models import LedgerEntry, LedgerEntryKind, OpenItemCandidate, OpenItemScan
@@ -80,17 +80,23 @@ def saved_items() -> Iterator[list[Saved]]:
         after = part[-1][0]
 
 
-def touched_since(marks: Watermarks) -> set[int]:
+def touched_since(marks: Watermarks, *, skip_saved: bool = False, known: Collection[int] = ()) -> set[int]:
     """Bill items touched by a row above ``marks``: new items (new bills' charges, new late fees), items with a
     new allocation, and the items a newly reversed payment had been allocated to. A superset (reversed
-    items, settled items) is fine: the caller checks them with the rule."""
+    items, settled items) is fine: the caller checks them with the rule.
+
+    A new item that is already in the set the caller starts from needs no check for being new: it was checked
+    (or, for the pass's own late fees, written with its state known) after it was committed, and anything
+    that changes it later is an allocation or a reversal, found by the other two parts. ``skip_saved``: leave
+    out the new items of the saved set (an anti-join in SQL); ``known``: leave out these new item ids."""
     from wattdesk.domain.payments.models import Payment, PaymentAllocation
 
-    out: set[int] = set(
-        LedgerEntry.objects.filter(pk__gt=marks.entry, kind__in=ITEM_KINDS, bill__isnull=False).values_list(
-            "pk", flat=True
-        )
-    )
+    new = LedgerEntry.objects.filter(pk__gt=marks.entry, kind__in=ITEM_KINDS, bill__isnull=False)
+    if skip_saved:
+        new = new.exclude(Exists(OpenItemCandidate.objects.filter(entry_id=OuterRef("pk"))))
+    out: set[int] = set(new.values_list("pk", flat=True))
+    if known:
+        out.difference_update(known)
     out.update(
         PaymentAllocation.objects.filter(pk__gt=marks.allocation).values_list("ledger_entry_id", flat=True)
     )
@@ -109,6 +115,22 @@ def touched_since(marks: Watermarks) -> set[int]:
             )
         )
     return out
+
+
+def add_saved(scan_id: int, items: Collection[Saved]) -> bool:
+    """Add ``items`` (new entries, not saved yet) to the saved set if scan ``scan_id`` is still the latest
+    (another scan may have replaced it). Returns whether they were added. Call inside a transaction."""
+    scan = OpenItemScan.objects.select_for_update().filter(pk=scan_id).first()
+    if scan is None:
+        return False
+    if items:
+        bulk.insert_rows(
+            OpenItemCandidate,
+            ("entry_id", "account_id", "kind", "amount", "bill_id", "due_on", "period", "recent_until"),
+            sorted(items),
+        )
+        OpenItemScan.objects.filter(pk=scan_id).update(items=scan.items + len(items))
+    return True
 
 
 def save_scan(
