@@ -13,7 +13,6 @@ Every function reads in a fixed number of queries per chunk of accounts (no N+1)
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -157,7 +156,7 @@ def receivables(account_ids: Sequence[int]) -> dict[int, Receivables]:
     found: list[tuple[int, Any, int, Credit]] = []
     with connection.cursor() as cur:
         for part in _chunks(account_ids):
-            marks, arg = _id_set(part)
+            marks, arg = id_set(part)
             cur.execute(_receivables_sql().format(ids=marks), [arg, arg, arg])
             for tag, account_id, pk, kind, amount, bill_id, day, period, at, used in cur.fetchall():
                 if tag == "b":
@@ -253,7 +252,7 @@ def accounts_with_credit(*, account_ids: Sequence[int] | None = None) -> list[in
                 candidates.update(r[0] for r in _serial(cur, sql, [lo, hi, lo, hi, *tail]))
         else:
             for part in _chunks(account_ids):
-                marks, arg = _id_set(part)
+                marks, arg = id_set(part)
                 sql = f"""
                     SELECT DISTINCT p.account_id
                     FROM {qn(p)} p
@@ -346,12 +345,7 @@ def possibly_open_items(
     qn = connection.ops.quote_name
     le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
     bill = Bill._meta.db_table
-    kinds = [str(k) for k in kinds]
-    kind_in = ", ".join(["%s"] * len(kinds))
-    recent = ""
-    if allocated_since is not None:
-        recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
-    due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    kinds, kind_in, due, recent = _open_rule(kinds, due_on_lte, allocated_since, recent_after_due_only)
     held = f"""c.id IN (SELECT a2.ledger_entry_id FROM {qn(pa)} a2 JOIN {qn(pay)} p ON p.id = a2.payment_id
                          WHERE p.ledger_entry_id IN (SELECT r.reverses_id FROM {qn(le)} r WHERE r.kind = %s))"""
     sql = f"""
@@ -387,6 +381,19 @@ def possibly_open_items(
             yield _item_rows(found)
 
 
+def _open_rule(
+    kinds: Sequence[str], due_on_lte: date | None, allocated_since: date | None, recent_after_due_only: bool
+) -> tuple[list[str], str, str, str]:
+    """The SQL fragments of the open-item rule that both scans of :func:`possibly_open_items` share: the kinds
+    (and their placeholders), the due-date filter and the recent-allocation clause."""
+    kinds = [str(k) for k in kinds]
+    recent = ""
+    if allocated_since is not None:
+        recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
+    due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    return kinds, ", ".join(["%s"] * len(kinds)), due, recent
+
+
 def _item_rows(found: list[tuple[Any, ...]]) -> list[ItemRow]:
     classes = dict(
         Account.objects.filter(pk__in=id_list({r[1] for r in found})).values_list(
@@ -412,12 +419,7 @@ def _possibly_open_among(
     qn = connection.ops.quote_name
     le, pa, pay = LedgerEntry._meta.db_table, PaymentAllocation._meta.db_table, Payment._meta.db_table
     bill = Bill._meta.db_table
-    kinds = [str(k) for k in kinds]
-    kind_in = ", ".join(["%s"] * len(kinds))
-    recent = ""
-    if allocated_since is not None:
-        recent = "OR (s.latest >= %s" + (" AND s.latest > b.due_on)" if recent_after_due_only else ")")
-    due = "AND b.due_on <= %s" if due_on_lte is not None else ""
+    kinds, kind_in, due, recent = _open_rule(kinds, due_on_lte, allocated_since, recent_after_due_only)
     ids = sorted({int(i) for i in entry_ids})
     for i in range(0, len(ids), span):
         marks, arg = id_set(ids[i : i + span])
@@ -453,14 +455,6 @@ def _possibly_open_among(
             found = _serial(cur, sql, params)
         if found:
             yield _item_rows(found)
-
-
-def _id_set(ids: Sequence[int]) -> tuple[str, Any]:
-    """A raw-SQL ``IN (...)`` right-hand side bound as one parameter (see ``ledger.queries.id_list``)."""
-    values = [int(i) for i in ids]
-    if connection.vendor == "postgresql":
-        return "SELECT unnest(%s::bigint[])", values
-    return "SELECT value FROM json_each(%s)", json.dumps(values)
 
 
 def _serial(cur: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
